@@ -1,0 +1,31 @@
+"""Ground floor: input validation, the ``.uns['hyperperturb']`` ledger, logging, optional imports.
+
+Everything here is private API shared by ``pp``, ``tl``, ``pl``, ``get`` and ``datasets``.
+Nothing here imports TensorFlow.
+"""
+
+from ._data import Target, get_matrix, is_mudata, resolve, resolve_protein
+from ._ledger import LEDGER_KEY, get_ledger, library_versions, record, require_step
+from ._log import logger, progress
+from ._odeps import try_import
+from ._validate import as_rng, check_finite_matrix, check_unique_names, sanitize_for_h5ad
+
+__all__ = [
+    "LEDGER_KEY",
+    "Target",
+    "as_rng",
+    "check_finite_matrix",
+    "check_unique_names",
+    "get_ledger",
+    "get_matrix",
+    "is_mudata",
+    "library_versions",
+    "logger",
+    "progress",
+    "record",
+    "require_step",
+    "resolve",
+    "resolve_protein",
+    "sanitize_for_h5ad",
+    "try_import",
+]

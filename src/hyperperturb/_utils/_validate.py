@@ -1,0 +1,94 @@
+"""Input validation shared by all namespaces."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+
+
+def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """A NumPy generator from a seed (``None`` gives a non-reproducible generator)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+def check_unique_names(adata: AnnData, *, axis: str = "var") -> None:
+    """Raise a :class:`ValueError` if ``var_names`` (or ``obs_names``) are duplicated."""
+    names = adata.var_names if axis == "var" else adata.obs_names
+    if not names.is_unique:
+        dup = names[names.duplicated()].unique()[:5].tolist()
+        fix = "adata.var_names_make_unique()" if axis == "var" else "adata.obs_names_make_unique()"
+        msg = f"{axis}_names are not unique (e.g. {dup}). Make them unique first: `{fix}`."
+        raise ValueError(msg)
+
+
+def _block_is_finite(block: Any) -> bool:
+    if sparse.issparse(block):
+        return bool(np.isfinite(block.data).all())
+    return bool(np.isfinite(np.asarray(block)).all())
+
+
+def check_finite_matrix(X: Any, *, what: str = "adata.X", chunk_size: int = 10_000) -> None:
+    """Raise a :class:`ValueError` if ``X`` holds NaN or inf, scanning in row chunks (works for backed data).
+
+    Dask arrays are checked lazily-by-chunk with a single reduction.
+    """
+    if hasattr(X, "dask") or type(X).__module__.startswith("dask"):
+        import dask.array as da
+
+        ok = bool(da.isfinite(X).all().compute()) if not sparse.issparse(X) else True
+    elif sparse.issparse(X) and hasattr(X, "data"):
+        ok = bool(np.isfinite(X.data).all())
+    elif isinstance(X, np.ndarray):
+        ok = True
+        for start in range(0, X.shape[0], chunk_size):
+            if not np.isfinite(X[start : start + chunk_size]).all():
+                ok = False
+                break
+    else:  # backed dataset or other array-like: read row chunks
+        ok = True
+        for start in range(0, X.shape[0], chunk_size):
+            if not _block_is_finite(X[start : min(start + chunk_size, X.shape[0])]):
+                ok = False
+                break
+    if not ok:
+        msg = (
+            f"{what} contains NaN or infinite values. Remove or impute them before running hyperperturb "
+            "(e.g. `adata = adata[:, np.isfinite(adata.X.toarray()).all(0)]` for a few bad genes)."
+        )
+        raise ValueError(msg)
+
+
+def sanitize_for_h5ad(obj: Any) -> Any:
+    """Turn ``obj`` into values that ``write_h5ad`` can store (nested dicts of str, numbers, lists, ndarrays).
+
+    Tuples become lists, ``None`` becomes the string ``"None"``, NumPy scalars become Python scalars, pandas
+    objects become arrays (DataFrames are kept: anndata writes them), keys become ``str``.
+    """
+    if isinstance(obj, Mapping):
+        return {str(k): sanitize_for_h5ad(v) for k, v in obj.items()}
+    if obj is None:
+        return "None"
+    if isinstance(obj, pd.DataFrame):
+        return obj
+    if isinstance(obj, pd.Series | pd.Index):
+        return sanitize_for_h5ad(obj.to_numpy())
+    if isinstance(obj, np.ndarray):
+        if obj.dtype == object:
+            return obj.astype(str)
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, list | tuple):
+        if all(isinstance(x, str) for x in obj):
+            return [str(x) for x in obj]
+        if len(obj) and all(isinstance(x, int | float | np.number) and not isinstance(x, bool) for x in obj):
+            return np.asarray(obj)
+        return [sanitize_for_h5ad(x) for x in obj] if obj else np.asarray([], dtype=float)
+    return obj

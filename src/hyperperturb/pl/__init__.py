@@ -1,0 +1,3 @@
+"""Plots in the style of ``sc.pl`` (``hp.pl``)."""
+
+__all__: list[str] = []

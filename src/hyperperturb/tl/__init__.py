@@ -1,0 +1,6 @@
+"""Tools: rewards, training, prediction, evaluation and design (``hp.tl``).
+
+The training functions import TensorFlow lazily, inside the call.
+"""
+
+__all__: list[str] = []
