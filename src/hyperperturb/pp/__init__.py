@@ -3,4 +3,6 @@
 Nothing here imports TensorFlow.
 """
 
-__all__: list[str] = []
+from ._perturbations import perturbations
+
+__all__: list[str] = ["perturbations"]

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import time
+
+import mudata as md
+import numpy as np
+import pandas as pd
+import pytest
+from anndata import AnnData
+from scipy import sparse
+
+import hyperperturb as hp
+from hyperperturb._utils import get_ledger
+
+from ._helpers import assert_unchanged, snapshot, tiny_screen
+
+
+def test_basic_design():
+    a = tiny_screen()
+    hp.pp.perturbations(a, ignore="multiple")
+    P = a.obsm["perturbation_target"]
+    assert sparse.isspmatrix_csr(P) and P.dtype == np.float32
+    led = get_ledger(a)["perturbations"]
+    assert list(led["names"]) == ["A", "B", "C"]
+    assert list(led["targets"]) == ["A", "B", "C"]
+    assert list(led["n_cells"]) == [6, 6, 6]
+    assert led["n_control"] == 6 and led["n_ignored"] == 2
+    assert list(led["control"]) == ["non-targeting"]
+    assert led["key"] == "perturbation"
+    assert P.shape == (a.n_obs, 3)
+    # control and ignored rows are all zero, perturbed rows have a single 1 in the right column
+    row_sums = np.asarray(P.sum(1)).ravel()
+    ctrl = a.obs["hp_control"].to_numpy()
+    assert a.obs["hp_control"].dtype == bool and ctrl.sum() == 6
+    assert (row_sums[ctrl] == 0).all()
+    assert (row_sums[(a.obs.perturbation == "multiple").to_numpy()] == 0).all()
+    lab = a.obs.perturbation.to_numpy()
+    cols = np.asarray(P.argmax(1)).ravel()
+    for j, name in enumerate(["A", "B", "C"]):
+        assert (cols[lab == name] == j).all()
+        assert (row_sums[lab == name] == 1).all()
+
+
+def test_without_ignore_multiple_is_a_perturbation():
+    a = tiny_screen()
+    hp.pp.perturbations(a)
+    assert list(get_ledger(a)["perturbations"]["names"]) == ["A", "B", "C", "multiple"]
+
+
+def test_several_controls_and_targets_mapping():
+    a = tiny_screen()
+    a.obs.loc[a.obs_names[:3], "perturbation"] = "safe-targeting"
+    hp.pp.perturbations(a, control=["non-targeting", "safe-targeting"], ignore=["multiple"], targets={"A": "GENE_A"})
+    led = get_ledger(a)["perturbations"]
+    assert led["n_control"] == 6
+    assert list(led["targets"]) == ["GENE_A", "B", "C"]
+
+
+@pytest.mark.parametrize("kind", ["int", "category", "str"])
+def test_label_types(kind):
+    a = tiny_screen()
+    codes = {"non-targeting": 0, "A": 1, "B": 2, "C": 3, "multiple": 9}
+    lab = a.obs.perturbation.map(codes)
+    if kind == "category":
+        lab = lab.astype(str).astype("category")
+    elif kind == "str":
+        lab = lab.astype(str)
+    a.obs["perturbation"] = lab
+    hp.pp.perturbations(a, control=0, ignore=9)
+    led = get_ledger(a)["perturbations"]
+    assert list(led["names"]) == ["1", "2", "3"]
+    assert led["n_control"] == 6
+
+
+def test_nan_labels_excluded_with_warning():
+    a = tiny_screen()
+    a.obs["perturbation"] = a.obs.perturbation.astype(object)
+    a.obs.iloc[6, 0] = np.nan
+    with pytest.warns(UserWarning, match="no label"):
+        hp.pp.perturbations(a, ignore="multiple")
+    led = get_ledger(a)["perturbations"]
+    assert led["n_missing"] == 1 and led["n_ignored"] == 3
+    assert led["n_cells"][0] == 5
+    assert a.obsm["perturbation_target"][6].nnz == 0
+
+
+def test_copy_leaves_original():
+    a = tiny_screen()
+    before = snapshot(a)
+    b = hp.pp.perturbations(a, ignore="multiple", copy=True)
+    assert_unchanged(a, before)
+    assert "perturbation_target" in b.obsm
+
+
+def test_roundtrip_h5ad(tmp_path):
+    a = tiny_screen()
+    hp.pp.perturbations(a, ignore="multiple", targets={"A": "X1"})
+    a.write_h5ad(tmp_path / "a.h5ad")
+    b = __import__("anndata").read_h5ad(tmp_path / "a.h5ad")
+    assert list(get_ledger(b)["perturbations"]["targets"]) == ["X1", "B", "C"]
+    assert (b.obsm["perturbation_target"] != a.obsm["perturbation_target"]).nnz == 0
+
+
+def test_missing_column():
+    a = tiny_screen()
+    before = snapshot(a)
+    with pytest.raises(KeyError, match="obs columns are"):
+        hp.pp.perturbations(a, key="guide")
+    assert_unchanged(a, before)
+
+
+def test_control_absent_lists_values():
+    a = tiny_screen()
+    before = snapshot(a)
+    with pytest.raises(ValueError, match=r"values are: \['A', 'B', 'C', 'multiple', 'non-targeting'\]"):
+        hp.pp.perturbations(a, control="NT")
+    assert_unchanged(a, before)
+
+
+def test_only_controls():
+    a = tiny_screen()
+    a.obs["perturbation"] = "non-targeting"
+    before = snapshot(a)
+    with pytest.raises(ValueError, match="No perturbed cells"):
+        hp.pp.perturbations(a)
+    assert_unchanged(a, before)
+
+
+def test_min_cells_names_perturbations():
+    a = tiny_screen()
+    a.obs.loc[a.obs_names[6:10], "perturbation"] = "B"
+    before = snapshot(a)
+    with pytest.raises(ValueError, match=r"A \(2\).*ignore="):
+        hp.pp.perturbations(a, ignore="multiple", min_cells=3)
+    assert_unchanged(a, before)
+
+
+def test_bad_arguments():
+    a = tiny_screen()
+    with pytest.raises(ValueError, match="both"):
+        hp.pp.perturbations(a, control="A", ignore="A")
+    with pytest.raises(TypeError):
+        hp.pp.perturbations(np.zeros((3, 3)))
+
+
+def test_mudata_annotates_all_modalities():
+    rna = tiny_screen()
+    prot = AnnData(np.ones((rna.n_obs, 2), dtype=np.float32), obs=pd.DataFrame(index=rna.obs_names[::-1]))
+    prot.var_names = ["P1", "P2"]
+    mdata = md.MuData({"rna": rna, "prot": prot})
+    hp.pp.perturbations(mdata, ignore="multiple")
+    r, p = mdata["rna"], mdata["prot"]
+    assert "perturbation_target" in r.obsm and "perturbation_target" in p.obsm
+    # same cell, same row (prot is in reverse order)
+    pr = pd.Index(r.obs_names)
+    idx = pr.get_indexer(p.obs_names)
+    assert (p.obsm["perturbation_target"] != r.obsm["perturbation_target"][idx]).nnz == 0
+    np.testing.assert_array_equal(p.obs["hp_control"].to_numpy(), r.obs["hp_control"].to_numpy()[idx])
+    assert list(get_ledger(p)["perturbations"]["names"]) == ["A", "B", "C"]
+
+
+def test_mudata_missing_modality():
+    mdata = md.MuData({"gex": tiny_screen()})
+    with pytest.raises(KeyError, match="modalities are"):
+        hp.pp.perturbations(mdata)
+
+
+def test_fast_on_200k_cells():
+    rng = np.random.default_rng(0)
+    labels = np.array(["non-targeting"] + [f"P{i}" for i in range(500)] + ["multiple"])
+    n = 200_000
+    obs = pd.DataFrame({"perturbation": pd.Categorical(labels[rng.integers(0, len(labels), n)])})
+    obs.index = obs.index.astype(str)
+    a = AnnData(sparse.csr_matrix((n, 5), dtype=np.float32), obs=obs)
+    t0 = time.perf_counter()
+    hp.pp.perturbations(a, ignore="multiple")
+    dt = time.perf_counter() - t0
+    assert a.obsm["perturbation_target"].shape == (n, 500)
+    assert dt < 5.0, dt
