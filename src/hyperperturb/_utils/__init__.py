@@ -4,6 +4,7 @@ Everything here is private API shared by ``pp``, ``tl``, ``pl``, ``get`` and ``d
 Nothing here imports TensorFlow.
 """
 
+from ._atomic import atomic_write
 from ._data import Target, get_matrix, is_mudata, resolve, resolve_protein
 from ._ledger import LEDGER_KEY, get_ledger, library_versions, record, require_step
 from ._log import logger, progress
@@ -11,6 +12,7 @@ from ._odeps import try_import
 from ._validate import as_rng, check_finite_matrix, check_unique_names, sanitize_for_h5ad
 
 __all__ = [
+    "atomic_write",
     "LEDGER_KEY",
     "Target",
     "as_rng",
