@@ -1,3 +1,5 @@
 """Synthetic screens with a known hierarchy and loaders for real files (``hp.datasets``)."""
 
-__all__: list[str] = []
+from ._synthetic import synthetic
+
+__all__: list[str] = ["synthetic"]
