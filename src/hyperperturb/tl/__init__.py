@@ -3,4 +3,6 @@
 The training functions import TensorFlow lazily, inside the call.
 """
 
-__all__: list[str] = []
+from ._rewards import rewards
+
+__all__: list[str] = ["rewards"]
