@@ -1,0 +1,150 @@
+"""Private baselines of :func:`hyperperturb.tl.evaluate`: train-mean, a linear PCA/ridge model, network rewiring.
+
+The predictors only ever receive the training columns of the reward matrix, so they cannot read held-out data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+#: Baselines accepted by ``hp.tl.evaluate(baselines=...)``.
+BASELINES = ("mean", "linear", "shuffled-network")
+#: Models accepted by ``hp.tl.evaluate(models=...)`` and the ``hp.tl.train`` geometry each uses.
+MODELS = {"hyperperturb": "poincare", "hyperperturb-euclidean": "euclidean"}
+
+
+def predict_mean(R_train: np.ndarray, n_out: int) -> np.ndarray:
+    """Every held-out perturbation gets the average reward profile of the training perturbations."""
+    m = np.asarray(R_train, dtype=np.float64).mean(axis=1)
+    return np.repeat(m[:, None], n_out, axis=1)
+
+
+def gene_embedding(R_train: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` principal-component scores of the genes in the (row-centred) training reward matrix.
+
+    Returns ``(G, rowmean)``: ``G`` is genes x k' with ``k' = min(k, rank)``; ``rowmean`` the per-gene mean.
+    """
+    Y = np.asarray(R_train, dtype=np.float64)
+    rowmean = Y.mean(axis=1)
+    Yc = Y - rowmean[:, None]
+    Yc_cols = Yc - Yc.mean(axis=0, keepdims=True)  # prcomp centres the variables (perturbations)
+    U, S, _ = np.linalg.svd(Yc_cols, full_matrices=False)
+    tol = S.max(initial=0.0) * max(Yc.shape) * np.finfo(float).eps
+    rank = int((tol < S).sum())
+    kk = max(1, min(k, rank)) if rank else 1
+    return U[:, :kk] * S[:kk], rowmean
+
+
+def fit_linear(
+    R_train: np.ndarray, train_target_idx: np.ndarray, *, k: int = 10, ridge: float = 0.1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit ``Y - rowmean ~ G W P^T`` (Ahlmann-Eltze et al.'s linear model) on the training perturbations.
+
+    ``P`` holds the rows of ``G`` at each training perturbation's target gene; perturbations whose target is not
+    a measured gene (index ``-1``) inform ``G`` and ``rowmean`` but not ``W``.
+
+    Returns
+    -------
+    ``(G, W, rowmean)``.
+    """
+    G, rowmean = gene_embedding(R_train, k)
+    Yc = np.asarray(R_train, dtype=np.float64) - rowmean[:, None]
+    ok = np.asarray(train_target_idx) >= 0
+    kk = G.shape[1]
+    if not ok.any():
+        return G, np.zeros((kk, kk)), rowmean
+    P = G[train_target_idx[ok]]  # n_train_ok x k
+    lhs = np.linalg.solve(G.T @ G + ridge * np.eye(kk), G.T @ Yc[:, ok])  # k x n
+    W = np.linalg.solve(P.T @ P + ridge * np.eye(kk), (lhs @ P).T).T  # (k x k): lhs P (P'P + lI)^-1
+    return G, W, rowmean
+
+
+def predict_linear(
+    R_train: np.ndarray,
+    train_target_idx: np.ndarray,
+    out_target_idx: np.ndarray,
+    *,
+    k: int = 10,
+    ridge: float = 0.1,
+) -> np.ndarray:
+    """Linear-model predictions for perturbations of the genes ``out_target_idx`` (``-1``: unmeasured -> mean)."""
+    G, W, rowmean = fit_linear(R_train, np.asarray(train_target_idx), k=k, ridge=ridge)
+    out_target_idx = np.asarray(out_target_idx)
+    pred = np.repeat(rowmean[:, None], out_target_idx.size, axis=1)
+    ok = out_target_idx >= 0
+    if ok.any():
+        pred[:, ok] += G @ W @ G[out_target_idx[ok]].T
+    return pred
+
+
+def rewire(
+    n_nodes: int,
+    i: np.ndarray,
+    j: np.ndarray,
+    w: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    n_swaps_per_edge: int = 10,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Degree-preserving randomisation by double-edge swaps (``a-b, c-d -> a-d, c-b``); weights travel with edges.
+
+    Swaps that would create a self loop or a duplicate edge are rejected. Each undirected edge is given once.
+    """
+    i = np.asarray(i, dtype=np.int64).copy()
+    j = np.asarray(j, dtype=np.int64).copy()
+    m = i.size
+    if m < 2:
+        return i, j, np.asarray(w, dtype=np.float64).copy()
+    present = {(min(a, b), max(a, b)) for a, b in zip(i.tolist(), j.tolist(), strict=True)}
+    n_try = n_swaps_per_edge * m
+    e1 = rng.integers(0, m, n_try)
+    e2 = rng.integers(0, m, n_try)
+    flip = rng.random(n_try) < 0.5
+    for x, y, f in zip(e1.tolist(), e2.tolist(), flip.tolist(), strict=True):
+        if x == y:
+            continue
+        a, b = i[x], j[x]
+        c, d = (j[y], i[y]) if f else (i[y], j[y])
+        if a == d or c == b or a == c or b == d:
+            continue
+        n1, n2 = (min(a, d), max(a, d)), (min(c, b), max(c, b))
+        if n1 in present or n2 in present:
+            continue
+        present.discard((min(a, b), max(a, b)))
+        present.discard((min(c, d), max(c, d)))
+        present.add(n1)
+        present.add(n2)
+        i[x], j[x] = a, d
+        i[y], j[y] = c, b
+    return i, j, np.asarray(w, dtype=np.float64).copy()
+
+
+def shuffled_network_copy(adata: Any, *, seed: int) -> Any:
+    """A copy of ``adata`` whose graph (``.varp['hp_adjacency']`` + extra-node edges) is rewired, degrees kept."""
+    from hyperperturb._utils import get_ledger
+
+    new = adata.copy()
+    n_var = new.n_vars
+    A = sparse.triu(sparse.csr_matrix(new.varp["hp_adjacency"]), k=1).tocoo()
+    led = dict(get_ledger(new))
+    net = dict(led.get("network", {}))
+    ex = net.get("extra_edges", {}) if isinstance(net.get("extra_edges", {}), dict) else {}
+    xi = np.asarray(ex.get("i", []), dtype=np.int64)
+    xj = np.asarray(ex.get("j", []), dtype=np.int64)
+    xw = np.asarray(ex.get("weight", np.ones(xi.size)), dtype=np.float64)
+    extra_nodes = np.asarray(net.get("extra_nodes", []), dtype=str)
+    i = np.concatenate([A.row, xi])
+    j = np.concatenate([A.col, xj])
+    w = np.concatenate([A.data, xw])
+    ni, nj, nw = rewire(n_var + extra_nodes.size, i, j, w, rng=np.random.default_rng(seed))
+    inner = (ni < n_var) & (nj < n_var)
+    M = sparse.coo_matrix((nw[inner], (ni[inner], nj[inner])), shape=(n_var, n_var))
+    new.varp["hp_adjacency"] = (M + M.T).tocsr()
+    if extra_nodes.size:
+        net["extra_edges"] = {"i": ni[~inner], "j": nj[~inner], "weight": nw[~inner]}
+        led["network"] = net
+        new.uns["hyperperturb"] = led
+    return new

@@ -1,0 +1,228 @@
+"""Private helpers of :func:`hyperperturb.tl.evaluate`: eligible perturbations, hold-out splits, detectability."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from anndata import AnnData
+from scipy import sparse
+
+from hyperperturb._utils import get_ledger, get_matrix
+
+
+@dataclass
+class Screen:
+    """What evaluation needs from an object after ``hp.tl.rewards``, read without writing anything."""
+
+    names: np.ndarray  # perturbation names, column order of .varm["hp_reward"]
+    targets: np.ndarray  # target gene per perturbation
+    reward: np.ndarray  # genes x perturbations (float64 copy)
+    baseline: np.ndarray  # per-gene noise floor B[g]
+    signed: bool
+    eligible: np.ndarray  # bool per perturbation: target is a node of the graph
+    target_index: np.ndarray  # index of the target in var_names, -1 if unmeasured
+    extra_nodes: np.ndarray
+    coverage: dict[str, Any]
+
+
+def read_screen(adata: AnnData, *, needed_by: str) -> Screen:
+    """Collect rewards, targets and graph membership; raise clear errors when a step is missing."""
+    led = get_ledger(adata)
+    for step, how in (("perturbations", "hp.pp.perturbations(adata, ...)"), ("rewards", "hp.tl.rewards(adata)")):
+        if step not in led:
+            msg = f"{needed_by} needs the results of `{how.split('(')[0]}`, which has not been run. Run `{how}` first."
+            raise KeyError(msg)
+    if "hp_reward" not in adata.varm:
+        msg = f'{needed_by} needs adata.varm["hp_reward"], which is missing. Run `hp.tl.rewards(adata)` first.'
+        raise KeyError(msg)
+    rw = led["rewards"]
+    names = np.asarray(rw.get("perturbations", led["perturbations"].get("names")), dtype=str)
+    all_names = np.asarray(led["perturbations"]["names"], dtype=str)
+    all_targets = np.asarray(led["perturbations"].get("targets", all_names), dtype=str)
+    tmap = dict(zip(all_names, all_targets, strict=False))
+    targets = np.asarray([tmap.get(n, n) for n in names], dtype=str)
+    R = np.asarray(adata.varm["hp_reward"], dtype=np.float64)
+    if R.shape[1] != names.size:
+        msg = (
+            f'adata.varm["hp_reward"] has {R.shape[1]} columns but the rewards ledger lists {names.size} perturbations. '
+            "Re-run `hp.tl.rewards(adata)`."
+        )
+        raise ValueError(msg)
+    if not np.isfinite(R).all():
+        msg = 'adata.varm["hp_reward"] contains NaN or inf. Re-run `hp.tl.rewards(adata)` on finite expression.'
+        raise ValueError(msg)
+    params = rw.get("params", {}) if isinstance(rw.get("params", {}), dict) else {}
+    signed = bool(params.get("signed", False))
+    if "hp_reward_baseline" in adata.var:
+        B = adata.var["hp_reward_baseline"].to_numpy(dtype=np.float64)
+    elif signed:
+        B = np.zeros(adata.n_vars)
+    else:
+        msg = (
+            f'{needed_by} needs adata.var["hp_reward_baseline"] (the control-vs-control noise floor written by '
+            "`hp.tl.rewards`). Re-run `hp.tl.rewards(adata)` with the current hyperperturb."
+        )
+        raise KeyError(msg)
+    if not np.isfinite(B).all():
+        msg = 'adata.var["hp_reward_baseline"] contains NaN. Re-run `hp.tl.rewards(adata)`.'
+        raise ValueError(msg)
+    net = led.get("network", {})
+    extra = np.asarray(net.get("extra_nodes", []), dtype=str) if isinstance(net, dict) else np.asarray([], dtype=str)
+    var_index = {g: i for i, g in enumerate(map(str, adata.var_names))}
+    tidx = np.asarray([var_index.get(t, -1) for t in targets], dtype=np.int64)
+    in_extra = np.isin(targets, extra)
+    eligible = (tidx >= 0) | in_extra
+    has_edge = np.zeros(names.size, dtype=bool)
+    if "hp_adjacency" in adata.varp:
+        A = sparse.csr_matrix(adata.varp["hp_adjacency"])
+        deg = np.diff(A.indptr)
+        has_edge = (tidx >= 0) & (deg[np.maximum(tidx, 0)] > 0)
+    has_edge |= in_extra
+    coverage = {
+        "n_perturbations": int(names.size),
+        "n_eligible": int(eligible.sum()),
+        "n_measured_target": int((tidx >= 0).sum()),
+        "n_extra_node_target": int((in_extra & (tidx < 0)).sum()),
+        "n_target_with_edges": int(has_edge.sum()),
+        "coverage": float(eligible.mean()) if names.size else 0.0,
+        "not_eligible": [str(n) for n in names[~eligible]],
+    }
+    return Screen(names, targets, R, B, signed, eligible, tidx, extra, coverage)
+
+
+def make_splits(
+    eligible_idx: np.ndarray, *, n_splits: int, holdout_frac: float, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Random hold-out sets of whole perturbations (indices into the reward columns), one per split.
+
+    Every split holds out ``max(1, round(holdout_frac * n_eligible))`` eligible perturbations, drawn independently
+    per split (repeated random sub-sampling, as in Ahlmann-Eltze et al.); at least two stay in training.
+    """
+    n = eligible_idx.size
+    k = max(1, round(holdout_frac * n))
+    if n - k < 2:
+        msg = (
+            f"Only {n} eligible perturbation(s) (target gene is a node of the graph): holding out {k} leaves fewer "
+            "than 2 for training. Lower `holdout_frac`, add network nodes with `hp.pp.gene_network`, or screen more "
+            "perturbations."
+        )
+        raise ValueError(msg)
+    return [np.sort(rng.choice(eligible_idx, size=k, replace=False)) for _ in range(n_splits)]
+
+
+def detectable_effects(
+    adata: AnnData,
+    screen: Screen,
+    columns: np.ndarray,
+    *,
+    effect_level: float,
+    n_null: int,
+    rng: np.random.Generator,
+    chunk_size: int = 5000,
+    layer: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Whether each perturbation in ``columns`` has an effect beyond control-vs-control resampling.
+
+    The statistic is the L2 norm over genes of the excess profile ``mean_cells |x - mu| - B``, computed on the
+    perturbation's own cells and, for the null, on ``n_null`` random sets of the same number of control cells
+    (without replacement when there are enough controls). One streamed pass over the control cells and one over the
+    perturbed cells, in row chunks; ``X`` is never densified beyond ``chunk_size`` rows.
+
+    Returns
+    -------
+    ``(detectable, statistic, threshold)`` arrays, one entry per column.
+    """
+    X = get_matrix(adata, layer)
+    led = get_ledger(adata)
+    if "hp_control" in adata.obs:
+        ctrl = np.flatnonzero(adata.obs["hp_control"].to_numpy(dtype=bool))
+    else:
+        key = led["perturbations"]["key"]
+        control = list(np.atleast_1d(led["perturbations"]["control"]).astype(str))
+        ctrl = np.flatnonzero(adata.obs[key].astype(str).isin(control).to_numpy())
+    if ctrl.size < 2:
+        msg = "Fewer than 2 control cells; detectability needs control cells. Check `hp.pp.perturbations(control=...)`."
+        raise ValueError(msg)
+    if "perturbation_target" not in adata.obsm:
+        msg = 'adata.obsm["perturbation_target"] is missing. Run `hp.pp.perturbations(adata, ...)` first.'
+        raise KeyError(msg)
+    design = sparse.csc_matrix(adata.obsm["perturbation_target"])
+    all_names = list(np.asarray(led["perturbations"]["names"], dtype=str))
+    cells = []
+    for c in columns:
+        j = all_names.index(str(screen.names[c]))
+        cells.append(design.indices[design.indptr[j] : design.indptr[j + 1]])
+
+    def _rows(idx: np.ndarray) -> np.ndarray:
+        block = X[np.sort(idx)] if not hasattr(X, "dask") else X[np.sort(idx)].compute()
+        block = block.toarray() if sparse.issparse(block) else np.asarray(block)
+        return block.astype(np.float64, copy=False)
+
+    mu = (
+        adata.var["hp_control_mean"].to_numpy(dtype=np.float64)
+        if "hp_control_mean" in adata.var
+        else sum(_rows(ctrl[s : s + chunk_size]).sum(0) for s in range(0, ctrl.size, chunk_size)) / ctrl.size
+    )
+    B = screen.baseline if not screen.signed else None
+    n_null = max(int(n_null), 1)
+    # batches of perturbations so that the null profiles (draws x genes per perturbation) stay ~ 200 MB at most
+    per_batch = max(1, int(2.5e7 // max(n_null * adata.n_vars, 1)))
+    stat = np.empty(len(cells))
+    thr = np.empty(len(cells))
+    for b0 in range(0, len(cells), per_batch):
+        batch = cells[b0 : b0 + per_batch]
+        s_b, t_b = _null_batch(batch, ctrl, mu, B, n_null, rng, _rows, chunk_size, adata.n_vars, 1.0 - effect_level)
+        stat[b0 : b0 + len(batch)] = s_b
+        thr[b0 : b0 + len(batch)] = t_b
+    return stat > thr, stat, thr
+
+
+def _null_batch(
+    cells: list[np.ndarray],
+    ctrl: np.ndarray,
+    mu: np.ndarray,
+    B: np.ndarray | None,
+    n_null: int,
+    rng: np.random.Generator,
+    rows: Any,
+    chunk_size: int,
+    n_vars: int,
+    q: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Observed statistic and null threshold for a batch of perturbations (one pass over the control cells)."""
+    n_c = ctrl.size
+    blocks = []
+    for idx in cells:
+        n_p = max(int(idx.size), 1)
+        pick = np.concatenate([rng.choice(n_c, size=n_p, replace=n_p > n_c) for _ in range(n_null)])
+        col = np.repeat(np.arange(n_null), n_p)
+        blocks.append(sparse.coo_matrix((np.full(pick.size, 1.0 / n_p), (pick, col)), shape=(n_c, n_null)).tocsr())
+    W_all = sparse.hstack(blocks).tocsr()
+    null_prof = np.zeros((W_all.shape[1], n_vars))
+    order = np.argsort(ctrl)
+    ctrl_sorted = ctrl[order]
+    for s in range(0, n_c, chunk_size):
+        dev = rows(ctrl_sorted[s : s + chunk_size]) - mu
+        if B is not None:
+            dev = np.abs(dev)
+        null_prof += W_all[order[s : s + chunk_size]].T @ dev
+    stat = np.zeros(len(cells))
+    thr = np.full(len(cells), np.inf)
+    for i, idx in enumerate(cells):
+        if idx.size == 0:
+            continue
+        tot = np.zeros(n_vars)
+        srt = np.sort(idx)
+        for s in range(0, srt.size, chunk_size):
+            blk = rows(srt[s : s + chunk_size]) - mu
+            tot += np.abs(blk).sum(0) if B is not None else blk.sum(0)
+        prof = tot / idx.size
+        nulls = null_prof[i * n_null : (i + 1) * n_null]
+        if B is not None:
+            prof = prof - B
+            nulls = nulls - B
+        stat[i] = float(np.linalg.norm(prof))
+        thr[i] = float(np.quantile(np.linalg.norm(nulls, axis=1), q))
+    return stat, thr
