@@ -6,6 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Shape of the Pareto distribution of regulator fitness (smaller = heavier-tailed out-degrees).
+_PARETO_SHAPE = 1.5
+# Factor per level by which a regulator is less likely to receive a further regulator as child.
+_SHALLOW = 0.3
+
 
 @dataclass
 class Hierarchy:
@@ -64,9 +69,9 @@ class Hierarchy:
         return self.parent[tgt], tgt, self.sign[tgt]
 
 
-def _pick_parent(rng: np.random.Generator, candidates: np.ndarray, outdeg: np.ndarray) -> int:
-    """Linear preferential attachment (a Yule/Polya urn): P(parent) proportional to out-degree + 1."""
-    w = outdeg[candidates] + 1.0
+def _pick_parent(rng: np.random.Generator, candidates: np.ndarray, fitness: np.ndarray) -> int:
+    """Fitness-driven attachment: P(parent) proportional to a Pareto-distributed fitness (power-law out-degrees)."""
+    w = fitness[candidates]
     return int(candidates[rng.choice(candidates.size, p=w / w.sum())])
 
 
@@ -75,16 +80,21 @@ def build_hierarchy(
 ) -> Hierarchy:
     """Grow a scale-free regulatory forest.
 
-    Regulators come first (masters, then intermediates that attach to an earlier regulator), then every regulator
-    that has no child yet receives one target gene, and the remaining target genes attach to regulators by
-    preferential attachment, which makes out-degrees heavy-tailed. Gene roles are finally shuffled over the
-    positions ``0..n_genes-1`` so that a gene's index tells nothing about its role.
+    Every gene draws a Pareto-distributed fitness. Regulators come first: the masters, then intermediates that each
+    attach to an earlier regulator with probability proportional to its fitness times ``_SHALLOW ** depth`` (a few
+    levels rather than long chains). Every regulator that has no child yet then receives one target gene, and the
+    remaining target genes attach to a regulator with probability proportional to its fitness, which makes
+    out-degrees heavy-tailed (power law). Gene roles are finally shuffled over the positions ``0..n_genes-1`` so
+    that a gene's index tells nothing about its role.
     """
     parent = np.full(n_genes, -1, dtype=np.int64)  # in "role order": 0..R-1 regulators, R.. targets
     outdeg = np.zeros(n_genes, dtype=np.float64)
-    for g in range(n_masters, n_regulators):
-        p = _pick_parent(rng, np.arange(g), outdeg)
+    fitness = (1.0 - rng.random(n_genes)) ** (-1.0 / _PARETO_SHAPE)  # Pareto: heavy-tailed out-degrees
+    depth = np.zeros(n_genes, dtype=np.int64)
+    for g in range(n_masters, n_regulators):  # shallow regulators are favoured: a few levels, not long chains
+        p = _pick_parent(rng, np.arange(g), fitness * _SHALLOW**depth)
         parent[g] = p
+        depth[g] = depth[p] + 1
         outdeg[p] += 1
     regs = np.arange(n_regulators)
     nxt = n_regulators
@@ -93,7 +103,7 @@ def build_hierarchy(
         outdeg[r] += 1
         nxt += 1
     for g in range(nxt, n_genes):
-        p = _pick_parent(rng, regs, outdeg)
+        p = _pick_parent(rng, regs, fitness)
         parent[g] = p
         outdeg[p] += 1
     sign = np.where(rng.random(n_genes) < p_activating, 1, -1).astype(np.int8)

@@ -254,12 +254,14 @@ def synthetic(
     size_factor = np.exp(rng.normal(0.0, library_sd, n_cells))
     labels = np.concatenate([np.full(n_control, -1), np.arange(n_perturbed) % n_perturbations])
     labels = rng.permutation(labels)
-    if protein:
-        w = np.abs(effect).sum(0)
-        affected = np.flatnonzero(w > 0)
-        k_aff = min(affected.size, (n_proteins + 1) // 2)
+    if protein:  # antibody panels measure abundant proteins: read out genes from the upper half of expression
+        expressed = np.flatnonzero(rel >= np.median(rel))
+        if expressed.size < n_proteins:
+            expressed = np.argsort(-rel)[:n_proteins]
+        affected = np.intersect1d(expressed, np.flatnonzero(np.abs(effect).sum(0) > 0))
+        k_aff = min(affected.size, (n_proteins + 1) // 2)  # half of them respond to some perturbation
         pg = rng.choice(affected, k_aff, replace=False)
-        pg = np.concatenate([pg, rng.choice(np.setdiff1d(np.arange(n_genes), pg), n_proteins - k_aff, replace=False)])
+        pg = np.concatenate([pg, rng.choice(np.setdiff1d(expressed, pg), n_proteins - k_aff, replace=False)])
         prot_gene_idx = np.sort(pg.astype(np.int64))
         prot_scale = np.exp(rng.normal(np.log(200.0), 0.5, n_proteins))
         prot_background = np.exp(rng.normal(np.log(10.0), 0.5, n_proteins))

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+
+import hyperperturb as hp
+
+
+@pytest.mark.real
+def test_string_real(string_path):
+    net = hp.datasets.string_network(string_path)
+    assert list(net.columns) == ["source", "target", "weight"]
+    assert len(net) == 131_520  # edges with combined score >= 700
+    assert net["weight"].between(0.7, 1.0).all()
+    strict = hp.datasets.string_network(string_path.parent, min_score=900)
+    assert len(strict) == 71_378 and strict["weight"].min() >= 0.9
+    assert len(hp.datasets.string_network(string_path, min_score=0)) == 174_962
+
+
+def test_bad_min_score(tmp_path):
+    with pytest.raises(ValueError, match="min_score"):
+        hp.datasets.string_network(tmp_path, min_score=1001)
+    with pytest.raises(FileNotFoundError, match="string_v12"):
+        hp.datasets.string_network(tmp_path)
