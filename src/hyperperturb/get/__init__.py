@@ -1,3 +1,6 @@
 """Tidy :class:`pandas.DataFrame` views of stored results (``hp.get``)."""
 
-__all__: list[str] = []
+from ._embedding import embedding
+from ._rank_perturbations import rank_perturbations
+
+__all__: list[str] = ["embedding", "rank_perturbations"]

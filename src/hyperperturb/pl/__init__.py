@@ -1,3 +1,8 @@
 """Plots in the style of ``sc.pl`` (``hp.pl``)."""
 
-__all__: list[str] = []
+from ._history import history
+from ._poincare import poincare
+from ._rank_perturbations import rank_perturbations
+from ._rewards import rewards
+
+__all__: list[str] = ["history", "poincare", "rank_perturbations", "rewards"]

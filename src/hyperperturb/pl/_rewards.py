@@ -1,0 +1,166 @@
+"""``hp.pl.rewards``: heatmap of genes x perturbations (rewards, policy or policy target)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+from matplotlib.axes import Axes
+from scipy.cluster.hierarchy import leaves_list, linkage
+
+from hyperperturb._utils import require_step, resolve
+from hyperperturb.get._embedding import _perturbation_columns
+from hyperperturb.get._rank_perturbations import _unknown_gene_message
+
+from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, doc_params, finish, new_axes
+
+_KINDS = {
+    "reward": ("hp_reward", "rewards", "reward (mean |log fold change|)"),
+    "policy": ("hp_policy", "train", "predicted policy"),
+    "policy_target": ("hp_policy_target", "rewards", "policy target"),
+}
+
+
+def _cluster_order(m: np.ndarray) -> np.ndarray:
+    """Leaf order of an average-linkage clustering of the rows of ``m`` (identity for fewer than 3 rows)."""
+    if m.shape[0] < 3:
+        return np.arange(m.shape[0])
+    return leaves_list(linkage(m, method="average", metric="euclidean", optimal_ordering=True))
+
+
+@doc_params(show_ax=DOC_SHOW_AX, returns=DOC_RETURNS, mod=DOC_MOD)
+def rewards(
+    data: Any,
+    genes: Sequence[str] | None = None,
+    perturbations: Sequence[str] | None = None,
+    *,
+    kind: Literal["reward", "policy", "policy_target"] = "reward",
+    cluster: bool = True,
+    n_genes: int = 30,
+    cmap: str = "magma_r",
+    vmin: float | None = None,
+    vmax: float | None = None,
+    title: str | None = None,
+    mod: str = "rna",
+    ax: Axes | None = None,
+    show: bool | None = None,
+    return_fig: bool = False,
+) -> Any:
+    """Heatmap of genes x perturbations: observed rewards, predicted policy or the policy target.
+
+    Parameters
+    ----------
+    data
+        AnnData or MuData after :func:`hyperperturb.tl.rewards` (``kind="reward"`` / ``"policy_target"``) or
+        :func:`hyperperturb.tl.train` (``kind="policy"``).
+    genes
+        Genes (rows) to show. Default: the ``n_genes`` genes with the highest ``.var["hp_value"]`` (the predicted
+        sensitivity), or ``.var["hp_value_target"]`` before training.
+    perturbations
+        Perturbations (columns) to show; default all.
+    kind
+        ``"reward"``: ``.varm["hp_reward"]``; ``"policy"``: ``.varm["hp_policy"]``; ``"policy_target"``:
+        ``.varm["hp_policy_target"]``.
+    cluster
+        Order rows and columns by average-linkage hierarchical clustering (:func:`scipy.cluster.hierarchy.linkage`,
+        Euclidean, optimal leaf ordering); otherwise keep the given order.
+    n_genes
+        Number of top genes when ``genes`` is ``None``.
+    cmap
+        Colormap.
+    vmin, vmax
+        Colour limits.
+    title
+        Axes title; default describes ``kind``.
+    {mod}
+    {show_ax}
+
+    Returns
+    -------
+    {returns}
+
+    Raises
+    ------
+    KeyError
+        If the results for ``kind`` are absent (the message says which function to run) or a name is unknown.
+
+    Examples
+    --------
+    >>> import hyperperturb as hp
+    >>> hp.pl.rewards(adata, n_genes=25)  # doctest: +SKIP
+    >>> hp.pl.rewards(adata, kind="policy", genes=["STAT1", "IRF1"])  # doctest: +SKIP
+    """
+    check_bool("cluster", cluster)
+    check_bool("return_fig", return_fig)
+    if kind not in _KINDS:
+        msg = f"`kind` must be one of {list(_KINDS)}, got {kind!r}."
+        raise ValueError(msg)
+    if not isinstance(n_genes, int | np.integer) or n_genes < 1:
+        msg = f"`n_genes` must be a positive integer, got {n_genes!r}."
+        raise ValueError(msg)
+    t = resolve(data, mod=mod)
+    adata = t.adata
+    key, step, label = _KINDS[kind]
+    if key not in adata.varm:
+        require_step(adata, step, needed_by=f"hp.pl.rewards(kind={kind!r})")
+        msg = f".varm[{key!r}] is missing although {step!r} is recorded in .uns; re-run the step that writes it."
+        raise KeyError(msg)
+    cols = _perturbation_columns(adata, key)
+    m_full = np.asarray(adata.varm[key], dtype=float)
+    finite_rows = np.isfinite(m_full).all(axis=1)
+    if genes is None:
+        vkey = (
+            "hp_value" if "hp_value" in adata.var else ("hp_value_target" if "hp_value_target" in adata.var else None)
+        )
+        score = np.asarray(adata.var[vkey], dtype=float) if vkey is not None else np.nanmean(m_full, axis=1)
+        score = np.where(finite_rows & np.isfinite(score), score, -np.inf)
+        rows = np.argsort(-score, kind="stable")[: min(n_genes, int(finite_rows.sum()))]
+        if len(rows) == 0:
+            msg = f".varm[{key!r}] has no finite rows; re-run the step that writes it."
+            raise ValueError(msg)
+    else:
+        genes = [genes] if isinstance(genes, str) else list(genes)
+        rows = adata.var_names.get_indexer(genes)
+        for g, r in zip(genes, rows, strict=True):
+            if r < 0:
+                raise KeyError(_unknown_gene_message(str(g), adata.var_names))
+        bad = [g for g, r in zip(genes, rows, strict=True) if not finite_rows[r]]
+        if bad:
+            msg = f"Genes {bad[:5]} have no finite values in .varm[{key!r}] (not modelled); leave them out."
+            raise ValueError(msg)
+    if perturbations is None:
+        pcols = np.arange(len(cols))
+    else:
+        perturbations = [perturbations] if isinstance(perturbations, str) else list(perturbations)
+        missing = [p for p in perturbations if p not in cols]
+        if missing:
+            msg = f"Perturbations {missing[:5]} are not columns of .varm[{key!r}]; available: {cols[:30]}."
+            raise KeyError(msg)
+        pcols = np.asarray([cols.index(p) for p in perturbations])
+    m = m_full[np.ix_(rows, pcols)]
+    if cluster:
+        ro = _cluster_order(m)
+        co = _cluster_order(m.T)
+        m, rows, pcols = m[np.ix_(ro, co)], rows[ro], pcols[co]
+    gene_names = [str(adata.var_names[r]) for r in rows]
+    pert_names = [cols[j] for j in pcols]
+
+    n_r, n_c = m.shape
+    fig, a = new_axes(ax, (min(2.2 + 0.28 * n_c, 14), min(1.2 + 0.2 * n_r, 14)))
+    im = a.imshow(m, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    a.set_xticks(np.arange(n_c))
+    a.set_xticklabels(pert_names, rotation=90, fontsize=8)
+    a.set_yticks(np.arange(n_r))
+    a.set_yticklabels(gene_names, fontsize=7 if n_r > 40 else 8)
+    a.set_xlabel("perturbation")
+    a.set_ylabel("gene")
+    a.tick_params(length=0)
+    for spine in a.spines.values():
+        spine.set_visible(False)
+    cb = fig.colorbar(im, ax=a, shrink=0.6, pad=0.02, aspect=20)
+    cb.set_label(label, fontsize=9)
+    cb.ax.tick_params(labelsize=8)
+    cb.outline.set_linewidth(0.5)
+    a.set_title(title if title is not None else f"{label}{' (clustered)' if cluster else ''}", fontsize=10)
+    return finish(fig, a, ax_given=ax is not None, show=show, return_fig=return_fig)

@@ -1,0 +1,83 @@
+"""Shared plotting helpers: axes handling, returning like ``sc.pl``, docstring fragments."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DOC_SHOW_AX = """\
+ax
+    A :class:`matplotlib.axes.Axes` to draw into; a new figure is made when ``None``.
+show
+    Show the figure (``plt.show()``) and return ``None``. Defaults to ``True`` unless ``ax`` is given or
+    ``return_fig`` is set.
+return_fig
+    Return the :class:`matplotlib.figure.Figure` instead of the axes."""
+
+DOC_RETURNS = """\
+The :class:`~matplotlib.figure.Figure` if ``return_fig``; else the :class:`~matplotlib.axes.Axes` when
+``show=False``; else ``None`` (the figure is shown). Save with ``ax.figure.savefig("plot.png")``."""
+
+DOC_MOD = """\
+mod
+    Modality of a MuData holding the RNA and the ``.uns['hyperperturb']`` ledger."""
+
+
+def doc_params(**kwds: str) -> Callable[[F], F]:
+    """Fill ``{name}`` fragments in a docstring (fragments are indented to match the placeholder's line)."""
+
+    def dec(obj: F) -> F:
+        doc = obj.__doc__ or ""
+        for name, text in kwds.items():
+            placeholder = "{" + name + "}"
+            for line in doc.splitlines():
+                if placeholder in line:
+                    indent = line[: len(line) - len(line.lstrip())]
+                    filled = text.replace("\n", "\n" + indent)
+                    doc = doc.replace(placeholder, filled)
+                    break
+        obj.__doc__ = doc
+        return obj
+
+    return dec
+
+
+def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes]:
+    """The figure and axes to draw into: ``ax`` and its figure, or a new figure of ``figsize`` inches."""
+    if ax is not None:
+        if not isinstance(ax, Axes):
+            msg = f"`ax` must be a matplotlib Axes, got {type(ax).__name__}. Make one with `fig, ax = plt.subplots()`."
+            raise TypeError(msg)
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return fig, ax
+
+
+def finish(fig: Figure, axes: Any, *, ax_given: bool, show: bool | None, return_fig: bool) -> Any:
+    """Return like ``sc.pl``: Figure if ``return_fig``, Axes if not shown, ``None`` after showing."""
+    if return_fig:
+        return fig
+    if show is None:
+        show = not ax_given
+    if not show:
+        return axes
+    with warnings.catch_warnings():
+        # non-interactive backends (Agg in scripts and tests) warn that they cannot show
+        warnings.filterwarnings("ignore", message=".*non-interactive.*")
+        warnings.filterwarnings("ignore", message=".*cannot be shown.*")
+        plt.show()
+    return None
+
+
+def check_bool(name: str, value: Any) -> None:
+    """Raise a :class:`TypeError` unless ``value`` is a bool."""
+    if not isinstance(value, bool):
+        msg = f"`{name}` must be True or False, got {value!r}."
+        raise TypeError(msg)

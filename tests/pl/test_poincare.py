@@ -1,0 +1,216 @@
+from __future__ import annotations
+
+import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PathCollection
+from matplotlib.figure import Figure
+
+import hyperperturb as hp
+from hyperperturb.pl._poincare import geodesic_segments
+
+
+def _scatter_counts(ax):
+    return [len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection)]
+
+
+def _png_ok(fig, path):
+    fig.savefig(path, dpi=60)
+    img = mpimg.imread(path)
+    assert img.var() > 1e-3
+    return img
+
+
+def test_returns_axes_figure_none(trained, tmp_path):
+    ax = hp.pl.poincare(trained, show=False)
+    assert isinstance(ax, Axes)
+    assert _scatter_counts(ax) == [trained.n_vars]
+    # equal aspect, disk fully visible
+    assert ax.get_aspect() == 1.0
+    assert ax.get_xlim()[1] > 1.0 and ax.get_ylim()[0] < -1.0
+    fig = hp.pl.poincare(trained, return_fig=True)
+    assert isinstance(fig, Figure)
+    _png_ok(fig, tmp_path / "p.png")
+    assert hp.pl.poincare(trained, show=True) is None
+
+
+def test_accepts_ax_and_draws_into_it(trained):
+    fig, ax = plt.subplots()
+    out = hp.pl.poincare(trained, "hp_value", ax=ax)
+    assert out is ax  # show defaults to False when ax is given
+    assert _scatter_counts(ax) == [trained.n_vars]
+
+
+def test_colour_numeric_has_labelled_colourbar(trained):
+    ax = hp.pl.poincare(trained, "mean_expr", show=False)
+    fig = ax.figure
+    cbar_axes = [a for a in fig.axes if a is not ax]
+    assert len(cbar_axes) == 1
+    assert cbar_axes[0].get_ylabel() == "mean_expr"
+    sc = next(c for c in ax.collections if isinstance(c, PathCollection))
+    # sorted so the largest value is drawn last (on top)
+    assert np.isclose(sc.get_array().max(), trained.var["mean_expr"].max())
+    assert sc.get_array()[-1] == sc.get_array().max()
+
+
+def test_colour_categorical_has_legend(trained):
+    ax = hp.pl.poincare(trained, "module", show=False)
+    legend = ax.get_legend()
+    assert legend is not None
+    assert sorted(t.get_text() for t in legend.get_texts()) == sorted(trained.var["module"].cat.categories)
+    assert len(ax.figure.axes) == 1  # no colourbar
+
+
+def test_colour_by_perturbation_uses_policy_column(trained):
+    ax = hp.pl.poincare(trained, "JAK2", show=False)
+    sc = next(c for c in ax.collections if isinstance(c, PathCollection))
+    np.testing.assert_allclose(np.sort(sc.get_array()), np.sort(trained.varm["hp_policy"][:, 1]))
+    assert "JAK2" in ax.get_title()
+    ax2 = hp.pl.poincare(trained, "JAK2", source="observed", show=False)
+    sc2 = next(c for c in ax2.collections if isinstance(c, PathCollection))
+    np.testing.assert_allclose(np.sort(sc2.get_array()), np.sort(trained.varm["hp_reward"][:, 1]))
+
+
+def test_colour_by_gene_name_is_distance_and_rings_it(trained):
+    ax = hp.pl.poincare(trained, "G05", show=False)
+    counts = _scatter_counts(ax)
+    assert counts == [trained.n_vars, 1]  # genes + the ring around G05
+    sc = next(c for c in ax.collections if isinstance(c, PathCollection))
+    assert sc.get_array().min() == pytest.approx(0.0, abs=1e-6)
+    assert "distance to G05" in ax.get_title()
+
+
+def test_unknown_colour_lists_available(trained):
+    with pytest.raises(KeyError, match="module"):
+        hp.pl.poincare(trained, "not_a_key", show=False)
+
+
+def test_missing_training_says_run_train(trained):
+    del trained.uns["hyperperturb"]["train"]
+    del trained.varm["X_poincare"]
+    with pytest.raises(KeyError, match=r"hp\.tl\.train"):
+        hp.pl.poincare(trained, show=False)
+
+
+def test_labels_top_and_list(trained):
+    ax = hp.pl.poincare(trained, labels="top", n_labels=7, show=False)
+    assert len(ax.texts) - _grid_texts(ax) == 7
+    ax = hp.pl.poincare(trained, labels=["G01", "STAT1"], show=False)
+    got = {t.get_text() for t in ax.texts}
+    assert {"G01", "STAT1"} <= got
+    with pytest.raises(KeyError, match="NOPE"):
+        hp.pl.poincare(trained, labels=["NOPE"], show=False)
+
+
+def _grid_texts(ax):
+    return sum(t.get_text().isdigit() for t in ax.texts)
+
+
+def test_labels_do_not_overlap(trained):
+    ax = hp.pl.poincare(trained, labels="top", n_labels=12, show=False)
+    fig = ax.figure
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(r) for t in ax.texts if not t.get_text().isdigit()]
+    overlaps = sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+    assert overlaps == 0
+    # every label inside the figure
+    fb = fig.bbox
+    assert all(b.x0 >= fb.x0 and b.x1 <= fb.x1 and b.y0 >= fb.y0 and b.y1 <= fb.y1 for b in boxes)
+
+
+def test_edges_drawn_as_arcs_and_capped(trained):
+    n_edges = len(np.flatnonzero(np.triu(trained.varp["hp_adjacency"].toarray(), 1)))
+    ax = hp.pl.poincare(trained, edges=True, show=False)
+    lc = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(lc) == 1 and len(lc[0].get_segments()) == n_edges
+    ax = hp.pl.poincare(trained, edges=True, max_edges=5, show=False)
+    lc = [c for c in ax.collections if isinstance(c, LineCollection)]
+    assert len(lc[0].get_segments()) == 5
+    del trained.varp["hp_adjacency"]
+    with pytest.raises(KeyError, match="gene_network"):
+        hp.pl.poincare(trained, edges=True, show=False)
+
+
+def test_geodesic_is_orthogonal_to_boundary_and_inside():
+    u = np.array([[0.5, 0.1], [0.3, 0.0]])
+    v = np.array([[-0.2, 0.6], [0.8, 0.0]])  # second pair collinear with the origin: a straight segment
+    seg = geodesic_segments(u, v, 1.0, n=50)
+    assert seg.shape == (2, 50, 2)
+    np.testing.assert_allclose(seg[:, 0], u)
+    np.testing.assert_allclose(seg[:, -1], v)
+    assert (np.linalg.norm(seg, axis=2) < 1).all()
+    np.testing.assert_allclose(seg[1, :, 1], 0.0, atol=1e-12)
+    # points of the arc lie on a circle that meets the unit circle at right angles: |o|^2 = 1 + r^2
+    p = seg[0]
+    A = np.column_stack([2 * p[:, 0], 2 * p[:, 1], np.ones(len(p))])
+    sol, *_ = np.linalg.lstsq(A, (p**2).sum(1), rcond=None)
+    o = sol[:2]
+    r2 = sol[2] + o @ o
+    assert o @ o == pytest.approx(1 + r2, rel=1e-6)
+
+
+def test_perturbation_overlay(trained):
+    ax = hp.pl.poincare(trained, perturbations=True, show=False)
+    assert _scatter_counts(ax) == [trained.n_vars, 6]
+    names = {t.get_text() for t in ax.texts}
+    assert {"STAT1", "CUL3", "IFNGR1"} <= names
+
+
+def test_higher_dim_components_and_curvature(make_trained):
+    ad = make_trained(30, dim=4, curvature=4.0)
+    ax = hp.pl.poincare(ad, components=(1, 3), show=False)
+    sc = next(c for c in ax.collections if isinstance(c, PathCollection))
+    got = np.asarray(sc.get_offsets())
+    want = ad.varm["X_poincare"][:, [1, 3]]
+    np.testing.assert_allclose(got[np.lexsort(got.T)], want[np.lexsort(want.T)])  # drawn sorted by colour
+    assert ax.get_xlim()[1] == pytest.approx(1.06 * 0.5)  # boundary radius 1/sqrt(c)
+    assert "X_poincare[1]" in ax.get_xlabel()
+    with pytest.raises(ValueError, match="components"):
+        hp.pl.poincare(ad, components=(0, 4), show=False)
+    with pytest.raises(ValueError, match="components"):
+        hp.pl.poincare(ad, components=(2, 2), show=False)
+
+
+def test_points_outside_ball_raise(trained):
+    trained.varm["X_poincare"][0] = [1.5, 0.0]
+    with pytest.raises(ValueError, match="outside"):
+        hp.pl.poincare(trained, show=False)
+
+
+def test_color_list_makes_grid(trained, tmp_path):
+    fig = hp.pl.poincare(trained, ["hp_value", "module", "STAT1", "G01"], ncols=2, return_fig=True)
+    panels = [a for a in fig.axes if _scatter_counts(a)]
+    assert len(panels) == 4
+    _png_ok(fig, tmp_path / "grid.png")
+    axes = hp.pl.poincare(trained, ["hp_value", "module"], show=False)
+    assert isinstance(axes, list) and len(axes) == 2
+    with pytest.raises(ValueError, match="ax"):
+        hp.pl.poincare(trained, ["hp_value", "module"], ax=plt.subplots()[1])
+
+
+def test_raising_call_leaves_object_untouched(trained):
+    before = dict(trained.uns["hyperperturb"])
+    keys = set(trained.varm), set(trained.var.columns)
+    with pytest.raises(KeyError):
+        hp.pl.poincare(trained, "not_a_key", show=False)
+    assert set(trained.varm) == keys[0] and set(trained.var.columns) == keys[1]
+    assert set(trained.uns["hyperperturb"]) == set(before)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_mudata(trained):
+    mudata = pytest.importorskip("mudata")
+    md = mudata.MuData({"rna": trained})
+    ax = hp.pl.poincare(md, "hp_value", show=False)
+    assert _scatter_counts(ax) == [trained.n_vars]
+    with pytest.raises(KeyError, match="Modality"):
+        hp.pl.poincare(md, mod="gex", show=False)
+
+
+def test_nan_rows_skipped(trained):
+    trained.varm["X_poincare"][:3] = np.nan
+    ax = hp.pl.poincare(trained, show=False)
+    assert _scatter_counts(ax) == [trained.n_vars - 3]

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+
+import hyperperturb as hp
+
+
+def _image(ax):
+    return next(i for i in ax.get_images() if isinstance(i, AxesImage))
+
+
+def test_default_top_genes_clustered(trained, tmp_path):
+    ax = hp.pl.rewards(trained, n_genes=12, show=False)
+    assert isinstance(ax, Axes)
+    m = _image(ax).get_array()
+    assert m.shape == (12, 6)
+    genes = [t.get_text() for t in ax.get_yticklabels()]
+    top = trained.var["hp_value"].sort_values(ascending=False).index[:12]
+    assert set(genes) == set(top)
+    perts = [t.get_text() for t in ax.get_xticklabels()]
+    # the drawn matrix is the stored one, reordered
+    rows = trained.var_names.get_indexer(genes)
+    cols = [["STAT1", "JAK2", "IFNGR1", "IRF1", "SPI1", "CUL3"].index(p) for p in perts]
+    np.testing.assert_allclose(m, trained.varm["hp_reward"][np.ix_(rows, cols)])
+    fig = ax.figure
+    cbar = [a for a in fig.axes if a is not ax][0]
+    assert "reward" in cbar.get_ylabel()
+    fig.savefig(tmp_path / "r.png", dpi=60)
+    assert mpimg.imread(tmp_path / "r.png").var() > 1e-3
+
+
+def test_clustering_groups_similar_rows(trained):
+    # two blocks of genes with opposite profiles must end up contiguous
+    genes = [f"G{i:02d}" for i in range(10)]
+    rows = trained.var_names.get_indexer(genes)
+    block = np.zeros((10, 6))
+    block[::2, :3] = 1.0
+    block[1::2, 3:] = 1.0
+    trained.varm["hp_reward"][rows] = block
+    ax = hp.pl.rewards(trained, genes=genes, show=False)
+    order = [genes.index(t.get_text()) for t in ax.get_yticklabels()]
+    parity = [i % 2 for i in order]
+    assert parity in ([0] * 5 + [1] * 5, [1] * 5 + [0] * 5)
+    ax = hp.pl.rewards(trained, genes=genes, cluster=False, show=False)
+    assert [t.get_text() for t in ax.get_yticklabels()] == genes
+
+
+def test_kinds_and_selection(trained):
+    ax = hp.pl.rewards(trained, ["STAT1", "G03"], ["IRF1", "JAK2"], kind="policy", cluster=False, show=False)
+    np.testing.assert_allclose(_image(ax).get_array(), trained.varm["hp_policy"][np.ix_([0, 6], [3, 1])])
+    fig = hp.pl.rewards(trained, kind="policy_target", return_fig=True)
+    assert isinstance(fig, Figure)
+    _, ax0 = plt.subplots()
+    assert hp.pl.rewards(trained, ax=ax0) is ax0
+
+
+def test_errors(trained):
+    with pytest.raises(KeyError, match="G999"):
+        hp.pl.rewards(trained, genes=["G999"], show=False)
+    with pytest.raises(KeyError, match="available"):
+        hp.pl.rewards(trained, perturbations=["MYC"], show=False)
+    with pytest.raises(ValueError, match="kind"):
+        hp.pl.rewards(trained, kind="value", show=False)
+    del trained.varm["hp_policy"]
+    del trained.uns["hyperperturb"]["train"]
+    with pytest.raises(KeyError, match=r"hp\.tl\.train"):
+        hp.pl.rewards(trained, kind="policy", show=False)
+    # rewards alone work before training (genes ranked by the value target)
+    ax = hp.pl.rewards(trained, n_genes=5, show=False)
+    assert _image(ax).get_array().shape == (5, 6)
