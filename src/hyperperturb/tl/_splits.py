@@ -126,8 +126,8 @@ def detectable_effects(
     """Whether each perturbation in ``columns`` has an effect beyond control-vs-control resampling.
 
     The statistic is the L2 norm over genes of the excess profile ``mean_cells |x - mu| - B``, computed on the
-    perturbation's own cells and, for the null, on ``n_null`` random sets of the same number of control cells
-    (without replacement when there are enough controls). One streamed pass over the control cells and one over the
+    perturbation's own cells and, for the null, on ``n_null`` bootstrap samples (with replacement, so that the null
+    has the sampling variance of independent cells) of the same number of control cells. One streamed pass over the control cells and one over the
     perturbed cells, in row chunks; ``X`` is never densified beyond ``chunk_size`` rows.
 
     Returns
@@ -196,7 +196,7 @@ def _null_batch(
     blocks = []
     for idx in cells:
         n_p = max(int(idx.size), 1)
-        pick = np.concatenate([rng.choice(n_c, size=n_p, replace=n_p > n_c) for _ in range(n_null)])
+        pick = rng.integers(0, n_c, size=n_p * n_null)  # bootstrap: no finite-population shrinkage
         col = np.repeat(np.arange(n_null), n_p)
         blocks.append(sparse.coo_matrix((np.full(pick.size, 1.0 / n_p), (pick, col)), shape=(n_c, n_null)).tocsr())
     W_all = sparse.hstack(blocks).tocsr()

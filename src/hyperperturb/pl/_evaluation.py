@@ -1,0 +1,143 @@
+"""``hp.pl.evaluation``: held-out prediction quality per model, from ``hp.tl.evaluate``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+from hyperperturb._utils import require_step, resolve
+
+from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, doc_params, finish, new_axes
+
+_LABELS = {
+    "spearman_excess": "Spearman (excess over noise floor)",
+    "pearson_excess": "Pearson (excess over noise floor)",
+    "spearman_raw": "Spearman (raw reward)",
+    "topk_recall": "top-20 recall (excess)",
+    "js_policy": "Jensen-Shannon divergence of policy (lower is better)",
+    "spearman_value": "Spearman of gene value",
+}
+_COLORS = {"all": "#9e9e9e", "detectable": "#d1495b"}
+
+
+@doc_params(show_ax=DOC_SHOW_AX, returns=DOC_RETURNS, mod=DOC_MOD)
+def evaluation(
+    data: Any,
+    metric: str = "spearman_excess",
+    *,
+    models: Sequence[str] | None = None,
+    subsets: Sequence[str] = ("all", "detectable"),
+    strip: bool = True,
+    mod: str = "rna",
+    ax: Axes | None = None,
+    show: bool | None = None,
+    return_fig: bool = False,
+) -> Any:
+    """Held-out prediction quality per model: boxes over perturbations (or splits), all vs detectable effects.
+
+    Reads ``.uns["hyperperturb"]["evaluation"]["results"]`` written by :func:`hyperperturb.tl.evaluate`. For each
+    model, one box per subset: ``all`` held-out perturbations and those with a ``detectable`` effect; points are the
+    individual perturbations (per-split metrics: the splits). A dashed line marks the ``mean`` baseline's median.
+
+    Parameters
+    ----------
+    data
+        AnnData or MuData after :func:`hyperperturb.tl.evaluate`.
+    metric
+        A metric of the results table (``spearman_excess``, ``pearson_excess``, ``spearman_raw``, ``topk_recall``,
+        ``js_policy``, ``spearman_value``).
+    models
+        Models to draw, in this order. Default: all, in the order they were evaluated.
+    subsets
+        ``"all"`` and/or ``"detectable"``.
+    strip
+        Overlay the individual values as jittered points.
+    {mod}
+    {show_ax}
+
+    Returns
+    -------
+    {returns}
+
+    Examples
+    --------
+    >>> hp.tl.evaluate(adata)  # doctest: +SKIP
+    >>> hp.pl.evaluation(adata, "spearman_excess")  # doctest: +SKIP
+    """
+    check_bool("strip", strip)
+    check_bool("return_fig", return_fig)
+    t = resolve(data, mod=mod)
+    entry = require_step(t.adata, "evaluation", needed_by="hp.pl.evaluation")
+    res = entry["results"]
+    if not isinstance(res, pd.DataFrame):
+        res = pd.DataFrame(res)
+    known = list(dict.fromkeys(res["metric"].astype(str)))
+    if metric not in known:
+        msg = f"Metric {metric!r} is not in the evaluation results; evaluated metrics are {known}."
+        raise ValueError(msg)
+    order = list(dict.fromkeys(res["model"].astype(str)))
+    if models is not None:
+        models = [models] if isinstance(models, str) else list(models)
+        bad = [m for m in models if m not in order]
+        if bad:
+            msg = f"Models {bad} were not evaluated; evaluated models are {order}."
+            raise ValueError(msg)
+        order = models
+    subsets = [subsets] if isinstance(subsets, str) else list(subsets)
+    bad = [s for s in subsets if s not in _COLORS]
+    if bad or not subsets:
+        msg = f"`subsets` must be a non-empty selection of ['all', 'detectable'], got {subsets!r}."
+        raise ValueError(msg)
+    r = res[res["metric"] == metric]
+    per_split = bool((r["perturbation"] == "all").all())
+
+    def _values(m: str, s: str) -> np.ndarray:
+        rm = r[r["model"] == m]
+        if per_split:
+            rm = rm[rm["effect"] == s]
+        elif s == "detectable":
+            rm = rm[rm["effect"] == "detectable"]
+        v = rm["value"].to_numpy(dtype=np.float64)
+        return v[np.isfinite(v)]
+
+    fig, axis = new_axes(ax, (1.2 + 1.1 * len(order) * len(subsets) ** 0.5, 3.6))
+    width = 0.8 / len(subsets)
+    rng = np.random.default_rng(0)  # jitter only
+    for si, s in enumerate(subsets):
+        pos = np.arange(len(order)) + (si - (len(subsets) - 1) / 2) * width
+        vals = [_values(m, s) for m in order]
+        keep = [i for i, v in enumerate(vals) if v.size]
+        if not keep:
+            continue
+        bp = axis.boxplot(
+            [vals[i] for i in keep],
+            positions=pos[keep],
+            widths=width * 0.85,
+            patch_artist=True,
+            showfliers=not strip,
+            medianprops={"color": "black"},
+        )
+        for patch in bp["boxes"]:
+            patch.set_facecolor(_COLORS[s])
+            patch.set_alpha(0.45)
+        if strip:
+            for i in keep:
+                x = pos[i] + rng.uniform(-width * 0.25, width * 0.25, vals[i].size)
+                axis.scatter(x, vals[i], s=9, color=_COLORS[s], edgecolor="none", alpha=0.9, zorder=3)
+        axis.plot([], [], marker="s", ls="", color=_COLORS[s], alpha=0.6, label=s)
+    if "mean" in order and "all" in subsets:
+        base = _values("mean", "all")
+        if base.size:
+            axis.axhline(float(np.median(base)), color="0.3", ls="--", lw=0.8, zorder=0)
+    axis.set_xticks(np.arange(len(order)))
+    axis.set_xticklabels(order, rotation=30, ha="right")
+    axis.set_ylabel(_LABELS.get(metric, metric))
+    axis.set_title(f"held-out perturbations ({'per split' if per_split else 'per perturbation'})", fontsize=10)
+    if len(subsets) > 1:
+        axis.legend(frameon=False, fontsize=8, title="effect", title_fontsize=8)
+    axis.spines[["top", "right"]].set_visible(False)
+    return finish(fig, axis, ax_given=ax is not None, show=show, return_fig=return_fig)

@@ -1,0 +1,91 @@
+"""Baselines of hp.tl.evaluate: mean, linear (PCA + ridge), degree-preserving rewiring."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hyperperturb.tl._baselines import fit_linear, predict_linear, predict_mean, rewire
+from hyperperturb.tl._metrics import spearman
+
+
+def test_mean_baseline_is_column_mean():
+    R = np.arange(12.0).reshape(4, 3)
+    np.testing.assert_allclose(predict_mean(R, 2), np.repeat(R.mean(1)[:, None], 2, axis=1))
+
+
+def _bilinear_screen(seed=0, n_genes=60, rank=3):
+    """Rewards that are exactly rowmean + G0 M G0[target]^T: the linear model's own generative form."""
+    rng = np.random.default_rng(seed)
+    G0 = rng.normal(size=(n_genes, rank))
+    M = rng.normal(size=(rank, rank))
+    targets = np.arange(n_genes)
+    rowmean = rng.uniform(1, 2, n_genes)
+    R = rowmean[:, None] + G0 @ M @ G0[targets].T
+    return R, targets
+
+
+def test_linear_recovers_bilinear_structure_where_mean_cannot():
+    R, targets = _bilinear_screen()
+    held = np.arange(0, 60, 5)
+    train = np.setdiff1d(np.arange(60), held)
+    pred = predict_linear(R[:, train], targets[train], targets[held])
+    mean = predict_mean(R[:, train], held.size)
+    r_lin = [spearman(pred[:, j] - R[:, train].mean(1), R[:, h] - R[:, train].mean(1)) for j, h in enumerate(held)]
+    assert np.mean(r_lin) > 0.95
+    err_lin = np.abs(pred - R[:, held]).mean()
+    err_mean = np.abs(mean - R[:, held]).mean()
+    assert err_lin < 0.3 * err_mean
+
+
+def test_linear_unmeasured_target_falls_back_to_mean():
+    R, targets = _bilinear_screen()
+    pred = predict_linear(R[:, :30], targets[:30], np.array([-1, 40]))
+    np.testing.assert_allclose(pred[:, 0], R[:, :30].mean(1))
+    assert not np.allclose(pred[:, 1], R[:, :30].mean(1))
+
+
+def test_linear_rank_capped_and_finite():
+    R = np.random.default_rng(1).normal(size=(20, 3))
+    G, W, rowmean = fit_linear(R, np.array([0, 1, 2]), k=10)
+    assert G.shape[1] <= 2  # 3 centred columns have rank <= 2
+    assert np.isfinite(W).all() and np.isfinite(G).all()
+
+
+def test_baselines_never_read_heldout_columns():
+    R, targets = _bilinear_screen(seed=3)
+    held = np.array([2, 7, 11])
+    train = np.setdiff1d(np.arange(60), held)
+    corrupted = R.copy()
+    corrupted[:, held] = 1e6
+    a = predict_linear(R[:, train], targets[train], targets[held])
+    b = predict_linear(corrupted[:, train], targets[train], targets[held])
+    np.testing.assert_array_equal(a, b)
+
+
+def _degrees(n, i, j):
+    return np.bincount(np.concatenate([i, j]), minlength=n)
+
+
+def test_rewire_preserves_degrees_and_changes_edges():
+    rng = np.random.default_rng(0)
+    n = 40
+    pairs = {tuple(sorted(rng.choice(n, 2, replace=False))) for _ in range(120)}
+    i, j = map(np.asarray, zip(*sorted(pairs), strict=True))
+    w = rng.uniform(size=i.size)
+    ni, nj, nw = rewire(n, i, j, w, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(_degrees(n, i, j), _degrees(n, ni, nj))
+    assert (ni != nj).all()
+    new = {tuple(sorted(e)) for e in zip(ni.tolist(), nj.tolist(), strict=True)}
+    assert len(new) == i.size  # no duplicate edges
+    assert len(new & pairs) < 0.5 * len(pairs)  # most edges moved
+    np.testing.assert_array_equal(nw, w)
+    again = rewire(n, i, j, w, rng=np.random.default_rng(1))
+    np.testing.assert_array_equal(again[0], ni)  # seeded
+
+
+@pytest.mark.parametrize("m", [0, 1])
+def test_rewire_tiny_graph(m):
+    i = np.arange(m)
+    ni, nj, _ = rewire(3, i, i + 1, np.ones(m), rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(ni, i)

@@ -1,0 +1,240 @@
+"""hp.tl.evaluate: splits, leakage, detectability, summary, ledger, errors."""
+
+from __future__ import annotations
+
+import copy as _copy
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scanpy as sc
+from scipy import sparse
+
+import hyperperturb as hp
+from hyperperturb.tl import _evaluate as ev_mod
+from hyperperturb.tl._splits import detectable_effects, read_screen
+
+COLUMNS = ["split", "model", "perturbation", "metric", "value", "effect"]
+
+
+def _prepare(a):
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    return a
+
+
+@pytest.fixture(scope="module")
+def screen():
+    a = hp.datasets.synthetic(n_cells=1500, n_genes=60, n_perturbations=15, seed=0)
+    _prepare(a)
+    hp.pp.gene_network(a, hp.datasets.truth_network(a))
+    hp.tl.rewards(a, verbose=False)
+    return a
+
+
+def _snapshot(a):
+    return (
+        _copy.deepcopy(dict(a.uns)),
+        list(a.var.columns),
+        list(a.varm.keys()),
+        list(a.obs.columns),
+    )
+
+
+def _same(a, snap):
+    uns, var, varm, obs = snap
+    assert list(a.var.columns) == var and list(a.varm.keys()) == varm and list(a.obs.columns) == obs
+    assert set(a.uns["hyperperturb"]) == set(uns["hyperperturb"])
+
+
+def test_tidy_table_ledger_and_roundtrip(screen, tmp_path):
+    a = screen.copy()
+    res = hp.tl.evaluate(a, n_splits=2, models=(), baselines=("mean", "linear"), n_null=50, verbose=False)
+    assert list(res.columns) == COLUMNS
+    assert set(res["model"]) == {"mean", "linear"}
+    assert set(res["effect"]) <= {"detectable", "none", "all"}
+    assert set(res["metric"]) == {
+        "spearman_excess",
+        "pearson_excess",
+        "spearman_raw",
+        "topk_recall",
+        "js_policy",
+        "spearman_value",
+    }
+    per_split = res[res["metric"].isin(["js_policy", "spearman_value"])]
+    assert (per_split["perturbation"] == "all").all()
+    ent = a.uns["hyperperturb"]["evaluation"]
+    assert ent["coverage"]["n_eligible"] == 15
+    held = ent["splits"]["0"]
+    assert len(held) == 3  # round(0.2 * 15)
+    assert set(res.loc[(res["split"] == 0) & (res["perturbation"] != "all"), "perturbation"]) == set(held)
+    summ = ent["summary"]
+    assert {"model", "metric", "subset", "mean", "sd", "n", "p_vs_mean", "p_vs_linear"} <= set(summ.columns)
+    path = tmp_path / "ev.h5ad"
+    a.write_h5ad(path)
+    b = ad.read_h5ad(path)
+    pd.testing.assert_frame_equal(
+        b.uns["hyperperturb"]["evaluation"]["results"].reset_index(drop=True),
+        res.reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
+def test_reproducible_with_seed(screen):
+    kw = {"n_splits": 2, "models": (), "baselines": ("mean", "linear"), "n_null": 30, "verbose": False}
+    r1 = hp.tl.evaluate(screen.copy(), seed=3, **kw)
+    r2 = hp.tl.evaluate(screen.copy(), seed=3, **kw)
+    pd.testing.assert_frame_equal(r1, r2)
+    r3 = hp.tl.evaluate(screen.copy(), seed=4, **kw)
+    assert not r1.equals(r3)
+
+
+def test_copy_returns_object_and_leaves_input(screen):
+    a = screen.copy()
+    snap = _snapshot(a)
+    out = hp.tl.evaluate(a, n_splits=1, models=(), baselines="mean", n_null=20, verbose=False, copy=True)
+    assert "evaluation" in out.uns["hyperperturb"]
+    _same(a, snap)
+    assert "evaluation" not in a.uns["hyperperturb"]
+
+
+def test_baselines_only_see_training_columns(screen, monkeypatch):
+    a = screen.copy()
+    R = np.asarray(a.varm["hp_reward"])
+    seen = []
+    real_linear = ev_mod.predict_linear
+
+    def spy(R_train, *args, **kwargs):
+        seen.append(np.asarray(R_train).copy())
+        return real_linear(R_train, *args, **kwargs)
+
+    monkeypatch.setattr(ev_mod, "predict_linear", spy)
+    hp.tl.evaluate(a, n_splits=3, models=(), baselines=("linear",), n_null=20, verbose=False)
+    names = list(read_screen(a, needed_by="t").names)
+    splits = a.uns["hyperperturb"]["evaluation"]["splits"]
+    for s, R_train in enumerate(seen):
+        held = [names.index(n) for n in splits[str(s)]]
+        assert R_train.shape[1] == R.shape[1] - len(held)
+        for h in held:  # no held-out column appears among the training columns
+            assert not any(np.allclose(R[:, h], R_train[:, j]) for j in range(R_train.shape[1]))
+
+
+def test_models_get_holdout_and_scores_are_used(screen, monkeypatch):
+    """Model plumbing with a stand-in for hp.tl.train/predict: holdout = the split, copy=True, held-out scored."""
+    a = screen.copy()
+    calls = []
+
+    def fake_train(obj, **kw):
+        calls.append(kw)
+        assert kw["copy"] is True
+        out = obj.copy()
+        out.uns["fake_holdout"] = list(kw["holdout"])
+        return out
+
+    def fake_predict(obj, perturbations=None, *, kind="policy", **kw):
+        R = pd.DataFrame(
+            np.asarray(obj.varm["hp_reward"]), index=obj.var_names, columns=read_screen(obj, needed_by="t").names
+        )
+        # an oracle: returns the observed profile, so excess correlations must be 1
+        return R[list(perturbations)]
+
+    monkeypatch.setattr(hp.tl, "train", fake_train)
+    monkeypatch.setattr(hp.tl, "predict", fake_predict)
+    res = hp.tl.evaluate(
+        a,
+        n_splits=2,
+        models=("hyperperturb", "hyperperturb-euclidean"),
+        baselines=("mean", "shuffled-network"),
+        n_null=20,
+        verbose=False,
+        train_kwargs={"epochs": 3},
+    )
+    splits = a.uns["hyperperturb"]["evaluation"]["splits"]
+    geoms = [c["geometry"] for c in calls]
+    assert geoms.count("poincare") == 4 and geoms.count("euclidean") == 2  # 2 splits x (2 poincare-based + 1)
+    for c in calls:
+        assert c["epochs"] == 3
+        assert sorted(c["holdout"]) in (sorted(splits["0"]), sorted(splits["1"]))
+    oracle = res[(res["model"] == "hyperperturb") & (res["metric"] == "spearman_excess")]["value"]
+    np.testing.assert_allclose(oracle, 1.0)
+    summ = a.uns["hyperperturb"]["evaluation"]["summary"]
+    row = summ[(summ.model == "hyperperturb") & (summ.metric == "spearman_excess") & (summ.subset == "all")].iloc[0]
+    assert row["mean"] == pytest.approx(1.0)
+    assert row["p_vs_mean"] < 0.05  # 6 paired perturbations, all better than the mean baseline
+
+
+def _toy_cells(effects, n_ctrl=300, n_per=80, n_genes=30, seed=0):
+    """Log-normal-ish expression; perturbation k shifts the genes in effects[k] by +1.5."""
+    rng = np.random.default_rng(seed)
+    labels = ["non-targeting"] * n_ctrl
+    blocks = [rng.gamma(2.0, 0.5, (n_ctrl, n_genes))]
+    for k, genes in enumerate(effects):
+        x = rng.gamma(2.0, 0.5, (n_per, n_genes))
+        x[:, genes] += 1.5
+        blocks.append(x)
+        labels += [f"g{k}"] * n_per
+    X = sparse.csr_matrix(np.vstack(blocks))
+    a = ad.AnnData(X, obs=pd.DataFrame({"perturbation": labels}, index=[f"c{i}" for i in range(X.shape[0])]))
+    a.var_names = [f"g{i}" for i in range(n_genes)]
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    hp.tl.rewards(a, verbose=False)
+    return a
+
+
+def test_detectability_separates_effect_from_none():
+    a = _toy_cells([[0, 1, 2, 3], [], [5, 6]])
+    s = read_screen(a, needed_by="t")
+    det, stat, thr = detectable_effects(a, s, np.arange(3), effect_level=0.05, n_null=100, rng=np.random.default_rng(0))
+    order = list(s.names)
+    assert det[order.index("g0")] and det[order.index("g2")]
+    assert not det[order.index("g1")]
+    assert (thr > 0).all() and np.isfinite(stat).all()
+
+
+def test_mean_wins_when_every_perturbation_has_the_same_profile():
+    a = _toy_cells([[0, 1, 2, 3, 4, 5]] * 10, n_per=60, seed=1)
+    res = hp.tl.evaluate(a, n_splits=3, models=(), baselines=("mean", "linear"), n_null=30, verbose=False)
+    m = res[res["metric"] == "spearman_excess"].groupby("model")["value"].mean()
+    assert m["mean"] > 0.5
+    assert m["mean"] >= m["linear"] - 0.05
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"n_splits": 0}, ValueError, "n_splits"),
+        ({"holdout_frac": 0.0}, ValueError, "holdout_frac"),
+        ({"holdout_frac": 1.0}, ValueError, "holdout_frac"),
+        ({"models": ("hyperbolic",)}, ValueError, "Unknown model"),
+        ({"baselines": ("median",)}, ValueError, "Unknown baseline"),
+        ({"metrics": ("auc",)}, ValueError, "Unknown metric"),
+        ({"effect_level": 2.0}, ValueError, "effect_level"),
+        ({"models": (), "baselines": ()}, ValueError, "Nothing to evaluate"),
+        ({"train_kwargs": {"holdout": ["x"]}}, ValueError, "must not set"),
+        ({"holdout_frac": 0.95}, ValueError, "fewer than 2"),
+    ],
+)
+def test_bad_inputs_leave_object_unchanged(screen, kwargs, exc, match):
+    a = screen.copy()
+    snap = _snapshot(a)
+    base = {"models": (), "baselines": ("mean",), "verbose": False}
+    with pytest.raises(exc, match=match):
+        hp.tl.evaluate(a, **{**base, **kwargs})
+    _same(a, snap)
+
+
+def test_missing_rewards_is_a_clear_error():
+    a = hp.datasets.synthetic(n_cells=300, n_genes=20, n_perturbations=4, seed=0)
+    _prepare(a)
+    snap = _snapshot(a)
+    with pytest.raises(KeyError, match=r"hp.tl.rewards"):
+        hp.tl.evaluate(a, models=(), baselines=("mean",), verbose=False)
+    _same(a, snap)
+
+
+def test_too_few_eligible_perturbations():
+    a = _toy_cells([[0], [1]], n_per=30)
+    with pytest.raises(ValueError, match="eligible"):
+        hp.tl.evaluate(a, models=(), baselines=("mean",), verbose=False)
