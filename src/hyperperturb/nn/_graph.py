@@ -23,14 +23,15 @@ def normalized_adjacency(adj: Any, *, add_self_loops: bool = True, dtype: str = 
     adj
         Square ``(n, n)`` scipy sparse matrix or dense array of non-negative, finite edge weights
         (e.g. ``adata.varp["hp_adjacency"]``). Existing diagonal entries are kept and 1 is added to them.
+        A rectangular matrix is accepted with ``add_self_loops=False`` (e.g. a cross-attention mask).
     add_self_loops
-        Add the identity before normalising (HGCN's :math:`A + I`).
+        Add the identity before normalising (HGCN's :math:`A + I`); needs a square ``adj``.
     dtype
         ``"float32"`` or ``"float64"``.
 
     Returns
     -------
-    ``tf.SparseTensor`` of shape ``(n, n)`` with sorted (row-major) ``int64`` indices and no explicit zeros.
+    ``tf.SparseTensor`` of the shape of ``adj`` with sorted (row-major) ``int64`` indices and no explicit zeros.
     """
     if dtype not in ("float32", "float64"):
         msg = f"dtype must be 'float32' or 'float64', got {dtype!r}."
@@ -48,8 +49,11 @@ def normalized_adjacency(adj: Any, *, add_self_loops: bool = True, dtype: str = 
             raise ValueError(msg)
         adj = sp.csr_matrix(arr)
     n_rows, n_cols = adj.shape
-    if n_rows != n_cols:
-        msg = f"adj must be square with shape (n, n), got shape {adj.shape}; use the gene-gene adjacency."
+    if n_rows != n_cols and add_self_loops:
+        msg = (
+            f"adj must be square with shape (n, n) to add self-loops, got shape {adj.shape}; use the gene-gene "
+            "adjacency, or add_self_loops=False for a rectangular (n_query, n_key) attention mask."
+        )
         raise ValueError(msg)
     a = sp.csr_matrix(adj, dtype=np.float64)
     a.sum_duplicates()
