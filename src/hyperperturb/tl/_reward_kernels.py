@@ -29,11 +29,12 @@ _ACC_BUDGET = 256 * 2**20
 
 @njit(cache=True, nogil=True)
 def _csr_core(
-    indptr, indices, data, lo, hi, labels, slot_cm, cm, acm, absmode, acc, check_unlabeled
+    indptr, indices, data, rows, lo, hi, labels, slot_cm, cm, acm, absmode, acc, check_unlabeled
 ):  # pragma: no cover
     bad = 0
     k = labels.shape[1]
-    for i in range(lo, hi):
+    for q in range(lo, hi):
+        i = rows[q]
         s = indptr[i]
         e = indptr[i + 1]
         if labels[i, 0] < 0:
@@ -58,11 +59,12 @@ def _csr_core(
 
 
 @njit(cache=True, nogil=True)
-def _dense_core(X, lo, hi, labels, slot_cm, cm, acm, absmode, acc, check_unlabeled):  # pragma: no cover
+def _dense_core(X, rows, lo, hi, labels, slot_cm, cm, acm, absmode, acc, check_unlabeled):  # pragma: no cover
     bad = 0
     k = labels.shape[1]
     G = X.shape[1]
-    for i in range(lo, hi):
+    for q in range(lo, hi):
+        i = rows[q]
         if labels[i, 0] < 0:
             if check_unlabeled:
                 for j in range(G):
@@ -85,23 +87,37 @@ def _dense_core(X, lo, hi, labels, slot_cm, cm, acm, absmode, acc, check_unlabel
 
 @njit(parallel=True, cache=True)
 def _csr_parallel(
-    indptr, indices, data, bounds, labels, slot_cm, cm, acm, absmode, acc3, check_unlabeled
+    indptr, indices, data, rows, bounds, labels, slot_cm, cm, acm, absmode, acc3, check_unlabeled
 ):  # pragma: no cover
     nt = acc3.shape[0]
     bad = np.zeros(nt, np.int64)
     for t in prange(nt):
         bad[t] = _csr_core(
-            indptr, indices, data, bounds[t], bounds[t + 1], labels, slot_cm, cm, acm, absmode, acc3[t], check_unlabeled
+            indptr,
+            indices,
+            data,
+            rows,
+            bounds[t],
+            bounds[t + 1],
+            labels,
+            slot_cm,
+            cm,
+            acm,
+            absmode,
+            acc3[t],
+            check_unlabeled,
         )
     return bad.sum()
 
 
 @njit(parallel=True, cache=True)
-def _dense_parallel(X, bounds, labels, slot_cm, cm, acm, absmode, acc3, check_unlabeled):  # pragma: no cover
+def _dense_parallel(X, rows, bounds, labels, slot_cm, cm, acm, absmode, acc3, check_unlabeled):  # pragma: no cover
     nt = acc3.shape[0]
     bad = np.zeros(nt, np.int64)
     for t in prange(nt):
-        bad[t] = _dense_core(X, bounds[t], bounds[t + 1], labels, slot_cm, cm, acm, absmode, acc3[t], check_unlabeled)
+        bad[t] = _dense_core(
+            X, rows, bounds[t], bounds[t + 1], labels, slot_cm, cm, acm, absmode, acc3[t], check_unlabeled
+        )
     return bad.sum()
 
 
@@ -179,26 +195,41 @@ def _canonical(X: Any) -> Any:
     return X
 
 
-def _bounds(indptr: np.ndarray | None, lo: int, hi: int, nt: int) -> np.ndarray:
-    """Row boundaries splitting ``lo:hi`` into ``nt`` parts of about equal work (stored values for CSR)."""
-    if indptr is None or hi <= lo:
-        return np.linspace(lo, hi, nt + 1).astype(np.int64)
-    targets = np.linspace(indptr[lo], indptr[hi], nt + 1)
-    b = np.searchsorted(indptr[lo : hi + 1], targets, side="left").astype(np.int64) + lo
-    b[0], b[-1] = lo, hi
-    return np.maximum.accumulate(b)
+def _order(labels: np.ndarray, check_unlabeled: bool) -> np.ndarray:
+    """Rows to visit, grouped by first slot label so each slot's accumulator row stays in cache.
+
+    Unlabelled rows are visited (first) only when they must be scanned for NaN/inf.
+    """
+    first = labels[:, 0]
+    key = first.astype(np.int16) if first.size and int(first.max()) < 2**15 else first  # int16: numpy radix sort
+    order = np.argsort(key, kind="stable")
+    if not check_unlabeled:
+        order = order[int((first < 0).sum()) :]
+    return order.astype(np.int64)
 
 
-def _in_memory(X: Any, s: Slots, acc3: np.ndarray, lo: int, hi: int, check: bool) -> int:
-    """Add rows ``lo:hi`` of an in-memory CSR or dense matrix into ``acc3``; returns the non-finite count."""
+def _bounds(work: np.ndarray, nt: int) -> np.ndarray:
+    """Split a visiting order into ``nt`` parts of about equal work (cumulative ``work`` per visited row)."""
+    n = work.size
+    if n == 0:
+        return np.zeros(nt + 1, dtype=np.int64)
+    cum = np.cumsum(work)
+    b = np.searchsorted(cum, np.linspace(0, cum[-1], nt + 1)[1:-1], side="left").astype(np.int64)
+    return np.concatenate([[0], b, [n]]).astype(np.int64)
+
+
+def _in_memory(X: Any, s: Slots, acc3: np.ndarray, rows: np.ndarray, check: bool) -> int:
+    """Add ``rows`` (a visiting order) of an in-memory CSR or dense matrix into ``acc3``; returns the non-finite count."""
     nt = acc3.shape[0]
     if sparse.issparse(X):
-        b = _bounds(X.indptr, lo, hi, nt)
+        b = _bounds(np.diff(X.indptr)[rows] + 1, nt)
         return int(
-            _csr_parallel(X.indptr, X.indices, X.data, b, s.labels, s.slot_cm, s.cm, s.acm, s.absmode, acc3, check)
+            _csr_parallel(
+                X.indptr, X.indices, X.data, rows, b, s.labels, s.slot_cm, s.cm, s.acm, s.absmode, acc3, check
+            )
         )
-    b = _bounds(None, lo, hi, nt)
-    return int(_dense_parallel(X, b, s.labels, s.slot_cm, s.cm, s.acm, s.absmode, acc3, check))
+    b = _bounds(np.ones(rows.size), nt)
+    return int(_dense_parallel(X, rows, b, s.labels, s.slot_cm, s.cm, s.acm, s.absmode, acc3, check))
 
 
 def _as_chunk(block: Any) -> Any:
@@ -249,9 +280,9 @@ def segment_sums(
     if in_memory_csr or isinstance(X, np.ndarray):
         if in_memory_csr:
             X = _canonical(X)
-        starts = list(range(0, n, chunk_size))
-        for lo in progress(starts):
-            bad += _in_memory(X, s, acc3, lo, min(lo + chunk_size, n), check_unlabeled)
+        order = _order(s.labels, check_unlabeled)
+        for lo in progress(list(range(0, max(order.size, 1), chunk_size))):
+            bad += _in_memory(X, s, acc3, order[lo : lo + chunk_size], check_unlabeled)
         return acc3.sum(axis=0), bad
     # out of core (backed h5ad, h5py/zarr datasets) or other sparse formats: read row chunks
     if rows is not None:
@@ -260,13 +291,15 @@ def segment_sums(
         for a in progress(starts):
             idx = rows[a : a + chunk_size]
             block = _as_chunk(X[idx])
-            bad += _in_memory(block, s.take(idx), acc3, 0, len(idx), check_unlabeled)
+            sub = s.take(idx)
+            bad += _in_memory(block, sub, acc3, _order(sub.labels, check_unlabeled), check_unlabeled)
         return acc3.sum(axis=0), bad
     starts = list(range(0, n, chunk_size))
     for lo in progress(starts):
         hi = min(lo + chunk_size, n)
         block = _as_chunk(X[lo:hi])
-        bad += _in_memory(block, s.rows(lo, hi), acc3, 0, hi - lo, check_unlabeled)
+        sub = s.rows(lo, hi)
+        bad += _in_memory(block, sub, acc3, _order(sub.labels, check_unlabeled), check_unlabeled)
     return acc3.sum(axis=0), bad
 
 
@@ -280,12 +313,13 @@ def _dask_block(xb, lab, cm, *, slot_cm, absmode, check_unlabeled):  # pragma: n
     lab = np.ascontiguousarray(lab, dtype=np.int32)
     acm = np.abs(cm)
     # serial kernels: dask already runs blocks in parallel, and nested numba pools are not thread-safe
+    rows = _order(lab, check_unlabeled)
     if sparse.issparse(xb):
         bad = _csr_core(
-            xb.indptr, xb.indices, xb.data, 0, xb.shape[0], lab, slot_cm, cm, acm, absmode, acc[:L], check_unlabeled
+            xb.indptr, xb.indices, xb.data, rows, 0, rows.size, lab, slot_cm, cm, acm, absmode, acc[:L], check_unlabeled
         )
     else:
-        bad = _dense_core(xb, 0, xb.shape[0], lab, slot_cm, cm, acm, absmode, acc[:L], check_unlabeled)
+        bad = _dense_core(xb, rows, 0, rows.size, lab, slot_cm, cm, acm, absmode, acc[:L], check_unlabeled)
     acc[L, 0] = bad
     return acc[None]
 
