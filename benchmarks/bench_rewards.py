@@ -228,6 +228,7 @@ def main() -> None:
         X = _make_csr(args.cells, args.genes, args.density, seed=0)
         _write_npz(tmp, X, _labels(args.cells, args.perts, seed=0))
         print(f"machine: {_machine()}")
+        print(f"load average before measuring (1/5/15 min): {os.getloadavg()}")
         print(
             f"data: {args.cells:,} cells x {args.genes:,} genes CSR float32, {X.nnz:,} stored values "
             f"({X.nnz / (args.cells * args.genes):.1%}), {args.perts} perturbations + ~10 % controls "
@@ -251,6 +252,7 @@ def main() -> None:
             med[k] = (statistics.median(ts), statistics.median(ms))
             label = "hp.tl.rewards (CSR, in memory)" if k == "ours" else "seed: dense LFC + masked means"
             print(f"| {label} | {med[k][0]:.3f} | {', '.join(f'{x:.3f}' for x in ts)} | {med[k][1]:.0f} |")
+        print(f"load average after measuring (1/5/15 min): {os.getloadavg()}")
         if "seed" in med:
             print()
             print(
