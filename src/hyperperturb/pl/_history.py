@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
 import numpy as np
 from matplotlib.axes import Axes
 
@@ -53,7 +54,7 @@ def history(
     log_loss
         Log scale for the loss axes.
     ncols
-        Panels per row (default: all in one row up to 5).
+        Panels per row (default: up to 3).
     {mod}
     ax
         One axes (for a single key) or one axes per key; a new figure is made when ``None``.
@@ -103,7 +104,7 @@ def history(
             raise ValueError(msg)
         fig = axes[0].figure
     else:
-        nc = min(n, 5) if ncols is None else max(1, int(ncols))
+        nc = (n if n <= 3 else 3) if ncols is None else max(1, int(ncols))
         nr = int(np.ceil(n / nc))
         fig, axs = plt.subplots(nr, nc, figsize=(2.9 * nc, 2.5 * nr), layout="constrained", squeeze=False)
         flat = list(axs.ravel())
@@ -119,7 +120,7 @@ def history(
             a.plot(np.arange(1, len(yv) + 1), yv, color="#d62728", lw=1.3, ls="--", label="validation")
             a.legend(fontsize=7, frameon=False)
         if k == "learning_rate":
-            a.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+            a.yaxis.set_major_formatter(mticker.FormatStrFormatter("%.1e"))
         if log_loss and "loss" in k and np.all(y[np.isfinite(y)] > 0):
             a.set_yscale("log")
         a.set_xlabel("epoch", fontsize=9)

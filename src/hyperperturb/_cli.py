@@ -1,0 +1,559 @@
+"""The ``hyperperturb`` command: ``demo``, ``train`` and ``info``, built on the public API only."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import logging
+import os
+import sys
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROG = "hyperperturb"
+
+
+class CLIError(Exception):
+    """A user error reported as one line (no traceback)."""
+
+
+def _say(args: argparse.Namespace, *parts: Any) -> None:
+    if not getattr(args, "quiet", False):
+        print(*parts, flush=True)
+
+
+def _one_line(e: BaseException) -> str:
+    text = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+    text = " ".join(str(text).split())
+    name = "" if isinstance(e, CLIError) else f"{type(e).__name__}: "
+    return f"{name}{text}"
+
+
+def _version() -> str:
+    from hyperperturb import __version__
+
+    return __version__
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# reading and writing
+
+
+def _read(path: str, *, what: str = "input") -> Any:
+    p = Path(path)
+    if not p.exists():
+        msg = f"{what} file {str(p)!r} does not exist; check the path."
+        raise CLIError(msg)
+    if p.is_dir():
+        msg = f"{what} {str(p)!r} is a directory; pass an .h5ad or .h5mu file."
+        raise CLIError(msg)
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".h5mu":
+            import mudata
+
+            return mudata.read_h5mu(p)
+        if suffix == ".h5ad":
+            import anndata
+
+            return anndata.read_h5ad(p)
+    except (OSError, KeyError, ValueError) as e:
+        msg = f"cannot read {str(p)!r} as {suffix[1:]}: {_one_line(e)}"
+        raise CLIError(msg) from e
+    msg = f"{what} file {str(p)!r} must end in .h5ad (AnnData) or .h5mu (MuData)."
+    raise CLIError(msg)
+
+
+def _write(data: Any, path: Path) -> Path:
+    from hyperperturb._utils import is_mudata
+
+    if is_mudata(data):
+        if path.suffix.lower() != ".h5mu":
+            path = path.with_suffix(".h5mu")
+        data.write(path)
+    else:
+        data.write_h5ad(path)
+    return path
+
+
+def _rna(data: Any, mod: str = "rna") -> Any:
+    from hyperperturb._utils import resolve
+
+    return resolve(data, mod=mod).adata
+
+
+def _align_modalities(data: Any) -> None:
+    """After RNA-only filtering, keep the cells that every modality of a MuData still has."""
+    from hyperperturb._utils import is_mudata
+
+    if not is_mudata(data) or len(data.mod) < 2:
+        return
+    common = None
+    for m in data.mod.values():
+        common = m.obs_names if common is None else common.intersection(m.obs_names, sort=False)
+    for name, m in list(data.mod.items()):
+        if m.n_obs != len(common) or not m.obs_names.equals(common):
+            data.mod[name] = m[common].copy()
+    try:
+        data.update()
+    except Exception:  # noqa: BLE001 - updating global names is best effort
+        pass
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# plots
+
+
+def _save_plots(data: Any, out: Path, *, say: Callable[..., None]) -> list[Path]:
+    """Write poincare.png, rewards.png and history.png for what the object holds; return the files written."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    import hyperperturb as hp
+    from hyperperturb._utils import get_ledger
+
+    adata = _rna(data)
+    led = get_ledger(adata)
+    written = []
+    jobs = []
+    if "train" in led and hasattr(hp.pl, "poincare"):
+        jobs.append(
+            ("poincare.png", lambda: hp.pl.poincare(data, "hp_value", labels="top", edges=True, return_fig=True))
+        )
+    if "hp_reward" in adata.varm and hasattr(hp.pl, "rewards"):
+        jobs.append(("rewards.png", lambda: hp.pl.rewards(data, n_genes=30, return_fig=True)))
+    if "train" in led and hasattr(hp.pl, "history"):
+        jobs.append(("history.png", lambda: hp.pl.history(data, return_fig=True)))
+    for name, make in jobs:
+        fig = make()
+        path = out / name
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+        plt.close(fig)
+        written.append(path)
+        say(f"  wrote {path}")
+    return written
+
+
+def _summary_lines(data: Any, *, n_genes: int = 10, n: int = 5) -> list[str]:
+    """Top perturbations for the genes with the highest predicted (else measured) sensitivity."""
+    import hyperperturb as hp
+
+    adata = _rna(data)
+    if "hp_policy" in adata.varm and "hp_value" in adata.var:
+        source, vkey = "predicted", "hp_value"
+    elif "hp_reward" in adata.varm and "hp_value_target" in adata.var:
+        source, vkey = "observed", "hp_value_target"
+    else:
+        return ["(no rewards or predictions: nothing to rank)"]
+    value = adata.var[vkey].astype(float)
+    value = value[np.isfinite(value.to_numpy())].sort_values(ascending=False)
+    genes = list(value.index[:n_genes])
+    df = hp.get.rank_perturbations(data, genes, n, source=source)
+    lines = [f"Top {n} perturbations ({source}) for the {len(genes)} genes with the highest {vkey}:", ""]
+    for g in genes:
+        sub = df[df["gene"] == g]
+        tops = ", ".join(f"{p} ({s:.3f})" for p, s in zip(sub["perturbation"], sub["score"], strict=True))
+        lines.append(f"{g:>12s}  {vkey}={value[g]:.3f}  ->  {tops}")
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# demo
+
+
+def _stage(name: str, available: bool) -> dict[str, Any]:
+    return {"name": name, "status": "pending" if available else "not available yet", "seconds": 0.0}
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the whole pipeline on the built-in synthetic screen."""
+    import hyperperturb as hp
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    verbose = not args.quiet
+    say = lambda *p: _say(args, *p)
+    say(f"hyperperturb {_version()} demo -> {out}")
+    state: dict[str, Any] = {"data": None}
+
+    def generate() -> None:
+        state["data"] = hp.datasets.synthetic(
+            n_cells=args.cells, n_genes=args.genes, n_perturbations=args.perturbations, protein=True, seed=args.seed
+        )
+
+    def preprocess() -> None:
+        data = state["data"]
+        params = inspect.signature(hp.pp.preprocess).parameters
+        if args.full_preprocess or "neighbors" in params:
+            kw = {"neighbors": False} if "neighbors" in params and not args.full_preprocess else {}
+            hp.pp.preprocess(data, perturbation_key="perturbation", n_top_genes=args.genes, seed=args.seed, **kw)
+            _align_modalities(data)
+            state["preprocess"] = "hp.pp.preprocess"
+        else:
+            # hp.pp.preprocess also builds scanpy's kNN cell graph (~30 s of numba compilation on first use), which the
+            # model does not need: the quick demo normalises with scanpy directly (--full-preprocess runs it all).
+            import scanpy as sc
+
+            rna = _rna(data)
+            sc.pp.normalize_total(rna)
+            sc.pp.log1p(rna)
+            state["preprocess"] = "scanpy normalize_total + log1p (pass --full-preprocess for hp.pp.preprocess)"
+
+    def perturbations() -> None:
+        hp.pp.perturbations(state["data"], key="perturbation", control="non-targeting")
+
+    def network() -> None:
+        data = state["data"]
+        if hasattr(hp.datasets, "truth_network"):
+            net = hp.datasets.truth_network(data, noise_edges=0.2, drop_edges=0.1, seed=args.seed)
+            state["network_source"] = "truth network of the synthetic screen (20% false edges added, 10% dropped)"
+        else:
+            net = "coexpression"
+            state["network_source"] = "coexpression"
+        hp.pp.gene_network(data, net)
+
+    def rewards() -> None:
+        hp.tl.rewards(state["data"], verbose=verbose)
+
+    def train() -> None:
+        hp.tl.train(state["data"], epochs=args.epochs, seed=args.seed, verbose=verbose)
+
+    stages: list[tuple[str, bool, Callable[[], None]]] = [
+        ("generate (hp.datasets.synthetic)", hasattr(hp.datasets, "synthetic"), generate),
+        ("preprocess (hp.pp.preprocess)", hasattr(hp.pp, "preprocess"), preprocess),
+        ("perturbations (hp.pp.perturbations)", hasattr(hp.pp, "perturbations"), perturbations),
+        ("network (hp.pp.gene_network)", hasattr(hp.pp, "gene_network"), network),
+        ("rewards (hp.tl.rewards)", hasattr(hp.tl, "rewards"), rewards),
+        ("train (hp.tl.train)", hasattr(hp.tl, "train"), train),
+    ]
+    # stages that later ones cannot do without
+    required = {"generate", "perturbations", "rewards", "train"}
+    report = []
+    blocked = None
+    t_all = time.perf_counter()
+    for name, available, fn in stages:
+        st = _stage(name, available)
+        report.append(st)
+        short = name.split()[0]
+        if blocked is not None:
+            st["status"] = f"skipped ({blocked} did not run)"
+            continue
+        if not available:
+            say(f"- {name}: not available yet")
+            if short in required:
+                blocked = short
+            continue
+        say(f"- {name} ...")
+        t0 = time.perf_counter()
+        try:
+            fn()
+        except Exception as e:
+            if args.debug:
+                raise
+            st["status"] = f"failed: {_one_line(e)}"
+            print(f"{PROG} demo: stage {short} failed: {_one_line(e)}", file=sys.stderr)
+            if short in required:
+                blocked = short
+            continue
+        st["status"] = "ok"
+        st["seconds"] = time.perf_counter() - t0
+    written = []
+    data = state["data"]
+    if data is not None:
+        fname = "demo.h5mu" if hasattr(data, "mod") else "demo.h5ad"
+        try:
+            written.append(_write(data, out / fname))
+            say(f"  wrote {written[-1]}")
+        except Exception as e:
+            if args.debug:
+                raise
+            report.append({"name": "write", "status": f"failed: {_one_line(e)}", "seconds": 0.0})
+            print(f"{PROG} demo: writing {fname} failed: {_one_line(e)}", file=sys.stderr)
+        try:
+            written += _save_plots(data, out, say=say)
+        except Exception as e:
+            if args.debug:
+                raise
+            report.append({"name": "plots", "status": f"failed: {_one_line(e)}", "seconds": 0.0})
+            print(f"{PROG} demo: plotting failed: {_one_line(e)}", file=sys.stderr)
+    lines = [f"hyperperturb {_version()} demo (seed {args.seed}, {args.epochs} epochs)", ""]
+    lines += ["Stages:"] + [
+        f"  {st['name']:<40s} {st['status']}" + (f" ({st['seconds']:.1f} s)" if st["status"] == "ok" else "")
+        for st in report
+    ]
+    if "preprocess" in state:
+        lines.append(f"  preprocessing: {state['preprocess']}")
+    if "network_source" in state:
+        lines.append(f"  network: {state['network_source']}")
+    lines.append("")
+    if data is not None:
+        try:
+            lines += _summary_lines(data)
+        except Exception as e:
+            if args.debug:
+                raise
+            lines.append(f"(summary failed: {_one_line(e)})")
+    summary = out / "summary.txt"
+    summary.write_text("\n".join(lines) + "\n")
+    written.append(summary)
+    say(f"  wrote {summary}")
+    missing = [st["name"] for st in report if st["status"] == "not available yet"]
+    failed = [st["name"] for st in report if st["status"].startswith("failed")]
+    say(f"done in {time.perf_counter() - t_all:.1f} s; wrote {len(written)} files to {out}")
+    if missing:
+        say("not available yet in this version: " + ", ".join(missing))
+    if failed and args.strict:
+        msg = "demo stages failed: " + ", ".join(failed)
+        raise CLIError(msg)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Preprocess, design, network, rewards and training on a user's file."""
+    import hyperperturb as hp
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".h5ad", ".h5mu"):
+        msg = f"--out {str(out)!r} must end in .h5ad (or .h5mu for MuData input)."
+        raise CLIError(msg)
+    if not out.parent.exists():
+        msg = f"the folder of --out ({str(out.parent)!r}) does not exist; create it first."
+        raise CLIError(msg)
+    if args.network not in (None, "coexpression") and not Path(args.network).exists():
+        msg = f"network file {args.network!r} does not exist; pass a file or 'coexpression'."
+        raise CLIError(msg)
+    for stage, ns, fn in (
+        ("train", hp.tl, "train"),
+        ("rewards", hp.tl, "rewards"),
+        ("perturbations", hp.pp, "perturbations"),
+    ):
+        if not hasattr(ns, fn):
+            msg = f"hp.{ns.__name__.split('.')[-1]}.{fn} is not available in this hyperperturb version; `{PROG} train` needs it ({stage})."
+            raise CLIError(msg)
+    data = _read(args.input)
+    adata = _rna(data, args.mod)
+    if args.perturbation_key not in adata.obs.columns:
+        msg = (
+            f"obs has no column {args.perturbation_key!r} (--perturbation-key); columns are "
+            f"{list(adata.obs.columns)[:30]}."
+        )
+        raise CLIError(msg)
+    verbose = not args.quiet
+    say = lambda *p: _say(args, *p)
+    t0 = time.perf_counter()
+    if not args.no_preprocess:
+        say("- preprocess (hp.pp.preprocess)")
+        hp.pp.preprocess(data, perturbation_key=args.perturbation_key, seed=args.seed)
+        _align_modalities(data)
+    say("- perturbations (hp.pp.perturbations)")
+    hp.pp.perturbations(data, key=args.perturbation_key, control=args.control, ignore=args.ignore or None, mod=args.mod)
+    if hasattr(hp.pp, "gene_network"):
+        net = args.network or "coexpression"
+        say(f"- network (hp.pp.gene_network: {net})")
+        kw: dict[str, Any] = {"hops": args.hops, "mod": args.mod}
+        if args.min_weight is not None:
+            kw["min_weight"] = args.min_weight
+        hp.pp.gene_network(data, net, **kw)
+    say("- rewards (hp.tl.rewards)")
+    hp.tl.rewards(data, mod=args.mod, verbose=verbose)
+    say(f"- train (hp.tl.train: {args.epochs} epochs, dim {args.dim})")
+    hp.tl.train(data, epochs=args.epochs, dim=args.dim, seed=args.seed, mod=args.mod, verbose=verbose)
+    path = _write(data, out)
+    say(f"  wrote {path}")
+    if args.plots:
+        pdir = Path(args.plots)
+        pdir.mkdir(parents=True, exist_ok=True)
+        _save_plots(data, pdir, say=say)
+    say(f"done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# info
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, np.ndarray):
+        if v.size <= 6:
+            return np.array2string(v, separator=", ", threshold=6)
+        return f"array{v.shape}"
+    if isinstance(v, list | tuple):
+        return repr(list(v)) if len(v) <= 6 else f"list[{len(v)}]"
+    if isinstance(v, dict):
+        return f"{{{len(v)} entries}}"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print what hyperperturb stored in a file."""
+    from hyperperturb._utils import get_ledger
+
+    data = _read(args.input)
+    adata = _rna(data, args.mod)
+    kind = "MuData" if hasattr(data, "mod") else "AnnData"
+    print(
+        f"{args.input}: {kind}, {adata.n_obs} cells x {adata.n_vars} genes"
+        + (f" (modality {args.mod!r})" if kind == "MuData" else "")
+    )
+    led = get_ledger(adata)
+    if not led:
+        print("no hyperperturb results (.uns['hyperperturb'] is absent)")
+    else:
+        print(f"written by hyperperturb {led.get('version', '?')}")
+        print("steps:")
+        for step, entry in led.items():
+            if step == "version":
+                continue
+            print(f"  {step}")
+            if not isinstance(entry, dict):
+                continue
+            params = entry.get("params", {})
+            if isinstance(params, dict) and params:
+                print("    params: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()))
+            for k, v in entry.items():
+                if k in ("params", "weights", "history"):
+                    continue
+                print(f"    {k}: {_short(v)}")
+            if isinstance(entry.get("history"), dict):
+                h = entry["history"]
+                n_ep = len(np.asarray(next(iter(h.values())))) if h else 0
+                last = {k: float(np.asarray(v).ravel()[-1]) for k, v in h.items() if len(np.asarray(v).ravel())}
+                print(f"    history: {n_ep} epochs; last " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
+            if isinstance(entry.get("weights"), dict):
+                print(f"    weights: {len(entry['weights'])} arrays")
+    arrays = []
+    for where, store in (("var", adata.var), ("varm", adata.varm), ("varp", adata.varp), ("obsm", adata.obsm)):
+        keys = store.columns if where == "var" else store.keys()
+        for k in keys:
+            if str(k).startswith("hp_") or k in ("X_poincare", "perturbation_target", "log_fold_change"):
+                shape = (adata.n_vars,) if where == "var" else tuple(store[k].shape)
+                arrays.append(f"  .{where}[{k!r}]: {shape}")
+    print("arrays:" if arrays else "no hp_* arrays")
+    for line in arrays:
+        print(line)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``hyperperturb`` command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS, help="only print errors")
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show the full traceback on errors"
+    )
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Hyperbolic graph neural networks for single-cell CRISPR perturbation screens.",
+        epilog=f"Run '{PROG} <command> --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--quiet", "-q", action="store_true", help="only print errors")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+
+    p = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="run the whole pipeline on a built-in synthetic screen",
+        description="Simulate a screen (RNA + protein), preprocess, build the network, compute rewards, train and plot. "
+        "Stages that this version does not have yet are skipped and listed.",
+    )
+    p.add_argument("--out", default="hyperperturb_demo", help="output folder (default: ./hyperperturb_demo)")
+    p.add_argument("--epochs", type=int, default=40, help="training epochs (default: 40)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--cells", type=int, default=1500, help="simulated cells (default: 1500)")
+    p.add_argument("--genes", type=int, default=120, help="simulated genes (default: 120)")
+    p.add_argument("--perturbations", type=int, default=12, help="simulated knockouts (default: 12)")
+    p.add_argument("--strict", action="store_true", help="exit 1 if an available stage fails")
+    p.add_argument(
+        "--full-preprocess",
+        action="store_true",
+        help="run hp.pp.preprocess in full (with the kNN cell graph; slower) instead of normalize + log1p",
+    )
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "train",
+        parents=[common],
+        help="train on your own screen (.h5ad/.h5mu)",
+        description="preprocess -> perturbations -> gene network -> rewards -> train, then write the result.",
+    )
+    p.add_argument("input", help="input .h5ad (raw counts) or .h5mu")
+    p.add_argument("--perturbation-key", required=True, help="obs column with perturbation labels")
+    p.add_argument("--control", required=True, action="append", help="control label (repeat for several)")
+    p.add_argument("--ignore", action="append", default=[], help="label to drop, e.g. 'multiple' (repeatable)")
+    p.add_argument("--network", default="coexpression", help="network file (STRING links, edge list) or 'coexpression'")
+    p.add_argument("--min-weight", type=float, default=None, help="drop network edges below this weight")
+    p.add_argument("--hops", type=int, choices=(1, 2), default=1, help="network neighbourhood (default: 1)")
+    p.add_argument("--epochs", type=int, default=200, help="training epochs (default: 200)")
+    p.add_argument("--dim", type=int, default=2, help="embedding dimension (default: 2)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--mod", default="rna", help="RNA modality of a .h5mu (default: rna)")
+    p.add_argument("--out", required=True, help="output .h5ad (.h5mu for MuData input)")
+    p.add_argument("--plots", default=None, help="folder for poincare.png, rewards.png, history.png")
+    p.add_argument("--no-preprocess", action="store_true", help="input is already normalised and log-transformed")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "info",
+        parents=[common],
+        help="show what hyperperturb stored in a file",
+        description="Print the ledger steps with their main parameters and the shapes of the hp_* arrays.",
+    )
+    p.add_argument("input", help=".h5ad or .h5mu file")
+    p.add_argument("--mod", default="rna", help="RNA modality of a .h5mu (default: rna)")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hyperperturb`` command; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version, usage errors
+        return int(e.code or 0) if not isinstance(e.code, str) else 2
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.filterwarnings("ignore", category=FutureWarning, module="mudata")
+    log = logging.getLogger("hyperperturb")
+    old_level = log.level
+    if args.quiet:
+        log.setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - the command reports every error as one line
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(f"{PROG} {args.command}: error: {_one_line(e)} (run with --debug for the traceback)", file=sys.stderr)
+        return 1
+    finally:
+        log.setLevel(old_level)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import anndata as ad
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+import hyperperturb as hp
+from hyperperturb._cli import main
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    rc = main(
+        [
+            "demo",
+            "--out",
+            str(out),
+            "--epochs",
+            "3",
+            "--cells",
+            "600",
+            "--genes",
+            "40",
+            "--perturbations",
+            "5",
+            "--quiet",
+            "--strict",
+        ]
+    )
+    assert rc == 0
+    return out
+
+
+@pytest.mark.slow
+def test_demo_writes_files(demo_dir):
+    summary = (demo_dir / "summary.txt").read_text()
+    assert "Stages:" in summary
+    assert "failed" not in summary
+    data_files = list(demo_dir.glob("demo.h5*"))
+    assert len(data_files) == 1
+    pngs = {p.name for p in demo_dir.glob("*.png")}
+    if hasattr(hp.tl, "rewards"):
+        assert "rewards.png" in pngs
+    if hasattr(hp.tl, "train"):
+        assert {"poincare.png", "history.png"} <= pngs
+        assert "Top 5 perturbations (predicted)" in summary
+    for p in demo_dir.glob("*.png"):
+        assert mpimg.imread(p).var() > 1e-3
+
+
+@pytest.mark.slow
+def test_info_on_demo_output(demo_dir, capsys):
+    f = next(demo_dir.glob("demo.h5*"))
+    assert main(["info", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "perturbations" in out and "arrays:" in out
+    if hasattr(hp.tl, "train"):
+        assert "train" in out and ".varm['X_poincare']" in out
+
+
+def _small_h5ad(path, n_cells=300, n_genes=30):
+    import scanpy as sc
+
+    data = hp.datasets.synthetic(n_cells=n_cells, n_genes=n_genes, n_perturbations=4, seed=1)
+    sc.pp.normalize_total(data)
+    sc.pp.log1p(data)
+    data.write_h5ad(path)
+    return data
+
+
+@pytest.mark.slow
+def test_train_on_file(tmp_path, capsys):
+    if not hasattr(hp.tl, "train"):
+        pytest.skip("hp.tl.train is not available in this version yet")
+    src = tmp_path / "screen.h5ad"
+    _small_h5ad(src)
+    out = tmp_path / "screen_hp.h5ad"
+    rc = main(
+        [
+            "train",
+            str(src),
+            "--perturbation-key",
+            "perturbation",
+            "--control",
+            "non-targeting",
+            "--epochs",
+            "2",
+            "--no-preprocess",
+            "--out",
+            str(out),
+            "--plots",
+            str(tmp_path / "plots"),
+            "--quiet",
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    res = ad.read_h5ad(out)
+    assert "X_poincare" in res.varm and "train" in res.uns["hyperperturb"]
+    assert (tmp_path / "plots" / "poincare.png").exists()
+
+
+def test_bad_path_one_line_error(tmp_path, capsys):
+    rc = main(["info", str(tmp_path / "missing.h5ad")])
+    err = capsys.readouterr().err
+    assert rc != 0
+    assert "does not exist" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_missing_key_one_line_error(tmp_path, capsys):
+    src = tmp_path / "tiny.h5ad"
+    X = sparse.random(20, 5, density=0.5, format="csr", random_state=0)
+    a = ad.AnnData(X, obs=pd.DataFrame({"guide": ["a"] * 20}, index=[f"c{i}" for i in range(20)]))
+    a.write_h5ad(src)
+    rc = main(
+        ["train", str(src), "--perturbation-key", "perturbation", "--control", "NT", "--out", str(tmp_path / "o.h5ad")]
+    )
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "perturbation" in err and "guide" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    # --debug shows the traceback
+    rc = main(
+        [
+            "train",
+            str(src),
+            "--perturbation-key",
+            "perturbation",
+            "--control",
+            "NT",
+            "--out",
+            str(tmp_path / "o.h5ad"),
+            "--debug",
+        ]
+    )
+    assert rc == 1 and "Traceback" in capsys.readouterr().err
+
+
+def test_bad_output_and_usage(tmp_path, capsys):
+    rc = main(["train", "x.h5ad", "--perturbation-key", "p", "--control", "c", "--out", str(tmp_path / "o.csv")])
+    assert rc == 1 and ".h5ad" in capsys.readouterr().err
+    assert main(["--version"]) == 0
+    assert hp.__version__ in capsys.readouterr().out
+    assert main(["train"]) == 2  # argparse usage error
+    assert main([]) == 2
+
+
+def test_info_without_results(tmp_path, capsys):
+    f = tmp_path / "plain.h5ad"
+    ad.AnnData(np.ones((3, 2), dtype=np.float32)).write_h5ad(f)
+    assert main(["info", str(f)]) == 0
+    assert "no hyperperturb results" in capsys.readouterr().out
+
+
+def test_help_subprocess():
+    r = subprocess.run(
+        [sys.executable, "-m", "hyperperturb._cli", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0
+    for cmd in ("demo", "train", "info"):
+        assert cmd in r.stdout
