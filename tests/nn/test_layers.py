@@ -12,6 +12,7 @@ from hyperperturb.nn import (
     HyperbolicDense,
     HyperbolicGraphConv,
     PoincareBall,
+    QuantumAnnealer,
     normalized_adjacency,
 )
 
@@ -283,8 +284,10 @@ def test_dense_and_attention_roundtrip_keras_file(tmp_path):
     h = HyperbolicDense(6, activation="gelu", curvature=0.7, learnable_curvature=True)(inp)
     out = HyperbolicAttention(2, 3, curvature=0.7, output_dim=3)(h)
     model = keras.Model(inp, out)
+    model.compile(optimizer=HyperbolicAdam(learning_rate=QuantumAnnealer(1e-2, T_max=10)), loss="mse")
     x = ball_features(5, 4)
     loaded = _roundtrip(model, x, tmp_path)
+    assert isinstance(loaded.optimizer, HyperbolicAdam)
     layer = loaded.layers[1]
     assert isinstance(layer, HyperbolicDense) and layer.learnable_curvature
     assert layer.manifold.curvature == pytest.approx(0.7, rel=1e-5)
@@ -316,3 +319,13 @@ def test_graph_conv_roundtrip_keras_file(tmp_path):
     x = tf.constant(np.random.default_rng(0).normal(size=(9, 4)), tf.float32)
     loaded = _roundtrip(model, x, tmp_path)
     assert loaded.gc.manifold.curvature == 2.0 and loaded.gc.input_space == "tangent"
+
+
+def test_mixed_precision_policy_keeps_hyperbolic_layers_in_float32():
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        layer = HyperbolicDense(2)
+        gc = HyperbolicGraphConv(2)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert layer.compute_dtype == "float32" and gc.compute_dtype == "float32"

@@ -52,6 +52,9 @@ class _ManifoldLayer(keras.layers.Layer):
         learnable_curvature: bool = False,
         **kwargs: Any,
     ) -> None:
+        if kwargs.get("dtype") is None and keras.config.dtype_policy().compute_dtype not in ("float32", "float64"):
+            # mixed precision: hyperbolic ops need at least float32 near the boundary
+            kwargs["dtype"] = "float32"
         super().__init__(**kwargs)
         dtype = self.variable_dtype if self.variable_dtype in ("float32", "float64") else "float32"
         self.manifold = get_manifold(geometry, curvature=curvature, dtype=dtype, learnable=learnable_curvature)
