@@ -178,8 +178,8 @@ def test_protein_mudata(tmp_path):
         assert np.corrcoef(x, pnorm[:, k])[0, 1] > 0.1, g
 
     path = tmp_path / "s.h5mu"
-    m.write(path)
-    with mudata.set_options(pull_on_update=False):
+    with mudata.set_options(pull_on_update=False):  # silence mudata 0.3's FutureWarning about update()
+        mudata.write_h5mu(path, m)
         back = mudata.read_h5mu(path)
     assert np.array_equal(back["prot"].X, prot.X)
     assert (back["rna"].X != m["rna"].X).nnz == 0
