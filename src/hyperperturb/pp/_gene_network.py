@@ -1,0 +1,501 @@
+"""``hp.pp.gene_network``: a gene–gene adjacency aligned to ``var_names``."""
+
+from __future__ import annotations
+
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from anndata import AnnData
+from scipy import sparse
+
+from hyperperturb._utils import check_finite_matrix, check_unique_names, get_ledger, get_matrix, logger, record, resolve
+
+from ._network_io import best_translation, edges_from_frame, edges_from_networkx, load_mapping, read_table
+
+_STEP = "network"
+_MAX_PAIRS = 5_000_000  # two-hop pairs materialised at once
+
+
+# --------------------------------------------------------------------------------------------- edge table helpers
+def _merge_max(i: np.ndarray, j: np.ndarray, w: np.ndarray, *, symmetric: bool) -> tuple[np.ndarray, ...]:
+    """Drop self-loops, (for ``symmetric``) orient each pair ``i < j``, merge duplicates by max weight."""
+    keep = i != j
+    i, j, w = i[keep], j[keep], w[keep]
+    if symmetric:
+        i, j = np.minimum(i, j), np.maximum(i, j)
+    if len(i) == 0:
+        return i.astype(np.int64), j.astype(np.int64), w.astype(np.float64)
+    df = pd.DataFrame({"i": i, "j": j, "w": w}).groupby(["i", "j"], sort=True, as_index=False)["w"].max()
+    return df["i"].to_numpy(np.int64), df["j"].to_numpy(np.int64), df["w"].to_numpy(np.float64)
+
+
+def _two_hop(
+    i: np.ndarray, j: np.ndarray, w: np.ndarray, members: np.ndarray, outside: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Pairs of ``members`` sharing a neighbour in ``outside``; weight = max over shared k of w_ik * w_kj.
+
+    ``i, j, w`` hold each undirected edge once; ``members``/``outside`` are boolean masks over nodes.
+    """
+    a = np.concatenate([i, j])
+    b = np.concatenate([j, i])
+    ww = np.concatenate([w, w])
+    sel = members[a] & outside[b]
+    m, k, wk = a[sel], b[sel], ww[sel]
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
+    if len(m) == 0:
+        return empty
+    order = np.argsort(k, kind="stable")
+    m, k, wk = m[order], k[order], wk[order]
+    ks, starts, deg = np.unique(k, return_index=True, return_counts=True)
+    useful = deg >= 2
+    if not useful.any():
+        return empty
+    # chunks of shared neighbours such that the materialised pairs stay bounded
+    pairs_per_k = deg.astype(np.int64) ** 2
+    bounds = np.searchsorted(np.cumsum(pairs_per_k), np.arange(1, 1 + pairs_per_k.sum() // _MAX_PAIRS + 1) * _MAX_PAIRS)
+    bounds = np.unique(np.concatenate([[0], np.minimum(bounds + 1, len(ks)), [len(ks)]]))
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=False):
+        if hi <= lo:
+            continue
+        r0 = starts[lo]
+        r1 = starts[hi] if hi < len(ks) else len(k)
+        df = pd.DataFrame({"k": k[r0:r1], "m": m[r0:r1], "w": wk[r0:r1]})
+        pr = df.merge(df, on="k", suffixes=("a", "b"))
+        pr = pr[pr["ma"].to_numpy() < pr["mb"].to_numpy()]
+        if len(pr):
+            parts.append(
+                pd.DataFrame(
+                    {"i": pr["ma"].to_numpy(), "j": pr["mb"].to_numpy(), "w": pr["wa"].to_numpy() * pr["wb"].to_numpy()}
+                )
+                .groupby(["i", "j"], as_index=False)["w"]
+                .max()
+            )
+    if not parts:
+        return empty
+    res = pd.concat(parts).groupby(["i", "j"], as_index=False)["w"].max()
+    return res["i"].to_numpy(np.int64), res["j"].to_numpy(np.int64), res["w"].to_numpy(np.float64)
+
+
+def _scale_weights(w: np.ndarray, *, string_scale: bool, origin: str) -> tuple[np.ndarray, float]:
+    if len(w) and w.min() < 0:
+        msg = (
+            f"The {origin} has negative edge weights (min {w.min():.3g}); hyperperturb needs weights in [0, 1] "
+            "(interaction strength). For signed scores (e.g. correlations) pass their absolute value, "
+            "e.g. `df.assign(weight=df['weight'].abs())`."
+        )
+        raise ValueError(msg)
+    top = float(w.max()) if len(w) else 1.0
+    if top <= 1.0:
+        return w, 1.0
+    scale = 1000.0 if (string_scale and top <= 1000.0) else top
+    return w / scale, scale
+
+
+def _sym_csr(i: np.ndarray, j: np.ndarray, w: np.ndarray, n: int, *, symmetric: bool) -> sparse.csr_matrix:
+    if symmetric:
+        i, j, w = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([w, w])
+    A = sparse.csr_matrix((w.astype(np.float32), (i, j)), shape=(n, n))
+    A.sum_duplicates()
+    A.sort_indices()
+    return A
+
+
+# --------------------------------------------------------------------------------------------- co-expression
+def _coexpression(adata: AnnData, *, layer: str | None, n_neighbors: int) -> tuple[np.ndarray, ...]:
+    """|Pearson r| kNN graph between genes over control cells (all cells if none), streamed over cell chunks."""
+    X = get_matrix(adata, layer)
+    what = f"adata.layers[{layer!r}]" if layer is not None else "the expression matrix"
+    check_finite_matrix(X, what=what)
+    G = adata.n_vars
+    if G * G * 8 > 4e9:
+        msg = (
+            f"network='coexpression' needs a {G} x {G} gene-gene matrix ({G * G * 8 / 1e9:.1f} GB). "
+            "Subset to highly variable genes first (`hp.pp.preprocess` or `sc.pp.highly_variable_genes(..., subset=True)`)."
+        )
+        raise ValueError(msg)
+    rows = None
+    if "hp_control" in adata.obs.columns and int(adata.obs["hp_control"].sum()) >= 3:
+        rows = np.flatnonzero(adata.obs["hp_control"].to_numpy(dtype=bool))
+    else:
+        logger.info(
+            "gene_network: no control cells annotated (run hp.pp.perturbations first); correlating over all cells"
+        )
+    n_rows = adata.n_obs if rows is None else len(rows)
+    S = np.zeros((G, G), dtype=np.float64)
+    s = np.zeros(G, dtype=np.float64)
+    chunk = max(1, min(10_000, int(2e8 // max(G, 1))))
+    for lo in range(0, n_rows, chunk):
+        hi = min(lo + chunk, n_rows)
+        block = X[lo:hi] if rows is None else X[rows[lo:hi]]
+        if sparse.issparse(block):
+            block = block.astype(np.float64)
+            S += (block.T @ block).toarray()
+            s += np.asarray(block.sum(0)).ravel()
+        else:
+            block = np.asarray(block, dtype=np.float64)
+            S += block.T @ block
+            s += block.sum(0)
+    mu = s / n_rows
+    cov = S / n_rows - np.outer(mu, mu)
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    ok = sd > 1e-12 * max(1.0, float(sd.max(initial=0.0)))
+    inv = np.where(ok, 1.0 / np.where(ok, sd, 1.0), 0.0)
+    R = np.abs(cov * inv[:, None] * inv[None, :])
+    np.clip(R, 0.0, 1.0, out=R)
+    np.fill_diagonal(R, 0.0)
+    R[~ok] = 0.0
+    R[:, ~ok] = 0.0
+    k = min(n_neighbors, G - 1)
+    if k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), int(ok.sum())
+    nb = np.argpartition(-R, kth=k - 1, axis=1)[:, :k]
+    ii = np.repeat(np.arange(G), k)
+    jj = nb.ravel()
+    ww = R[ii, jj]
+    keep = ww > 0
+    return ii[keep], jj[keep], ww[keep], int(ok.sum())
+
+
+# --------------------------------------------------------------------------------------------- main
+def _examples(x: Any, n: int = 5) -> list[str]:
+    return [str(v) for v in list(x)[:n]]
+
+
+def gene_network(
+    data: AnnData | Any,
+    network: str | PathLike | pd.DataFrame | Any = "coexpression",
+    *,
+    source: str | None = None,
+    target: str | None = None,
+    weight: str | None = None,
+    min_weight: float | None = None,
+    mapping: str | PathLike | pd.DataFrame | dict | None = None,
+    hops: int = 1,
+    symmetric: bool = True,
+    n_neighbors: int = 10,
+    layer: str | None = None,
+    key_added: str = "hp_adjacency",
+    mod: str = "rna",
+    copy: bool = False,
+) -> AnnData | Any | None:
+    """Build a gene–gene adjacency aligned to ``var_names`` from a network (STRING, edge list, graph) or the data.
+
+    Parameters
+    ----------
+    data
+        AnnData, or MuData with the RNA modality ``mod``.
+    network
+        One of
+
+        - ``"coexpression"`` (default): a k-nearest-neighbour gene graph from the data itself, weight = absolute
+          Pearson correlation over control cells (all cells if :func:`hyperperturb.pp.perturbations` has not run);
+        - a path to a STRING ``protein.links*.txt[.gz]`` file (``protein1 protein2 combined_score``; pass the
+          matching ``protein.info`` file as ``mapping`` to turn protein ids into gene symbols);
+        - a path to a csv/tsv edge list (optionally gzipped) with a header;
+        - a :class:`pandas.DataFrame` edge list;
+        - a :class:`networkx.Graph` (edge attribute ``weight``, missing = 1);
+        - a square NumPy/SciPy matrix already aligned to ``var_names``.
+
+        For tables, the gene columns are the first two non-numeric columns and the weight column is the one named
+        ``weight``, ``combined_score`` or ``score``, else the first other numeric column (else all weights are 1).
+    source, target, weight
+        Column names overriding the auto-detection (``weight`` also names the networkx edge attribute).
+    min_weight
+        Keep edges with scaled weight ≥ ``min_weight`` (in [0, 1]; STRING ``combined_score >= 700`` is ``0.7``).
+    mapping
+        Identifier map used when network ids are not ``var_names``: a DataFrame, dict or path to a table with
+        (at least) two identifier columns, e.g. the HGNC map ``hgnc_symbol, ensembl_gene_id`` for Ensembl
+        ``var_names`` and a symbol network, or a STRING ``protein.info`` file. The column pair that sends most
+        network ids into ``var_names`` is used; ids that already match ``var_names`` are kept as they are.
+    hops
+        ``1``: direct edges only. ``2``: also link two measured genes that share a network neighbour outside the
+        measured set; the weight is ``max_k w_ik * w_kj`` over such shared neighbours ``k`` (a direct edge keeps
+        the larger of both).
+    symmetric
+        Make the adjacency undirected (default). ``False`` keeps edge direction (``source`` → ``target``); the
+        models expect undirected graphs.
+    n_neighbors
+        Neighbours per gene for ``network="coexpression"``.
+    layer
+        Layer for ``"coexpression"`` (default: the layer recorded by :func:`hyperperturb.pp.preprocess`, else X).
+    key_added
+        Key in ``.varp``.
+    mod
+        RNA modality of a MuData.
+    copy
+        Return a modified copy instead of writing in place.
+
+    Returns
+    -------
+    ``None``, or the modified copy if ``copy=True``. Writes ``.varp[key_added]`` (CSR float32, symmetric,
+    weights in [0, 1], no self-loops) and ``.uns["hyperperturb"]["network"]`` with ``source``, ``hops``,
+    ``n_edges`` (undirected edges between measured genes), ``n_matched`` (genes found in the network),
+    ``n_connected`` (genes with at least one edge), ``n_connected_direct``, ``n_isolated``, ``coverage``
+    (``n_matched / n_vars``), ``weight_scale``, ``extra_nodes`` and ``extra_edges`` (``i``, ``j``, ``weight``;
+    indices into ``[*var_names, *extra_nodes]``) and ``params``.
+
+    Notes
+    -----
+    Weights are scaled to [0, 1]: weights above 1 are divided by 1000 for STRING scores (a ``combined_score``
+    or ``score`` column, or a STRING links file, with maximum ≤ 1000) and by their maximum otherwise. Negative
+    weights raise a :class:`ValueError` (pass absolute values). Duplicated edges keep the maximum weight and
+    self-loops are dropped. When :func:`hyperperturb.pp.perturbations` has run, perturbation targets that are
+    not measured but are network nodes become ``extra_nodes``, with their edges to measured genes and to each
+    other (direct, and with ``hops=2`` through shared unmeasured neighbours, same weight rule); extra nodes
+    without any such edge are dropped.
+
+    Examples
+    --------
+    >>> import hyperperturb as hp
+    >>> hp.pp.gene_network(adata, "string_links.csv.gz", min_weight=0.7, hops=2)  # doctest: +SKIP
+    """
+    t = resolve(data, mod=mod)
+    adata = t.adata
+    check_unique_names(adata)
+    if hops not in (1, 2):
+        msg = f"`hops` must be 1 or 2, got {hops!r}."
+        raise ValueError(msg)
+    if hops == 2 and not symmetric:
+        msg = "hops=2 needs an undirected network; use symmetric=True."
+        raise ValueError(msg)
+    if min_weight is not None and not (0.0 <= float(min_weight) <= 1.0):
+        msg = f"`min_weight` must be in [0, 1] (weights are scaled to [0, 1]; STRING score 700 is 0.7), got {min_weight!r}."
+        raise ValueError(msg)
+    if not isinstance(n_neighbors, int | np.integer) or n_neighbors < 1:
+        msg = f"`n_neighbors` must be a positive integer, got {n_neighbors!r}."
+        raise ValueError(msg)
+    var = pd.Index(adata.var_names.astype(str))
+    G = len(var)
+    pert = get_ledger(adata).get("perturbations")
+    targets = [] if pert is None else list(dict.fromkeys(map(str, np.asarray(pert["targets"]))))
+
+    extra_nodes: list[str] = []
+    extra = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
+    weight_scale = 1.0
+    mapped_with = "none"
+
+    if isinstance(network, str) and network == "coexpression":
+        i, j, w, n_matched = _coexpression(adata, layer=layer, n_neighbors=int(n_neighbors))
+        i, j, w = _merge_max(i, j, w, symmetric=symmetric)
+        if min_weight is not None:
+            keep = w >= float(min_weight)
+            i, j, w = i[keep], j[keep], w[keep]
+        description = f"coexpression (|Pearson r|, {int(n_neighbors)} neighbours)"
+        direct = (i, j, w)
+        final = direct
+    elif isinstance(network, np.ndarray) or sparse.issparse(network):
+        if network.ndim != 2 or network.shape != (G, G):
+            msg = (
+                f"The network matrix has shape {network.shape}, but the data has {G} genes; a matrix network must be "
+                f"{G} x {G} with rows/columns in var_names order. Pass an edge list (DataFrame/file) to align by name."
+            )
+            raise ValueError(msg)
+        coo = sparse.coo_matrix(network)
+        wv = coo.data.astype(np.float64)
+        if not np.isfinite(wv).all():
+            msg = "The network matrix contains NaN or infinite values; replace them (e.g. with 0) first."
+            raise ValueError(msg)
+        nz = wv != 0
+        wv, scale = _scale_weights(wv[nz], string_scale=False, origin="network matrix")
+        weight_scale = scale
+        i, j, w = _merge_max(coo.row[nz].astype(np.int64), coo.col[nz].astype(np.int64), wv, symmetric=symmetric)
+        if min_weight is not None:
+            keep = w >= float(min_weight)
+            i, j, w = i[keep], j[keep], w[keep]
+        n_matched = G
+        description = f"matrix ({type(network).__name__})"
+        direct = final = (i, j, w)
+    else:
+        edges, description, string_scale = _read_network(network, source=source, target=target, weight=weight)
+        if len(edges) == 0:
+            msg = f"The network ({description}) has no edges. Pass a non-empty edge list."
+            raise ValueError(msg)
+        w_all, weight_scale = _scale_weights(
+            edges["weight"].to_numpy(np.float64), string_scale=string_scale, origin=f"network ({description})"
+        )
+        src = edges["src"].to_numpy(dtype=object)
+        dst = edges["dst"].to_numpy(dtype=object)
+        translate: pd.DataFrame | None = None
+        if mapping is not None:
+            mtab = load_mapping(mapping)
+            ids = pd.unique(np.concatenate([src, dst]))
+            ids = ids[~pd.Index(ids).isin(var)]
+            translate, mapped_with = best_translation(ids, var, mtab)
+            if translate is not None and len(translate):
+                translate = translate[~translate["from"].isin(var)]
+                src, w_all, dst = _translate(src, w_all, dst, translate)
+        nodes_all = pd.Index(pd.unique(np.concatenate([src, dst])))
+        matched = var.isin(nodes_all)
+        n_matched = int(matched.sum())
+        if n_matched == 0:
+            hint = (
+                " Try `mapping=` (e.g. a symbol <-> Ensembl table) so that network ids can be matched."
+                if mapping is None
+                else ""
+            )
+            msg = (
+                f"No gene of the network matches var_names (0 of {len(nodes_all)} network ids, 0 of {G} genes; "
+                f"mapping used: {mapped_with}). Network ids look like {_examples(nodes_all)}, var_names like "
+                f"{_examples(var)}. Identifiers are matched case-sensitively.{hint}"
+            )
+            raise ValueError(msg)
+        keep = np.ones(len(w_all), dtype=bool) if min_weight is None else w_all >= float(min_weight)
+        if not keep.any():
+            msg = (
+                f"No edge of the network ({description}) has a scaled weight >= min_weight={min_weight} "
+                f"(max {w_all.max():.3g} after scaling by {weight_scale:g}). Lower `min_weight=`."
+            )
+            raise ValueError(msg)
+        src, dst, w_all = src[keep], dst[keep], w_all[keep]
+        others = pd.Index(pd.unique(np.concatenate([src, dst]))).difference(var)
+        universe = var.append(others)
+        ia = universe.get_indexer(src).astype(np.int64)
+        ja = universe.get_indexer(dst).astype(np.int64)
+        ui, uj, uw = _merge_max(ia, ja, w_all, symmetric=symmetric)
+        n_nodes = len(universe)
+        measured = np.zeros(n_nodes, dtype=bool)
+        measured[:G] = True
+        in_var = (ui < G) & (uj < G)
+        direct = (ui[in_var], uj[in_var], uw[in_var])
+        final = direct
+        if hops == 2:
+            hi_, hj_, hw_ = _two_hop(ui, uj, uw, measured, ~measured)
+            final = _merge_max(
+                np.concatenate([direct[0], hi_]),
+                np.concatenate([direct[1], hj_]),
+                np.concatenate([direct[2], hw_]),
+                symmetric=True,
+            )
+        # perturbation targets that are network nodes but not measured genes
+        if targets:
+            tt = pd.Index(targets)
+            if translate is not None and len(translate):
+                first = translate.drop_duplicates("from").set_index("from")["to"]
+                tt = pd.Index([first.get(x, x) for x in targets])
+            cand = [x for x in pd.unique(tt) if x not in var and x in universe]
+            if cand:
+                eidx = universe.get_indexer(cand)
+                is_extra = np.zeros(n_nodes, dtype=bool)
+                is_extra[eidx] = True
+                kept = measured | is_extra
+                sel = (is_extra[ui] | is_extra[uj]) & kept[ui] & kept[uj]
+                ei, ej, ew = ui[sel], uj[sel], uw[sel]
+                if hops == 2:
+                    xi, xj, xw = _two_hop(ui, uj, uw, kept, ~kept)
+                    sel2 = is_extra[xi] | is_extra[xj]
+                    ei, ej, ew = _merge_max(
+                        np.concatenate([ei, xi[sel2]]),
+                        np.concatenate([ej, xj[sel2]]),
+                        np.concatenate([ew, xw[sel2]]),
+                        symmetric=True,
+                    )
+                used = np.unique(np.concatenate([ei, ej]))
+                used = used[used >= G]
+                if len(used):
+                    remap = np.full(n_nodes, -1, dtype=np.int64)
+                    remap[:G] = np.arange(G)
+                    remap[used] = G + np.arange(len(used))
+                    extra_nodes = [str(universe[u]) for u in used]
+                    a, b = remap[ei], remap[ej]
+                    extra = (np.minimum(a, b), np.maximum(a, b), ew)
+
+    A = _sym_csr(*final, G, symmetric=symmetric)
+    A_direct = _sym_csr(*direct, G, symmetric=symmetric)
+    deg = np.diff(A.indptr) + np.bincount(A.indices, minlength=G)
+    deg_direct = np.diff(A_direct.indptr) + np.bincount(A_direct.indices, minlength=G)
+    n_connected = int((deg > 0).sum())
+    n_edges = int(len(final[0]))
+    entry = {
+        "source": description,
+        "hops": int(hops),
+        "n_edges": n_edges,
+        "n_matched": int(n_matched),
+        "n_connected": n_connected,
+        "n_connected_direct": int((deg_direct > 0).sum()),
+        "n_isolated": G - n_connected,
+        "coverage": float(n_matched / G),
+        "weight_scale": float(weight_scale),
+        "key_added": key_added,
+        "extra_nodes": np.asarray(extra_nodes, dtype=str),
+        "extra_edges": {
+            "i": np.asarray(extra[0], dtype=np.int64),
+            "j": np.asarray(extra[1], dtype=np.int64),
+            "weight": np.asarray(extra[2], dtype=np.float32),
+        },
+        "params": {
+            "network": description,
+            "source": source,
+            "target": target,
+            "weight": weight,
+            "min_weight": min_weight,
+            "mapping": mapped_with if mapping is not None else None,
+            "hops": int(hops),
+            "symmetric": bool(symmetric),
+            "n_neighbors": int(n_neighbors),
+            "layer": layer,
+            "key_added": key_added,
+            "mod": mod,
+        },
+    }
+    if copy:
+        t = t.copy()
+    adata = t.adata
+    adata.varp[key_added] = A
+    record(adata, _STEP, entry)
+    logger.info(
+        "gene_network: %s; %d/%d genes in the network (coverage %.1f%%), %d connected (%d directly), %d edges, "
+        "%d extra target nodes",
+        description,
+        n_matched,
+        G,
+        100 * n_matched / G,
+        n_connected,
+        entry["n_connected_direct"],
+        n_edges,
+        len(extra_nodes),
+    )
+    return t.done(copy)
+
+
+def _translate(src: np.ndarray, w: np.ndarray, dst: np.ndarray, tab: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """Replace ids by their mapped ids (many-to-many expands edges); unmapped ids are kept."""
+    df = pd.DataFrame({"src": src, "dst": dst, "w": w})
+    for col in ("src", "dst"):
+        df = df.merge(tab, how="left", left_on=col, right_on="from")
+        df[col] = df["to"].where(df["to"].notna(), df[col])
+        df = df.drop(columns=["from", "to"])
+    return df["src"].to_numpy(dtype=object), df["w"].to_numpy(np.float64), df["dst"].to_numpy(dtype=object)
+
+
+def _read_network(
+    network: Any, *, source: str | None, target: str | None, weight: str | None
+) -> tuple[pd.DataFrame, str, bool]:
+    """Edge table, a description of the source, and whether weights are STRING scores (0-1000)."""
+    if isinstance(network, pd.DataFrame):
+        edges, wcol = edges_from_frame(network, source=source, target=target, weight=weight, origin="network DataFrame")
+        return edges, "DataFrame", wcol is not None and wcol.lower() in ("combined_score", "score")
+    if type(network).__module__.startswith("networkx"):
+        return edges_from_networkx(network, weight), f"networkx.{type(network).__name__}", False
+    if isinstance(network, str | PathLike):
+        path = Path(network)
+        table = read_table(path, what="network")
+        cols = [str(c) for c in table.columns]
+        is_string = all(c in cols for c in ("protein1", "protein2", "combined_score"))
+        if is_string:
+            source = source or "protein1"
+            target = target or "protein2"
+            weight = weight or "combined_score"
+        edges, wcol = edges_from_frame(
+            table, source=source, target=target, weight=weight, origin=f"network file {path.name!r}"
+        )
+        string_scale = is_string or (wcol is not None and wcol.lower() in ("combined_score", "score"))
+        return edges, f"file {path.name}", string_scale
+    msg = (
+        f"Unsupported network of type {type(network).__name__}. Pass 'coexpression', a path to an edge list or STRING "
+        "links file, a pandas DataFrame, a networkx Graph, or a square matrix aligned to var_names."
+    )
+    raise TypeError(msg)
