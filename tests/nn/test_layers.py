@@ -329,3 +329,18 @@ def test_mixed_precision_policy_keeps_hyperbolic_layers_in_float32():
     finally:
         keras.config.set_dtype_policy("float32")
     assert layer.compute_dtype == "float32" and gc.compute_dtype == "float32"
+
+
+def test_graph_conv_and_masked_attention_compile_with_xla():
+    """No sparse-only kernels: the layers run under jit_compile=True (Keras' default on GPUs)."""
+    adj = normalized_adjacency(graph_with_isolated())
+    gc = HyperbolicGraphConv(4, activation="relu", input_space="tangent")
+    att = HyperbolicAttention(2, 2)
+    x = tf.constant(np.random.default_rng(0).normal(size=(12, 3)), tf.float32)
+    eager = att(gc((x, adj)), adj=adj)
+
+    @tf.function(jit_compile=True)
+    def f(x):
+        return att(gc((x, adj)), adj=adj)
+
+    np.testing.assert_allclose(f(x), eager, atol=1e-5)

@@ -218,6 +218,13 @@ def _check_adjacency(adj: tf.SparseTensor, n_rows: Any, n_cols: Any, layer: str)
     ]
 
 
+def _aggregate(adj: tf.SparseTensor, t: tf.Tensor, n_rows: Any) -> tf.Tensor:
+    """``adj @ t`` as a per-edge gather + segment sum: memory ``O(edges × d)``, and it compiles with XLA."""
+    rows, cols = adj.indices[:, 0], adj.indices[:, 1]
+    msgs = tf.cast(adj.values, t.dtype)[:, None] * tf.gather(t, cols)
+    return tf.math.unsorted_segment_sum(msgs, rows, n_rows)
+
+
 def _dim(t: tf.Tensor, axis: int) -> Any:
     s = t.shape[axis]
     return int(s) if s is not None else tf.shape(t)[axis]
@@ -235,7 +242,8 @@ class HyperbolicGraphConv(_ManifoldLayer):
         t_i = \sum_j \hat A_{ij} \log_0(h_j), \qquad
         y_i = \exp_0\big(\sigma(\log_0(\exp_0(t_i)))\big),
 
-    with a projection after every op. The aggregation is a sparse matmul (memory ``O(edges)``). Isolated
+    with a projection after every op. The aggregation is a per-edge gather + segment sum (memory
+    ``O(edges × units)``, never a dense ``n × n``; compiles with XLA). Isolated
     nodes (self-loop only) and all-zero rows give finite outputs and gradients.
 
     Call it on ``(x, adj)``: ``x`` of shape ``(n_nodes, features)`` (one graph; batches of graphs are not
@@ -346,7 +354,7 @@ class HyperbolicGraphConv(_ManifoldLayer):
         if self.bias is not None:
             h = m.mobius_add(h, m.expmap0(tf.cast(self.bias, x.dtype)))
         t = m.logmap0(h)
-        t = tf.sparse.sparse_dense_matmul(tf.cast(adj, t.dtype), t)
+        t = _aggregate(adj, t, n)
         h = m.expmap0(t)
         if self.activation is not None:
             h = m.expmap0(self.activation(m.logmap0(h)))
@@ -523,18 +531,18 @@ class HyperbolicAttention(_ManifoldLayer):
                 raise TypeError(msg)
             asserts = _check_adjacency(adj, n, _dim(k, 0), self.name)
             with tf.control_dependencies(asserts):
-                pattern = tf.sparse.reorder(
-                    tf.SparseTensor(adj.indices, tf.ones_like(adj.values, dtype=dtype), adj.dense_shape)
-                )
+                src, dst = tf.identity(adj.indices[:, 0]), adj.indices[:, 1]
+            # static-shape edge list (XLA-friendly): stored entries, plus one self-loop per node in
+            # self-attention, where stored diagonal entries are masked out so that no self-loop counts twice
+            valid = tf.ones_like(src, dtype=dtype)
             if self_attention and self.add_self_loops:
+                valid = tf.cast(tf.not_equal(src, dst), dtype)
                 eye = tf.range(tf.cast(n, tf.int64), dtype=tf.int64)
-                loops = tf.SparseTensor(
-                    tf.stack([eye, eye], axis=1), tf.ones_like(eye, dtype=dtype), pattern.dense_shape
-                )
-                pattern = tf.sparse.add(pattern, loops)
-            src, dst = pattern.indices[:, 0], pattern.indices[:, 1]
+                src = tf.concat([src, eye], 0)
+                dst = tf.concat([dst, eye], 0)
+                valid = tf.concat([valid, tf.ones_like(eye, dtype=dtype)], 0)
             dist = m.distance(tf.gather(q, src), tf.gather(k, dst))  # (E, H)
-            scores = -beta[None, :] * dist
+            scores = -beta[None, :] * dist - (1.0 - valid[:, None]) * tf.cast(1e9, dtype)
             smax = tf.math.unsorted_segment_max(scores, src, n)  # (n, H)
             e = tf.exp(scores - tf.gather(smax, src))
             denom = tf.math.unsorted_segment_sum(e, src, n)
