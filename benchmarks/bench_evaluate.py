@@ -1,0 +1,146 @@
+"""Prediction-quality benchmark: hp.tl.evaluate on the Papalexi 2021 screen and on synthetic hierarchies.
+
+Prints the markdown tables of the "Prediction quality" section of docs/benchmarks.md.
+
+    python benchmarks/bench_evaluate.py [--data ../shared/data] [--epochs 100] [--splits 5] [--only papalexi|synthetic]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pandas as pd
+import scanpy as sc
+
+import hyperperturb as hp
+from hyperperturb.tl._design import _simulate_acquisition
+
+METRICS = ["spearman_excess", "pearson_excess", "topk_recall", "spearman_raw", "js_policy", "spearman_value"]
+
+
+def _table(summary: pd.DataFrame, subset: str) -> str:
+    s = summary[summary["subset"] == subset]
+    models = list(dict.fromkeys(s["model"]))
+    lines = ["| model | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
+    for m in models:
+        cells = []
+        for met in METRICS:
+            r = s[(s["model"] == m) & (s["metric"] == met)]
+            cells.append("–" if r.empty else f"{r['mean'].iloc[0]:.3f} ± {r['sd'].iloc[0]:.3f}")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _pvalues(summary: pd.DataFrame, metric: str = "spearman_excess") -> str:
+    s = summary[(summary["subset"] == "all") & (summary["metric"] == metric)]
+    others = [c for c in s.columns if c.startswith("p_vs_")]
+    lines = ["| model (n) | " + " | ".join(c[2:] for c in others) + " |", "|---" * (len(others) + 1) + "|"]
+    for _, r in s.iterrows():
+        lines.append(
+            f"| {r['model']} ({r['n']}) | "
+            + " | ".join("–" if np.isnan(r[c]) else f"{r[c]:.2g}" for c in others)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def _report(name: str, a, t0: float, args) -> None:
+    ent = a.uns["hyperperturb"]["evaluation"]
+    cov = ent["coverage"]
+    det = ent["detectability"]
+    print(f"\n### {name}\n")
+    print(
+        f"{cov['n_eligible']}/{cov['n_perturbations']} perturbations eligible (target is a graph node); "
+        f"{(det['effect'] == 'detectable').sum()}/{len(det)} held-out perturbations detectable at level 0.05; "
+        f"{args.splits} splits, holdout_frac 0.2, seed {args.seed}, epochs {args.epochs}; "
+        f"wall time {time.perf_counter() - t0:.0f} s.\n"
+    )
+    print("All held-out perturbations (mean ± sd over perturbations; per-split metrics over splits):\n")
+    print(_table(ent["summary"], "all"))
+    print("\nDetectable effects only:\n")
+    print(_table(ent["summary"], "detectable"))
+    print("\nPaired Wilcoxon p-values, spearman_excess, all held-out perturbations:\n")
+    print(_pvalues(ent["summary"]))
+
+
+def _evaluate(a, args):
+    return hp.tl.evaluate(
+        a,
+        n_splits=args.splits,
+        seed=args.seed,
+        train_kwargs={"epochs": args.epochs},
+        verbose=False,
+    )
+
+
+def papalexi(args) -> None:
+    t0 = time.perf_counter()
+    data = Path(args.data)
+    a = hp.datasets.papalexi2021(data)
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    hp.pp.gene_network(a, data / "string_v12_human_ppi_symbols.csv.gz", min_weight=0.7, hops=2)
+    hp.tl.rewards(a, verbose=False)
+    _evaluate(a, args)
+    _report("Papalexi 2021 (THP-1 ECCITE-seq, 299 genes) + STRING v12 (min_weight 0.7, hops 2)", a, t0, args)
+
+
+def synthetic(args) -> None:
+    t0 = time.perf_counter()
+    a = hp.datasets.synthetic(n_cells=3000, n_genes=150, n_perturbations=30, seed=args.seed)
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    hp.pp.gene_network(a, hp.datasets.truth_network(a))
+    hp.tl.rewards(a, verbose=False)
+    _evaluate(a, args)
+    _report("Synthetic hierarchy (3000 cells, 150 genes, 30 knock-outs, true network)", a, t0, args)
+    t1 = time.perf_counter()
+    sim = _simulate_acquisition(a, predictor="linear", n_splits=args.splits, holdout_frac=0.5, seed=args.seed)
+    n_half = sim["k"].max() // 2
+    cov = sim[sim["k"] == n_half].groupby("strategy")["coverage"].agg(["mean", "std"])
+    auc = sim.groupby(["strategy", "split"])["coverage"].mean().groupby("strategy").agg(["mean", "std"])
+    print(
+        f"\nDesign loop (simulated acquisition, linear predictor): share of the hidden perturbations' observed "
+        f"effect covered by the first {n_half} of {sim['k'].max()} proposals, and the area under the coverage curve "
+        f"({args.splits} splits, {time.perf_counter() - t1:.0f} s):\n"
+    )
+    print("| strategy | coverage@half | AUC |\n|---|---|---|")
+    for st in cov.index:
+        print(
+            f"| {st} | {cov.loc[st, 'mean']:.3f} ± {cov.loc[st, 'std']:.3f} | {auc.loc[st, 'mean']:.3f} ± {auc.loc[st, 'std']:.3f} |"
+        )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    p.add_argument("--epochs", type=int, default=100)
+    p.add_argument("--splits", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", choices=["papalexi", "synthetic"], default=None)
+    args = p.parse_args()
+    logging.getLogger("hyperperturb").setLevel(logging.WARNING)
+    print(
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+        f"hyperperturb {hp.__version__}."
+    )
+    t0 = time.perf_counter()
+    if args.only in (None, "papalexi"):
+        papalexi(args)
+    if args.only in (None, "synthetic"):
+        synthetic(args)
+    print(f"\nTotal run time {time.perf_counter() - t0:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()
