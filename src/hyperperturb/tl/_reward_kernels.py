@@ -48,13 +48,16 @@ def _csr_core(
             if l < 0:
                 break
             r = slot_cm[l]
+            out = acc[l]
             if absmode[l]:
+                cmr = cm[r]
+                acmr = acm[r]
                 for jj in range(s, e):
                     j = indices[jj]
-                    acc[l, j] += abs(data[jj] - cm[r, j]) - acm[r, j]
+                    out[j] += abs(data[jj] - cmr[j]) - acmr[j]
             else:
                 for jj in range(s, e):
-                    acc[l, indices[jj]] += data[jj]
+                    out[indices[jj]] += data[jj]
     return bad
 
 
