@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from hyperperturb._utils import logger, record, resolve
+from hyperperturb._utils import atomic_write, logger, record, resolve
 
 _STEP = "perturbations"
 
@@ -257,17 +258,22 @@ def perturbations(
     if copy:
         t = t.copy()
     adata = t.adata
-    adata.obsm["perturbation_target"] = d["onehot"]
-    adata.obs["hp_control"] = d["is_control"]
-    record(adata, _STEP, entry)
-    if t.mod is not None:
-        pos = pd.Index(adata.obs_names)
+    # all-or-nothing: a failure (even Ctrl-C) in any write undoes the writes to every modality
+    with ExitStack() as stack:
+        stack.enter_context(atomic_write(adata))
         for name in others:
-            m = t.data.mod[name]
-            idx = pos.get_indexer(m.obs_names)
-            m.obsm["perturbation_target"] = d["onehot"][idx]
-            m.obs["hp_control"] = d["is_control"][idx]
-            record(m, _STEP, {**entry, "n_control": int(d["is_control"][idx].sum())})
+            stack.enter_context(atomic_write(t.data.mod[name]))
+        adata.obsm["perturbation_target"] = d["onehot"]
+        adata.obs["hp_control"] = d["is_control"]
+        record(adata, _STEP, entry)
+        if t.mod is not None:
+            pos = pd.Index(adata.obs_names)
+            for name in others:
+                m = t.data.mod[name]
+                idx = pos.get_indexer(m.obs_names)
+                m.obsm["perturbation_target"] = d["onehot"][idx]
+                m.obs["hp_control"] = d["is_control"][idx]
+                record(m, _STEP, {**entry, "n_control": int(d["is_control"][idx].sum())})
     logger.info(
         "perturbations: %d perturbations, %d control cells, %d perturbed cells, %d ignored",
         len(d["names"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,16 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from hyperperturb._utils import get_matrix, logger, progress, record, require_step, resolve, resolve_protein
+from hyperperturb._utils import (
+    atomic_write,
+    get_matrix,
+    logger,
+    progress,
+    record,
+    require_step,
+    resolve,
+    resolve_protein,
+)
 
 from ._reward_kernels import Slots, segment_sums
 
@@ -436,46 +446,52 @@ def rewards(
     if copy:
         t = t.copy()
     adata = t.adata
-    adata.varm["hp_reward"] = res["reward"]
-    adata.varm["hp_policy_target"] = policy
-    adata.var["hp_value_target"] = value
-    adata.var["hp_control_mean"] = res["control_mean"]
-    adata.var["hp_reward_baseline"] = res["baseline"]
-    adata.var["hp_zero_reward"] = zero
-    if pres is not None:
-        if prot[2] is not None:
-            p = t.data.mod[prot_mod]
-            p.varm["hp_reward"] = pres["reward"]
-            p.varm["hp_policy_target"] = ppolicy
-            p.var["hp_value_target"] = pvalue
-            p.var["hp_control_mean"] = pres["control_mean"]
-            p.var["hp_reward_baseline"] = pres["baseline"]
-            p.var["hp_zero_reward"] = pzero
-            record(
-                p,
-                _STEP,
-                {
-                    "params": params,
-                    "perturbations": names,
-                    "n_cells": pres["n_cells"],
-                    "n_control": pres["n_control"],
+    prot_target = t.data.mod[prot_mod] if (pres is not None and prot[2] is not None) else None
+    # all-or-nothing: a failure (even Ctrl-C) in any write undoes the writes to both modalities
+    with ExitStack() as stack:
+        stack.enter_context(atomic_write(adata))
+        if prot_target is not None:
+            stack.enter_context(atomic_write(prot_target))
+        adata.varm["hp_reward"] = res["reward"]
+        adata.varm["hp_policy_target"] = policy
+        adata.var["hp_value_target"] = value
+        adata.var["hp_control_mean"] = res["control_mean"]
+        adata.var["hp_reward_baseline"] = res["baseline"]
+        adata.var["hp_zero_reward"] = zero
+        if pres is not None:
+            if prot[2] is not None:
+                p = t.data.mod[prot_mod]
+                p.varm["hp_reward"] = pres["reward"]
+                p.varm["hp_policy_target"] = ppolicy
+                p.var["hp_value_target"] = pvalue
+                p.var["hp_control_mean"] = pres["control_mean"]
+                p.var["hp_reward_baseline"] = pres["baseline"]
+                p.var["hp_zero_reward"] = pzero
+                record(
+                    p,
+                    _STEP,
+                    {
+                        "params": params,
+                        "perturbations": names,
+                        "n_cells": pres["n_cells"],
+                        "n_control": pres["n_control"],
+                        "n_zero_reward": int(pzero.sum()),
+                        "value_target": entry["value_target"],
+                        "source": f"protein modality of {mod!r}",
+                    },
+                )
+                entry["protein_mod"] = prot_mod
+            else:
+                entry["protein"] = {
+                    "names": list(pnames),
+                    "reward": pres["reward"],
+                    "policy_target": ppolicy,
+                    "value_target": pvalue,
+                    "control_mean": pres["control_mean"],
+                    "baseline": pres["baseline"],
                     "n_zero_reward": int(pzero.sum()),
-                    "value_target": entry["value_target"],
-                    "source": f"protein modality of {mod!r}",
-                },
-            )
-            entry["protein_mod"] = prot_mod
-        else:
-            entry["protein"] = {
-                "names": list(pnames),
-                "reward": pres["reward"],
-                "policy_target": ppolicy,
-                "value_target": pvalue,
-                "control_mean": pres["control_mean"],
-                "baseline": pres["baseline"],
-                "n_zero_reward": int(pzero.sum()),
-            }
-    record(adata, _STEP, entry)
+                }
+        record(adata, _STEP, entry)
     if verbose:
         logger.info(
             "rewards: %d genes × %d perturbations from %d perturbed and %d control cells; %d zero-reward genes%s",
