@@ -238,3 +238,22 @@ def test_too_few_eligible_perturbations():
     a = _toy_cells([[0], [1]], n_per=30)
     with pytest.raises(ValueError, match="eligible"):
         hp.tl.evaluate(a, models=(), baselines=("mean",), verbose=False)
+
+
+@pytest.mark.slow
+def test_end_to_end_with_real_training(screen):
+    """One split with the real hp.tl.train/predict (few epochs): finite scores, holdout recorded in the model."""
+    a = screen.copy()
+    res = hp.tl.evaluate(
+        a,
+        n_splits=1,
+        models=("hyperperturb",),
+        baselines=("mean",),
+        metrics=("spearman_excess", "js_policy"),
+        train_kwargs={"epochs": 3},
+        n_null=20,
+        verbose=False,
+    )
+    m = res[res["model"] == "hyperperturb"]
+    assert len(m) == 3 + 2  # 3 held-out perturbations + js_policy on all and detectable
+    assert np.isfinite(m["value"]).all()
