@@ -386,6 +386,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _short(v: Any) -> str:
     if isinstance(v, np.ndarray):
+        if v.dtype.kind in "USO" and v.ndim == 1:
+            head = ", ".join(map(str, v[:5]))
+            return f"[{head}{', ...' if v.size > 5 else ''}] ({v.size})"
         if v.size <= 6:
             return np.array2string(v, separator=", ", threshold=6)
         return f"array{v.shape}"
