@@ -22,8 +22,6 @@ from hyperperturb._utils import (
     resolve_protein,
 )
 
-from ._reward_kernels import Slots, segment_sums
-
 _STEP = "rewards"
 #: Integer-valued data whose maximum exceeds this is taken for raw counts (warning).
 _RAW_MAX = 20.0
@@ -133,6 +131,8 @@ def _compute(
     what: str,
 ) -> dict[str, Any]:
     """All numbers of one modality (nothing is written)."""
+    from ._reward_kernels import Slots, segment_sums  # numba is imported on first use only
+
     n, G = X.shape
     P = n_perts
     n_groups = len(group_names)
