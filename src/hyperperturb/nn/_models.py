@@ -1,0 +1,461 @@
+"""The two models of the seed: :class:`HyperPerturbModel` (gene graph) and :class:`HyperbolicPerturbationModel`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ._geometry import Euclidean, PoincareBall, get_manifold
+from ._layers import HyperbolicDense, HyperbolicGraphConv
+from ._losses import masked_distribution, safe_kl
+from ._optimizer import manifold_variable
+
+__all__ = ["HyperPerturbModel", "HyperbolicPerturbationModel"]
+
+_NEG = -1e9
+
+
+def _manifold(geometry: str | dict, curvature: float, learn_curvature: bool) -> PoincareBall | Euclidean:
+    if isinstance(geometry, dict):
+        geometry = dict(geometry)
+        if geometry.get("name") == "poincare":
+            geometry["curvature"] = curvature
+            geometry["learnable"] = learn_curvature
+        return get_manifold(geometry)
+    return get_manifold(geometry, curvature=curvature, learnable=learn_curvature)
+
+
+def _make_train_function(model: keras.Model, force: bool):
+    if model.train_function is not None and not force:
+        return model.train_function
+    step = tf.function(lambda: model.train_step(None))
+
+    def function(iterator):
+        return step()
+
+    model.train_function = function
+    return function
+
+
+@keras.saving.register_keras_serializable(package="hyperperturb")
+class HyperPerturbModel(keras.Model):
+    r"""Gene-graph model of the seed (§3.1): hyperbolic graph encoder, policy head and value head.
+
+    The encoder maps node features :math:`x_g` and the row-normalised adjacency :math:`\hat A` to one point
+    :math:`z_g` of the ball per node::
+
+        h = LayerNorm(log0(GraphConv1(x, Â)))  ->  Dropout  ->  z = GraphConv2(h, Â)  (dim coordinates)
+
+    Heads
+        value
+            :math:`v_g = \operatorname{softplus}(\alpha)\, d(0, z_g) + \beta`: a gene's overall sensitivity is read
+            off its distance to the origin (genes hit by many upstream perturbations sit far out; regulators sit
+            near the origin).
+        policy, ``head="distance"``
+            :math:`s(g, p) = -\operatorname{softplus}(a)\, d(z_g, e_p) + b_p`, softmax over perturbations per gene,
+            with :math:`e_p = z_{t(p)}` the embedding of the perturbation's target node (or a free ball point, trained
+            with Riemannian Adam, when the target is not a node). No genes × perturbations weight matrix: any node can
+            be scored as a new perturbation (:meth:`score`).
+        policy, ``head="dense"``
+            The seed's ``Dense(n_perturbations)`` on the tangent features :math:`[\log_0 z_g, h_g]`.
+
+    Parameters
+    ----------
+    n_nodes
+        Number of graph nodes.
+    n_features
+        Node feature dimension.
+    target_node
+        For each perturbation, the index of its target node, or ``-1`` if the target is not a node.
+    geometry
+        ``"poincare"`` or ``"euclidean"`` (ablation: identical architecture in flat space), or a manifold config.
+    head
+        ``"distance"`` or ``"dense"``.
+    dim
+        Embedding dimension (>= 2).
+    hidden
+        Width of the first graph convolution.
+    curvature
+        Curvature ``c`` of the ball.
+    learn_curvature
+        Learn ``c`` (kept positive by a softplus).
+    dropout
+        Dropout rate after the first convolution.
+    seed
+        Seed of the initialisers.
+    """
+
+    def __init__(
+        self,
+        n_nodes: int,
+        n_features: int,
+        target_node: Sequence[int],
+        *,
+        geometry: str | dict = "poincare",
+        head: str = "distance",
+        dim: int = 2,
+        hidden: int = 32,
+        curvature: float = 1.0,
+        learn_curvature: bool = False,
+        dropout: float = 0.1,
+        seed: int = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if head not in ("distance", "dense"):
+            msg = f"head must be 'distance' or 'dense', got {head!r}."
+            raise ValueError(msg)
+        if int(dim) < 2:
+            msg = f"dim must be >= 2, got {dim}."
+            raise ValueError(msg)
+        self.n_nodes = int(n_nodes)
+        self.n_features = int(n_features)
+        self.target_node = np.asarray(target_node, dtype=np.int64).ravel()
+        self.n_perturbations = len(self.target_node)
+        self.head = head
+        self.dim = int(dim)
+        self.hidden = int(hidden)
+        self.dropout_rate = float(dropout)
+        self.seed = int(seed)
+        self.manifold = _manifold(geometry, curvature, learn_curvature)
+        self.geometry = self.manifold.name if hasattr(self.manifold, "name") else str(geometry)
+        self.learn_curvature = bool(learn_curvature)
+        if getattr(self.manifold, "variable", None) is not None:
+            self.raw_curvature = self.manifold.variable
+        self.gcn1 = HyperbolicGraphConv(
+            self.hidden,
+            activation="relu",
+            geometry=self.manifold,
+            input_space="tangent",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed),
+            seed=self.seed,
+            name="encoder_gcn1",
+        )
+        self.norm = keras.layers.LayerNormalization(name="encoder_norm")
+        self.drop = keras.layers.Dropout(self.dropout_rate, seed=self.seed)
+        self.gcn2 = HyperbolicGraphConv(
+            self.dim,
+            geometry=self.manifold,
+            input_space="tangent",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 1),
+            seed=self.seed + 1,
+            name="encoder_gcn2",
+        )
+        self.n_free = int((self.target_node < 0).sum())
+        free = np.cumsum(self.target_node < 0) - 1
+        self._index = np.where(self.target_node >= 0, self.target_node, self.n_nodes + free).astype(np.int64)
+        if head == "dense":
+            self.policy_dense = keras.layers.Dense(
+                self.n_perturbations,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 2),
+                name="policy_dense",
+            )
+
+    def build(self, input_shape=None):
+        """Create all weights (runs one forward pass on zeros over an identity graph)."""
+        if self.built:
+            return
+        self.scale_raw = self.add_weight(name="policy_scale", shape=(), initializer=keras.initializers.Constant(0.5))
+        self.pert_bias = self.add_weight(name="policy_bias", shape=(self.n_perturbations,), initializer="zeros")
+        self.value_scale_raw = self.add_weight(name="value_scale", shape=(), initializer="zeros")
+        self.value_bias = self.add_weight(name="value_bias", shape=(), initializer="zeros")
+        if self.n_free:
+            manifold = self.manifold if isinstance(self.manifold, PoincareBall) else None
+            if manifold is not None:
+                self.free_embedding = manifold_variable(
+                    self, "free_embedding", (self.n_free, self.dim), manifold, seed=self.seed
+                )
+            else:
+                self.free_embedding = self.add_weight(
+                    name="free_embedding",
+                    shape=(self.n_free, self.dim),
+                    initializer=keras.initializers.RandomNormal(stddev=1e-3, seed=self.seed),
+                )
+        eye = tf.sparse.eye(self.n_nodes, dtype=tf.float32)
+        x = tf.zeros((self.n_nodes, self.n_features))
+        self.gcn1.build(((self.n_nodes, self.n_features), (self.n_nodes, self.n_nodes)))
+        self.norm.build((self.n_nodes, self.hidden))
+        self.gcn2.build(((self.n_nodes, self.hidden), (self.n_nodes, self.n_nodes)))
+        if self.head == "dense":
+            self.policy_dense.build((self.n_nodes, self.dim + self.hidden))
+        self.built = True
+        self.encode(x, eye)
+
+    # ---------------------------------------------------------------- parts
+    def encode(self, x: tf.Tensor, adj: tf.SparseTensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """Node embeddings ``z`` (on the ball) and tangent hidden features ``h``."""
+        m = self.manifold
+        h = m.logmap0(self.gcn1((x, adj), training=training))
+        h = self.norm(h)
+        h = self.drop(h, training=training)
+        z = self.gcn2((h, adj), training=training)
+        return z, h
+
+    def policy_scale(self) -> tf.Tensor:
+        """``softplus(a)``: the inverse temperature of the distance head."""
+        return tf.nn.softplus(self.scale_raw) * 2.0
+
+    def perturbation_embedding(self, z: tf.Tensor) -> tf.Tensor:
+        """Embedding of each perturbation: its target node's ``z``, or its free ball point."""
+        if self.n_free:
+            allz = tf.concat([z, tf.convert_to_tensor(self.free_embedding)], axis=0)
+        else:
+            allz = z
+        return tf.gather(allz, self._index)
+
+    def distance(self, x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        """Pairwise geodesic distances ``(n, m)`` (Euclidean distances for the flat ablation)."""
+        return self.manifold.pairwise_distance(x, y)
+
+    def score(self, z: tf.Tensor, emb: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
+        """Distance-head logits ``-softplus(a)·d(z_g, e_p) + b_p`` for arbitrary perturbation embeddings ``emb``."""
+        return -self.policy_scale() * self.distance(z, emb) + bias[None, :]
+
+    def value(self, z: tf.Tensor) -> tf.Tensor:
+        """Per-node value ``softplus(alpha)·d(0, z) + beta``."""
+        return tf.nn.softplus(self.value_scale_raw) * self.manifold.dist0(z) + self.value_bias
+
+    def call(self, inputs, training: bool = False):
+        """Forward pass on ``(features, adjacency)``: dict with ``embedding``, ``logits``, ``policy``, ``value``."""
+        x, adj = inputs
+        z, h = self.encode(x, adj, training=training)
+        if self.head == "distance":
+            logits = self.score(z, self.perturbation_embedding(z), tf.convert_to_tensor(self.pert_bias))
+        else:
+            logits = self.policy_dense(tf.concat([self.manifold.logmap0(z), h], axis=-1)) + self.pert_bias[None, :]
+        return {"embedding": z, "logits": logits, "policy": tf.nn.softmax(logits, axis=-1), "value": self.value(z)}
+
+    # ------------------------------------------------------------- training
+    def set_training_data(
+        self,
+        features: np.ndarray,
+        adjacency: tf.SparseTensor,
+        policy_target: np.ndarray,
+        value_target: np.ndarray,
+        row_weight: np.ndarray,
+        mask: tf.Variable,
+    ) -> None:
+        """Attach the full graph and its targets; :meth:`train_step` ignores the batch it is given."""
+        self._x = tf.constant(features, tf.float32)
+        self._adj = adjacency
+        self._pt = tf.constant(policy_target, tf.float32)
+        self._vt = tf.constant(value_target, tf.float32)
+        self._w = tf.constant(row_weight, tf.float32)
+        self._mask = mask
+
+    def compute_losses(self, training: bool) -> dict[str, tf.Tensor]:
+        """Policy (masked safe KL), value (MSE), total (weights 1.0 / 0.5) and MAE metrics on the attached graph."""
+        out = self((self._x, self._adj), training=training)
+        mask = tf.cast(self._mask, tf.float32)
+        logits = tf.where(mask[None, :] > 0, out["logits"], _NEG)
+        probs = tf.nn.softmax(logits, axis=-1)
+        target = masked_distribution(self._pt, mask)
+        has = tf.cast(tf.reduce_sum(target, axis=-1) > 0.5, tf.float32) * self._w
+        n = tf.maximum(tf.reduce_sum(has), 1.0)
+        kl = safe_kl(target, probs, mask)
+        policy_loss = tf.reduce_sum(kl * has) / n
+        n_active = tf.maximum(tf.reduce_sum(mask), 1.0)
+        policy_mae = tf.reduce_sum(tf.reduce_sum(tf.abs(probs - target) * mask[None, :], -1) * has) / (n * n_active)
+        nw = tf.maximum(tf.reduce_sum(self._w), 1.0)
+        err = out["value"] - self._vt
+        value_loss = tf.reduce_sum(tf.square(err) * self._w) / nw
+        value_mae = tf.reduce_sum(tf.abs(err) * self._w) / nw
+        loss = 1.0 * policy_loss + 0.5 * value_loss
+        return {
+            "loss": loss,
+            "policy_loss": policy_loss,
+            "value_loss": value_loss,
+            "policy_mae": policy_mae,
+            "value_mae": value_mae,
+        }
+
+    def make_train_function(self, force=False):
+        """A ``tf.function`` over :meth:`train_step`, traced once (the data iterator of ``fit`` is not read)."""
+        return _make_train_function(self, force)
+
+    def train_step(self, data):
+        """One full-graph step (the batch from ``fit`` is a placeholder)."""
+        with tf.GradientTape() as tape:
+            logs = self.compute_losses(training=True)
+        grads = tape.gradient(logs["loss"], self.trainable_variables)
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.trainable_variables, strict=True)]
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
+        return logs
+
+    def get_config(self):
+        return {
+            "n_nodes": self.n_nodes,
+            "n_features": self.n_features,
+            "target_node": [int(v) for v in self.target_node],
+            "geometry": self.manifold.get_config(),
+            "head": self.head,
+            "dim": self.dim,
+            "hidden": self.hidden,
+            "curvature": float(self.manifold.curvature),
+            "learn_curvature": self.learn_curvature,
+            "dropout": self.dropout_rate,
+            "seed": self.seed,
+            "name": self.name,
+        }
+
+    def build_from_config(self, config):
+        self.build()
+
+
+@keras.saving.register_keras_serializable(package="hyperperturb")
+class HyperbolicPerturbationModel(keras.Model):
+    r"""The seed's simple model: perturbation one-hot → hyperbolic dense layers → per-gene reward.
+
+    .. math::
+
+        e_p = \exp_0(\mathrm{HypDense}_{dim}(\mathrm{HypDense}_{hidden}(\mathbb 1_p))), \qquad
+        \hat R(g, p) = \operatorname{softplus}(\langle \log_0 e_p, w_g\rangle + b_g)
+
+    The output-layer vector :math:`w_g \in \mathbb R^{dim}` of gene ``g``, mapped onto the ball with
+    :math:`\exp_0`, is the gene embedding; :math:`e_p` is the perturbation embedding.
+
+    Parameters
+    ----------
+    n_perturbations
+        Number of perturbations (input one-hot width).
+    n_genes
+        Number of genes (output width).
+    geometry
+        ``"poincare"`` or ``"euclidean"``.
+    dim
+        Embedding dimension (>= 2).
+    hidden
+        Width of the first hyperbolic dense layer.
+    curvature
+        Curvature of the ball.
+    learn_curvature
+        Learn the curvature.
+    seed
+        Seed of the initialisers.
+    """
+
+    def __init__(
+        self,
+        n_perturbations: int,
+        n_genes: int,
+        *,
+        geometry: str | dict = "poincare",
+        dim: int = 2,
+        hidden: int = 32,
+        curvature: float = 1.0,
+        learn_curvature: bool = False,
+        seed: int = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if int(dim) < 2:
+            msg = f"dim must be >= 2, got {dim}."
+            raise ValueError(msg)
+        self.n_perturbations = int(n_perturbations)
+        self.n_genes = int(n_genes)
+        self.dim = int(dim)
+        self.hidden = int(hidden)
+        self.seed = int(seed)
+        self.learn_curvature = bool(learn_curvature)
+        self.manifold = _manifold(geometry, curvature, learn_curvature)
+        if getattr(self.manifold, "variable", None) is not None:
+            self.raw_curvature = self.manifold.variable
+        self.dense1 = HyperbolicDense(
+            self.hidden,
+            activation="relu",
+            geometry=self.manifold,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed),
+            name="hyp_dense1",
+        )
+        self.dense2 = HyperbolicDense(
+            self.dim,
+            geometry=self.manifold,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 1),
+            name="hyp_dense2",
+        )
+        self.out = keras.layers.Dense(
+            self.n_genes, kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 2), name="gene_output"
+        )
+
+    def build(self, input_shape=None):
+        """Create the weights."""
+        if self.built:
+            return
+        self.dense1.build((None, self.n_perturbations))
+        self.dense2.build((None, self.hidden))
+        self.out.build((None, self.dim))
+        self.built = True
+
+    def call(self, inputs, training: bool = False):
+        """Predicted rewards ``(batch, n_genes)`` for one-hot perturbations ``inputs``."""
+        t = self.manifold.logmap0(self.dense2(self.dense1(self.manifold.expmap0(inputs))))
+        return tf.nn.softplus(self.out(t))
+
+    def perturbation_embedding(self, inputs) -> tf.Tensor:
+        """Points of the ball for one-hot perturbations ``inputs``."""
+        return self.dense2(self.dense1(self.manifold.expmap0(inputs)))
+
+    def gene_embedding(self) -> tf.Tensor:
+        """Gene embedding: the output-layer gene vectors ``w_g`` mapped onto the ball by ``exp0``."""
+        return self.manifold.expmap0(tf.transpose(tf.convert_to_tensor(self.out.kernel)))
+
+    def set_training_data(self, reward: np.ndarray, mask: tf.Variable) -> None:
+        """Attach the reward matrix (genes × perturbations) and the active-perturbation mask."""
+        self._eye = tf.eye(self.n_perturbations)
+        self._r = tf.constant(np.asarray(reward, dtype=np.float32).T)
+        self._mask = mask
+
+    def compute_losses(self, training: bool) -> dict[str, tf.Tensor]:
+        """Reward MSE + policy KL + 0.5 value MSE over the active perturbations."""
+        pred = self(self._eye, training=training)  # perts x genes
+        mask = tf.cast(self._mask, tf.float32)
+        rmask = mask[:, None]
+        n = tf.maximum(tf.reduce_sum(mask), 1.0) * self.n_genes
+        reward_loss = tf.reduce_sum(tf.square(pred - self._r) * rmask) / n
+        pol_pred = masked_distribution(tf.transpose(pred), mask)
+        pol_true = masked_distribution(tf.transpose(self._r), mask)
+        has = tf.cast(tf.reduce_sum(pol_true, -1) > 0.5, tf.float32)
+        policy_loss = tf.reduce_sum(safe_kl(pol_true, pol_pred, mask) * has) / tf.maximum(tf.reduce_sum(has), 1.0)
+        v_pred = tf.reduce_sum(pred * rmask, 0) / tf.maximum(tf.reduce_sum(mask), 1.0)
+        v_true = tf.reduce_sum(self._r * rmask, 0) / tf.maximum(tf.reduce_sum(mask), 1.0)
+        value_loss = tf.reduce_mean(tf.square(v_pred - v_true))
+        n_active = tf.maximum(tf.reduce_sum(mask), 1.0)
+        return {
+            "loss": reward_loss + policy_loss + 0.5 * value_loss,
+            "policy_loss": policy_loss,
+            "value_loss": value_loss,
+            "policy_mae": tf.reduce_mean(tf.reduce_sum(tf.abs(pol_pred - pol_true), -1)) / n_active,
+            "value_mae": tf.reduce_mean(tf.abs(v_pred - v_true)),
+        }
+
+    def make_train_function(self, force=False):
+        """A ``tf.function`` over :meth:`train_step`, traced once (the data iterator of ``fit`` is not read)."""
+        return _make_train_function(self, force)
+
+    def train_step(self, data):
+        """One full step over all perturbations (the batch from ``fit`` is a placeholder)."""
+        with tf.GradientTape() as tape:
+            logs = self.compute_losses(training=True)
+        grads = tape.gradient(logs["loss"], self.trainable_variables)
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.trainable_variables, strict=True)]
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
+        return logs
+
+    def get_config(self):
+        return {
+            "n_perturbations": self.n_perturbations,
+            "n_genes": self.n_genes,
+            "geometry": self.manifold.get_config(),
+            "dim": self.dim,
+            "hidden": self.hidden,
+            "curvature": float(self.manifold.curvature),
+            "learn_curvature": self.learn_curvature,
+            "seed": self.seed,
+            "name": self.name,
+        }
+
+    def build_from_config(self, config):
+        self.build()

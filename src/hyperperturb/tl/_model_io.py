@@ -1,0 +1,134 @@
+"""``hp.tl.save_model`` / ``hp.tl.load_model``: the trained model as a ``.keras`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hyperperturb._utils import require_step, resolve
+
+
+def _names(x: Any) -> list[str]:
+    return [str(v) for v in np.asarray(x).ravel()]
+
+
+def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Rebuild the trained model from the ``train`` ledger entry: ``(model, features, adjacency)``.
+
+    ``features`` and ``adjacency`` (a ``tf.SparseTensor``) are ``None`` for ``model="simple"``.
+    """
+    import tensorflow as tf
+
+    from hyperperturb.nn._graph import normalized_adjacency
+    from hyperperturb.nn._models import HyperbolicPerturbationModel, HyperPerturbModel
+
+    from ._graph_inputs import stored_adjacency
+    from ._train import weights_from_dict
+
+    p = entry["params"]
+    geometry = str(p["geometry"])
+    c = float(p.get("curvature", 1.0)) if geometry == "poincare" else 1.0
+    learn = bool(p.get("learn_curvature", False))
+    if str(p["model"]) == "simple":
+        perts = _names(entry["perturbations"])
+        net = HyperbolicPerturbationModel(
+            len(perts),
+            adata.n_vars,
+            geometry=geometry,
+            dim=int(p["dim"]),
+            hidden=int(p["hidden"]),
+            curvature=c,
+            learn_curvature=learn,
+            seed=int(p["seed"]),
+        )
+        net.build()
+        weights_from_dict(net, entry["weights"])
+        return net, None, None
+    graph = entry["graph"]
+    n_genes = int(graph["n_genes"])
+    if n_genes != adata.n_vars:
+        msg = (
+            f"The model was trained on {n_genes} genes but the object has {adata.n_vars}; genes were added or removed "
+            "after hp.tl.train. Re-run `hp.tl.train` on this object."
+        )
+        raise ValueError(msg)
+    nodes = _names(graph["nodes"])
+    feats = np.asarray(entry["node_features"]["values"], dtype=np.float32)
+    net = HyperPerturbModel(
+        len(nodes),
+        feats.shape[1],
+        np.asarray(entry["target_node"], dtype=np.int64),
+        geometry=geometry,
+        head=str(p["head"]),
+        dim=int(p["dim"]),
+        hidden=int(p["hidden"]),
+        curvature=c,
+        learn_curvature=learn,
+        dropout=float(p["dropout"]),
+        seed=int(p["seed"]),
+    )
+    net.build()
+    weights_from_dict(net, entry["weights"])
+    if bool(graph.get("has_network", True)) and "hp_adjacency" not in adata.varp:
+        msg = ".varp['hp_adjacency'] used in training is missing. Re-run `hp.pp.gene_network` and `hp.tl.train`."
+        raise KeyError(msg)
+    adj = stored_adjacency(adata, len(nodes), n_genes, graph["extra_edges"])
+    return net, tf.constant(feats), normalized_adjacency(adj)
+
+
+def save_model(data: Any, path: str | Path, *, mod: str = "rna") -> Path:
+    """Save the model trained by :func:`hyperperturb.tl.train` as a Keras ``.keras`` file.
+
+    Parameters
+    ----------
+    data
+        AnnData or MuData after :func:`hyperperturb.tl.train`.
+    path
+        Output file; must end in ``.keras``.
+    mod
+        RNA modality of a MuData.
+
+    Returns
+    -------
+    The path written.
+
+    Examples
+    --------
+    >>> hp.tl.save_model(adata, "screen_model.keras")  # doctest: +SKIP
+    >>> model = hp.tl.load_model("screen_model.keras")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        msg = f"path must end in '.keras' (the Keras 3 format), got {str(path)!r}."
+        raise ValueError(msg)
+    t = resolve(data, mod=mod)
+    entry = require_step(t.adata, "train", needed_by="hp.tl.save_model")
+    net, _, _ = rebuild(t.adata, entry)
+    net.save(path)
+    return path
+
+
+def load_model(path: str | Path) -> Any:
+    """Load a model written by :func:`save_model` (``keras.saving.load_model`` with ``safe_mode=True``).
+
+    Parameters
+    ----------
+    path
+        A ``.keras`` file.
+
+    Returns
+    -------
+    The :class:`~hyperperturb.nn.HyperPerturbModel` or :class:`~hyperperturb.nn.HyperbolicPerturbationModel`.
+    Call it on ``(features, adjacency)`` (the graph model) or on one-hot perturbations (the simple model).
+    """
+    import keras
+
+    from hyperperturb.nn import _models  # noqa: F401 - registers the serialisable classes
+
+    path = Path(path)
+    if not path.exists():
+        msg = f"No model file at {str(path)!r}; write one with `hp.tl.save_model(adata, path)`."
+        raise FileNotFoundError(msg)
+    return keras.saving.load_model(path, safe_mode=True)
