@@ -11,7 +11,16 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from hyperperturb._utils import check_finite_matrix, check_unique_names, get_ledger, get_matrix, logger, record, resolve
+from hyperperturb._utils import (
+    atomic_write,
+    check_finite_matrix,
+    check_unique_names,
+    get_ledger,
+    get_matrix,
+    logger,
+    record,
+    resolve,
+)
 
 from ._network_io import best_translation, edges_from_frame, edges_from_networkx, load_mapping, read_table
 
@@ -444,8 +453,9 @@ def gene_network(
     if copy:
         t = t.copy()
     adata = t.adata
-    adata.varp[key_added] = A
-    record(adata, _STEP, entry)
+    with atomic_write(adata):  # all-or-nothing
+        adata.varp[key_added] = A
+        record(adata, _STEP, entry)
     logger.info(
         "gene_network: %s; %d/%d genes in the network (coverage %.1f%%), %d connected (%d directly), %d edges, "
         "%d extra target nodes",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from hyperperturb._utils import (
+    atomic_write,
     check_finite_matrix,
     get_ledger,
     get_matrix,
@@ -200,12 +202,16 @@ def log_fold_change(
     if copy:
         t = t.copy()
     adata = t.adata
-    adata.var["hp_control_mean"] = mean
-    adata.obsm["log_fold_change"] = lfc
-    if prot_result is not None:
-        p_adata = t.data.mod[prot_mod]
-        p_adata.var["hp_control_mean"] = prot_result[0]
-        p_adata.obsm["log_fold_change"] = prot_result[1]
-    record(adata, _STEP, entry)
+    with ExitStack() as stack:  # all-or-nothing, across modalities
+        stack.enter_context(atomic_write(adata))
+        if prot_result is not None:
+            stack.enter_context(atomic_write(t.data.mod[prot_mod]))
+        adata.var["hp_control_mean"] = mean
+        adata.obsm["log_fold_change"] = lfc
+        if prot_result is not None:
+            p_adata = t.data.mod[prot_mod]
+            p_adata.var["hp_control_mean"] = prot_result[0]
+            p_adata.obsm["log_fold_change"] = prot_result[1]
+        record(adata, _STEP, entry)
     logger.info("log_fold_change: %d cells x %d genes vs %d control cells (%s)", *X.shape, len(ctrl), entry["layer"])
     return t.done(copy)
