@@ -27,6 +27,13 @@ _PRODUCERS = {
     "design": "hp.tl.design(adata)",
 }
 
+# Keys that later steps read from each entry: an entry without them (older file, hand-edited) is refused clearly.
+_REQUIRED = {
+    "perturbations": ("names",),
+    "rewards": ("perturbations",),
+    "train": ("params", "perturbations"),
+}
+
 
 def _package_version() -> str:
     try:
@@ -77,11 +84,19 @@ def record(adata: AnnData, step: str, entry: dict[str, Any]) -> None:
 def require_step(adata: AnnData, step: str, *, needed_by: str) -> dict[str, Any]:
     """Return the ledger entry ``step`` or raise a :class:`KeyError` telling which function to run first."""
     led = get_ledger(adata)
+    how = _PRODUCERS.get(step, step)
     if step not in led:
-        how = _PRODUCERS.get(step, step)
         msg = f"{needed_by} needs the results of `{how.split('(')[0]}`, which has not been run on this object. Run `{how}` first."
         raise KeyError(msg)
-    return led[step]
+    entry = led[step]
+    missing = [k for k in _REQUIRED.get(step, ()) if not isinstance(entry, dict) or k not in entry]
+    if missing:
+        msg = (
+            f"{needed_by}: the {step!r} entry of adata.uns[{LEDGER_KEY!r}] lacks {missing} (written by an older or "
+            f"different hyperperturb, version {led.get('version', 'unknown')}, or edited by hand). Re-run `{how}`."
+        )
+        raise KeyError(msg)
+    return entry
 
 
 def library_versions() -> dict[str, str]:

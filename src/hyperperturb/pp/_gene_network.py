@@ -280,7 +280,9 @@ def gene_network(
     var = pd.Index(adata.var_names.astype(str))
     G = len(var)
     pert = get_ledger(adata).get("perturbations")
-    targets = [] if pert is None else list(dict.fromkeys(map(str, np.asarray(pert["targets"]))))
+    targets = (
+        [] if pert is None else list(dict.fromkeys(map(str, np.asarray(pert.get("targets", pert.get("names", []))))))
+    )
 
     extra_nodes: list[str] = []
     extra = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))

@@ -86,7 +86,7 @@ def _protected_genes(adata: AnnData, labels: pd.Series | None) -> set[str]:
     names: set[str] = set()
     pert = get_ledger(adata).get("perturbations")
     if pert is not None:
-        names |= {str(x) for x in np.asarray(pert["targets"])}
+        names |= {str(x) for x in np.asarray(pert.get("targets", pert.get("names", [])))}
     if labels is not None:
         names |= set(labels.dropna().astype(str).unique())
     return names & set(map(str, adata.var_names))
