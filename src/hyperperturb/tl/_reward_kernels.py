@@ -244,7 +244,8 @@ def _as_chunk(block: Any) -> Any:
         return block
     if hasattr(block, "todense") and not isinstance(block, np.ndarray):  # e.g. pydata sparse in a dask chunk
         block = sparse.csr_matrix(block.to_scipy_sparse()) if hasattr(block, "to_scipy_sparse") else block.todense()
-    return np.asarray(block)
+    block = np.asarray(block)
+    return block.astype(np.float32) if block.dtype == np.float16 else block  # numba has no float16
 
 
 def segment_sums(
@@ -280,7 +281,8 @@ def segment_sums(
     acc3 = np.zeros((_n_threads(L, G), L, G), dtype=np.float64)
     bad = 0
     in_memory_csr = sparse.issparse(X) and X.format == "csr"
-    if in_memory_csr or isinstance(X, np.ndarray):
+    # float16 (dense only: scipy.sparse has none) goes through the chunked path, upcast one chunk at a time
+    if in_memory_csr or (isinstance(X, np.ndarray) and X.dtype != np.float16):
         if in_memory_csr:
             X = _canonical(X)
         order = _order(s.labels, check_unlabeled)
