@@ -204,10 +204,18 @@ def test_interruption_leaves_object_unchanged(screen):
 
 
 def test_nan_guard_names_epoch(screen):
+    import keras
+
+    class Poison(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                w = self.model.pert_bias
+                w.assign(np.full(w.shape, np.nan, dtype="float32"))
+
     a = screen.copy()
     before = _snapshot(a)
-    with pytest.raises(FloatingPointError, match="epoch"):
-        hp.tl.train(a, epochs=5, verbose=False, learning_rate=1e30)
+    with pytest.raises(FloatingPointError, match="epoch 3"):
+        hp.tl.train(a, epochs=5, verbose=False, callbacks=[Poison()])
     assert _snapshot(a) == before
 
 

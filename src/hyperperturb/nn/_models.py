@@ -51,7 +51,7 @@ class HyperPerturbModel(keras.Model):
 
     Heads
         value
-            :math:`v_g = \operatorname{softplus}(\alpha)\, d(0, z_g) + \beta`: a gene's overall sensitivity is read
+            :math:`v_g = \operatorname{softplus}(\alpha)\, d(0, z_g) + \operatorname{softplus}(\beta)`: a gene's overall sensitivity is read
             off its distance to the origin (genes hit by many upstream perturbations sit far out; regulators sit
             near the origin).
         policy, ``head="distance"``
@@ -215,8 +215,8 @@ class HyperPerturbModel(keras.Model):
         return -self.policy_scale() * self.distance(z, emb) + bias[None, :]
 
     def value(self, z: tf.Tensor) -> tf.Tensor:
-        """Per-node value ``softplus(alpha)·d(0, z) + beta``."""
-        return tf.nn.softplus(self.value_scale_raw) * self.manifold.dist0(z) + self.value_bias
+        """Per-node value ``softplus(alpha)·d(0, z) + softplus(beta)`` (non-negative, increasing with the radius)."""
+        return tf.nn.softplus(self.value_scale_raw) * self.manifold.dist0(z) + tf.nn.softplus(self.value_bias)
 
     def call(self, inputs, training: bool = False):
         """Forward pass on ``(features, adjacency)``: dict with ``embedding``, ``logits``, ``policy``, ``value``."""
