@@ -131,8 +131,21 @@ def weights_from_dict(model, weights: dict[str, Any]) -> None:
             "training entry in .uns['hyperperturb'] is inconsistent with this hyperperturb version. Re-run hp.tl.train."
         )
         raise ValueError(msg)
+    arrays = []
     for k, w in zip(keys, model.weights, strict=True):
-        w.assign(np.asarray(weights[k]).reshape(w.shape))
+        arr = np.asarray(weights[k])
+        if arr.size != int(np.prod(w.shape)):
+            msg = (
+                f"Stored weight {k!r} has shape {arr.shape} but the rebuilt model expects {tuple(w.shape)}; the "
+                "training entry in .uns['hyperperturb'] is corrupted or from another version. Re-run hp.tl.train."
+            )
+            raise ValueError(msg)
+        if np.issubdtype(arr.dtype, np.number) and not np.isfinite(arr).all():
+            msg = f"Stored weight {k!r} contains NaN or infinite values; the training entry is corrupted. Re-run hp.tl.train."
+            raise ValueError(msg)
+        arrays.append(arr.reshape(w.shape))
+    for arr, w in zip(arrays, model.weights, strict=True):  # assign only once every array is valid
+        w.assign(arr)
 
 
 def train(
