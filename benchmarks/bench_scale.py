@@ -278,8 +278,9 @@ def main() -> None:
 
 
 def render(rows: list[dict], args: argparse.Namespace) -> str:
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     head = (
-        f"Machine: {machine()}. {args.genes} genes, ~5% non-zero, 15% control cells; `hp.tl.train` "
+        f"Machine: {machine()}; load average at the end {load:.1f}. {args.genes} genes, ~5% non-zero, 15% control cells; `hp.tl.train` "
         f"{args.epochs} epochs on the gene-level aggregates (timed once per screen: its cost does not depend on cells); `chunk_size={args.chunk_size}`. "
         "Cell-level columns: median of the runs shown (1 run for 1e6 cells); open = reading obs/var (and starting the "
         "Dask cluster + importing hyperperturb in its workers for `dask`). Peak RSS = peak summed RSS of the process and its "
