@@ -75,7 +75,7 @@ class _NaNGuard:
                 if loss is not None and not np.isfinite(float(loss)):
                     msg = (
                         f"hp.tl.train: the loss became {float(loss)} at epoch {epoch + 1}. Lower `learning_rate` "
-                        "(e.g. by 10x), train in float64 geometry, or check the inputs (rewards and features must be "
+                        "(e.g. by 10x), try geometry='euclidean' to see whether the curvature is the cause, or check the inputs (rewards and features must be "
                         "finite: `hp.tl.rewards` again). The object was left unchanged."
                     )
                     raise FloatingPointError(msg)
