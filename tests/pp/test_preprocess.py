@@ -48,8 +48,12 @@ def test_pipeline_keeps_targets_and_layer():
 
 def test_max_cells_stratified_seeded():
     a = _counts()
-    b = hp.pp.preprocess(a, max_cells=30, perturbation_key="perturbation", n_top_genes=20, n_pcs=5, copy=True)
-    c = hp.pp.preprocess(a, max_cells=30, perturbation_key="perturbation", n_top_genes=20, n_pcs=5, copy=True)
+    b = hp.pp.preprocess(
+        a, max_cells=30, perturbation_key="perturbation", n_top_genes=20, n_pcs=5, neighbors=False, copy=True
+    )
+    c = hp.pp.preprocess(
+        a, max_cells=30, perturbation_key="perturbation", n_top_genes=20, n_pcs=5, neighbors=False, copy=True
+    )
     assert b.n_obs <= 30
     assert set(b.obs.perturbation) == {"non-targeting", "G1", "G2", "RARE"}
     assert list(b.obs_names) == list(c.obs_names)  # same seed, same cells
@@ -99,3 +103,11 @@ def test_errors_leave_object_unchanged():
     dup.var_names = ["G0"] * 2 + [f"G{i}" for i in range(2, 60)]
     with pytest.raises(ValueError, match="unique"):
         hp.pp.preprocess(dup)
+
+
+def test_neighbors_can_be_skipped():
+    a = _counts()
+    b = hp.pp.preprocess(a, n_top_genes=10, n_pcs=5, neighbors=False, copy=True)
+    assert "X_pca" in b.obsm
+    assert "connectivities" not in b.obsp
+    assert get_ledger(b)["preprocess"]["params"]["neighbors"] is False

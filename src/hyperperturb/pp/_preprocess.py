@@ -102,6 +102,7 @@ def preprocess(
     max_cells: int | None = None,
     n_pcs: int = 50,
     n_neighbors: int = 15,
+    neighbors: bool = True,
     perturbation_key: str | None = None,
     seed: int = 0,
     layer_key: str = "hp_lognorm",
@@ -138,6 +139,10 @@ def preprocess(
         Principal components (capped by the data size).
     n_neighbors
         Neighbours of the cell kNN graph.
+    neighbors
+        Build the cell kNN graph (:func:`scanpy.pp.neighbors`, for exploratory analysis such as UMAP/Leiden).
+        hyperperturb's own steps never use it; ``False`` skips it, which saves minutes on large screens (the
+        first call in a session also pays a one-off compilation of scanpy's kNN code).
     perturbation_key
         Column of ``.obs`` with perturbation labels (stratifies ``max_cells``, protects target genes).
     seed
@@ -235,7 +240,8 @@ def preprocess(
     sc.pp.scale(work, max_value=max_value, zero_center=not sparse.issparse(work.X))
     n_comps = int(min(n_pcs, work.n_obs - 1, work.n_vars - 1))
     sc.pp.pca(work, n_comps=n_comps, random_state=seed)
-    _neighbors(work, n_neighbors=int(min(n_neighbors, work.n_obs - 1)), n_pcs=n_comps, seed=seed)
+    if neighbors:
+        _neighbors(work, n_neighbors=int(min(n_neighbors, work.n_obs - 1)), n_pcs=n_comps, seed=seed)
 
     entry = {
         "layer": layer_key,
@@ -254,6 +260,7 @@ def preprocess(
             "max_cells": max_cells,
             "n_pcs": int(n_pcs),
             "n_neighbors": int(n_neighbors),
+            "neighbors": bool(neighbors),
             "perturbation_key": perturbation_key,
             "seed": int(seed),
             "layer_key": layer_key,
