@@ -7,9 +7,9 @@ from ._curriculum import ComplexityScheduler, PerturbationEnv
 from ._debug import debug_numerics, is_debug_numerics
 from ._geometry import Euclidean, PoincareBall, get_manifold
 from ._graph import normalized_adjacency
+from ._layers import HyperbolicAttention, HyperbolicDense, HyperbolicGraphConv
 from ._losses import SafeKLDivergence, safe_kl
 from ._models import HyperbolicPerturbationModel, HyperPerturbModel
-from ._layers import HyperbolicAttention, HyperbolicDense, HyperbolicGraphConv
 from ._optimizer import HyperbolicAdam, manifold_variable
 from ._schedule import QuantumAnnealer
 
