@@ -111,3 +111,13 @@ def test_bad_arguments():
         HyperPerturbModel(3, 2, [0], dim=1)
     with pytest.raises(ValueError, match="dim"):
         HyperbolicPerturbationModel(3, 2, dim=1)
+
+
+def test_fermi_dirac_loss_prefers_close_edges_and_far_negatives():
+    from hyperperturb.nn._losses import fermi_dirac_loss
+
+    good = float(fermi_dirac_loss(tf.constant([0.1, 0.2]), tf.constant([3.0, 4.0])))
+    bad = float(fermi_dirac_loss(tf.constant([3.0, 4.0]), tf.constant([0.1, 0.2])))
+    assert 0 < good < 0.2 < bad
+    assert np.isfinite(float(fermi_dirac_loss(tf.constant([1e4]), tf.constant([1e4]))))
+    assert float(fermi_dirac_loss(tf.zeros(0), tf.zeros(0))) == 0.0

@@ -46,3 +46,50 @@ def test_predict_needs_training():
     a = _prepared(seed=2, n_genes=20, n_perturbations=3)
     with pytest.raises(KeyError, match="hp.tl.train"):
         hp.tl.predict(a)
+
+
+def test_kernel_readout_is_stored_and_excludes_holdout():
+    a = _prepared(seed=3, n_genes=50, n_perturbations=8)
+    perts = list(a.uns["hyperperturb"]["rewards"]["perturbations"])
+    held = perts[:2]
+    b = hp.tl.train(a, epochs=10, holdout=held, verbose=False, copy=True)
+    k = b.uns["hyperperturb"]["train"]["kernel"]
+    assert k["available"]
+    assert set(k["perturbations"]) == set(perts[2:])  # held-out profiles are never kernel sources
+    assert k["tau"] > 0 and 0 <= k["shrinkage"] <= 1 and k["n_cv"] == 6
+    # the prediction for a held-out perturbation does not change when its observed reward does
+    before = hp.tl.predict(b, held, kind="reward", method="kernel")
+    c = b.copy()
+    R = np.asarray(c.varm["hp_reward"]).copy()
+    R[:, 0] *= 10.0
+    c.varm["hp_reward"] = R
+    after = hp.tl.predict(c, held, kind="reward", method="kernel")
+    np.testing.assert_allclose(before.to_numpy(), after.to_numpy())
+    # reward = B + a convex combination of training excesses: never below the smallest training reward
+    Rtr = np.asarray(b.varm["hp_reward"])[:, 2:]
+    assert (before.to_numpy() >= Rtr.min(1, keepdims=True) - 1e-9).all()
+    assert (before.to_numpy() <= Rtr.max(1, keepdims=True) + 1e-9).all()
+
+
+def test_kernel_with_full_shrinkage_is_the_mean_and_methods_differ(trained):
+    e = trained.uns["hyperperturb"]["train"]
+    perts = list(e["perturbations"])
+    head = hp.tl.predict(trained, kind="reward", method="head")
+    kern = hp.tl.predict(trained, kind="reward", method="kernel")
+    assert not np.allclose(head.to_numpy(), kern.to_numpy())
+    b = trained.copy()
+    b.uns["hyperperturb"]["train"]["kernel"] = {**e["kernel"], "shrinkage": 1.0}
+    r = hp.tl.predict(b, perts, kind="reward", method="kernel").to_numpy()
+    R = np.asarray(b.varm["hp_reward"])
+    loo = (R.sum(1, keepdims=True) - R) / (R.shape[1] - 1)  # a trained perturbation never uses its own profile
+    np.testing.assert_allclose(r, loo, rtol=1e-6, atol=1e-9)
+
+
+def test_predict_method_errors(trained):
+    with pytest.raises(ValueError, match="method"):
+        hp.tl.predict(trained, method="nearest")
+    b = trained.copy()
+    b.uns["hyperperturb"]["train"]["kernel"] = {"available": False}
+    with pytest.raises(ValueError, match="method='head'"):
+        hp.tl.predict(b, method="kernel")
+    np.testing.assert_allclose(hp.tl.predict(b).to_numpy(), hp.tl.predict(b, method="head").to_numpy())

@@ -53,6 +53,24 @@ def safe_kl(y_true: tf.Tensor, y_pred: tf.Tensor, mask: tf.Tensor | None = None,
     return tf.reduce_sum(terms, axis=-1) * has_mass
 
 
+def fermi_dirac_loss(d_pos: tf.Tensor, d_neg: tf.Tensor, *, radius: float = 2.0, temperature: float = 1.0) -> tf.Tensor:
+    r"""Binary cross-entropy of the Fermi–Dirac edge decoder (Nickel & Kiela 2017; HGCN).
+
+    :math:`p(\text{edge}) = 1 / (\exp((d^2 - r)/t) + 1)`; the loss is the mean of :math:`-\log p` over the positive
+    distances ``d_pos`` plus the mean of :math:`-\log(1 - p)` over the negative ones ``d_neg``, written with
+    ``softplus`` so that it cannot overflow. Empty inputs contribute 0.
+    """
+    d_pos = tf.convert_to_tensor(d_pos)
+    d_neg = tf.cast(d_neg, d_pos.dtype)
+    u_pos = (tf.square(d_pos) - radius) / temperature
+    u_neg = (tf.square(d_neg) - radius) / temperature
+
+    def _mean(x):
+        return tf.reduce_sum(x) / tf.maximum(tf.cast(tf.size(x), x.dtype), 1.0)
+
+    return _mean(tf.nn.softplus(u_pos)) + _mean(tf.nn.softplus(-u_neg))
+
+
 @keras.saving.register_keras_serializable(package="hyperperturb")
 class SafeKLDivergence(keras.losses.Loss):
     """Keras loss: :func:`safe_kl` averaged over rows (the seed's ``safe_kl_divergence``).

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from ._geometry import Euclidean, PoincareBall, get_manifold
 from ._layers import HyperbolicDense, HyperbolicGraphConv
-from ._losses import masked_distribution, safe_kl
+from ._losses import fermi_dirac_loss, masked_distribution, safe_kl
 from ._optimizer import manifold_variable
 
 __all__ = ["HyperPerturbModel", "HyperbolicPerturbationModel"]
@@ -62,6 +62,12 @@ class HyperPerturbModel(keras.Model):
         policy, ``head="dense"``
             The seed's ``Dense(n_perturbations)`` on the tangent features :math:`[\log_0 z_g, h_g]`.
 
+    Graph-reconstruction loss (``graph_weight > 0``)
+        The standard hyperbolic-embedding objective (Nickel & Kiela 2017; HGCN): a Fermi–Dirac decoder
+        :math:`p(i \sim j) = 1 / (\exp((d(z_i, z_j)^2 - r) / t) + 1)` and binary cross-entropy over the graph's
+        edges against ``n_negatives`` random node pairs per edge, drawn afresh every step from a stateless RNG keyed
+        by ``(seed, step)`` (deterministic, ``O(edges)`` per step).
+
     Parameters
     ----------
     n_nodes
@@ -85,7 +91,13 @@ class HyperPerturbModel(keras.Model):
     dropout
         Dropout rate after the first convolution.
     seed
-        Seed of the initialisers.
+        Seed of the initialisers (and of the negative sampling).
+    graph_weight
+        Weight of the graph-reconstruction loss (0 disables it).
+    n_negatives
+        Negative pairs per edge in that loss.
+    fd_radius, fd_temperature
+        ``r`` and ``t`` of the Fermi–Dirac decoder.
     """
 
     def __init__(
@@ -102,6 +114,10 @@ class HyperPerturbModel(keras.Model):
         learn_curvature: bool = False,
         dropout: float = 0.1,
         seed: int = 0,
+        graph_weight: float = 0.0,
+        n_negatives: int = 5,
+        fd_radius: float = 2.0,
+        fd_temperature: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -120,6 +136,13 @@ class HyperPerturbModel(keras.Model):
         self.hidden = int(hidden)
         self.dropout_rate = float(dropout)
         self.seed = int(seed)
+        self.graph_weight = float(graph_weight)
+        self.n_negatives = int(n_negatives)
+        self.fd_radius = float(fd_radius)
+        self.fd_temperature = float(fd_temperature)
+        if not (self.graph_weight >= 0 and self.n_negatives >= 1 and self.fd_temperature > 0):
+            msg = "graph_weight must be >= 0, n_negatives >= 1 and fd_temperature > 0."
+            raise ValueError(msg)
         self.manifold = _manifold(geometry, curvature, learn_curvature)
         self.geometry = self.manifold.name if hasattr(self.manifold, "name") else str(geometry)
         self.learn_curvature = bool(learn_curvature)
@@ -237,8 +260,19 @@ class HyperPerturbModel(keras.Model):
         value_target: np.ndarray,
         row_weight: np.ndarray,
         mask: tf.Variable,
+        edges: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        """Attach the full graph and its targets; :meth:`train_step` ignores the batch it is given."""
+        """Attach the full graph and its targets; :meth:`train_step` ignores the batch it is given.
+
+        ``edges`` are the ``(i, j)`` node indices of the graph's undirected edges, each once, for the
+        graph-reconstruction loss.
+        """
+        if edges is None:
+            edges = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        ei, ej = (np.asarray(e, dtype=np.int32).ravel() for e in edges)
+        self._ei = tf.constant(np.concatenate([ei, ej]))  # both directions as heads
+        self._ej = tf.constant(np.concatenate([ej, ei]))
+        self._n_edges = len(ei)
         self._x = tf.constant(features, tf.float32)
         self._adj = adjacency
         self._pt = tf.constant(policy_target, tf.float32)
@@ -264,13 +298,31 @@ class HyperPerturbModel(keras.Model):
         value_loss = tf.reduce_sum(tf.square(err) * self._w) / nw
         value_mae = tf.reduce_sum(tf.abs(err) * self._w) / nw
         loss = 1.0 * policy_loss + 0.5 * value_loss
+        graph_loss = tf.constant(0.0)
+        if self.graph_weight > 0 and self._n_edges > 0:
+            graph_loss = self.graph_loss(out["embedding"])
+            loss = loss + self.graph_weight * graph_loss
         return {
             "loss": loss,
             "policy_loss": policy_loss,
             "value_loss": value_loss,
+            "graph_loss": graph_loss,
             "policy_mae": policy_mae,
             "value_mae": value_mae,
         }
+
+    def graph_loss(self, z: tf.Tensor) -> tf.Tensor:
+        """Fermi–Dirac BCE of the attached edges vs ``n_negatives`` seeded random tails per edge and direction."""
+        step = self.optimizer.iterations if self.optimizer is not None else tf.constant(0, tf.int64)
+        key = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
+        n_pos = tf.shape(self._ei)[0]
+        tails = tf.random.stateless_uniform(
+            tf.stack([n_pos * self.n_negatives]), seed=key, minval=0, maxval=self.n_nodes, dtype=tf.int32
+        )
+        heads = tf.tile(self._ei, [self.n_negatives])
+        d_pos = self.manifold.distance(tf.gather(z, self._ei), tf.gather(z, self._ej))
+        d_neg = self.manifold.distance(tf.gather(z, heads), tf.gather(z, tails))
+        return fermi_dirac_loss(d_pos, d_neg, radius=self.fd_radius, temperature=self.fd_temperature)
 
     def make_train_function(self, force=False):
         """A ``tf.function`` over :meth:`train_step`, traced once (the data iterator of ``fit`` is not read)."""
@@ -298,6 +350,10 @@ class HyperPerturbModel(keras.Model):
             "learn_curvature": self.learn_curvature,
             "dropout": self.dropout_rate,
             "seed": self.seed,
+            "graph_weight": self.graph_weight,
+            "n_negatives": self.n_negatives,
+            "fd_radius": self.fd_radius,
+            "fd_temperature": self.fd_temperature,
             "name": self.name,
         }
 

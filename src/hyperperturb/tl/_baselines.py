@@ -13,7 +13,14 @@ from scipy import sparse
 #: Baselines accepted by ``hp.tl.evaluate(baselines=...)``.
 BASELINES = ("mean", "linear", "shuffled-network")
 #: Models accepted by ``hp.tl.evaluate(models=...)`` and the ``hp.tl.train`` geometry each uses.
-MODELS = {"hyperperturb": "poincare", "hyperperturb-euclidean": "euclidean"}
+MODELS = {
+    "hyperperturb": "poincare",
+    "hyperperturb-euclidean": "euclidean",
+    "hyperperturb-head": "poincare",
+    "hyperperturb-euclidean-head": "euclidean",
+}
+#: The ``hp.tl.predict(method=...)`` of each model (``-head``: the policy/value heads only, no kernel readout).
+PREDICT_METHOD = {name: ("head" if name.endswith("-head") else "auto") for name in MODELS}
 
 
 def predict_mean(R_train: np.ndarray, n_out: int) -> np.ndarray:

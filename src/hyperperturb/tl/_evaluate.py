@@ -12,7 +12,7 @@ from scipy import stats
 
 from hyperperturb._utils import as_rng, get_ledger, logger, progress, record, resolve
 
-from ._baselines import BASELINES, MODELS, predict_linear, predict_mean, shuffled_network_copy
+from ._baselines import BASELINES, MODELS, PREDICT_METHOD, predict_linear, predict_mean, shuffled_network_copy
 from ._metrics import ALL_METRICS, PER_PERTURBATION, PER_SPLIT, score_split
 from ._splits import Screen, detectable_effects, make_splits, read_screen
 
@@ -87,14 +87,26 @@ def _model_predictions(
     seed: int,
     train_kwargs: Mapping[str, Any],
     mod: str | None,
+    method: str = "auto",
+    cache: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Train on everything but ``held`` (names) and return (reward, policy) predictions for the held-out columns."""
+    """Train on everything but ``held`` (names) and return (reward, policy) predictions for the held-out columns.
+
+    ``cache`` (per split) reuses a model trained with the same geometry for another read-out ``method``.
+    """
     train, predict = _train_api()
     kw = {"seed": seed, "verbose": False, **dict(train_kwargs)}
     if mod is not None:
         kw["mod"] = mod
-    trained = train(obj, model="hyperperturb", geometry=geometry, holdout=list(held), copy=True, **kw)
+    if cache is not None and geometry in cache:
+        trained = cache[geometry]
+    else:
+        trained = train(obj, model="hyperperturb", geometry=geometry, holdout=list(held), copy=True, **kw)
+        if cache is not None:
+            cache[geometry] = trained
     pkw = {"mod": mod} if mod is not None else {}
+    if method != "auto":
+        pkw["method"] = method
     rew = predict(trained, perturbations=list(held), kind="reward", **pkw)
     pol = predict(trained, perturbations=list(held), kind="policy", **pkw)
     rew = rew.reindex(columns=list(held)).to_numpy(dtype=np.float64)
@@ -203,7 +215,9 @@ def evaluate(
         Seed of the splits, the control resampling, the network rewiring and the model training.
     models
         Graph models: ``"hyperperturb"`` (Poincaré ball) and ``"hyperperturb-euclidean"`` (the same model with
-        ``geometry="euclidean"``). Pass ``()`` to evaluate baselines only.
+        ``geometry="euclidean"``), both read out with ``hp.tl.predict(method="auto")`` (the embedding-kernel
+        readout); ``"hyperperturb-head"`` and ``"hyperperturb-euclidean-head"`` score the same trained models with
+        the policy/value heads only (``method="head"``). Pass ``()`` to evaluate baselines only.
     baselines
         ``"mean"`` (average training profile), ``"linear"`` (PCA gene embedding + ridge, K=10, lambda=0.1, in the
         style of Ahlmann-Eltze et al.), ``"shuffled-network"`` (the hyperbolic model on a degree-preserving rewired
@@ -308,6 +322,7 @@ def evaluate(
         obs = screen.reward[:, held_cols]
         held_names = screen.names[held_cols]
         eff = np.asarray([effect_of[int(c)] for c in held_cols])
+        cache: dict[str, Any] = {}
         for method in methods:
             pol = None
             if method == "mean":
@@ -327,6 +342,8 @@ def evaluate(
                     seed=int(seed) + s,
                     train_kwargs=train_kwargs or {},
                     mod=t_mod,
+                    method=PREDICT_METHOD[method],
+                    cache=cache,
                 )
             per, _ = score_split(
                 pred, obs, screen.baseline, excess=not screen.signed, metrics=per_pert_metrics, k=int(k)

@@ -55,6 +55,7 @@ class GraphInputs:
     value_target: np.ndarray  # n_nodes
     row_weight: np.ndarray  # n_nodes, 1 where the node has targets
     prot_adata: Any = None
+    baseline: np.ndarray | None = None  # n_nodes: control noise floor B (0 where unknown)
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -295,6 +296,9 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     policy[:n_genes] = np.asarray(adata.varm["hp_policy_target"], dtype=np.float64)
     value[:n_genes] = np.asarray(adata.var["hp_value_target"], dtype=np.float64)
     weight[:n_genes] = 1.0
+    baseline = np.zeros(n_nodes)
+    if "hp_reward_baseline" in adata.var:
+        baseline[:n_genes] = np.nan_to_num(np.asarray(adata.var["hp_reward_baseline"], dtype=np.float64))
     if n_prot:
         pr = None
         if prot_adata is not None and "hp_reward" in prot_adata.varm:
@@ -321,6 +325,13 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
             val = pr[2] if pr[2] is not None else R.mean(1)
             sl = slice(n_genes + n_extra, n_nodes)
             reward[sl], policy[sl], value[sl], weight[sl] = R, np.nan_to_num(pol), np.nan_to_num(val), 1.0
+            pb = None
+            if prot_adata is not None and "hp_reward_baseline" in prot_adata.var:
+                pb = np.asarray(prot_adata.var["hp_reward_baseline"], dtype=np.float64)
+            elif isinstance(rew.get("protein"), dict) and "baseline" in rew["protein"]:
+                pb = np.asarray(rew["protein"]["baseline"], dtype=np.float64).ravel()
+            if pb is not None and pb.shape == (n_prot,):
+                baseline[sl] = np.nan_to_num(pb)
     node_index = {n: i for i, n in enumerate(nodes[: n_genes + n_extra])}
     target_node = np.array([node_index.get(tg, -1) for tg in targets], dtype=np.int64)
     info = {"has_network": has_net, "n_control_cells": len(cidx)}
@@ -343,6 +354,7 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
         row_weight=weight,
         prot_adata=prot_adata,
         info=info,
+        baseline=baseline,
     )
 
 

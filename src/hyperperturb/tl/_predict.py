@@ -10,6 +10,8 @@ import pandas as pd
 
 from hyperperturb._utils import require_step, resolve
 
+from ._train import _head_reward, _reward_policy
+
 
 def _names(x: Any) -> list[str]:
     return [str(v) for v in np.asarray(x).ravel()]
@@ -20,6 +22,7 @@ def predict(
     perturbations: Sequence[str] | str | None = None,
     *,
     kind: Literal["policy", "reward"] = "policy",
+    method: Literal["auto", "head", "kernel"] = "auto",
     mod: str = "rna",
 ) -> pd.DataFrame:
     r"""Predict, for every gene, the policy (or reward) of perturbations from the model stored by ``hp.tl.train``.
@@ -37,11 +40,23 @@ def predict(
         New perturbations need the ``"distance"`` head: they are scored from the target's embedding with the mean
         perturbation bias.
     kind
-        ``"policy"``: per gene, the softmax over the trained perturbations plus the new ones (the returned columns
-        are a subset, so rows sum to 1 only when all perturbations are returned). ``"reward"``: the policy times
-        the predicted value times the number of perturbations in the softmax, :math:`\hat R(g, p) = \pi_g(p)\,
-        v_g\, n_p`, the inverse of how the targets are built (policy = reward / row sum, value = row mean). For
-        ``model="simple"`` the reward is the model output itself.
+        ``"reward"``: the predicted reward profile :math:`\hat R(g, p) = B_g + \hat E(g, p)`, each gene's control
+        noise floor :math:`B_g` (``.var["hp_reward_baseline"]``, from control cells only) plus a predicted excess
+        (see ``method``). ``"policy"``: per gene, that reward normalised over the trained perturbations plus the
+        new ones (the returned columns are a subset, so rows sum to 1 only when all perturbations are returned),
+        the inverse of how ``.varm["hp_policy_target"]`` is built. For ``model="simple"`` the reward is the model
+        output itself.
+    method
+        How the excess is predicted.
+        ``"head"``: the policy and value heads,
+        :math:`\hat E(g, p) = u\, v_g\, n_p\, \pi_g(p)` (the value head's mean excess in units ``u`` times the
+        distance-head softmax over the ``n_p`` perturbations).
+        ``"kernel"``: the embedding-kernel transfer readout, a shrunken average of the *training* perturbations'
+        observed excess profiles weighted by :math:`\exp(-d(e_p, e_q)/\tau)`, the geodesic distance between the
+        perturbations' target embeddings (:math:`\tau` and the shrinkage toward the mean profile were chosen by
+        leave-one-out at the end of training; a trained perturbation never uses its own profile; held-out ones
+        are never among the sources).
+        ``"auto"``: ``"kernel"`` when at least 3 training perturbations are scorable, else ``"head"``.
     mod
         RNA modality of a MuData.
 
@@ -54,7 +69,8 @@ def predict(
     KeyError
         If :func:`hyperperturb.tl.train` has not been run.
     ValueError
-        For names that are neither trained perturbations nor graph nodes, or new names with the ``"dense"`` head.
+        For names that are neither trained perturbations nor graph nodes, new names with the ``"dense"`` head, or
+        ``method="kernel"`` when the stored model has no kernel readout.
 
     Examples
     --------
@@ -66,6 +82,9 @@ def predict(
 
     if kind not in ("policy", "reward"):
         msg = f"kind must be 'policy' or 'reward', got {kind!r}."
+        raise ValueError(msg)
+    if method not in ("auto", "head", "kernel"):
+        msg = f"method must be 'auto', 'head' or 'kernel', got {method!r}."
         raise ValueError(msg)
     t = resolve(data, mod=mod)
     adata = t.adata
@@ -102,6 +121,15 @@ def predict(
                 "perturbation is named by its target gene, which must be in var_names or the network's extra nodes."
             )
             raise ValueError(msg)
+    kern = entry.get("kernel", {}) if model_kind == "hyperperturb" else {}
+    has_kernel = isinstance(kern, dict) and bool(kern.get("available", False))
+    if method == "kernel" and not has_kernel:
+        msg = (
+            "method='kernel' needs the kernel readout of the graph model, which this training did not store (fewer "
+            "than 3 scorable training perturbations, model='simple', or an older hyperperturb). Use method='head'."
+        )
+        raise ValueError(msg)
+    use_kernel = method == "kernel" or (method == "auto" and has_kernel)
     net, feats, adj = rebuild(adata, entry)
     if model_kind == "simple":
         pred = net(tf.eye(len(trained)), training=False).numpy().T.astype(np.float64)
@@ -113,6 +141,16 @@ def predict(
     out = net((feats, adj), training=False)
     z = out["embedding"]
     value = out["value"].numpy().astype(np.float64)[:n_genes]
+    allnames = trained + new
+    cols = [allnames.index(w) for w in wanted]
+    if use_kernel:
+        emb_all = np.asarray(entry["perturbation_embedding"], dtype=np.float64).reshape(len(trained), -1)
+        if new:
+            zn = z.numpy().astype(np.float64)[[node_index[w] for w in new]]
+            emb_all = np.concatenate([emb_all, zn], axis=0)
+        reward = _kernel_reward(adata, entry, kern, allnames, emb_all, trained)
+    else:
+        reward = None
     if head == "distance":
         emb = np.asarray(entry["perturbation_embedding"], dtype=np.float32).reshape(len(trained), -1)
         bias = np.asarray(entry["perturbation_bias"], dtype=np.float32).ravel()
@@ -127,7 +165,56 @@ def predict(
         policy = tf.nn.softmax(logits, axis=-1).numpy().astype(np.float64)[:n_genes]
     else:
         policy = out["policy"].numpy().astype(np.float64)[:n_genes]
-    allnames = trained + new
-    cols = [allnames.index(w) for w in wanted]
-    mat = policy if kind == "policy" else policy * value[:, None] * len(allnames)
+    if reward is None:
+        if "value_unit" in entry:  # heads predict the excess over the noise floor B
+            B = np.asarray(entry["reward_baseline"], dtype=np.float64).ravel()
+            reward = _head_reward(policy, value, B, float(entry["value_unit"]))
+        else:  # models trained by hyperperturb < 0.2: heads predict the reward itself
+            reward = policy * value[:, None] * len(allnames)
+            if kind == "policy":
+                return pd.DataFrame(policy[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
+    mat = _reward_policy(reward) if kind == "policy" else reward
+    if not np.isfinite(mat).all():
+        msg = "hp.tl.predict produced non-finite values; the training entry is corrupted. Re-run hp.tl.train."
+        raise FloatingPointError(msg)
     return pd.DataFrame(mat[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
+
+
+def _kernel_reward(adata, entry, kern, allnames, emb_all, trained) -> np.ndarray:
+    """``B + Ê`` for every name in ``allnames`` from the kernel readout stored by training."""
+    from hyperperturb._utils import get_ledger
+
+    from ._kernel import predict_kernel
+
+    rew_names = _names(get_ledger(adata)["rewards"]["perturbations"])
+    sources = _names(kern["perturbations"])
+    missing = [q for q in sources if q not in rew_names]
+    if missing or "hp_reward" not in adata.varm:
+        msg = (
+            f"The kernel readout needs the training perturbations' rewards in .varm['hp_reward'] ({missing or sources} "
+            "missing); the rewards changed after hp.tl.train. Re-run `hp.tl.train`, or use method='head'."
+        )
+        raise KeyError(msg)
+    B = np.asarray(entry["reward_baseline"], dtype=np.float64).ravel()
+    R = np.asarray(adata.varm["hp_reward"], dtype=np.float64)[:, [rew_names.index(q) for q in sources]]
+    E = R - B[:, None]
+    src = {q: k for k, q in enumerate(sources)}
+    emb_src = emb_all[[trained.index(q) for q in sources]]
+    scorable = np.asarray(entry["scorable"], dtype=bool).ravel()
+    emb_q = emb_all.copy()
+    # a held-out perturbation without a target node has an untrained free point: it gets the mean profile
+    far = np.array([i < len(trained) and not scorable[i] and n not in src for i, n in enumerate(allnames)])
+    exclude = np.array([src.get(n, -1) if i < len(trained) else -1 for i, n in enumerate(allnames)])
+    Ehat = predict_kernel(
+        E,
+        emb_src,
+        emb_q,
+        tau=float(kern["tau"]),
+        shrinkage=float(kern["shrinkage"]),
+        geometry=str(kern["geometry"]),
+        c=float(kern["curvature"]),
+        exclude=exclude,
+    )
+    if far.any():
+        Ehat[:, far] = E.mean(axis=1, keepdims=True)
+    return B[:, None] + Ehat

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
+from scipy import sparse
 
 from hyperperturb._utils import check_unique_names, library_versions, logger, record, require_step, resolve
 from hyperperturb._utils._atomic import atomic_write
@@ -16,7 +17,8 @@ _GEOMETRIES = ("poincare", "euclidean")
 _HEADS = ("distance", "dense")
 
 
-def _validate(*, model, geometry, head, dim, hidden, curvature, epochs, learning_rate, dropout, key_added) -> None:
+def _validate(*, model, geometry, head, dim, hidden, curvature, epochs, learning_rate, dropout, key_added,
+              graph_weight=1.0) -> None:  # fmt: skip
     if model not in _MODELS:
         msg = f"model must be one of {list(_MODELS)}, got {model!r}. Use 'hyperperturb' (gene graph) or 'simple'."
         raise ValueError(msg)
@@ -43,6 +45,9 @@ def _validate(*, model, geometry, head, dim, hidden, curvature, epochs, learning
         raise ValueError(msg)
     if not 0 <= dropout < 1:
         msg = f"dropout must be in [0, 1), got {dropout!r}."
+        raise ValueError(msg)
+    if isinstance(graph_weight, bool) or not (np.isfinite(graph_weight) and graph_weight >= 0):
+        msg = f"graph_weight must be a number >= 0 (0 disables the graph-reconstruction loss), got {graph_weight!r}."
         raise ValueError(msg)
     if not isinstance(key_added, str) or not key_added:
         msg = f"key_added must be a non-empty string, got {key_added!r}."
@@ -93,7 +98,8 @@ def _recorder(keras, model, env):
             logs = dict(logs or {})
             logs["learning_rate"] = float(np.asarray(model.optimizer.learning_rate))
             logs["complexity"] = float(env.complexity)
-            for k in ("loss", "policy_loss", "value_loss", "policy_mae", "value_mae", "learning_rate", "complexity"):
+            keys = ("loss", "policy_loss", "value_loss", "graph_loss", "policy_mae", "value_mae", "learning_rate")
+            for k in (*keys, "complexity"):
                 self.rows.setdefault(k, []).append(float(logs.get(k, np.nan)))
 
     return Recorder()
@@ -161,6 +167,7 @@ def train(
     epochs: int = 200,
     learning_rate: float = 1e-2,
     dropout: float = 0.1,
+    graph_weight: float = 1.0,
     holdout: Sequence[str] | str | None = None,
     curriculum: bool = True,
     seed: int = 0,
@@ -209,6 +216,10 @@ def train(
         Initial learning rate of the :class:`~hyperperturb.nn.QuantumAnnealer` schedule.
     dropout
         Dropout rate in the encoder.
+    graph_weight
+        Weight of the graph-reconstruction loss: a Fermi–Dirac decoder over the network's edges (including edges
+        to unmeasured targets) against 5 seeded random pairs per edge, so that distances in the ball reflect the
+        network. ``0`` disables it. Euclidean distances for ``geometry="euclidean"``.
     holdout
         Perturbation names excluded from the loss (for evaluation on unseen perturbations); their rewards are not
         used for the policy or the value target.
@@ -278,6 +289,7 @@ def train(
         learning_rate=learning_rate,
         dropout=dropout,
         key_added=key_added,
+        graph_weight=graph_weight,
     )
     adata = t.adata
     check_unique_names(adata)
@@ -306,13 +318,11 @@ def train(
         if not np.isfinite(arr).all():
             msg = f"{name} contains NaN or inf values. Re-run `hp.tl.rewards(adata)` on finite expression data."
             raise ValueError(msg)
-    value_target = g.value_target
-    if held:  # the value target must not see the held-out perturbations
-        value_target = np.where(g.row_weight > 0, g.reward[:, trainable].mean(1), 0.0)
+    targets = _excess_targets(g, trainable, signed=_signed(rew))
 
     res = _fit(
         g,
-        value_target=value_target,
+        targets=targets,
         trainable=trainable,
         model=model,
         geometry=geometry,
@@ -324,6 +334,7 @@ def train(
         epochs=int(epochs),
         learning_rate=float(learning_rate),
         dropout=float(dropout),
+        graph_weight=float(graph_weight),
         curriculum=bool(curriculum),
         seed=int(seed),
         verbose=bool(verbose),
@@ -344,6 +355,7 @@ def train(
             "epochs": int(epochs),
             "learning_rate": float(learning_rate),
             "dropout": float(dropout),
+            "graph_weight": float(graph_weight),
             "holdout": held,
             "curriculum": bool(curriculum),
             "seed": int(seed),
@@ -360,6 +372,9 @@ def train(
         "perturbation_bias": res["pert_bias"],
         "scorable": res["scorable"],
         "n_scorable": n_scorable,
+        "value_unit": float(targets["unit"]),
+        "reward_baseline": targets["baseline"][: g.n_genes],
+        "kernel": res["kernel"],
         "extra_nodes": g.nodes[g.n_genes : g.n_genes + g.n_extra],
         "extra_embedding": res["z"][g.n_genes : g.n_genes + g.n_extra],
         "node_features": {"names": g.feature_names, "values": g.features},
@@ -421,8 +436,32 @@ def _write(adata, res, sl, key_added, entry, t0) -> None:
     record(adata, "train", entry)
 
 
-def _fit(g, *, value_target, trainable, model, geometry, head, dim, hidden, curvature, learn_curvature, epochs,
-         learning_rate, dropout, curriculum, seed, verbose, callbacks) -> dict[str, Any]:  # fmt: skip
+def _signed(rew: dict[str, Any]) -> bool:
+    params = rew.get("params", {})
+    return bool(params.get("signed", False)) if isinstance(params, dict) else False
+
+
+def _excess_targets(g, trainable: np.ndarray, *, signed: bool) -> dict[str, Any]:
+    """Leak-free targets on top of each node's control noise floor ``B`` (only the training columns are read).
+
+    ``E = max(R - B, 0)`` over the training perturbations; the policy target is ``E`` (normalised over the active
+    perturbations in the loss), the value target the mean of ``E`` per node in units of ``unit`` (its mean over
+    nodes with targets), so that the value head works on O(1) numbers whatever the scale of the rewards.
+    """
+    B = np.zeros(g.n_nodes)
+    if g.baseline is not None and not signed:
+        B = np.where(g.row_weight > 0, np.nan_to_num(g.baseline), 0.0)
+    R = np.abs(g.reward) if signed else g.reward
+    E = np.clip(R - B[:, None], 0.0, None)
+    E[:, ~trainable] = 0.0
+    v = np.where(g.row_weight > 0, E[:, trainable].mean(1), 0.0)
+    rows = g.row_weight > 0
+    unit = float(v[rows].mean()) if rows.any() and v[rows].mean() > 0 else 1.0
+    return {"baseline": B, "excess": E, "value": v / unit, "unit": unit, "signed": signed}
+
+
+def _fit(g, *, targets, trainable, model, geometry, head, dim, hidden, curvature, learn_curvature, epochs,
+         learning_rate, dropout, graph_weight, curriculum, seed, verbose, callbacks) -> dict[str, Any]:  # fmt: skip
     """Build, train and read out the model; returns plain arrays (nothing is written)."""
     import keras
     import tensorflow as tf
@@ -454,10 +493,14 @@ def _fit(g, *, value_target, trainable, model, geometry, head, dim, hidden, curv
                 learn_curvature=learn_curvature,
                 dropout=dropout,
                 seed=seed,
+                graph_weight=graph_weight,
             )
             net.build()
             adj = normalized_adjacency(g.adjacency)
-            net.set_training_data(g.features, adj, g.policy_target, value_target, g.row_weight, env.mask)
+            up = sparse.triu(g.adjacency, k=1).tocoo()
+            net.set_training_data(
+                g.features, adj, targets["excess"], targets["value"], g.row_weight, env.mask, edges=(up.row, up.col)
+            )
         else:
             reward = g.reward[: g.n_genes]
             net = HyperbolicPerturbationModel(
@@ -481,13 +524,25 @@ def _fit(g, *, value_target, trainable, model, geometry, head, dim, hidden, curv
         # one placeholder batch repeated forever: Keras keeps the iterator across epochs (no per-epoch set-up)
         ds = tf.data.Dataset.from_tensors(tf.zeros((1, 1))).repeat()
         net.fit(ds, epochs=epochs, steps_per_epoch=1, verbose=0, callbacks=cbs, shuffle=False)
-        return _readout(net, g, model=model, trainable=trainable, history=rec.rows)
+        return _readout(net, g, model=model, trainable=trainable, history=rec.rows, targets=targets)
     finally:
         if not was_det:
             tf_config.disable_op_determinism()
 
 
-def _readout(net, g, *, model, trainable, history) -> dict[str, Any]:
+def _head_reward(policy: np.ndarray, value: np.ndarray, baseline: np.ndarray, unit: float) -> np.ndarray:
+    """Reward of the heads: ``B[g] + unit · v_g · n_p · π_g(p)`` (noise floor + predicted excess)."""
+    return baseline[:, None] + unit * value[:, None] * policy.shape[1] * policy
+
+
+def _reward_policy(reward: np.ndarray) -> np.ndarray:
+    """Rows of a non-negative reward matrix normalised to sum to 1 (all-zero rows: uniform)."""
+    r = np.clip(reward, 0.0, None)
+    s = r.sum(1, keepdims=True)
+    return np.where(s > 0, r / np.where(s > 0, s, 1.0), 1.0 / max(r.shape[1], 1))
+
+
+def _readout(net, g, *, model, trainable, history, targets) -> dict[str, Any]:
     import tensorflow as tf
 
     from hyperperturb.nn._graph import normalized_adjacency
@@ -508,6 +563,10 @@ def _readout(net, g, *, model, trainable, history) -> dict[str, Any]:
             if net.head == "distance":
                 logits = net.score(out["embedding"], tf.constant(emb, tf.float32), tf.constant(bias, tf.float32))
                 policy = tf.nn.softmax(logits, axis=-1).numpy().astype(np.float64)
+        # heads predict the excess over B: report reward-implied policy and B + excess as the value
+        reward_hat = _head_reward(policy, value, targets["baseline"], targets["unit"])
+        policy = _reward_policy(reward_hat)
+        value = targets["baseline"] + targets["unit"] * value
     else:
         pred = net(tf.eye(n_p), training=False).numpy().T.astype(np.float64)  # genes x perts
         s = pred.sum(1, keepdims=True)
@@ -534,7 +593,9 @@ def _readout(net, g, *, model, trainable, history) -> dict[str, Any]:
     else:
         c = float("nan")
     hist = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+    kernel = _fit_kernel(net, g, emb, scorable, trainable, targets) if model == "hyperperturb" else {"available": False}
     return {
+        "kernel": kernel,
         "z": z,
         "policy": policy,
         "value": value,
@@ -544,4 +605,23 @@ def _readout(net, g, *, model, trainable, history) -> dict[str, Any]:
         "curvature": c if np.isfinite(c) else 0.0,
         "history": hist,
         "weights": weights_to_dict(net),
+    }
+
+
+def _fit_kernel(net, g, emb, scorable, trainable, targets) -> dict[str, Any]:
+    """Leave-one-out choice of the kernel readout's bandwidth and shrinkage (training perturbations only)."""
+    from ._kernel import fit_kernel
+
+    tr = np.flatnonzero(trainable)
+    E = g.reward[: g.n_genes, tr] - targets["baseline"][: g.n_genes, None]  # signed rewards: B = 0
+    geometry = net.manifold.name if net.manifold.name == "poincare" else "euclidean"
+    c = float(net.manifold.curvature) if geometry == "poincare" else 1.0
+    fit = fit_kernel(E, emb[tr], scorable[tr], geometry=geometry, c=c)
+    n_cv = int(scorable[tr].sum())
+    return {
+        "available": bool(n_cv >= 3 and len(tr) >= 3),
+        "perturbations": [g.perturbations[i] for i in tr],
+        "geometry": geometry,
+        "curvature": c,
+        **fit,
     }
