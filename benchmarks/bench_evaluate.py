@@ -76,6 +76,7 @@ def _evaluate(a, args):
         a,
         n_splits=args.splits,
         seed=args.seed,
+        models=("hyperperturb", "hyperperturb-head", "hyperperturb-euclidean"),
         train_kwargs={"epochs": args.epochs},
         verbose=False,
     )

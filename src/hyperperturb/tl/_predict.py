@@ -169,7 +169,7 @@ def predict(
         if "value_unit" in entry:  # heads predict the excess over the noise floor B
             B = np.asarray(entry["reward_baseline"], dtype=np.float64).ravel()
             reward = _head_reward(policy, value, B, float(entry["value_unit"]))
-        else:  # models trained by hyperperturb < 0.2: heads predict the reward itself
+        else:  # ledgers written before the excess parametrisation: heads predict the reward itself
             reward = policy * value[:, None] * len(allnames)
             if kind == "policy":
                 return pd.DataFrame(policy[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
