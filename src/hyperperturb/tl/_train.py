@@ -250,13 +250,16 @@ def train(
         ``n_vars × dim`` embedding, every row strictly inside the ball (for ``model="simple"``: the output-layer
         gene vectors mapped onto the ball with :math:`\exp_0`).
     ``.varm["hp_policy"]``
-        Predicted policy, rows sum to 1 (columns: ``.uns["hyperperturb"]["train"]["perturbations"]``).
+        Predicted policy of the heads (their predicted reward normalised per gene), rows sum to 1 (columns:
+        ``.uns["hyperperturb"]["train"]["perturbations"]``).
     ``.var["hp_value"]``
-        Predicted value (perturbation sensitivity).
+        Predicted value (per-gene sensitivity): the noise floor ``B`` plus the predicted mean excess, in the units
+        of ``.var["hp_value_target"]``.
     ``.uns["hyperperturb"]["train"]``
-        ``params``, ``history``, ``weights``, ``perturbations``, ``perturbation_embedding``, ``perturbation_bias``,
-        ``scorable``, ``extra_nodes``, ``extra_embedding``, ``node_features``, ``graph``, ``versions``, ``seed``,
-        ``wall_time``.
+        ``params``, ``history`` (incl. ``graph_loss``), ``weights``, ``perturbations``, ``perturbation_embedding``,
+        ``perturbation_bias``, ``scorable``, ``value_unit``, ``reward_baseline``, ``kernel`` (the kernel readout:
+        source perturbations, ``tau``, ``shrinkage``, leave-one-out score), ``extra_nodes``, ``extra_embedding``,
+        ``node_features``, ``graph``, ``versions``, ``seed``, ``wall_time``.
 
     For a MuData with a protein modality the proteins' embedding, policy and value go to
     ``mdata[prot_mod].varm[key_added]``, ``.varm["hp_policy"]`` and ``.var["hp_value"]``.
