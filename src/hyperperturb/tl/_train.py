@@ -376,6 +376,7 @@ def train(
         "scorable": res["scorable"],
         "n_scorable": n_scorable,
         "value_unit": float(targets["unit"]),
+        "value_unit_protein": float(targets["unit_protein"]),
         "reward_baseline": targets["baseline"][: g.n_genes],
         "kernel": res["kernel"],
         "extra_nodes": g.nodes[g.n_genes : g.n_genes + g.n_extra],
@@ -459,8 +460,25 @@ def _excess_targets(g, trainable: np.ndarray, *, signed: bool) -> dict[str, Any]
     E[:, ~trainable] = 0.0
     v = np.where(g.row_weight > 0, E[:, trainable].mean(1), 0.0)
     rows = g.row_weight > 0
-    unit = float(v[rows].mean()) if rows.any() and v[rows].mean() > 0 else 1.0
-    return {"baseline": B, "excess": E, "value": v / unit, "unit": unit, "signed": signed}
+    # one unit per modality: protein rewards (e.g. ADT counts) live on another scale than log expression
+    is_prot = np.zeros(g.n_nodes, dtype=bool)
+    is_prot[g.n_nodes - g.n_prot :] = g.n_prot > 0
+    units = np.ones(g.n_nodes)
+    unit_by_kind = {}
+    for kind, sel in (("genes", ~is_prot), ("proteins", is_prot)):
+        r = rows & sel
+        u = float(v[r].mean()) if r.any() and v[r].mean() > 0 else 1.0
+        units[sel] = u
+        unit_by_kind[kind] = u
+    return {
+        "baseline": B,
+        "excess": E,
+        "value": v / units,
+        "unit": unit_by_kind["genes"],
+        "unit_protein": unit_by_kind["proteins"],
+        "units": units,
+        "signed": signed,
+    }
 
 
 def _fit(g, *, targets, trainable, model, geometry, head, dim, hidden, curvature, learn_curvature, epochs,
@@ -533,7 +551,7 @@ def _fit(g, *, targets, trainable, model, geometry, head, dim, hidden, curvature
             tf_config.disable_op_determinism()
 
 
-def _head_reward(policy: np.ndarray, value: np.ndarray, baseline: np.ndarray, unit: float) -> np.ndarray:
+def _head_reward(policy: np.ndarray, value: np.ndarray, baseline: np.ndarray, unit: float | np.ndarray) -> np.ndarray:
     """Reward of the heads: ``B[g] + unit · v_g · n_p · π_g(p)`` (noise floor + predicted excess)."""
     return baseline[:, None] + unit * value[:, None] * policy.shape[1] * policy
 
@@ -567,9 +585,9 @@ def _readout(net, g, *, model, trainable, history, targets) -> dict[str, Any]:
                 logits = net.score(out["embedding"], tf.constant(emb, tf.float32), tf.constant(bias, tf.float32))
                 policy = tf.nn.softmax(logits, axis=-1).numpy().astype(np.float64)
         # heads predict the excess over B: report reward-implied policy and B + excess as the value
-        reward_hat = _head_reward(policy, value, targets["baseline"], targets["unit"])
+        reward_hat = _head_reward(policy, value, targets["baseline"], targets["units"][:, None])
         policy = _reward_policy(reward_hat)
-        value = targets["baseline"] + targets["unit"] * value
+        value = targets["baseline"] + targets["units"] * value
     else:
         pred = net(tf.eye(n_p), training=False).numpy().T.astype(np.float64)  # genes x perts
         s = pred.sum(1, keepdims=True)
