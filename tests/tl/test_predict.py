@@ -93,3 +93,23 @@ def test_predict_method_errors(trained):
     with pytest.raises(ValueError, match="method='head'"):
         hp.tl.predict(b, method="kernel")
     np.testing.assert_allclose(hp.tl.predict(b).to_numpy(), hp.tl.predict(b, method="head").to_numpy())
+
+
+def test_kernel_form_is_stored_and_old_ledgers_without_form_use_the_mixture(trained):
+    e = trained.uns["hyperperturb"]["train"]
+    assert e["kernel"]["form"] in ("mixture", "adaptive")
+    assert float(e["kernel"]["kappa"]) >= 0
+    perts = list(e["perturbations"])
+    old = {k: v for k, v in e["kernel"].items() if k not in ("form", "kappa")}
+    b, m = trained.copy(), trained.copy()
+    b.uns["hyperperturb"]["train"]["kernel"] = old
+    m.uns["hyperperturb"]["train"]["kernel"] = {**old, "form": "mixture", "kappa": 0.0}
+    r_old = hp.tl.predict(b, perts, kind="reward", method="kernel").to_numpy()
+    np.testing.assert_allclose(r_old, hp.tl.predict(m, perts, kind="reward", method="kernel").to_numpy())
+    assert np.isfinite(r_old).all()
+    # adaptive form with an overwhelming prior pseudo-count: the leave-one-out mean profile
+    a = trained.copy()
+    a.uns["hyperperturb"]["train"]["kernel"] = {**old, "form": "adaptive", "kappa": 1e12, "shrinkage": 0.0}
+    r = hp.tl.predict(a, perts, kind="reward", method="kernel").to_numpy()
+    R = np.asarray(a.varm["hp_reward"])
+    np.testing.assert_allclose(r, (R.sum(1, keepdims=True) - R) / (R.shape[1] - 1), rtol=1e-6, atol=1e-9)

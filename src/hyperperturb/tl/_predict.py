@@ -214,6 +214,8 @@ def _kernel_reward(adata, entry, kern, allnames, emb_all, trained) -> np.ndarray
         geometry=str(kern["geometry"]),
         c=float(kern["curvature"]),
         exclude=exclude,
+        form=str(kern.get("form", "mixture")),  # ledgers written before the adaptive form: the mixture
+        kappa=float(kern.get("kappa", 0.0)),
     )
     if far.any():
         Ehat[:, far] = E.mean(axis=1, keepdims=True)
