@@ -3,6 +3,7 @@
 Prints the markdown tables of the "Prediction quality" section of docs/benchmarks.md.
 
     python benchmarks/bench_evaluate.py [--data ../shared/data] [--epochs 100] [--splits 5] [--only papalexi|synthetic]
+        [--dim 2] [--models hyperperturb,hyperperturb-head,hyperperturb-euclidean]
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def _report(name: str, a, t0: float, args) -> None:
     print(
         f"{cov['n_eligible']}/{cov['n_perturbations']} perturbations eligible (target is a graph node); "
         f"{(det['effect'] == 'detectable').sum()}/{len(det)} held-out perturbations detectable at level 0.05; "
-        f"{args.splits} splits, holdout_frac 0.2, seed {args.seed}, epochs {args.epochs}; "
+        f"{args.splits} splits, holdout_frac 0.2, seed {args.seed}, epochs {args.epochs}, dim {args.dim}; "
         f"wall time {time.perf_counter() - t0:.0f} s.\n"
     )
     print("All held-out perturbations (mean ± sd over perturbations; per-split metrics over splits):\n")
@@ -76,8 +77,8 @@ def _evaluate(a, args):
         a,
         n_splits=args.splits,
         seed=args.seed,
-        models=("hyperperturb", "hyperperturb-head", "hyperperturb-euclidean"),
-        train_kwargs={"epochs": args.epochs},
+        models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
+        train_kwargs={"epochs": args.epochs, "dim": args.dim},
         verbose=False,
     )
 
@@ -129,18 +130,27 @@ def main() -> None:
     p.add_argument("--splits", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", choices=["papalexi", "synthetic"], default=None)
+    p.add_argument("--dim", type=int, default=2, help="embedding dimension passed to hp.tl.train (default 2)")
+    p.add_argument(
+        "--models",
+        default="hyperperturb,hyperperturb-head,hyperperturb-euclidean",
+        help="comma-separated graph models for hp.tl.evaluate",
+    )
     args = p.parse_args()
     logging.getLogger("hyperperturb").setLevel(logging.WARNING)
     print(
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
-        f"hyperperturb {hp.__version__}."
+        f"hyperperturb {hp.__version__}; load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}."
     )
     t0 = time.perf_counter()
     if args.only in (None, "papalexi"):
         papalexi(args)
     if args.only in (None, "synthetic"):
         synthetic(args)
-    print(f"\nTotal run time {time.perf_counter() - t0:.0f} s.")
+    print(
+        f"\nTotal run time {time.perf_counter() - t0:.0f} s; load average at the end "
+        f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}."
+    )
 
 
 if __name__ == "__main__":
