@@ -257,8 +257,9 @@ def train(
         of ``.var["hp_value_target"]``.
     ``.uns["hyperperturb"]["train"]``
         ``params``, ``history`` (incl. ``graph_loss``), ``weights``, ``perturbations``, ``perturbation_embedding``,
-        ``perturbation_bias``, ``scorable``, ``value_unit``, ``reward_baseline``, ``kernel`` (the kernel readout:
-        source perturbations, ``tau``, ``shrinkage``, leave-one-out score), ``extra_nodes``, ``extra_embedding``,
+        ``perturbation_bias``, ``scorable``, ``value_unit`` (genes), ``value_unit_protein``, ``reward_baseline``,
+        ``kernel`` (the kernel readout: source perturbations, ``form``, ``tau``, ``shrinkage``, ``kappa``,
+        leave-one-out score), ``extra_nodes``, ``extra_embedding``,
         ``node_features``, ``graph``, ``versions``, ``seed``, ``wall_time``.
 
     For a MuData with a protein modality the proteins' embedding, policy and value go to
