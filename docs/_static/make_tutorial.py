@@ -13,11 +13,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-import scanpy as sc  # noqa: E402
+import matplotlib.pyplot as plt
+import pandas as pd
+import scanpy as sc
 
-import hyperperturb as hp  # noqa: E402
+import hyperperturb as hp
 
 HERE = Path(__file__).resolve().parent
 data_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parents[2] / "shared" / "data"

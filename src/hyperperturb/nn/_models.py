@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._geometry import Euclidean, PoincareBall, get_manifold
-from ._layers import HyperbolicDense, HyperbolicGraphConv
+from ._layers import HyperbolicAttention, HyperbolicDense, HyperbolicGraphConv
 from ._losses import fermi_dirac_loss, masked_distribution, safe_kl
 from ._optimizer import manifold_variable
 
@@ -48,6 +48,10 @@ class HyperPerturbModel(keras.Model):
     :math:`z_g` of the ball per node::
 
         h = LayerNorm(log0(GraphConv1(x, Â)))  ->  Dropout  ->  z = GraphConv2(h, Â)  (dim coordinates)
+
+    With ``attention=True`` a graph-masked :class:`~hyperperturb.nn.HyperbolicAttention` layer (weights from
+    negative hyperbolic distances between neighbours) refines the first layer's output before the LayerNorm,
+    as a residual in the tangent space: ``h = log0(h1) + log0(Attention(h1, Â))``.
 
     Heads
         value
@@ -98,6 +102,10 @@ class HyperPerturbModel(keras.Model):
         Negative pairs per edge in that loss.
     fd_radius, fd_temperature
         ``r`` and ``t`` of the Fermi–Dirac decoder.
+    attention
+        Add the graph-attention refinement described above.
+    num_heads
+        Heads of that attention layer.
     """
 
     def __init__(
@@ -118,6 +126,8 @@ class HyperPerturbModel(keras.Model):
         n_negatives: int = 5,
         fd_radius: float = 2.0,
         fd_temperature: float = 1.0,
+        attention: bool = False,
+        num_heads: int = 2,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -140,6 +150,8 @@ class HyperPerturbModel(keras.Model):
         self.n_negatives = int(n_negatives)
         self.fd_radius = float(fd_radius)
         self.fd_temperature = float(fd_temperature)
+        self.attention = bool(attention)
+        self.num_heads = int(num_heads)
         if not (self.graph_weight >= 0 and self.n_negatives >= 1 and self.fd_temperature > 0):
             msg = "graph_weight must be >= 0, n_negatives >= 1 and fd_temperature > 0."
             raise ValueError(msg)
@@ -157,6 +169,17 @@ class HyperPerturbModel(keras.Model):
             seed=self.seed,
             name="encoder_gcn1",
         )
+        self.attn = None
+        if self.attention:
+            self.attn = HyperbolicAttention(
+                self.num_heads,
+                max(2, self.hidden // self.num_heads),
+                geometry=self.manifold,
+                output_dim=self.hidden,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 3),
+                seed=self.seed + 3,
+                name="encoder_attention",
+            )
         self.norm = keras.layers.LayerNormalization(name="encoder_norm")
         self.drop = keras.layers.Dropout(self.dropout_rate, seed=self.seed)
         self.gcn2 = HyperbolicGraphConv(
@@ -200,6 +223,8 @@ class HyperPerturbModel(keras.Model):
         eye = tf.sparse.eye(self.n_nodes, dtype=tf.float32)
         x = tf.zeros((self.n_nodes, self.n_features))
         self.gcn1.build(((self.n_nodes, self.n_features), (self.n_nodes, self.n_nodes)))
+        if self.attn is not None:
+            self.attn.build((self.n_nodes, self.hidden))
         self.norm.build((self.n_nodes, self.hidden))
         self.gcn2.build(((self.n_nodes, self.hidden), (self.n_nodes, self.n_nodes)))
         if self.head == "dense":
@@ -211,7 +236,10 @@ class HyperPerturbModel(keras.Model):
     def encode(self, x: tf.Tensor, adj: tf.SparseTensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
         """Node embeddings ``z`` (on the ball) and tangent hidden features ``h``."""
         m = self.manifold
-        h = m.logmap0(self.gcn1((x, adj), training=training))
+        h1 = self.gcn1((x, adj), training=training)
+        h = m.logmap0(h1)
+        if self.attn is not None:
+            h = h + m.logmap0(self.attn(h1, adj=adj, training=training))
         h = self.norm(h)
         h = self.drop(h, training=training)
         z = self.gcn2((h, adj), training=training)
@@ -354,6 +382,8 @@ class HyperPerturbModel(keras.Model):
             "n_negatives": self.n_negatives,
             "fd_radius": self.fd_radius,
             "fd_temperature": self.fd_temperature,
+            "attention": self.attention,
+            "num_heads": self.num_heads,
             "name": self.name,
         }
 

@@ -68,6 +68,7 @@ def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
         learn_curvature=learn,
         dropout=float(p["dropout"]),
         seed=int(p["seed"]),
+        attention=bool(p.get("attention", False)),
     )
     net.build()
     weights_from_dict(net, entry["weights"])
