@@ -61,7 +61,8 @@ def _report(name: str, a, t0: float, args) -> None:
     print(
         f"{cov['n_eligible']}/{cov['n_perturbations']} perturbations eligible (target is a graph node); "
         f"{(det['effect'] == 'detectable').sum()}/{len(det)} held-out perturbations detectable at level 0.05; "
-        f"{args.splits} splits, holdout_frac 0.2, seed {args.seed}, epochs {args.epochs}, dim {args.dim}; "
+        f"{args.splits} splits, holdout_frac 0.2, seed {args.seed}, epochs {args.epochs}, dim {args.dim}, "
+        f"attention {args.attention}; "
         f"wall time {time.perf_counter() - t0:.0f} s.\n"
     )
     print("All held-out perturbations (mean ± sd over perturbations; per-split metrics over splits):\n")
@@ -78,7 +79,7 @@ def _evaluate(a, args):
         n_splits=args.splits,
         seed=args.seed,
         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
-        train_kwargs={"epochs": args.epochs, "dim": args.dim},
+        train_kwargs={"epochs": args.epochs, "dim": args.dim, "attention": args.attention},
         verbose=False,
     )
 
@@ -131,6 +132,7 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", choices=["papalexi", "synthetic"], default=None)
     p.add_argument("--dim", type=int, default=2, help="embedding dimension passed to hp.tl.train (default 2)")
+    p.add_argument("--attention", action="store_true", help="train with attention=True (graph-attention refinement)")
     p.add_argument(
         "--models",
         default="hyperperturb,hyperperturb-head,hyperperturb-euclidean",
