@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import logging
 import os
 import sys
@@ -191,21 +190,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     def preprocess() -> None:
         data = state["data"]
-        params = inspect.signature(hp.pp.preprocess).parameters
-        if args.full_preprocess or "neighbors" in params:
-            kw = {"neighbors": False} if "neighbors" in params and not args.full_preprocess else {}
-            hp.pp.preprocess(data, perturbation_key="perturbation", n_top_genes=args.genes, seed=args.seed, **kw)
-            _align_modalities(data)
-            state["preprocess"] = "hp.pp.preprocess"
-        else:
-            # hp.pp.preprocess also builds scanpy's kNN cell graph (~30 s of numba compilation on first use), which the
-            # model does not need: the quick demo normalises with scanpy directly (--full-preprocess runs it all).
-            import scanpy as sc
-
-            rna = _rna(data)
-            sc.pp.normalize_total(rna)
-            sc.pp.log1p(rna)
-            state["preprocess"] = "scanpy normalize_total + log1p (pass --full-preprocess for hp.pp.preprocess)"
+        # scanpy's kNN cell graph (~30 s of numba compilation on first use) is not needed by the model:
+        # skipped unless --full-preprocess
+        hp.pp.preprocess(
+            data,
+            perturbation_key="perturbation",
+            n_top_genes=args.genes,
+            seed=args.seed,
+            neighbors=bool(args.full_preprocess),
+        )
+        _align_modalities(data)
+        state["preprocess"] = "hp.pp.preprocess" + (" (with the cell kNN graph)" if args.full_preprocess else "")
 
     def perturbations() -> None:
         hp.pp.perturbations(state["data"], key="perturbation", control="non-targeting")
@@ -355,7 +350,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if not args.no_preprocess:
         say("- preprocess (hp.pp.preprocess)")
-        hp.pp.preprocess(data, perturbation_key=args.perturbation_key, seed=args.seed)
+        hp.pp.preprocess(data, perturbation_key=args.perturbation_key, seed=args.seed, neighbors=False)
         _align_modalities(data)
     say("- perturbations (hp.pp.perturbations)")
     hp.pp.perturbations(data, key=args.perturbation_key, control=args.control, ignore=args.ignore or None, mod=args.mod)
