@@ -40,8 +40,28 @@ def _make_train_function(model: keras.Model, force: bool):
     return function
 
 
+class _FullBatchTraining:
+    """``fit`` support for models whose whole data set is one batch attached with ``set_training_data``.
+
+    Subclasses provide ``compute_losses(training)`` returning a dict with ``"loss"``.
+    """
+
+    def make_train_function(self, force=False):
+        """A ``tf.function`` over :meth:`train_step`, traced once (the data iterator of ``fit`` is not read)."""
+        return _make_train_function(self, force)
+
+    def train_step(self, data):
+        """One full-data step (the batch from ``fit`` is a placeholder)."""
+        with tf.GradientTape() as tape:
+            logs = self.compute_losses(training=True)
+        grads = tape.gradient(logs["loss"], self.trainable_variables)
+        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.trainable_variables, strict=True)]
+        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
+        return logs
+
+
 @keras.saving.register_keras_serializable(package="hyperperturb")
-class HyperPerturbModel(keras.Model):
+class HyperPerturbModel(_FullBatchTraining, keras.Model):
     r"""Gene-graph model of the seed (§3.1): hyperbolic graph encoder, policy head and value head.
 
     The encoder maps node features :math:`x_g` and the row-normalised adjacency :math:`\hat A` to one point
@@ -352,19 +372,6 @@ class HyperPerturbModel(keras.Model):
         d_neg = self.manifold.distance(tf.gather(z, heads), tf.gather(z, tails))
         return fermi_dirac_loss(d_pos, d_neg, radius=self.fd_radius, temperature=self.fd_temperature)
 
-    def make_train_function(self, force=False):
-        """A ``tf.function`` over :meth:`train_step`, traced once (the data iterator of ``fit`` is not read)."""
-        return _make_train_function(self, force)
-
-    def train_step(self, data):
-        """One full-graph step (the batch from ``fit`` is a placeholder)."""
-        with tf.GradientTape() as tape:
-            logs = self.compute_losses(training=True)
-        grads = tape.gradient(logs["loss"], self.trainable_variables)
-        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.trainable_variables, strict=True)]
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
-        return logs
-
     def get_config(self):
         return {
             "n_nodes": self.n_nodes,
@@ -392,7 +399,7 @@ class HyperPerturbModel(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="hyperperturb")
-class HyperbolicPerturbationModel(keras.Model):
+class HyperbolicPerturbationModel(_FullBatchTraining, keras.Model):
     r"""The seed's simple model: perturbation one-hot → hyperbolic dense layers → per-gene reward.
 
     .. math::
@@ -516,19 +523,6 @@ class HyperbolicPerturbationModel(keras.Model):
             "policy_mae": tf.reduce_mean(tf.reduce_sum(tf.abs(pol_pred - pol_true), -1)) / n_active,
             "value_mae": tf.reduce_mean(tf.abs(v_pred - v_true)),
         }
-
-    def make_train_function(self, force=False):
-        """A ``tf.function`` over :meth:`train_step`, traced once (the data iterator of ``fit`` is not read)."""
-        return _make_train_function(self, force)
-
-    def train_step(self, data):
-        """One full step over all perturbations (the batch from ``fit`` is a placeholder)."""
-        with tf.GradientTape() as tape:
-            logs = self.compute_losses(training=True)
-        grads = tape.gradient(logs["loss"], self.trainable_variables)
-        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.trainable_variables, strict=True)]
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
-        return logs
 
     def get_config(self):
         return {
