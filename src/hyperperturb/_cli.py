@@ -484,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--full-preprocess",
         action="store_true",
-        help="run hp.pp.preprocess in full (with the kNN cell graph; slower) instead of normalize + log1p",
+        help="also build scanpy's kNN cell graph in hp.pp.preprocess (unused by the model; slower)",
     )
     p.set_defaults(func=cmd_demo)
 
