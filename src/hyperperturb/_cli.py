@@ -69,16 +69,31 @@ def _read(path: str, *, what: str = "input") -> Any:
     raise CLIError(msg)
 
 
-def _write(data: Any, path: Path) -> Path:
-    from hyperperturb._utils import is_mudata
-
-    if is_mudata(data):
-        if path.suffix.lower() != ".h5mu":
-            path = path.with_suffix(".h5mu")
-        data.write(path)
-    else:
-        data.write_h5ad(path)
+def _out_path(data_is_mudata: bool, path: Path) -> Path:
+    """The file a result is written to (a MuData always gets ``.h5mu``)."""
+    if data_is_mudata and path.suffix.lower() != ".h5mu":
+        return path.with_suffix(".h5mu")
     return path
+
+
+def _write(data: Any, path: Path) -> Path:
+    """Write ``data`` atomically: a temporary file in the same folder renamed onto ``path`` only when complete."""
+    from hyperperturb._utils import is_mudata
+    from hyperperturb._utils._files import write_atomic
+
+    mu = is_mudata(data)
+    path = _out_path(mu, path)
+    return write_atomic(path, (lambda tmp: data.write(tmp)) if mu else (lambda tmp: data.write_h5ad(tmp)))
+
+
+def _check_out(path: Path, *, inputs: Sequence[str] = (), force: bool = False, flag: str = "--out") -> None:
+    """Refuse --out equal to an input or existing without --force; check the folder is writable (before any work)."""
+    from hyperperturb._utils._files import check_output_file
+
+    try:
+        check_output_file(path, inputs=inputs, force=force, flag=flag)
+    except OSError as e:
+        raise CLIError(str(e)) from e
 
 
 def _rna(data: Any, mod: str = "rna") -> Any:
@@ -118,6 +133,7 @@ def _save_plots(data: Any, out: Path, *, say: Callable[..., None]) -> list[Path]
 
     import hyperperturb as hp
     from hyperperturb._utils import get_ledger
+    from hyperperturb._utils._files import write_atomic
 
     adata = _rna(data)
     led = get_ledger(adata)
@@ -134,8 +150,10 @@ def _save_plots(data: Any, out: Path, *, say: Callable[..., None]) -> list[Path]
     for name, make in jobs:
         fig = make()
         path = out / name
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-        plt.close(fig)
+        try:
+            write_atomic(path, lambda tmp, fig=fig: fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png"))
+        finally:
+            plt.close(fig)
         written.append(path)
         say(f"  wrote {path}")
     return written
@@ -175,9 +193,22 @@ def _stage(name: str, available: bool) -> dict[str, Any]:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the whole pipeline on the built-in synthetic screen."""
     import hyperperturb as hp
+    from hyperperturb._utils._files import check_writable_dir, write_atomic
 
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        msg = f"--out {str(out)!r} is a file; the demo writes a folder. Choose a folder path."
+        raise CLIError(msg)
+    ours = ["demo.h5ad", "demo.h5mu", "summary.txt", "poincare.png", "rewards.png", "history.png"]
+    existing = [n for n in ours if (out / n).exists()]
+    if existing and not getattr(args, "force", False):
+        msg = f"--out {str(out)!r} already holds {existing}; pass --force to overwrite them, or choose another folder."
+        raise CLIError(msg)
     out.mkdir(parents=True, exist_ok=True)
+    try:
+        check_writable_dir(out, what="--out folder")
+    except OSError as e:
+        raise CLIError(str(e)) from e
     verbose = not args.quiet
     say = lambda *p: _say(args, *p)
     say(f"hyperperturb {_version()} demo -> {out}")
@@ -297,7 +328,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 raise
             lines.append(f"(summary failed: {_one_line(e)})")
     summary = out / "summary.txt"
-    summary.write_text("\n".join(lines) + "\n")
+    write_atomic(summary, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
     written.append(summary)
     say(f"  wrote {summary}")
     missing = [st["name"] for st in report if st["status"] == "not available yet"]
@@ -326,6 +357,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not out.parent.exists():
         msg = f"the folder of --out ({str(out.parent)!r}) does not exist; create it first."
         raise CLIError(msg)
+    force = bool(getattr(args, "force", False))
+    _check_out(out, inputs=[args.input], force=force)
+    if Path(args.input).suffix.lower() == ".h5mu":  # a MuData is written as .h5mu whatever --out says
+        _check_out(_out_path(True, out), inputs=[args.input], force=force)
+    if args.plots:
+        pdir = Path(args.plots)
+        if pdir.exists() and not pdir.is_dir():
+            msg = f"--plots {str(pdir)!r} is a file; pass a folder."
+            raise CLIError(msg)
+        taken = [n for n in ("poincare.png", "rewards.png", "history.png") if (pdir / n).exists()]
+        if taken and not force:
+            msg = f"--plots {str(pdir)!r} already holds {taken}; pass --force to overwrite them."
+            raise CLIError(msg)
+        probe = pdir if pdir.exists() else next((q for q in pdir.parents if q.exists()), Path("."))
+        try:
+            from hyperperturb._utils._files import check_writable_dir
+
+            check_writable_dir(probe, what="--plots folder")
+        except OSError as e:
+            raise CLIError(str(e)) from e
     if args.network not in (None, "coexpression") and not Path(args.network).exists():
         msg = f"network file {args.network!r} does not exist; pass a file or 'coexpression'."
         raise CLIError(msg)
@@ -481,6 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--genes", type=int, default=120, help="simulated genes (default: 120)")
     p.add_argument("--perturbations", type=int, default=12, help="simulated knockouts (default: 12)")
     p.add_argument("--strict", action="store_true", help="exit 1 if an available stage fails")
+    p.add_argument("--force", action="store_true", help="overwrite the demo's files in an existing --out folder")
     p.add_argument(
         "--full-preprocess",
         action="store_true",
@@ -505,7 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dim", type=int, default=2, help="embedding dimension (default: 2)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--mod", default="rna", help="RNA modality of a .h5mu (default: rna)")
-    p.add_argument("--out", required=True, help="output .h5ad (.h5mu for MuData input)")
+    p.add_argument("--out", required=True, help="output .h5ad (.h5mu for MuData input); never the input file")
+    p.add_argument("--force", action="store_true", help="overwrite an existing --out (and --plots files)")
     p.add_argument("--plots", default=None, help="folder for poincare.png, rewards.png, history.png")
     p.add_argument("--no-preprocess", action="store_true", help="input is already normalised and log-transformed")
     p.set_defaults(func=cmd_train)
