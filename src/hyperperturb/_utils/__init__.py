@@ -5,7 +5,16 @@ Nothing here imports TensorFlow.
 """
 
 from ._atomic import atomic_write
-from ._data import Target, get_matrix, is_mudata, resolve, resolve_protein
+from ._data import (
+    PROTEIN_MODALITIES,
+    Target,
+    get_matrix,
+    is_mudata,
+    obs_indexer,
+    protein_mod_name,
+    resolve,
+    resolve_protein,
+)
 from ._ledger import LEDGER_KEY, get_ledger, library_versions, record, require_step
 from ._log import logger, progress
 from ._odeps import try_import
@@ -28,6 +37,9 @@ __all__ = [
     "require_step",
     "resolve",
     "resolve_protein",
+    "PROTEIN_MODALITIES",
+    "obs_indexer",
+    "protein_mod_name",
     "sanitize_for_h5ad",
     "try_import",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,20 +106,98 @@ def get_matrix(adata: AnnData, layer: str | None = None) -> Any:
     return adata.layers[layer]
 
 
-def resolve_protein(target: Target, prot_mod: str = "prot") -> tuple[list[str], Any, AnnData | None] | None:
+#: Protein modality names found automatically (pertpy/muon use "adt" or "prot", some pipelines "protein").
+PROTEIN_MODALITIES = ("prot", "adt", "protein")
+#: ``.obsm`` keys that look like protein channels but are not read (hyperperturb reads ``.obsm["protein"]``).
+_OTHER_PROTEIN_OBSM = ("protein_counts", "protein_expression", "adt", "ADT", "prot", "adt_counts")
+
+
+def protein_mod_name(data: Any, prot_mod: str | None = "prot", *, mod: str | None = None) -> str | None:
+    """The name of the protein modality of a MuData, or ``None`` if it has none.
+
+    ``prot_mod`` if present; for the default (``None`` or ``"prot"``) the first of ``"prot"``, ``"adt"``,
+    ``"protein"`` present (any case).
+
+    Raises
+    ------
+    KeyError
+        If an explicit ``prot_mod`` (other than the default ``"prot"``) is not a modality.
+    """
+    names = [str(k) for k in data.mod if k != mod]
+    if prot_mod is not None and prot_mod in names:
+        return prot_mod
+    if prot_mod is None or prot_mod == "prot":
+        lower = {k.lower(): k for k in names}
+        for cand in PROTEIN_MODALITIES:
+            if cand in lower:
+                return lower[cand]
+        return None
+    near = difflib.get_close_matches(str(prot_mod), names, n=1)
+    hint = f" Did you mean {near[0]!r}?" if near else ""
+    msg = (
+        f"Protein modality prot_mod={prot_mod!r} is not in the MuData; its modalities are {list(map(str, data.mod))}."
+        f"{hint} Pass the protein modality's name, or leave `prot_mod` at its default to find "
+        f"{'/'.join(PROTEIN_MODALITIES)} automatically."
+    )
+    raise KeyError(msg)
+
+
+def obs_indexer(names: pd.Index, other: pd.Index, *, what: str = "the protein modality") -> np.ndarray:
+    """For each cell in ``names``, the row of the cell with the same ``obs_name`` in ``other`` (``-1`` if absent).
+
+    The one way modalities are joined: by ``obs_names``, never by row position.
+
+    Raises
+    ------
+    ValueError
+        If either set of names is not unique (a join by name would be ambiguous).
+    """
+    names, other = pd.Index(names), pd.Index(other)
+    for idx in (names, other):
+        if not idx.is_unique:
+            dup = idx[idx.duplicated()].unique()[:5].tolist()
+            msg = (
+                f"obs_names are not unique (e.g. {dup}) when joining {what} by cell name. "
+                "Make them unique (`mdata.obs_names_make_unique()`)."
+            )
+            raise ValueError(msg)
+    if names.equals(other):
+        return np.arange(len(names), dtype=np.int64)
+    return np.asarray(other.get_indexer(names), dtype=np.int64)
+
+
+def _warn_unread_protein_obsm(adata: AnnData) -> None:
+    found = [k for k in _OTHER_PROTEIN_OBSM if k in adata.obsm]
+    if found:
+        warnings.warn(
+            f"adata.obsm has {found} (protein channels?) but hyperperturb reads proteins only from "
+            "adata.obsm['protein'] (names in adata.uns['protein_names'] or DataFrame columns); they are not used. "
+            f"To use them: `adata.obsm['protein'] = adata.obsm[{found[0]!r}]` (normalise ADT counts first, e.g. CLR), "
+            "or build a MuData with a 'prot' modality.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
+def resolve_protein(target: Target, prot_mod: str | None = "prot") -> tuple[list[str], Any, AnnData | None] | None:
     """Find a protein modality.
 
     Returns ``(names, matrix, prot_adata)`` where ``prot_adata`` is the protein AnnData of a MuData (else ``None``,
-    for an AnnData carrying ``.obsm['protein']``), or ``None`` when there is no protein data.
+    for an AnnData carrying ``.obsm['protein']``), or ``None`` when there is no protein data. For a MuData the
+    modality is found by :func:`protein_mod_name` (``"prot"``, ``"adt"`` or ``"protein"`` by default; an explicit
+    unknown name raises :class:`KeyError`). An AnnData with protein-like ``.obsm`` keys other than ``"protein"``
+    gets a warning that they are not used.
     """
     if target.mod is not None:
         mdata = target.data
-        if prot_mod not in mdata.mod:
+        name = protein_mod_name(mdata, prot_mod, mod=target.mod)
+        if name is None:
             return None
-        p = mdata.mod[prot_mod]
+        p = mdata.mod[name]
         return list(map(str, p.var_names)), p.X, p
     adata = target.adata
     if "protein" not in adata.obsm:
+        _warn_unread_protein_obsm(adata)
         return None
     prot = adata.obsm["protein"]
     if isinstance(prot, pd.DataFrame):

@@ -16,6 +16,7 @@ from hyperperturb._utils import (
     get_ledger,
     get_matrix,
     logger,
+    protein_mod_name,
     record,
     require_step,
     resolve,
@@ -165,6 +166,7 @@ def log_fold_change(
 
     # protein: MuData modality (own X, own control cells) or AnnData .obsm["protein"]
     prot = resolve_protein(t, prot_mod)
+    pname = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else prot_mod
     prot_result: tuple[np.ndarray, np.ndarray] | None = None
     prot_entry: dict[str, Any] | None = None
     if prot is not None:
@@ -174,10 +176,12 @@ def log_fold_change(
                 pc = p_adata.obs["hp_control"].to_numpy(dtype=bool)
             else:
                 pc = adata.obs["hp_control"].reindex(p_adata.obs_names).fillna(False).to_numpy(dtype=bool)
-            _check_input(P, f"mdata[{prot_mod!r}].X", fix_layer=False)
+            _check_input(P, f"mdata[{pname!r}].X", fix_layer=False)
             prows = np.flatnonzero(pc)
             if len(prows) == 0:
-                msg = f"Modality {prot_mod!r} shares no control cells with {mod!r}; check the cell names of both modalities."
+                msg = (
+                    f"Modality {pname!r} shares no control cells with {mod!r}; check the cell names of both modalities."
+                )
                 raise ValueError(msg)
             pmean = _control_mean(P, prows, chunk_size)
             prot_result = (pmean, _lfc(P, pmean, chunk_size))
@@ -205,11 +209,11 @@ def log_fold_change(
     with ExitStack() as stack:  # all-or-nothing, across modalities
         stack.enter_context(atomic_write(adata))
         if prot_result is not None:
-            stack.enter_context(atomic_write(t.data.mod[prot_mod]))
+            stack.enter_context(atomic_write(t.data.mod[pname]))
         adata.var["hp_control_mean"] = mean
         adata.obsm["log_fold_change"] = lfc
         if prot_result is not None:
-            p_adata = t.data.mod[prot_mod]
+            p_adata = t.data.mod[pname]
             p_adata.var["hp_control_mean"] = prot_result[0]
             p_adata.obsm["log_fold_change"] = prot_result[1]
         record(adata, _STEP, entry)

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import LinearOperator, svds
 
-from hyperperturb._utils import as_rng, get_ledger, logger, resolve_protein
+from hyperperturb._utils import as_rng, get_ledger, logger, obs_indexer, protein_mod_name, resolve_protein
 from hyperperturb._utils._data import Target
 
 PROTEIN_SUFFIX = " (protein)"
@@ -85,6 +85,46 @@ def _control_index(adata, rng: np.random.Generator) -> np.ndarray:
     return idx
 
 
+def _rows_in_order(X: Any, idx: np.ndarray) -> Any:
+    """Rows ``idx`` of ``X`` in the order given (reads sorted rows, as backed/h5py data need, then reorders)."""
+    if len(idx) == 0 or np.all(np.diff(idx) > 0):
+        return _rows(X, idx)
+    order = np.argsort(idx, kind="stable")
+    block = _rows(X, idx[order])
+    inv = np.empty_like(order)
+    inv[order] = np.arange(len(order))
+    return block[inv]
+
+
+def _protein_rows(adata, prot_adata, cidx: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """RNA control rows that have protein measurements and the protein rows of the same cells (by ``obs_names``).
+
+    Rule for protein measured on a subset of cells: protein statistics use the control cells present in both
+    modalities; cells only in the protein modality are not used. No shared control cell is an error.
+    """
+    if prot_adata is None:
+        return cidx, cidx
+    m = obs_indexer(adata.obs_names, prot_adata.obs_names, what=f"the protein modality {name!r}")
+    sub = m[cidx]
+    keep = sub >= 0
+    if not keep.any():
+        msg = (
+            f"None of the {len(cidx)} control cells of the RNA modality is in the protein modality {name!r} "
+            "(cells are matched by obs_names); protein features cannot be computed. Check the obs_names of both "
+            "modalities (e.g. barcode suffixes), or train without proteins (remove the modality)."
+        )
+        raise ValueError(msg)
+    if not keep.all():
+        logger.info(
+            "hp.tl.train: %d of %d control cells have no protein measurement in %r; protein features use the other %d",
+            int((~keep).sum()),
+            len(cidx),
+            name,
+            int(keep.sum()),
+        )
+    return cidx[keep], sub[keep]
+
+
 def _control_stats(X: Any, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean, mean absolute deviation and fraction non-zero per column over rows ``idx``, streamed in chunks."""
     n_cols = X.shape[1]
@@ -143,13 +183,20 @@ def _pca_loadings(X: Any, idx: np.ndarray, mean: np.ndarray, rng: np.random.Gene
     return out
 
 
-def _corr_with_proteins(X: Any, P: Any, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Pearson correlation genes × proteins over (capped) control cells."""
+def _corr_with_proteins(
+    X: Any, P: Any, idx: np.ndarray, rng: np.random.Generator, pidx: np.ndarray | None = None
+) -> np.ndarray:
+    """Pearson correlation genes × proteins over (capped) control cells.
+
+    ``idx`` are rows of ``X``; ``pidx`` the rows of ``P`` holding the same cells (joined by ``obs_names``).
+    """
+    pidx = idx if pidx is None else pidx
     if len(idx) > MAX_CONTROL_CELLS:
-        idx = np.sort(rng.choice(idx, MAX_CONTROL_CELLS, replace=False))
+        pos = np.sort(rng.choice(len(idx), MAX_CONTROL_CELLS, replace=False))
+        idx, pidx = idx[pos], pidx[pos]
     G = _rows(X, idx)
     G = sparse.csr_matrix(G, dtype=np.float64) if sparse.issparse(G) else np.asarray(G, dtype=np.float64)
-    Pb = _rows(P, idx)
+    Pb = _rows_in_order(P, pidx)
     Pb = Pb.toarray() if sparse.issparse(Pb) else np.asarray(Pb, dtype=np.float64)
     n = G.shape[0]
     gm = np.asarray(G.mean(0)).ravel()
@@ -203,6 +250,7 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     prot_names: list[str] = []
     P = None
     prot_adata = None
+    prot_name = protein_mod_name(t.data, prot_mod, mod=t.mod) if (prot is not None and t.mod is not None) else None
     if prot is not None:
         prot_names, P, prot_adata = prot
     n_extra, n_prot = len(extra), len(prot_names)
@@ -235,8 +283,10 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     x_i, x_j, x_w = [ei], [ej], [ew]
     F = np.zeros((n_nodes, len(FEATURES)))
     if n_prot:
-        pmean, pmad, pfrac = _control_stats(P, cidx)
-        corr = _corr_with_proteins(X, P, cidx, rng)
+        # protein rows joined to RNA cells by obs_names (never by position)
+        g_rows, p_rows = _protein_rows(adata, prot_adata, cidx, str(prot_name))
+        pmean, pmad, pfrac = _control_stats(P, np.sort(p_rows))
+        corr = _corr_with_proteins(X, P, g_rows, rng, p_rows)
         corr = np.nan_to_num(corr)
         F[:n_genes, FEATURES.index("max_abs_protein_corr")] = np.abs(corr).max(1)
         F[n_genes + n_extra :, FEATURES.index("max_abs_protein_corr")] = np.abs(corr).max(0)
@@ -334,7 +384,7 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
                 baseline[sl] = np.nan_to_num(pb)
     node_index = {n: i for i, n in enumerate(nodes[: n_genes + n_extra])}
     target_node = np.array([node_index.get(tg, -1) for tg in targets], dtype=np.int64)
-    info = {"has_network": has_net, "n_control_cells": len(cidx)}
+    info = {"has_network": has_net, "n_control_cells": len(cidx), "prot_mod": prot_name}
     return GraphInputs(
         nodes=nodes,
         n_genes=n_genes,

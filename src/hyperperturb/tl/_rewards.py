@@ -15,7 +15,9 @@ from hyperperturb._utils import (
     atomic_write,
     get_matrix,
     logger,
+    obs_indexer,
     progress,
+    protein_mod_name,
     record,
     require_step,
     resolve,
@@ -298,7 +300,10 @@ def rewards(
     mod
         RNA modality of a MuData.
     prot_mod
-        Protein modality of a MuData (ignored when absent). An AnnData with ``.obsm["protein"]`` (names in
+        Protein modality of a MuData. The default ``"prot"`` also finds ``"adt"`` (pertpy) and ``"protein"``
+        when there is no ``"prot"`` modality; an explicit name that is not a modality raises :class:`KeyError`.
+        Protein cells are matched to RNA cells by ``obs_names``; protein measured on a subset of cells uses the
+        cells present in both. An AnnData with ``.obsm["protein"]`` (names in
         ``.uns["protein_names"]`` or DataFrame columns) gets protein rewards in the ledger.
     verbose
         Show progress bars.
@@ -385,14 +390,16 @@ def rewards(
 
     # protein modality
     prot = resolve_protein(t, prot_mod)
+    pname = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else prot_mod
     pres = None
     if prot is not None:
         pnames, PX, padata = prot
         if padata is not None:
-            idx = adata.obs_names.get_indexer(padata.obs_names)
+            # joined by obs_names: for each protein row, the RNA row of the same cell (-1: not an RNA cell)
+            idx = obs_indexer(padata.obs_names, adata.obs_names, what=f"the protein modality {pname!r}")
             if (idx < 0).all():
                 msg = (
-                    f"The protein modality {prot_mod!r} shares no cells (obs_names) with the RNA modality {mod!r}; "
+                    f"The protein modality {pname!r} shares no cells (obs_names) with the RNA modality {mod!r}; "
                     "cannot compute protein rewards. Fix the obs_names or pass `prot_mod=` naming another modality."
                 )
                 raise ValueError(msg)
@@ -405,9 +412,12 @@ def rewards(
         if not (sparse.issparse(PX) or hasattr(PX, "shape")):
             PX = np.asarray(PX)
         if not pcontrol.any():
-            msg = f"No control cells in the protein modality {prot_mod!r}; cannot compute protein rewards."
+            msg = (
+                f"No control cells in the protein modality {pname!r} (none of its cells is an RNA control cell, "
+                "matched by obs_names); cannot compute protein rewards."
+            )
             raise ValueError(msg)
-        pwhat = f"protein modality {prot_mod!r}" if padata is not None else "obsm['protein']"
+        pwhat = f"protein modality {pname!r}" if padata is not None else "obsm['protein']"
         pres = _compute(
             PX,
             plabels,
@@ -446,7 +456,7 @@ def rewards(
     if copy:
         t = t.copy()
     adata = t.adata
-    prot_target = t.data.mod[prot_mod] if (pres is not None and prot[2] is not None) else None
+    prot_target = t.data.mod[pname] if (pres is not None and prot[2] is not None) else None
     # all-or-nothing: a failure (even Ctrl-C) in any write undoes the writes to both modalities
     with ExitStack() as stack:
         stack.enter_context(atomic_write(adata))
@@ -460,7 +470,7 @@ def rewards(
         adata.var["hp_zero_reward"] = zero
         if pres is not None:
             if prot[2] is not None:
-                p = t.data.mod[prot_mod]
+                p = t.data.mod[pname]
                 p.varm["hp_reward"] = pres["reward"]
                 p.varm["hp_policy_target"] = ppolicy
                 p.var["hp_value_target"] = pvalue
@@ -480,7 +490,7 @@ def rewards(
                         "source": f"protein modality of {mod!r}",
                     },
                 )
-                entry["protein_mod"] = prot_mod
+                entry["protein_mod"] = pname
             else:
                 entry["protein"] = {
                     "names": list(pnames),
