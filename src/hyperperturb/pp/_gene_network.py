@@ -13,160 +13,18 @@ from scipy import sparse
 
 from hyperperturb._utils import (
     atomic_write,
-    check_finite_matrix,
     check_unique_names,
     get_ledger,
-    get_matrix,
     logger,
     record,
     resolve,
 )
 
+from ._coexpression import _coexpression
+from ._edges import _merge_max, _scale_weights, _sym_csr, _two_hop
 from ._network_io import best_translation, edges_from_frame, edges_from_networkx, load_mapping, read_table
 
 _STEP = "network"
-_MAX_PAIRS = 5_000_000  # two-hop pairs materialised at once
-
-
-# --------------------------------------------------------------------------------------------- edge table helpers
-def _merge_max(i: np.ndarray, j: np.ndarray, w: np.ndarray, *, symmetric: bool) -> tuple[np.ndarray, ...]:
-    """Drop self-loops, (for ``symmetric``) orient each pair ``i < j``, merge duplicates by max weight."""
-    keep = i != j
-    i, j, w = i[keep], j[keep], w[keep]
-    if symmetric:
-        i, j = np.minimum(i, j), np.maximum(i, j)
-    if len(i) == 0:
-        return i.astype(np.int64), j.astype(np.int64), w.astype(np.float64)
-    df = pd.DataFrame({"i": i, "j": j, "w": w}).groupby(["i", "j"], sort=True, as_index=False)["w"].max()
-    return df["i"].to_numpy(np.int64), df["j"].to_numpy(np.int64), df["w"].to_numpy(np.float64)
-
-
-def _two_hop(
-    i: np.ndarray, j: np.ndarray, w: np.ndarray, members: np.ndarray, outside: np.ndarray
-) -> tuple[np.ndarray, ...]:
-    """Pairs of ``members`` sharing a neighbour in ``outside``; weight = max over shared k of w_ik * w_kj.
-
-    ``i, j, w`` hold each undirected edge once; ``members``/``outside`` are boolean masks over nodes.
-    """
-    a = np.concatenate([i, j])
-    b = np.concatenate([j, i])
-    ww = np.concatenate([w, w])
-    sel = members[a] & outside[b]
-    m, k, wk = a[sel], b[sel], ww[sel]
-    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
-    if len(m) == 0:
-        return empty
-    order = np.argsort(k, kind="stable")
-    m, k, wk = m[order], k[order], wk[order]
-    ks, starts, deg = np.unique(k, return_index=True, return_counts=True)
-    useful = deg >= 2
-    if not useful.any():
-        return empty
-    # chunks of shared neighbours such that the materialised pairs stay bounded
-    pairs_per_k = deg.astype(np.int64) ** 2
-    bounds = np.searchsorted(np.cumsum(pairs_per_k), np.arange(1, 1 + pairs_per_k.sum() // _MAX_PAIRS + 1) * _MAX_PAIRS)
-    bounds = np.unique(np.concatenate([[0], np.minimum(bounds + 1, len(ks)), [len(ks)]]))
-    parts = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=False):
-        if hi <= lo:
-            continue
-        r0 = starts[lo]
-        r1 = starts[hi] if hi < len(ks) else len(k)
-        df = pd.DataFrame({"k": k[r0:r1], "m": m[r0:r1], "w": wk[r0:r1]})
-        pr = df.merge(df, on="k", suffixes=("a", "b"))
-        pr = pr[pr["ma"].to_numpy() < pr["mb"].to_numpy()]
-        if len(pr):
-            parts.append(
-                pd.DataFrame(
-                    {"i": pr["ma"].to_numpy(), "j": pr["mb"].to_numpy(), "w": pr["wa"].to_numpy() * pr["wb"].to_numpy()}
-                )
-                .groupby(["i", "j"], as_index=False)["w"]
-                .max()
-            )
-    if not parts:
-        return empty
-    res = pd.concat(parts).groupby(["i", "j"], as_index=False)["w"].max()
-    return res["i"].to_numpy(np.int64), res["j"].to_numpy(np.int64), res["w"].to_numpy(np.float64)
-
-
-def _scale_weights(w: np.ndarray, *, string_scale: bool, origin: str) -> tuple[np.ndarray, float]:
-    if len(w) and w.min() < 0:
-        msg = (
-            f"The {origin} has negative edge weights (min {w.min():.3g}); hyperperturb needs weights in [0, 1] "
-            "(interaction strength). For signed scores (e.g. correlations) pass their absolute value, "
-            "e.g. `df.assign(weight=df['weight'].abs())`."
-        )
-        raise ValueError(msg)
-    top = float(w.max()) if len(w) else 1.0
-    if top <= 1.0:
-        return w, 1.0
-    scale = 1000.0 if (string_scale and top <= 1000.0) else top
-    return w / scale, scale
-
-
-def _sym_csr(i: np.ndarray, j: np.ndarray, w: np.ndarray, n: int, *, symmetric: bool) -> sparse.csr_matrix:
-    if symmetric:
-        i, j, w = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([w, w])
-    A = sparse.csr_matrix((w.astype(np.float32), (i, j)), shape=(n, n))
-    A.sum_duplicates()
-    A.sort_indices()
-    return A
-
-
-# --------------------------------------------------------------------------------------------- co-expression
-def _coexpression(adata: AnnData, *, layer: str | None, n_neighbors: int) -> tuple[np.ndarray, ...]:
-    """|Pearson r| kNN graph between genes over control cells (all cells if none), streamed over cell chunks."""
-    X = get_matrix(adata, layer)
-    what = f"adata.layers[{layer!r}]" if layer is not None else "the expression matrix"
-    check_finite_matrix(X, what=what)
-    G = adata.n_vars
-    if G * G * 8 > 4e9:
-        msg = (
-            f"network='coexpression' needs a {G} x {G} gene-gene matrix ({G * G * 8 / 1e9:.1f} GB). "
-            "Subset to highly variable genes first (`hp.pp.preprocess` or `sc.pp.highly_variable_genes(..., subset=True)`)."
-        )
-        raise ValueError(msg)
-    rows = None
-    if "hp_control" in adata.obs.columns and int(adata.obs["hp_control"].sum()) >= 3:
-        rows = np.flatnonzero(adata.obs["hp_control"].to_numpy(dtype=bool))
-    else:
-        logger.info(
-            "gene_network: no control cells annotated (run hp.pp.perturbations first); correlating over all cells"
-        )
-    n_rows = adata.n_obs if rows is None else len(rows)
-    S = np.zeros((G, G), dtype=np.float64)
-    s = np.zeros(G, dtype=np.float64)
-    chunk = max(1, min(10_000, int(2e8 // max(G, 1))))
-    for lo in range(0, n_rows, chunk):
-        hi = min(lo + chunk, n_rows)
-        block = X[lo:hi] if rows is None else X[rows[lo:hi]]
-        if sparse.issparse(block):
-            block = block.astype(np.float64)
-            S += (block.T @ block).toarray()
-            s += np.asarray(block.sum(0)).ravel()
-        else:
-            block = np.asarray(block, dtype=np.float64)
-            S += block.T @ block
-            s += block.sum(0)
-    mu = s / n_rows
-    cov = S / n_rows - np.outer(mu, mu)
-    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    ok = sd > 1e-12 * max(1.0, float(sd.max(initial=0.0)))
-    inv = np.where(ok, 1.0 / np.where(ok, sd, 1.0), 0.0)
-    R = np.abs(cov * inv[:, None] * inv[None, :])
-    np.clip(R, 0.0, 1.0, out=R)
-    np.fill_diagonal(R, 0.0)
-    R[~ok] = 0.0
-    R[:, ~ok] = 0.0
-    k = min(n_neighbors, G - 1)
-    if k <= 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), int(ok.sum())
-    nb = np.argpartition(-R, kth=k - 1, axis=1)[:, :k]
-    ii = np.repeat(np.arange(G), k)
-    jj = nb.ravel()
-    ww = R[ii, jj]
-    keep = ww > 0
-    return ii[keep], jj[keep], ww[keep], int(ok.sum())
 
 
 # --------------------------------------------------------------------------------------------- main
