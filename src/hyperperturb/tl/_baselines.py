@@ -1,4 +1,4 @@
-"""Private baselines of :func:`hyperperturb.tl.evaluate`: train-mean, a linear PCA/ridge model, network rewiring.
+"""Private baselines of :func:`hyperperturb.tl.evaluate`: train-mean, linear PCA/ridge, rewiring, random embedding.
 
 The predictors only ever receive the training columns of the reward matrix, so they cannot read held-out data.
 """
@@ -10,17 +10,23 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-#: Baselines accepted by ``hp.tl.evaluate(baselines=...)``.
-BASELINES = ("mean", "linear", "shuffled-network")
+#: Baselines accepted by ``hp.tl.evaluate(baselines=...)``. ``ceiling`` is the split-half noise ceiling,
+#: ``majority-vote`` the gene-agnostic reference of ``policy_auroc`` (it only has that metric).
+BASELINES = ("mean", "linear", "shuffled-network", "ceiling", "majority-vote")
 #: Models accepted by ``hp.tl.evaluate(models=...)`` and the ``hp.tl.train`` geometry each uses.
 MODELS = {
     "hyperperturb": "poincare",
     "hyperperturb-euclidean": "euclidean",
     "hyperperturb-head": "poincare",
     "hyperperturb-euclidean-head": "euclidean",
+    "hyperperturb-random-embedding": "poincare",
 }
 #: The ``hp.tl.predict(method=...)`` of each model (``-head``: the policy/value heads only, no kernel readout).
 PREDICT_METHOD = {name: ("head" if name.endswith("-head") else "auto") for name in MODELS}
+#: Models whose stored positions are permuted before ``hp.tl.predict`` (the random-embedding floor).
+RANDOM_EMBEDDING = ("hyperperturb-random-embedding",)
+#: Arrays of ``.uns["hyperperturb"]["train"]`` permuted by the random-embedding floor (besides ``.varm[key_added]``).
+PERMUTED_TRAIN_KEYS = ("extra_embedding", "perturbation_embedding")
 
 
 def predict_mean(R_train: np.ndarray, n_out: int) -> np.ndarray:
@@ -155,3 +161,43 @@ def shuffled_network_copy(adata: Any, *, seed: int) -> Any:
         led["network"] = net
         new.uns["hyperperturb"] = led
     return new
+
+
+def permute_embedding(adata: Any, *, seed: int) -> list[str]:
+    """Random-embedding floor: replace the stored positions of a trained model by a seeded row permutation of themselves.
+
+    Permutes, in place and each independently, the rows of ``.varm[key_added]`` (``key_added`` from the training
+    parameters, default ``"X_poincare"``) and of the arrays ``extra_embedding`` and ``perturbation_embedding`` of
+    ``.uns["hyperperturb"]["train"]``: the same set of points (so the same radii), assigned to random nodes. Keys
+    that are missing or empty are skipped. Returns the permuted keys (``"varm:<key>"``, ``"train:<key>"``).
+    """
+    from hyperperturb._utils import get_ledger
+
+    rng = np.random.default_rng(seed)
+    led = get_ledger(adata)
+    entry = led.get("train")
+    if not isinstance(entry, dict):
+        msg = "The random-embedding floor needs a trained model (.uns['hyperperturb']['train']); none was found."
+        raise KeyError(msg)
+    params = entry.get("params", {})
+    key = params.get("key_added", "X_poincare") if isinstance(params, dict) else "X_poincare"
+    done: list[str] = []
+    if isinstance(key, str) and key in adata.varm:
+        Z = np.asarray(adata.varm[key])
+        if Z.ndim == 2 and Z.shape[0] > 1:
+            adata.varm[key] = Z[rng.permutation(Z.shape[0])].copy()
+            done.append(f"varm:{key}")
+    for k in PERMUTED_TRAIN_KEYS:
+        if k not in entry:
+            continue
+        arr = np.asarray(entry[k])
+        if arr.ndim >= 1 and arr.shape[0] > 1:
+            entry[k] = arr[rng.permutation(arr.shape[0])].copy()
+            done.append(f"train:{k}")
+    if not done:
+        msg = (
+            "The random-embedding floor found no stored positions to permute (.varm[key_added], "
+            f"train[{list(PERMUTED_TRAIN_KEYS)}]); the model's ledger layout is not recognised."
+        )
+        raise KeyError(msg)
+    return done

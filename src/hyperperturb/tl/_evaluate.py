@@ -12,11 +12,33 @@ from scipy import stats
 
 from hyperperturb._utils import as_rng, get_ledger, logger, progress, record, resolve
 
-from ._baselines import BASELINES, MODELS, PREDICT_METHOD, predict_linear, predict_mean, shuffled_network_copy
-from ._metrics import ALL_METRICS, PER_PERTURBATION, PER_SPLIT, score_split
-from ._splits import Screen, detectable_effects, make_splits, read_screen
+from ._baselines import (
+    BASELINES,
+    MODELS,
+    PREDICT_METHOD,
+    RANDOM_EMBEDDING,
+    permute_embedding,
+    predict_linear,
+    predict_mean,
+    shuffled_network_copy,
+)
+from ._metrics import (
+    ALL_METRICS,
+    CORRELATIONS,
+    PER_PERTURBATION,
+    PER_SPLIT,
+    auroc_rows,
+    majority_vote_scores,
+    score_split,
+    spearman_brown,
+)
+from ._splits import Screen, detectable_effects, make_splits, read_screen, split_half_rewards
 
 _STEP = "evaluation"
+#: Split schemes of ``hp.tl.evaluate(split=...)``.
+SPLITS = ("random", "loo")
+#: Subsets of the summary: every held-out perturbation, those with a detectable effect, those without.
+SUBSETS = ("all", "detectable", "none")
 
 
 def _as_names(x: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
@@ -38,7 +60,21 @@ def _check_choice(values: tuple[str, ...], allowed: Sequence[str], what: str) ->
         raise ValueError(msg)
 
 
-def _validate(n_splits: Any, holdout_frac: Any, effect_level: Any, n_null: Any, k: Any, train_kwargs: Any) -> None:
+def _validate(
+    split: Any,
+    n_splits: Any,
+    holdout_frac: Any,
+    effect_level: Any,
+    n_null: Any,
+    k: Any,
+    policy_threshold: Any,
+    train_kwargs: Any,
+) -> None:
+    if not isinstance(split, str) or split not in SPLITS:
+        msg = (
+            f"`split` must be 'random' (repeated random hold-out) or 'loo' (leave-one-perturbation-out), got {split!r}."
+        )
+        raise ValueError(msg)
     if isinstance(n_splits, bool) or not isinstance(n_splits, int | np.integer) or n_splits < 1:
         msg = f"`n_splits` must be an integer >= 1, got {n_splits!r}."
         raise ValueError(msg)
@@ -51,8 +87,19 @@ def _validate(n_splits: Any, holdout_frac: Any, effect_level: Any, n_null: Any, 
     if isinstance(n_null, bool) or not isinstance(n_null, int | np.integer) or n_null < 10:
         msg = f"`n_null` must be an integer >= 10 (number of control resamples), got {n_null!r}."
         raise ValueError(msg)
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        msg = f"`k` must be a positive integer (size of the top-k gene sets), got {k!r}."
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
+        msg = f"`k` must be an integer >= 2 (size of the top-k gene sets; the residual metric correlates them), got {k!r}."
+        raise ValueError(msg)
+    if (
+        isinstance(policy_threshold, bool)
+        or not isinstance(policy_threshold, float | int)
+        or not np.isfinite(policy_threshold)
+        or policy_threshold < 0
+    ):
+        msg = (
+            "`policy_threshold` must be a finite number >= 0 (a perturbation moves a gene when its excess exceeds "
+            f"this multiple of the gene's noise floor, e.g. 0.1), got {policy_threshold!r}."
+        )
         raise ValueError(msg)
     if train_kwargs is not None and not isinstance(train_kwargs, Mapping):
         msg = (
@@ -65,23 +112,10 @@ def _validate(n_splits: Any, holdout_frac: Any, effect_level: Any, n_null: Any, 
         raise ValueError(msg)
 
 
-def _train_api() -> tuple[Any, Any]:
-    from hyperperturb import tl
-
-    train = getattr(tl, "train", None)
-    predict = getattr(tl, "predict", None)
-    if train is None or predict is None:
-        msg = (
-            "The hyperperturb models need `hp.tl.train` and `hp.tl.predict`, which are not available in this "
-            "installation. Evaluate the baselines only: `models=(), baselines=('mean', 'linear')`."
-        )
-        raise ImportError(msg)
-    return train, predict
-
-
 def _model_predictions(
     obj: Any,
     held: np.ndarray,
+    train_names: np.ndarray,
     *,
     geometry: str,
     seed: int,
@@ -89,12 +123,17 @@ def _model_predictions(
     mod: str | None,
     method: str = "auto",
     cache: dict[str, Any] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train on everything but ``held`` (names) and return (reward, policy) predictions for the held-out columns.
+    random_embedding: bool = False,
+    permuted: list[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train on everything but ``held`` (names); return held-out (reward, policy) and the training policy.
 
     ``cache`` (per split) reuses a model trained with the same geometry for another read-out ``method``.
+    ``random_embedding``: predict from a copy whose stored positions are permuted (keys appended to ``permuted``).
     """
-    train, predict = _train_api()
+    from ._predict import predict  # direct, lazy: TensorFlow only when a model is evaluated
+    from ._train import train
+
     kw = {"seed": seed, "verbose": False, **dict(train_kwargs)}
     if mod is not None:
         kw["mod"] = mod
@@ -104,20 +143,42 @@ def _model_predictions(
         trained = train(obj, model="hyperperturb", geometry=geometry, holdout=list(held), copy=True, **kw)
         if cache is not None:
             cache[geometry] = trained
+    if random_embedding:
+        trained = trained.copy()
+        keys = permute_embedding(resolve(trained, mod=mod or "rna").adata, seed=seed)
+        if permuted is not None and not permuted:
+            permuted.extend(keys)
     pkw = {"mod": mod} if mod is not None else {}
     if method != "auto":
         pkw["method"] = method
     rew = predict(trained, perturbations=list(held), kind="reward", **pkw)
     pol = predict(trained, perturbations=list(held), kind="policy", **pkw)
+    tpol = predict(trained, perturbations=list(train_names), kind="policy", **pkw)
     rew = rew.reindex(columns=list(held)).to_numpy(dtype=np.float64)
     pol = pol.reindex(columns=list(held)).to_numpy(dtype=np.float64)
-    if not (np.isfinite(rew).all() and np.isfinite(pol).all()):
+    tpol = tpol.reindex(columns=list(train_names)).to_numpy(dtype=np.float64)
+    if not (np.isfinite(rew).all() and np.isfinite(pol).all() and np.isfinite(tpol).all()):
         msg = (
-            f"hp.tl.predict returned NaN for held-out perturbations {list(held)} (geometry={geometry!r}); "
-            "their targets may not be scorable. Check `adata.uns['hyperperturb']['train']['scorable']`."
+            f"hp.tl.predict returned NaN for held-out perturbations {list(held)} or the training perturbations "
+            f"(geometry={geometry!r}); their targets may not be scorable. "
+            "Check `adata.uns['hyperperturb']['train']['scorable']`."
         )
         raise ValueError(msg)
-    return rew, pol
+    return rew, pol, tpol
+
+
+def moved_labels(R: np.ndarray, baseline: np.ndarray, *, signed: bool, threshold: float) -> np.ndarray:
+    """Which perturbations move each gene: excess ``R - B`` (signed rewards: ``|R|``) above ``threshold * B``."""
+    B = np.asarray(baseline, dtype=np.float64)[:, None]
+    effect = np.abs(R) if signed else R - B
+    return effect > threshold * B
+
+
+def _policy_auroc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Mean over genes (with both classes among the perturbations) of the per-gene AUROC; ``nan`` if none."""
+    auc = auroc_rows(scores, labels)
+    fin = auc[np.isfinite(auc)]
+    return float(fin.mean()) if fin.size else float("nan")
 
 
 def _wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
@@ -134,25 +195,33 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     """Mean, sd, median and n per model, metric and subset, with paired Wilcoxon p-values against every other method.
 
     ``subset == "all"`` uses every held-out perturbation (per-split metrics: the rows scored on all held-out
-    columns); ``"detectable"`` only those whose effect beats control resampling. Pairs are matched by split and
-    perturbation; ``p_vs_<name>`` is ``nan`` against itself or with fewer than 2 pairs.
+    columns); ``"detectable"`` only those whose effect beats control resampling, ``"none"`` only those whose effect
+    does not (report both: a model can only be expected to predict a detectable effect). Per-split metrics appear
+    in a subset only where that subset had at least 2 held-out perturbations in a split; ``policy_auroc`` is scored
+    on the training perturbations and appears under ``"all"`` only. Pairs are matched by split and perturbation;
+    ``p_vs_<name>`` is ``nan`` against itself or with fewer than 2 pairs. Rows without any finite value are
+    dropped.
     """
     methods = list(dict.fromkeys(results["model"]))
     rows = []
     for metric in dict.fromkeys(results["metric"]):
         r_m = results[results["metric"] == metric]
         per_split = metric in PER_SPLIT
-        for subset in ("all", "detectable"):
+        for subset in SUBSETS:
             if per_split:
                 r_s = r_m[r_m["effect"] == subset]
             else:
-                r_s = r_m if subset == "all" else r_m[r_m["effect"] == "detectable"]
+                r_s = r_m if subset == "all" else r_m[r_m["effect"] == subset]
+            if r_s.empty:
+                continue
             wide = r_s.pivot_table(index=["split", "perturbation"], columns="model", values="value", dropna=False)
             for m in methods:
                 if m not in wide.columns:
                     continue
                 v = wide[m].to_numpy(dtype=np.float64)
                 fin = v[np.isfinite(v)]
+                if not fin.size:
+                    continue
                 row = {
                     "model": m,
                     "metric": metric,
@@ -175,56 +244,75 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
 def evaluate(
     data: Any,
     *,
+    split: str = "random",
     n_splits: int = 5,
     holdout_frac: float = 0.2,
     seed: int = 0,
-    models: str | Sequence[str] | None = ("hyperperturb", "hyperperturb-euclidean"),
-    baselines: str | Sequence[str] | None = ("mean", "linear", "shuffled-network"),
+    models: str | Sequence[str] | None = ("hyperperturb", "hyperperturb-euclidean", "hyperperturb-random-embedding"),
+    baselines: str | Sequence[str] | None = ("mean", "linear", "shuffled-network", "ceiling", "majority-vote"),
     metrics: str | Sequence[str] | None = None,
     train_kwargs: Mapping[str, Any] | None = None,
     effect_level: float = 0.05,
     n_null: int = 200,
     k: int = 20,
+    policy_threshold: float = 0.1,
     mod: str = "rna",
     verbose: bool = True,
     copy: bool = False,
 ) -> pd.DataFrame | Any:
-    """Score predictions for held-out perturbations against the observed rewards, for models and baselines.
+    r"""Score predictions for held-out perturbations against the observed rewards, for models and baselines.
 
-    Whole perturbations are held out: each of ``n_splits`` random splits hides ``holdout_frac`` of the *eligible*
-    perturbations (those whose target gene is a node of the graph: a measured gene or an extra network node).
-    Every model is trained without them (``hp.tl.train(..., holdout=held_out, copy=True)``) and scores them from
+    Whole perturbations are held out, only *eligible* ones (whose target gene is a node of the graph: a measured
+    gene or an extra network node). ``split="random"``: each of ``n_splits`` random splits hides ``holdout_frac`` of
+    them; ``split="loo"``: leave-one-perturbation-out, one split per eligible perturbation. Every model is trained
+    without the held-out perturbations (``hp.tl.train(..., holdout=held_out, copy=True)``) and scores them from
     their target genes (``hp.tl.predict(..., kind="reward")``); the baselines see only the training columns.
 
-    Raw rewards (mean absolute log fold change) are dominated by each gene's own noise level, so every
-    perturbation-level metric except ``spearman_raw`` is computed on the excess ``R[g, p] - B[g]`` over the
-    control-vs-control noise floor ``B`` (``.var["hp_reward_baseline"]``). A perturbation is ``detectable`` when
-    the L2 norm of its excess profile exceeds the ``1 - effect_level`` quantile of the same statistic for random
-    sets of control cells of the same size (a streamed, chunked pass over the cells).
+    Raw rewards (mean absolute log fold change) are dominated by each gene's own noise level, so the
+    perturbation-level correlations except ``spearman_raw`` use the excess ``R[g, p] - B[g]`` over the
+    control-vs-control noise floor ``B`` (``.var["hp_reward_baseline"]``). The excess is still dominated by the
+    response that all perturbations share; ``residual_pearson`` and the ``retrieval_*`` metrics score the
+    perturbation-specific part, the delta against the mean of the split's training perturbations. A perturbation is
+    ``detectable`` when the L2 norm of its excess profile exceeds the ``1 - effect_level`` quantile of the same
+    statistic for random sets of control cells of the same size (a streamed, chunked pass over the cells).
 
     Parameters
     ----------
     data
         AnnData or MuData after :func:`hyperperturb.pp.perturbations` and :func:`hyperperturb.tl.rewards`
         (and :func:`hyperperturb.pp.gene_network` for the graph models).
+    split
+        ``"random"`` (repeated random hold-out, ``n_splits`` × ``holdout_frac``) or ``"loo"``
+        (leave-one-perturbation-out: as many splits as eligible perturbations, each holding out one;
+        ``n_splits`` and ``holdout_frac`` are ignored; each split trains every graph model once).
     n_splits
-        Number of random hold-out splits.
+        Number of random hold-out splits (``split="random"``).
     holdout_frac
-        Fraction of the eligible perturbations held out in each split (at least one; two must stay in training).
+        Fraction of the eligible perturbations held out in each random split (at least one; two must stay in
+        training).
     seed
-        Seed of the splits, the control resampling, the network rewiring and the model training.
+        Seed of the splits, the control resampling, the split halves, the network rewiring, the embedding
+        permutation and the model training.
     models
         Graph models: ``"hyperperturb"`` (Poincaré ball) and ``"hyperperturb-euclidean"`` (the same model with
         ``geometry="euclidean"``), both read out with ``hp.tl.predict(method="auto")`` (the embedding-kernel
         readout); ``"hyperperturb-head"`` and ``"hyperperturb-euclidean-head"`` score the same trained models with
-        the policy/value heads only (``method="head"``). Pass ``()`` to evaluate baselines only.
+        the policy/value heads only (``method="head"``); ``"hyperperturb-random-embedding"`` is the random-embedding
+        floor: the Poincaré model of the split with its stored positions (``.varm[key_added]`` and the ledger's
+        ``extra_embedding`` and ``perturbation_embedding``) replaced by a seeded row permutation of themselves
+        before ``hp.tl.predict`` (reuses the split's training when ``"hyperperturb"`` is also evaluated). Pass
+        ``()`` to evaluate baselines only.
     baselines
         ``"mean"`` (average training profile), ``"linear"`` (PCA gene embedding + ridge, K=10, lambda=0.1, in the
         style of Ahlmann-Eltze et al.), ``"shuffled-network"`` (the hyperbolic model on a degree-preserving rewired
-        graph).
+        graph), ``"ceiling"`` (split-half noise ceiling: the rewards of one random half of the perturbation's cells
+        predict the other half; correlations Spearman–Brown corrected) and ``"majority-vote"`` (reference of
+        ``policy_auroc`` only: every gene ranks perturbations by how many other genes they move).
     metrics
-        Subset of ``spearman_excess``, ``pearson_excess``, ``spearman_raw``, ``topk_recall``, ``js_policy`` and
-        ``spearman_value``; ``None`` for all.
+        Subset of ``spearman_excess``, ``pearson_excess``, ``spearman_raw``, ``topk_recall``,
+        ``residual_pearson``, ``retrieval_rank``, ``retrieval_top1`` (per held-out perturbation), ``js_policy``,
+        ``spearman_value``, ``policy_auroc`` (per split); ``None`` for all. See the evaluation page of the
+        documentation for the equations.
     train_kwargs
         Extra keyword arguments for :func:`hyperperturb.tl.train` (e.g. ``{"epochs": 100, "dim": 2}``).
     effect_level
@@ -232,7 +320,10 @@ def evaluate(
     n_null
         Number of control resamples per perturbation for that test.
     k
-        Size of the top-k gene sets of ``topk_recall``.
+        Size of the top-k gene sets of ``topk_recall`` and ``residual_pearson`` (>= 2).
+    policy_threshold
+        ``policy_auroc`` labels perturbation ``p`` as moving gene ``g`` when its excess ``R[g, p] - B[g]``
+        (signed rewards: ``|R[g, p]|``) exceeds ``policy_threshold * B[g]``.
     mod
         Modality of a MuData holding RNA and the ledger.
     verbose
@@ -243,25 +334,30 @@ def evaluate(
     Returns
     -------
     The tidy results table (columns ``split``, ``model``, ``perturbation``, ``metric``, ``value``, ``effect``), or
-    the copy of ``data`` when ``copy=True``. Per-split metrics (``js_policy``, ``spearman_value``) have
-    ``perturbation == "all"`` and ``effect`` ``"all"`` (every held-out column) or ``"detectable"`` (only those).
-    Correlations are ``nan`` where a profile is constant (logged as a warning).
+    the copy of ``data`` when ``copy=True``. Per-split metrics (``js_policy``, ``spearman_value``,
+    ``policy_auroc``) have ``perturbation == "all"`` and ``effect`` ``"all"``, ``"detectable"`` or ``"none"``
+    (the held-out columns of that subset; at least 2 needed, so never with ``split="loo"``); ``policy_auroc`` is
+    scored on the split's training perturbations and has ``effect == "all"`` only. Correlations are ``nan`` where
+    an observed profile is constant (logged as a warning); a constant *predicted* delta scores 0 on
+    ``residual_pearson`` and ties every candidate on ``retrieval_*``.
 
     Notes
     -----
-    Writes ``.uns["hyperperturb"]["evaluation"]`` with ``results``, ``summary`` (see :func:`summarize`-style
-    columns ``model``, ``metric``, ``subset``, ``mean``, ``sd``, ``median``, ``n``, ``p_vs_<method>``: paired
-    Wilcoxon p-values per perturbation), ``detectability`` (per eligible held-out perturbation: statistic,
-    threshold, effect), ``splits`` (held-out names per split), ``coverage`` and ``params``.
+    Writes ``.uns["hyperperturb"]["evaluation"]`` with ``results``, ``summary`` (:func:`summarize`: columns
+    ``model``, ``metric``, ``subset`` (``all``, ``detectable``, ``none``), ``mean``, ``sd``, ``median``, ``n``,
+    ``p_vs_<method>``: paired Wilcoxon p-values per perturbation), ``detectability`` (per eligible held-out
+    perturbation: statistic, threshold, effect), ``splits`` (held-out names per split), ``coverage``, ``params``
+    and ``random_embedding_keys`` (what the floor permuted).
 
     Examples
     --------
     >>> res = hp.tl.evaluate(adata, n_splits=5, train_kwargs={"epochs": 100})  # doctest: +SKIP
+    >>> res = hp.tl.evaluate(adata, split="loo", models=(), baselines=("mean", "linear", "ceiling"))  # doctest: +SKIP
     >>> adata.uns["hyperperturb"]["evaluation"]["summary"]  # doctest: +SKIP
     """
     t0 = time.perf_counter()
     t = resolve(data, mod=mod)
-    _validate(n_splits, holdout_frac, effect_level, n_null, k, train_kwargs)
+    _validate(split, n_splits, holdout_frac, effect_level, n_null, k, policy_threshold, train_kwargs)
     models_t = _as_names(models, "models")
     baselines_t = _as_names(baselines, "baselines")
     metrics_t = ALL_METRICS if metrics is None else _as_names(metrics, "metrics")
@@ -274,24 +370,26 @@ def evaluate(
     if not metrics_t:
         msg = f"`metrics` is empty; pass None for all of {list(ALL_METRICS)}."
         raise ValueError(msg)
+    if not models_t and set(baselines_t) == {"majority-vote"} and "policy_auroc" not in metrics_t:
+        msg = "The 'majority-vote' baseline only scores `policy_auroc`; add that metric or other models/baselines."
+        raise ValueError(msg)
     needs_train = bool(models_t) or "shuffled-network" in baselines_t
-    if needs_train:
-        _train_api()
-        if "hp_adjacency" not in t.adata.varp:
-            msg = (
-                "The graph models and the shuffled-network baseline need a gene network (.varp['hp_adjacency']). "
-                "Run `hp.pp.gene_network(adata, ...)` first, or evaluate `baselines=('mean', 'linear')` only."
-            )
-            raise KeyError(msg)
+    if needs_train and "hp_adjacency" not in t.adata.varp:
+        msg = (
+            "The graph models and the shuffled-network baseline need a gene network (.varp['hp_adjacency']). "
+            "Run `hp.pp.gene_network(adata, ...)` first, or evaluate `baselines=('mean', 'linear')` only."
+        )
+        raise KeyError(msg)
     screen: Screen = read_screen(t.adata, needed_by="hp.tl.evaluate")
     rng = as_rng(seed)
     eligible_idx = np.flatnonzero(screen.eligible)
-    splits = make_splits(eligible_idx, n_splits=int(n_splits), holdout_frac=float(holdout_frac), rng=rng)
+    splits = make_splits(eligible_idx, n_splits=int(n_splits), holdout_frac=float(holdout_frac), rng=rng, scheme=split)
     logger.info(
-        "evaluate: %d of %d perturbations eligible (target is a graph node); %d split(s) of %d held out",
+        "evaluate: %d of %d perturbations eligible (target is a graph node); %d %s split(s) of %d held out",
         eligible_idx.size,
         screen.names.size,
         len(splits),
+        split,
         splits[0].size,
     )
 
@@ -310,86 +408,125 @@ def evaluate(
         layer=layer,
     )
     effect_of = {int(c): ("detectable" if d else "none") for c, d in zip(ever, det, strict=True)}
+    halves = None
+    if "ceiling" in baselines_t:  # split-half rewards of every perturbation (one pass over the perturbed cells)
+        R_A, R_B, _ = split_half_rewards(
+            t.adata, screen, np.arange(screen.names.size), rng=np.random.default_rng(rng.integers(2**32)), layer=layer
+        )
+        halves = (R_A, R_B)
+        n_short = int((~np.isfinite(R_A).all(axis=0)).sum())
+        if n_short:
+            logger.warning("evaluate: %d perturbation(s) have fewer than 2 cells; their ceiling is NaN.", n_short)
 
     methods = [*models_t, *baselines_t]
     per_pert_metrics = tuple(m for m in metrics_t if m in PER_PERTURBATION)
-    split_metrics = tuple(m for m in metrics_t if m in PER_SPLIT)
+    split_metrics = tuple(m for m in metrics_t if m in PER_SPLIT and m != "policy_auroc")
+    want_auroc = "policy_auroc" in metrics_t
+    cand_pos = {int(c): i for i, c in enumerate(eligible_idx)}
+    candidates = screen.reward[:, eligible_idx]
+    excess = not screen.signed
+    permuted: list[str] = []
     rows: list[dict[str, Any]] = []
     t_mod = t.mod
+
+    def _add(s: int, method: str, pert: str, metric: str, value: float, effect: str) -> None:
+        rows.append(
+            {
+                "split": s,
+                "model": method,
+                "perturbation": pert,
+                "metric": metric,
+                "value": float(value),
+                "effect": effect,
+            }
+        )
+
     for s, held_cols in enumerate(progress(splits, verbose=verbose, total=len(splits), desc="evaluate")):
         train_cols = np.setdiff1d(np.arange(screen.names.size), held_cols)
         R_train = screen.reward[:, train_cols]
+        m_train = R_train.mean(axis=1)
         obs = screen.reward[:, held_cols]
         held_names = screen.names[held_cols]
+        train_names = screen.names[train_cols]
         eff = np.asarray([effect_of[int(c)] for c in held_cols])
+        true_index = np.asarray([cand_pos[int(c)] for c in held_cols])
+        labels = moved_labels(R_train, screen.baseline, signed=screen.signed, threshold=float(policy_threshold))
+        score_kw = {"excess": excess, "k": int(k), "train_mean": m_train, "candidates": candidates}
         cache: dict[str, Any] = {}
         for method in methods:
-            pol = None
+            pol = tpol = None
+            if method == "majority-vote":
+                if want_auroc:
+                    _add(s, method, "all", "policy_auroc", _policy_auroc(majority_vote_scores(labels), labels), "all")
+                continue
+            if method == "ceiling":
+                assert halves is not None
+                _ceiling_rows(
+                    _add, s, halves, held_cols, train_cols, held_names, eff, true_index, screen, score_kw,
+                    per_pert_metrics, split_metrics, want_auroc, float(policy_threshold),
+                )  # fmt: skip
+                continue
             if method == "mean":
                 pred = predict_mean(R_train, held_cols.size)
+                tpol = predict_mean(R_train, train_cols.size)
             elif method == "linear":
-                pred = predict_linear(R_train, screen.target_index[train_cols], screen.target_index[held_cols])
+                tidx_train = screen.target_index[train_cols]
+                pred = predict_linear(R_train, tidx_train, screen.target_index[held_cols])
+                tpol = predict_linear(R_train, tidx_train, tidx_train)
             elif method == "shuffled-network":
                 obj = shuffled_network_copy(t.adata, seed=int(seed) * 1000 + s)
-                pred, pol = _model_predictions(
-                    obj, held_names, geometry="poincare", seed=int(seed) + s, train_kwargs=train_kwargs or {}, mod=None
+                pred, pol, tpol = _model_predictions(
+                    obj,
+                    held_names,
+                    train_names,
+                    geometry="poincare",
+                    seed=int(seed) + s,
+                    train_kwargs=train_kwargs or {},
+                    mod=None,
                 )
             else:
-                pred, pol = _model_predictions(
+                pred, pol, tpol = _model_predictions(
                     t.data,
                     held_names,
+                    train_names,
                     geometry=MODELS[method],
                     seed=int(seed) + s,
                     train_kwargs=train_kwargs or {},
                     mod=t_mod,
                     method=PREDICT_METHOD[method],
                     cache=cache,
+                    random_embedding=method in RANDOM_EMBEDDING,
+                    permuted=permuted,
                 )
             per, _ = score_split(
-                pred, obs, screen.baseline, excess=not screen.signed, metrics=per_pert_metrics, k=int(k)
+                pred, obs, screen.baseline, metrics=per_pert_metrics, true_index=true_index, **score_kw
             )
             for metric, vals in per.items():
                 for j, name in enumerate(held_names):
-                    rows.append(
-                        {
-                            "split": s,
-                            "model": method,
-                            "perturbation": str(name),
-                            "metric": metric,
-                            "value": float(vals[j]),
-                            "effect": str(eff[j]),
-                        }
-                    )
-            for subset in ("all", "detectable"):
-                cols = np.arange(held_cols.size) if subset == "all" else np.flatnonzero(eff == "detectable")
-                if cols.size < (1 if subset == "all" else 2) or not split_metrics:
-                    continue
+                    _add(s, method, str(name), metric, vals[j], str(eff[j]))
+            for subset, cols in _subset_columns(eff):
+                if not split_metrics:
+                    break
                 _, sm = score_split(
                     pred[:, cols],
                     obs[:, cols],
                     screen.baseline,
-                    excess=not screen.signed,
+                    excess=excess,
                     metrics=split_metrics,
                     pred_policy=None if pol is None else pol[:, cols],
                 )
                 for metric, val in sm.items():
-                    rows.append(
-                        {
-                            "split": s,
-                            "model": method,
-                            "perturbation": "all",
-                            "metric": metric,
-                            "value": float(val),
-                            "effect": subset,
-                        }
-                    )
+                    _add(s, method, "all", metric, val, subset)
+            if want_auroc and tpol is not None:
+                _add(s, method, "all", "policy_auroc", _policy_auroc(tpol, labels), "all")
     results = pd.DataFrame(rows, columns=["split", "model", "perturbation", "metric", "value", "effect"])
     results["split"] = results["split"].astype(np.int64)
     n_nan = int(results["value"].isna().sum())
     if n_nan:
         logger.warning(
-            "evaluate: %d metric value(s) are NaN (a predicted or observed profile is constant, so a correlation is "
-            "undefined); they are kept as NaN and left out of the summary.",
+            "evaluate: %d metric value(s) are NaN (an observed profile is constant, a perturbation has too few cells "
+            "for the split-half ceiling, or no gene has both moved and unmoved perturbations); they are kept as NaN "
+            "and left out of the summary.",
             n_nan,
         )
     summary = summarize(results)
@@ -403,8 +540,9 @@ def evaluate(
     )
     entry = {
         "params": {
-            "n_splits": int(n_splits),
-            "holdout_frac": float(holdout_frac),
+            "split": split,
+            "n_splits": len(splits),
+            "holdout_frac": float(holdout_frac) if split == "random" else float(1.0 / max(eligible_idx.size, 1)),
             "seed": int(seed),
             "models": list(models_t),
             "baselines": list(baselines_t),
@@ -413,13 +551,15 @@ def evaluate(
             "effect_level": float(effect_level),
             "n_null": int(n_null),
             "k": int(k),
-            "excess": not screen.signed,
+            "policy_threshold": float(policy_threshold),
+            "excess": excess,
         },
         "results": results,
         "summary": summary,
         "detectability": detect,
         "splits": {str(i): [str(n) for n in screen.names[c]] for i, c in enumerate(splits)},
         "coverage": screen.coverage,
+        "random_embedding_keys": list(permuted),
         "wall_time": float(time.perf_counter() - t0),
     }
     if copy:
@@ -427,3 +567,74 @@ def evaluate(
     record(t.adata, _STEP, entry)
     logger.info("evaluate: %d rows in %.1f s", len(results), entry["wall_time"])
     return t.done(True) if copy else results
+
+
+def _subset_columns(eff: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Held-out columns per summary subset, where the subset has at least 2 (per-split metrics need them)."""
+    out = []
+    for subset in SUBSETS:
+        cols = np.arange(eff.size) if subset == "all" else np.flatnonzero(eff == subset)
+        if cols.size >= 2:
+            out.append((subset, cols))
+    return out
+
+
+def _ceiling_rows(
+    add: Any,
+    s: int,
+    halves: tuple[np.ndarray, np.ndarray],
+    held_cols: np.ndarray,
+    train_cols: np.ndarray,
+    held_names: np.ndarray,
+    eff: np.ndarray,
+    true_index: np.ndarray,
+    screen: Screen,
+    score_kw: dict[str, Any],
+    per_pert_metrics: tuple[str, ...],
+    split_metrics: tuple[str, ...],
+    want_auroc: bool,
+    policy_threshold: float,
+) -> None:
+    """Rows of the split-half noise ceiling: half A predicts half B and B predicts A, averaged.
+
+    Correlation metrics are Spearman-Brown corrected (:func:`spearman_brown`); ranks, top-1, recall, JS and AUROC are
+    reported as measured on half of the cells (a conservative ceiling). ``policy_auroc`` scores the training
+    perturbations' half-A rewards against half-B labels and vice versa.
+    """
+    A, B = halves
+    a_h, b_h = A[:, held_cols], B[:, held_cols]
+    ok = np.isfinite(a_h).all(axis=0) & np.isfinite(b_h).all(axis=0)
+    a_f, b_f = np.where(ok, a_h, 0.0), np.where(ok, b_h, 0.0)
+    kw = dict(score_kw, true_index=true_index, metrics=per_pert_metrics)
+    p1, _ = score_split(a_f, b_f, screen.baseline, **kw)
+    p2, _ = score_split(b_f, a_f, screen.baseline, **kw)
+    for metric in p1:
+        vals = 0.5 * (p1[metric] + p2[metric])
+        if metric in CORRELATIONS:
+            vals = spearman_brown(vals)
+        vals = np.where(ok, vals, np.nan)
+        for j, name in enumerate(held_names):
+            add(s, "ceiling", str(name), metric, vals[j], str(eff[j]))
+    for subset, cols in _subset_columns(eff):
+        cols = cols[ok[cols]]
+        if cols.size < 2 or not split_metrics:
+            continue
+        _, s1 = score_split(
+            a_h[:, cols], b_h[:, cols], screen.baseline, excess=score_kw["excess"], metrics=split_metrics
+        )
+        _, s2 = score_split(
+            b_h[:, cols], a_h[:, cols], screen.baseline, excess=score_kw["excess"], metrics=split_metrics
+        )
+        for metric in s1:
+            val = 0.5 * (s1[metric] + s2[metric])
+            add(s, "ceiling", "all", metric, spearman_brown(val) if metric in CORRELATIONS else val, subset)
+    if want_auroc:
+        a_t, b_t = A[:, train_cols], B[:, train_cols]
+        okt = np.isfinite(a_t).all(axis=0) & np.isfinite(b_t).all(axis=0)
+        a_t, b_t = a_t[:, okt], b_t[:, okt]
+        kw_l = {"signed": screen.signed, "threshold": policy_threshold}
+        auc = 0.5 * (
+            _policy_auroc(a_t, moved_labels(b_t, screen.baseline, **kw_l))
+            + _policy_auroc(b_t, moved_labels(a_t, screen.baseline, **kw_l))
+        )
+        add(s, "ceiling", "all", "policy_auroc", auc, "all")

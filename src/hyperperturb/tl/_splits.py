@@ -1,4 +1,4 @@
-"""Private helpers of :func:`hyperperturb.tl.evaluate`: eligible perturbations, hold-out splits, detectability."""
+"""Private helpers of :func:`hyperperturb.tl.evaluate`: eligible perturbations, splits, detectability, split halves."""
 
 from __future__ import annotations
 
@@ -93,14 +93,29 @@ def read_screen(adata: AnnData, *, needed_by: str) -> Screen:
 
 
 def make_splits(
-    eligible_idx: np.ndarray, *, n_splits: int, holdout_frac: float, rng: np.random.Generator
+    eligible_idx: np.ndarray,
+    *,
+    n_splits: int,
+    holdout_frac: float,
+    rng: np.random.Generator,
+    scheme: str = "random",
 ) -> list[np.ndarray]:
-    """Random hold-out sets of whole perturbations (indices into the reward columns), one per split.
+    """Hold-out sets of whole perturbations (indices into the reward columns), one per split.
 
-    Every split holds out ``max(1, round(holdout_frac * n_eligible))`` eligible perturbations, drawn independently
-    per split (repeated random sub-sampling, as in Ahlmann-Eltze et al.); at least two stay in training.
+    ``scheme="random"``: every split holds out ``max(1, round(holdout_frac * n_eligible))`` eligible perturbations,
+    drawn independently per split (repeated random sub-sampling, as in Ahlmann-Eltze et al.); at least two stay in
+    training. ``scheme="loo"``: leave-one-perturbation-out, one split per eligible perturbation in column order
+    (``n_splits``, ``holdout_frac`` and ``rng`` are not used); needs at least 3 eligible perturbations.
     """
     n = eligible_idx.size
+    if scheme == "loo":
+        if n < 3:
+            msg = (
+                f"Only {n} eligible perturbation(s) (target gene is a node of the graph): leave-one-out needs at least "
+                "3 (2 stay in training). Add network nodes with `hp.pp.gene_network`, or screen more perturbations."
+            )
+            raise ValueError(msg)
+        return [np.asarray([int(c)], dtype=np.int64) for c in np.sort(eligible_idx)]
     k = max(1, round(holdout_frac * n))
     if n - k < 2:
         msg = (
@@ -110,6 +125,105 @@ def make_splits(
         )
         raise ValueError(msg)
     return [np.sort(rng.choice(eligible_idx, size=k, replace=False)) for _ in range(n_splits)]
+
+
+def _row_reader(X: Any) -> Any:
+    """A function reading sorted row indices of ``X`` (dense, sparse, backed or Dask) as a dense float64 block."""
+
+    def _rows(idx: np.ndarray) -> np.ndarray:
+        block = X[np.sort(idx)] if not hasattr(X, "dask") else X[np.sort(idx)].compute()
+        block = block.toarray() if sparse.issparse(block) else np.asarray(block)
+        return block.astype(np.float64, copy=False)
+
+    return _rows
+
+
+def _perturbation_cells(adata: AnnData, screen: Screen, columns: np.ndarray) -> list[np.ndarray]:
+    """Row indices of the cells carrying each perturbation in ``columns`` (the design's non-zero rows)."""
+    led = get_ledger(adata)
+    if "perturbation_target" not in adata.obsm:
+        msg = 'adata.obsm["perturbation_target"] is missing. Run `hp.pp.perturbations(adata, ...)` first.'
+        raise KeyError(msg)
+    design = sparse.csc_matrix(adata.obsm["perturbation_target"])
+    all_names = {n: j for j, n in enumerate(np.asarray(led["perturbations"]["names"], dtype=str))}
+    cells = []
+    for c in columns:
+        j = all_names[str(screen.names[c])]
+        lo, hi = design.indptr[j], design.indptr[j + 1]
+        rows = design.indices[lo:hi][np.asarray(design.data[lo:hi]) > 0.5]  # the rule of hp.tl.rewards
+        cells.append(np.sort(rows.astype(np.int64)))
+    return cells
+
+
+def _control_mean(adata: AnnData, rows: Any, chunk_size: int) -> np.ndarray:
+    if "hp_control_mean" in adata.var:
+        return adata.var["hp_control_mean"].to_numpy(dtype=np.float64)
+    ctrl = np.flatnonzero(adata.obs["hp_control"].to_numpy(dtype=bool))
+    return sum(rows(ctrl[s : s + chunk_size]).sum(0) for s in range(0, ctrl.size, chunk_size)) / ctrl.size
+
+
+def split_half_rewards(
+    adata: AnnData,
+    screen: Screen,
+    columns: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    chunk_size: int = 5000,
+    layer: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rewards of each perturbation in ``columns`` computed separately on two random halves of its cells.
+
+    The cells of a perturbation are shuffled (seeded by ``rng``) and split into ``A`` (the first ``n // 2``) and
+    ``B`` (the rest); on each half the reward is computed as :func:`hyperperturb.tl.rewards` does for the pooled
+    matrix: the mean over the half's cells of ``|x - c|`` (signed rewards: ``x - c``), with ``c`` the control mean
+    ``.var["hp_control_mean"]``. One streamed pass over the perturbed cells in row chunks.
+
+    Returns
+    -------
+    ``(R_A, R_B, n_cells)``: genes x columns halves (``nan`` columns for perturbations with fewer than 2 cells) and
+    the number of cells per perturbation.
+    """
+    X = get_matrix(adata, layer)
+    rows = _row_reader(X)
+    cells = _perturbation_cells(adata, screen, columns)
+    mu = _control_mean(adata, rows, chunk_size)
+    n_col = len(cells)
+    n_cells = np.asarray([c.size for c in cells], dtype=np.int64)
+    r_idx, c_idx = [], []
+    for j, idx in enumerate(cells):
+        if idx.size < 2:
+            continue
+        perm = rng.permutation(idx)
+        half = np.zeros(idx.size, dtype=np.int64)
+        half[idx.size // 2 :] = 1
+        r_idx.append(perm)
+        c_idx.append(2 * j + half)
+    G = adata.n_vars
+    R_A = np.full((G, n_col), np.nan)
+    R_B = np.full((G, n_col), np.nan)
+    if not r_idx:
+        return R_A, R_B, n_cells
+    r_all = np.concatenate(r_idx)
+    c_all = np.concatenate(c_idx)
+    W = sparse.csr_matrix((np.ones(r_all.size), (r_all, c_all)), shape=(adata.n_obs, 2 * n_col))
+    counts = np.asarray(W.sum(axis=0)).ravel()
+    used = np.unique(r_all)
+    sums = np.zeros((2 * n_col, G))
+    for s in range(0, used.size, chunk_size):
+        blk_rows = used[s : s + chunk_size]
+        dev = rows(blk_rows) - mu
+        if not screen.signed:
+            dev = np.abs(dev)
+        sums += W[blk_rows].T @ dev
+    if not np.isfinite(sums).all():
+        msg = "The expression matrix contains NaN or infinite values; the split-half ceiling cannot be computed."
+        raise ValueError(msg)
+    ok = counts > 0
+    means = np.full_like(sums, np.nan)
+    means[ok] = sums[ok] / counts[ok, None]
+    R_A[:] = means[0::2].T
+    R_B[:] = means[1::2].T
+    return R_A, R_B, n_cells
 
 
 def detectable_effects(
@@ -145,21 +259,8 @@ def detectable_effects(
     if ctrl.size < 2:
         msg = "Fewer than 2 control cells; detectability needs control cells. Check `hp.pp.perturbations(control=...)`."
         raise ValueError(msg)
-    if "perturbation_target" not in adata.obsm:
-        msg = 'adata.obsm["perturbation_target"] is missing. Run `hp.pp.perturbations(adata, ...)` first.'
-        raise KeyError(msg)
-    design = sparse.csc_matrix(adata.obsm["perturbation_target"])
-    all_names = list(np.asarray(led["perturbations"]["names"], dtype=str))
-    cells = []
-    for c in columns:
-        j = all_names.index(str(screen.names[c]))
-        cells.append(design.indices[design.indptr[j] : design.indptr[j + 1]])
-
-    def _rows(idx: np.ndarray) -> np.ndarray:
-        block = X[np.sort(idx)] if not hasattr(X, "dask") else X[np.sort(idx)].compute()
-        block = block.toarray() if sparse.issparse(block) else np.asarray(block)
-        return block.astype(np.float64, copy=False)
-
+    cells = _perturbation_cells(adata, screen, columns)
+    _rows = _row_reader(X)
     mu = (
         adata.var["hp_control_mean"].to_numpy(dtype=np.float64)
         if "hp_control_mean" in adata.var
