@@ -218,7 +218,7 @@ def test_mudata():
         ),
         (EDGES, {"min_weight": 0.9999}, ValueError, "min_weight"),
         (np.zeros((3, 3)), {}, ValueError, "5 x 5"),
-        (EDGES.assign(combined_score=-EDGES.combined_score), {}, ValueError, "negative"),
+        (EDGES.assign(combined_score=0.0 * EDGES.combined_score), {"min_weight": 0.1}, ValueError, "min_weight"),
         (EDGES[["combined_score"]], {}, ValueError, "at least two"),
         (EDGES, {"source": "nope"}, KeyError, "columns are"),
         (EDGES, {"hops": 3}, ValueError, "hops"),

@@ -52,8 +52,13 @@ def test_isolated_genes_are_counted():
     assert _adj(a)[5].sum() == 0
 
 
-def test_negative_weights_rejected():
-    _fails(screen(), ValueError, r"[Nn]egative", _edges([("G0", "G1", -0.5), ("G1", "G2", 0.5)]))
+def test_negative_weights_are_signs():
+    a = screen()
+    hp.pp.gene_network(a, _edges([("G0", "G1", -0.5), ("G1", "G2", 0.5)]))
+    A = _adj(a)
+    assert A[0, 1] == pytest.approx(0.5) and A[1, 2] == pytest.approx(0.5)
+    S = a.varp["hp_adjacency_sign"].toarray()
+    assert S[0, 1] == S[1, 0] == -1 and S[1, 2] == 1
 
 
 @pytest.mark.parametrize("scale", [1.0, 1000.0])

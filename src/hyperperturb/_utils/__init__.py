@@ -15,7 +15,16 @@ from ._data import (
     resolve,
     resolve_protein,
 )
-from ._ledger import LEDGER_KEY, get_ledger, library_versions, record, require_step
+from ._ledger import (
+    DEPENDS_ON,
+    LEDGER_KEY,
+    array_digest,
+    get_ledger,
+    library_versions,
+    record,
+    require_step,
+    stale_reason,
+)
 from ._log import logger, progress
 from ._odeps import try_import
 from ._validate import as_rng, check_finite_matrix, check_unique_names, sanitize_for_h5ad
@@ -35,6 +44,9 @@ __all__ = [
     "progress",
     "record",
     "require_step",
+    "DEPENDS_ON",
+    "array_digest",
+    "stale_reason",
     "resolve",
     "resolve_protein",
     "PROTEIN_MODALITIES",

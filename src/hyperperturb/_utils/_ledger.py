@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import warnings
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 from typing import Any
 
+import numpy as np
 from anndata import AnnData
 
 from ._validate import sanitize_for_h5ad
@@ -26,6 +28,20 @@ _PRODUCERS = {
     "evaluation": "hp.tl.evaluate(adata)",
     "design": "hp.tl.design(adata)",
 }
+
+# What each step is computed from: re-running one of these makes the step's stored results stale.
+DEPENDS_ON = {
+    "log_fold_change": ("perturbations",),
+    "rewards": ("perturbations",),
+    "train": ("rewards", "network"),
+    "evaluation": ("rewards", "network"),
+    "design": ("train",),
+}
+#: Key of the content digest of each ledger entry, and of the digests of the entries it was computed from.
+RUN_ID = "run_id"
+# Fields that differ between identical runs (timings, library versions): not part of the digest.
+_VOLATILE = frozenset({"wall_time", "seconds", "versions", "version", "timestamp"})
+INPUTS = "inputs"
 
 # Keys that later steps read from each entry: an entry without them (older file, hand-edited) is refused clearly.
 _REQUIRED = {
@@ -70,15 +86,107 @@ def get_ledger(adata: AnnData) -> dict[str, Any]:
     return led
 
 
+def _digest(obj: Any, h: Any, *, names: bool = True) -> None:
+    if isinstance(obj, dict):
+        for k in sorted(obj, key=str):
+            if k in (RUN_ID, INPUTS) or k in _VOLATILE:
+                continue
+            if names:
+                h.update(f"<{k}>".encode())
+            # Keras variable paths carry per-process layer counters: model weights are hashed by value only
+            _digest(obj[k], h, names=names and k != "weights")
+    elif isinstance(obj, np.ndarray):
+        h.update(f"{obj.shape}{obj.dtype}".encode())
+        h.update(np.ascontiguousarray(obj).tobytes() if obj.dtype != object else repr(obj.tolist()).encode())
+    elif isinstance(obj, list | tuple):
+        h.update(b"[")
+        for x in obj:
+            _digest(x, h, names=names)
+        h.update(b"]")
+    elif hasattr(obj, "to_csv"):  # DataFrame
+        h.update(obj.to_csv().encode())
+    else:
+        h.update(repr(obj).encode())
+
+
+def entry_digest(entry: dict[str, Any]) -> str:
+    """A content digest of a ledger entry (same step, same inputs, same results -> same id; deterministic)."""
+    h = hashlib.sha1()
+    _digest(entry, h)
+    return h.hexdigest()[:16]
+
+
+def array_digest(*arrays: Any) -> str:
+    """A short content digest of arrays (dense or scipy sparse), stored in ledger entries to tell outputs apart."""
+    h = hashlib.sha1()
+    for a in arrays:
+        if hasattr(a, "indptr"):
+            a = a.tocsr()
+            for part in (a.indptr, a.indices, a.data):
+                h.update(np.ascontiguousarray(part).tobytes())
+        else:
+            arr = np.asarray(a)
+            h.update(f"{arr.shape}{arr.dtype}".encode())
+            h.update(np.ascontiguousarray(arr).tobytes() if arr.dtype != object else repr(arr.tolist()).encode())
+    return h.hexdigest()[:16]
+
+
 def record(adata: AnnData, step: str, entry: dict[str, Any]) -> None:
-    """Store ``entry`` under ``adata.uns['hyperperturb'][step]`` (h5ad-safe) and stamp the package version."""
+    """Store ``entry`` under ``adata.uns['hyperperturb'][step]`` (h5ad-safe) and stamp the package version.
+
+    Each entry gets ``run_id`` (a digest of its content) and ``inputs`` (the ``run_id`` of each step it depends
+    on, :data:`DEPENDS_ON`, as it was when this step ran), so that :func:`require_step` can refuse results
+    computed from an upstream step's older output.
+    """
     led = adata.uns.get(LEDGER_KEY)
     if not isinstance(led, dict):
         led = {}
     led = dict(led)
-    led[step] = sanitize_for_h5ad(entry)
+    clean = sanitize_for_h5ad(entry)
+    if isinstance(clean, dict):
+        clean = dict(clean)
+        inputs = {}
+        for dep in DEPENDS_ON.get(step, ()):
+            dep_entry = led.get(dep)
+            if isinstance(dep_entry, dict) and RUN_ID in dep_entry:
+                inputs[dep] = str(dep_entry[RUN_ID])
+        clean[INPUTS] = inputs
+        clean[RUN_ID] = entry_digest({**clean, "__step__": step, "__inputs__": inputs})
+    led[step] = clean
     led["version"] = _package_version()
     adata.uns[LEDGER_KEY] = led
+
+
+def stale_reason(led: dict[str, Any], step: str, *, _seen: tuple[str, ...] = ()) -> str | None:
+    """Why ``step``'s entry is stale (an upstream step was re-run or removed since), or ``None`` if it is current.
+
+    Entries without ``run_id``/``inputs`` (written by older hyperperturb versions) are taken as current.
+    """
+    entry = led.get(step)
+    if not isinstance(entry, dict) or step in _seen:
+        return None
+    inputs = entry.get(INPUTS)
+    if not isinstance(inputs, dict):
+        return None
+    for dep in DEPENDS_ON.get(step, ()):
+        # upstream first: a stale input is reported at its own level
+        deeper = stale_reason(led, dep, _seen=(*_seen, step))
+        if deeper is not None:
+            return deeper
+        used = inputs.get(dep)
+        now = led.get(dep)
+        now_id = now.get(RUN_ID) if isinstance(now, dict) else None
+        if now_id is None:
+            continue  # absent now (handled by the caller) or an old entry without id
+        if now_id != used:  # re-run since, or run for the first time after this step
+            how = _PRODUCERS.get(step, step)
+            dep_how = _PRODUCERS.get(dep, dep).split("(")[0]
+            what = "was re-run" if used is not None else "was run"
+            return (
+                f"the {step!r} results were computed from an earlier output of `{dep_how}`, which {what} since; "
+                f"they are stale. Re-run `{how}`"
+            )
+    return None
 
 
 def require_step(adata: AnnData, step: str, *, needed_by: str) -> dict[str, Any]:
@@ -89,6 +197,10 @@ def require_step(adata: AnnData, step: str, *, needed_by: str) -> dict[str, Any]
         msg = f"{needed_by} needs the results of `{how.split('(')[0]}`, which has not been run on this object. Run `{how}` first."
         raise KeyError(msg)
     entry = led[step]
+    stale = stale_reason(led, step)
+    if stale is not None:
+        msg = f"{needed_by}: {stale} (and the steps after it)."
+        raise ValueError(msg)
     missing = [k for k in _REQUIRED.get(step, ()) if not isinstance(entry, dict) or k not in entry]
     if missing:
         msg = (

@@ -91,3 +91,27 @@ def _sym_csr(i: np.ndarray, j: np.ndarray, w: np.ndarray, n: int, *, symmetric: 
     A.sum_duplicates()
     A.sort_indices()
     return A
+
+
+def _merge_signed(
+    i: np.ndarray, j: np.ndarray, w: np.ndarray, s: np.ndarray, *, symmetric: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`_merge_max`, carrying a sign per edge: a merged pair keeps the sign of its strongest edge.
+
+    Ties between equally strong edges of opposite sign keep ``+1``; unknown signs (``0``) lose to known ones of
+    the same strength.
+    """
+    keep = i != j
+    i, j, w, s = i[keep], j[keep], w[keep], s[keep]
+    if symmetric:
+        i, j = np.minimum(i, j), np.maximum(i, j)
+    if len(i) == 0:
+        return i.astype(np.int64), j.astype(np.int64), w.astype(np.float64), s.astype(np.float64)
+    df = pd.DataFrame({"i": i, "j": j, "w": w, "s": s, "k": np.abs(s)})
+    df = df.sort_values(["i", "j", "w", "k", "s"], kind="mergesort").drop_duplicates(["i", "j"], keep="last")
+    return (
+        df["i"].to_numpy(np.int64),
+        df["j"].to_numpy(np.int64),
+        df["w"].to_numpy(np.float64),
+        df["s"].to_numpy(np.float64),
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import warnings
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from hyperperturb._utils import (
+    array_digest,
     atomic_write,
     check_unique_names,
     get_ledger,
@@ -21,7 +24,8 @@ from hyperperturb._utils import (
 )
 
 from ._coexpression import _coexpression
-from ._edges import _merge_max, _scale_weights, _sym_csr, _two_hop
+from ._edges import _merge_max, _merge_signed, _scale_weights, _sym_csr, _two_hop
+from ._go_network import go_annotations, go_similarity_edges
 from ._network_io import best_translation, edges_from_frame, edges_from_networkx, load_mapping, read_table
 
 _STEP = "network"
@@ -45,6 +49,8 @@ def gene_network(
     symmetric: bool = True,
     n_neighbors: int = 10,
     layer: str | None = None,
+    go_table: str | PathLike | pd.DataFrame | None = None,
+    allow_empty: bool = False,
     key_added: str = "hp_adjacency",
     mod: str = "rna",
     copy: bool = False,
@@ -135,12 +141,23 @@ def gene_network(
     if not isinstance(n_neighbors, int | np.integer) or n_neighbors < 1:
         msg = f"`n_neighbors` must be a positive integer, got {n_neighbors!r}."
         raise ValueError(msg)
+    if isinstance(network, str) and network == "go":
+        if go_table is None:
+            msg = (
+                "network='go' needs `go_table=`: a path to (or DataFrame of) a gene -> GO term table, e.g. columns "
+                "'symbol', 'go_id' (one row per annotation). hyperperturb does not download it."
+            )
+            raise ValueError(msg)
+    elif go_table is not None:
+        msg = f"`go_table=` is only used with network='go' (got network={_describe(network)}); drop one of them."
+        raise ValueError(msg)
+    if isinstance(network, str | PathLike):
+        _check_network_name(network)
     var = pd.Index(adata.var_names.astype(str))
     G = len(var)
     pert = get_ledger(adata).get("perturbations")
-    targets = (
-        [] if pert is None else list(dict.fromkeys(map(str, np.asarray(pert.get("targets", pert.get("names", []))))))
-    )
+    targets = [] if pert is None else _target_genes(pert)
+    signs: np.ndarray | None = None  # +1/-1 (0 unknown) per direct edge, for signed networks
 
     extra_nodes: list[str] = []
     extra = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
@@ -156,6 +173,19 @@ def gene_network(
         description = f"coexpression (|Pearson r|, {int(n_neighbors)} neighbours)"
         direct = (i, j, w)
         final = direct
+    elif isinstance(network, str) and network == "go":
+        ann, description, mapped_with = go_annotations(go_table, var, mapping=mapping)
+        if len(ann) == 0:
+            raw_desc = description.split(",")[0] + ")"
+            msg = (
+                f"No gene of the GO table ({raw_desc}) matches var_names (like {_examples(var)}). Check the gene "
+                "column (symbols vs Ensembl/Entrez ids) or pass `mapping=`."
+            )
+            raise ValueError(msg)
+        i, j, w, n_matched = go_similarity_edges(ann, var, n_neighbors=int(n_neighbors), min_weight=min_weight)
+        i, j, w = _merge_max(i, j, w, symmetric=symmetric)
+        description = f"{description}; Jaccard of GO term sets, top {int(n_neighbors)} per gene"
+        direct = final = (i, j, w)
     elif isinstance(network, np.ndarray) or sparse.issparse(network):
         if network.ndim != 2 or network.shape != (G, G):
             msg = (
@@ -164,17 +194,25 @@ def gene_network(
             )
             raise ValueError(msg)
         coo = sparse.coo_matrix(network)
+        if not np.issubdtype(coo.data.dtype, np.number) or np.iscomplexobj(coo.data):
+            msg = f"The network matrix has dtype {coo.data.dtype}; pass real numbers (edge weights)."
+            raise TypeError(msg)
         wv = coo.data.astype(np.float64)
         if not np.isfinite(wv).all():
             msg = "The network matrix contains NaN or infinite values; replace them (e.g. with 0) first."
             raise ValueError(msg)
         nz = wv != 0
-        wv, scale = _scale_weights(wv[nz], string_scale=False, origin="network matrix")
+        sv = np.sign(wv[nz])
+        wv, scale = _scale_weights(np.abs(wv[nz]), string_scale=False, origin="network matrix")
         weight_scale = scale
-        i, j, w = _merge_max(coo.row[nz].astype(np.int64), coo.col[nz].astype(np.int64), wv, symmetric=symmetric)
+        i, j, w, sv = _merge_signed(
+            coo.row[nz].astype(np.int64), coo.col[nz].astype(np.int64), wv, sv, symmetric=symmetric
+        )
         if min_weight is not None:
             keep = w >= float(min_weight)
-            i, j, w = i[keep], j[keep], w[keep]
+            i, j, w, sv = i[keep], j[keep], w[keep], sv[keep]
+        if (sv < 0).any():
+            signs = sv
         n_matched = G
         description = f"matrix ({type(network).__name__})"
         direct = final = (i, j, w)
@@ -188,6 +226,7 @@ def gene_network(
         )
         src = edges["src"].to_numpy(dtype=object)
         dst = edges["dst"].to_numpy(dtype=object)
+        s_all = edges["sign"].to_numpy(np.float64) if "sign" in edges else None
         translate: pd.DataFrame | None = None
         if mapping is not None:
             mtab = load_mapping(mapping)
@@ -196,7 +235,7 @@ def gene_network(
             translate, mapped_with = best_translation(ids, var, mtab)
             if translate is not None and len(translate):
                 translate = translate[~translate["from"].isin(var)]
-                src, w_all, dst = _translate(src, w_all, dst, translate)
+                src, w_all, dst, s_all = _translate(src, w_all, dst, translate, s_all)
         nodes_all = pd.Index(pd.unique(np.concatenate([src, dst])))
         matched = var.isin(nodes_all)
         n_matched = int(matched.sum())
@@ -220,6 +259,7 @@ def gene_network(
             )
             raise ValueError(msg)
         src, dst, w_all = src[keep], dst[keep], w_all[keep]
+        s_all = s_all[keep] if s_all is not None else None
         others = pd.Index(pd.unique(np.concatenate([src, dst]))).difference(var)
         universe = var.append(others)
         ia = universe.get_indexer(src).astype(np.int64)
@@ -231,6 +271,16 @@ def gene_network(
         in_var = (ui < G) & (uj < G)
         direct = (ui[in_var], uj[in_var], uw[in_var])
         final = direct
+        if s_all is not None:
+            fi = (ia < G) & (ja < G)
+            di, dj, _, ds = _merge_signed(ia[fi], ja[fi], w_all[fi], s_all[fi], symmetric=symmetric)
+            di, dj, ds = di[di != dj], dj[di != dj], ds[di != dj]
+            # align with ``direct`` (same pairs, same order: both sorted by (i, j))
+            if len(di) == len(direct[0]) and np.array_equal(di, direct[0]) and np.array_equal(dj, direct[1]):
+                signs = ds
+            else:  # pragma: no cover - defensive: both merges see the same pairs
+                lut = pd.Series(ds, index=pd.MultiIndex.from_arrays([di, dj]))
+                signs = lut.reindex(pd.MultiIndex.from_arrays([direct[0], direct[1]])).fillna(0).to_numpy()
         if hops == 2:
             hi_, hj_, hw_ = _two_hop(ui, uj, uw, measured, ~measured)
             final = _merge_max(
@@ -274,6 +324,14 @@ def gene_network(
 
     A = _sym_csr(*final, G, symmetric=symmetric)
     A_direct = _sym_csr(*direct, G, symmetric=symmetric)
+    _check_graph(A, n_matched=int(n_matched), G=G, description=description, allow_empty=allow_empty)
+    S = None
+    n_negative = 0
+    if signs is not None:
+        n_negative = int((signs < 0).sum())
+        nzs = signs != 0
+        S = _sym_csr(direct[0][nzs], direct[1][nzs], signs[nzs], G, symmetric=symmetric)
+    sign_key = f"{key_added}_sign"
     deg = np.diff(A.indptr) + np.bincount(A.indices, minlength=G)
     deg_direct = np.diff(A_direct.indptr) + np.bincount(A_direct.indices, minlength=G)
     n_connected = int((deg > 0).sum())
@@ -289,6 +347,11 @@ def gene_network(
         "coverage": float(n_matched / G),
         "weight_scale": float(weight_scale),
         "key_added": key_added,
+        "signed": S is not None,
+        "sign_key": sign_key if S is not None else "None",
+        "n_negative": n_negative,
+        "empty": bool(A.nnz == 0),
+        "checksum": array_digest(A, S if S is not None else np.zeros(0)),
         "extra_nodes": np.asarray(extra_nodes, dtype=str),
         "extra_edges": {
             "i": np.asarray(extra[0], dtype=np.int64),
@@ -306,6 +369,8 @@ def gene_network(
             "symmetric": bool(symmetric),
             "n_neighbors": int(n_neighbors),
             "layer": layer,
+            "go_table": _describe(go_table) if go_table is not None else None,
+            "allow_empty": bool(allow_empty),
             "key_added": key_added,
             "mod": mod,
         },
@@ -315,6 +380,10 @@ def gene_network(
     adata = t.adata
     with atomic_write(adata):  # all-or-nothing
         adata.varp[key_added] = A
+        if S is not None:
+            adata.varp[sign_key] = S
+        elif sign_key in adata.varp:  # a sign matrix of an earlier signed network would be stale
+            del adata.varp[sign_key]
         record(adata, _STEP, entry)
     logger.info(
         "gene_network: %s; %d/%d genes in the network (coverage %.1f%%), %d connected (%d directly), %d edges, "
@@ -331,14 +400,83 @@ def gene_network(
     return t.done(copy)
 
 
-def _translate(src: np.ndarray, w: np.ndarray, dst: np.ndarray, tab: pd.DataFrame) -> tuple[np.ndarray, ...]:
+def _translate(
+    src: np.ndarray, w: np.ndarray, dst: np.ndarray, tab: pd.DataFrame, sign: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """Replace ids by their mapped ids (many-to-many expands edges); unmapped ids are kept."""
-    df = pd.DataFrame({"src": src, "dst": dst, "w": w})
+    df = pd.DataFrame({"src": src, "dst": dst, "w": w, "s": np.zeros(len(w)) if sign is None else sign})
     for col in ("src", "dst"):
         df = df.merge(tab, how="left", left_on=col, right_on="from")
         df[col] = df["to"].where(df["to"].notna(), df[col])
         df = df.drop(columns=["from", "to"])
-    return df["src"].to_numpy(dtype=object), df["w"].to_numpy(np.float64), df["dst"].to_numpy(dtype=object)
+    s_out = None if sign is None else df["s"].to_numpy(np.float64)
+    return df["src"].to_numpy(dtype=object), df["w"].to_numpy(np.float64), df["dst"].to_numpy(dtype=object), s_out
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, str | PathLike):
+        return Path(x).name if isinstance(x, PathLike) or "/" in str(x) else str(x)
+    return type(x).__name__
+
+
+_NAMED = ("coexpression", "go")
+
+
+def _check_network_name(network: str | PathLike) -> None:
+    """A string that is neither a named network nor an existing file: suggest the near name (typo)."""
+    text = str(network)
+    if text in _NAMED or Path(text).exists():
+        return
+    near = difflib.get_close_matches(text.lower(), _NAMED, n=1, cutoff=0.6)
+    if near:
+        msg = f"network={text!r} is neither a file nor a named network; did you mean {near[0]!r}?"
+        raise FileNotFoundError(msg)
+    files = []
+    folder = Path(text).parent if str(Path(text).parent) else Path(".")
+    if folder.is_dir():
+        try:
+            files = [f.name for f in folder.iterdir() if f.is_file()][:500]
+        except OSError:  # pragma: no cover
+            files = []
+    close = difflib.get_close_matches(Path(text).name, files, n=1, cutoff=0.8)
+    hint = f" Did you mean {str(folder / close[0])!r}?" if close else ""
+    msg = (
+        f"The network file {text!r} does not exist, and it is not a named network ({', '.join(map(repr, _NAMED))})."
+        f"{hint}"
+    )
+    raise FileNotFoundError(msg)
+
+
+#: Below this share of genes matched, the network is reported as matching almost no genes.
+_LOW_COVERAGE = 0.05
+
+
+def _check_graph(A: sparse.spmatrix, *, n_matched: int, G: int, description: str, allow_empty: bool) -> None:
+    """Refuse an empty graph (unless ``allow_empty``) and warn when the network matches almost no genes."""
+    if A.nnz == 0 and not allow_empty:
+        msg = (
+            f"The network ({description}) gives no edge between measured genes ({n_matched} of {G} genes matched); "
+            "training on it would use no graph. Check the identifiers (`mapping=`), `min_weight=` or `hops=2`, or "
+            "pass `allow_empty=True` to store the empty graph on purpose."
+        )
+        raise ValueError(msg)
+    if G >= 20 and n_matched < max(2, _LOW_COVERAGE * G):
+        warnings.warn(
+            f"The network ({description}) matches almost no genes: {n_matched} of {G} var_names "
+            f"({100 * n_matched / G:.1f}%). Check that network ids and var_names use the same identifiers "
+            "(symbols vs Ensembl; pass `mapping=`).",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _target_genes(pert: dict[str, Any]) -> list[str]:
+    """All target genes of the perturbation design (combinations contribute each of their genes)."""
+    if "target_genes" in pert:
+        genes = np.asarray(pert["target_genes"]).astype(str).ravel().tolist()
+    else:
+        genes = [str(x) for x in np.asarray(pert.get("targets", pert.get("names", []))).ravel()]
+    return list(dict.fromkeys(genes))
 
 
 def _read_network(

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-_WEIGHT_NAMES = ("weight", "combined_score", "score")
 _STRING_LINK_COLS = ("protein1", "protein2", "combined_score")
 
 
@@ -53,6 +52,39 @@ def read_table(path: str | PathLike, *, what: str = "network") -> pd.DataFrame:
         raise ValueError(msg) from e
 
 
+# Known gene-column pairs (lower case), most specific first: OmniPath, decoupler/CollecTRI/PROGENy, DoRothEA,
+# TRRUST, STRING (links file, API/TSV export, the symbol subset), generic edge lists.
+_GENE_PAIRS = (
+    ("source_genesymbol", "target_genesymbol"),  # OmniPath interactions (source/target hold UniProt ids)
+    ("genesymbol_source", "genesymbol_target"),
+    ("source", "target"),  # decoupler: CollecTRI, DoRothEA, PROGENy, OmniPath via decoupler
+    ("tf", "target"),  # DoRothEA (tf, confidence, target, mor), TRRUST with a header
+    ("tf", "gene"),
+    ("regulator", "target"),
+    ("preferredname_a", "preferredname_b"),  # STRING API
+    ("gene_a", "gene_b"),
+    ("gene1", "gene2"),
+    ("node1", "node2"),  # STRING network export (#node1 node2 ...)
+    ("protein1", "protein2"),  # STRING protein.links
+    ("symbol_a", "symbol_b"),
+    ("from", "to"),
+)
+# Unsigned strength columns (STRING scores, generic weights) and signed effect columns.
+_STRENGTH_NAMES = ("combined_score", "score", "weight", "likelihood", "confidence_score")
+_SIGNED_NAMES = ("mor", "sign", "effect")
+# String columns holding the mode of regulation (TRRUST: Activation / Repression / Unknown).
+_MODE_NAMES = ("mode", "mode_of_regulation", "regulation", "type", "effect", "sign")
+_ACTIVATION = {"activation", "activator", "activating", "stimulation", "up", "+", "positive", "induction"}
+_REPRESSION = {"repression", "repressor", "repressing", "inhibition", "down", "-", "negative"}
+# Numeric columns that are identifiers or counts, never edge weights.
+_NOT_WEIGHTS = ("entrez", "pmid", "reference", "curation_effort", "n_references", "n_sources", "id", "taxon", "ncbi")
+
+
+def _is_id_like(col: str) -> bool:
+    c = col.lower()
+    return any(c == k or c.startswith(k) or c.endswith(f"_{k}") for k in _NOT_WEIGHTS)
+
+
 def _pick_columns(
     df: pd.DataFrame, source: str | None, target: str | None, weight: str | None, origin: str
 ) -> tuple[str, str, str | None]:
@@ -62,8 +94,21 @@ def _pick_columns(
         if val is not None and val not in cols:
             msg = f"`{name}={val!r}` is not a column of the {origin}; its columns are {cols}."
             raise KeyError(msg)
+    lower = {c.lower().lstrip("#"): c for c in cols}
+    if source is None and target is None:
+        for a, b in _GENE_PAIRS:
+            if a in lower and b in lower and not any(pd.api.types.is_numeric_dtype(df[lower[x]]) for x in (a, b)):
+                source, target = lower[a], lower[b]
+                break
     if source is None or target is None:
-        strcols = [c for c in cols if c not in (source, target, weight) and not pd.api.types.is_numeric_dtype(df[c])]
+        strcols = [
+            c
+            for c in cols
+            if c not in (source, target, weight)
+            and not pd.api.types.is_numeric_dtype(df[c])
+            and c.lower() not in _MODE_NAMES
+            and c.lower() not in ("confidence", "references", "pmid", "sources")
+        ]
         if source is None:
             if not strcols:
                 msg = (
@@ -78,27 +123,57 @@ def _pick_columns(
                 raise ValueError(msg)
             target = strcols.pop(0)
     if weight is None:
-        lower = {c.lower(): c for c in cols}
-        for w in _WEIGHT_NAMES:
-            if w in lower:
+        for w in (*_STRENGTH_NAMES, *_SIGNED_NAMES):
+            if w in lower and lower[w] not in (source, target) and pd.api.types.is_numeric_dtype(df[lower[w]]):
                 weight = lower[w]
                 break
         else:
-            numeric = [c for c in cols if c not in (source, target) and pd.api.types.is_numeric_dtype(df[c])]
+            numeric = [
+                c
+                for c in cols
+                if c not in (source, target)
+                and pd.api.types.is_numeric_dtype(df[c])
+                and not pd.api.types.is_bool_dtype(df[c])
+                and not _is_id_like(c)
+                and not c.lower().startswith(("is_", "consensus_"))
+            ]
             weight = numeric[0] if numeric else None
     return source, target, weight
+
+
+def _sign_column(df: pd.DataFrame, used: tuple[str | None, ...]) -> tuple[np.ndarray | None, str | None]:
+    """Signs (+1/-1, 0 = unknown) from a mode-of-regulation column or OmniPath stimulation/inhibition flags."""
+    lower = {str(c).lower(): str(c) for c in df.columns if str(c) not in used}
+    for stim, inh in (("consensus_stimulation", "consensus_inhibition"), ("is_stimulation", "is_inhibition")):
+        if stim in lower and inh in lower:
+            st = pd.to_numeric(df[lower[stim]], errors="coerce").fillna(0).to_numpy() > 0
+            ih = pd.to_numeric(df[lower[inh]], errors="coerce").fillna(0).to_numpy() > 0
+            return np.where(st & ~ih, 1.0, np.where(ih & ~st, -1.0, 0.0)), f"{lower[stim]}/{lower[inh]}"
+    for name in _MODE_NAMES:
+        if name in lower and not pd.api.types.is_numeric_dtype(df[lower[name]]):
+            vals = df[lower[name]].astype(str).str.strip().str.lower()
+            if vals.isin(_ACTIVATION | _REPRESSION | {"unknown", "nan", "", "0"}).mean() > 0.9:
+                sign = np.where(vals.isin(_ACTIVATION), 1.0, np.where(vals.isin(_REPRESSION), -1.0, 0.0))
+                return sign, lower[name]
+    return None, None
 
 
 def edges_from_frame(
     df: pd.DataFrame, *, source: str | None, target: str | None, weight: str | None, origin: str
 ) -> tuple[pd.DataFrame, str | None]:
-    """A table ``src, dst, weight`` (str, str, float64) and the name of the weight column used."""
+    """A table ``src, dst, weight, sign`` and the name of the weight column used.
+
+    ``weight`` is the magnitude (``|w|``, interaction strength), ``sign`` is ``+1``/``-1`` for a signed network
+    (a negative weight such as decoupler's ``weight``/``mor``, a TRRUST mode of regulation, OmniPath
+    stimulation/inhibition flags), ``0`` where the sign is unknown; the column is absent for unsigned networks.
+    """
     if df.shape[1] < 2:
         msg = f"The {origin} has {df.shape[1]} column(s); an edge list needs at least two (source and target genes)."
         raise ValueError(msg)
     df = df.copy() if any(not isinstance(c, str) for c in df.columns) else df
     s, t, w = _pick_columns(df, source, target, weight, origin)
     out = pd.DataFrame({"src": df[s].astype(str).to_numpy(), "dst": df[t].astype(str).to_numpy()})
+    sign: np.ndarray | None = None
     if w is None:
         out["weight"] = 1.0
     else:
@@ -110,7 +185,14 @@ def edges_from_frame(
                 "Clean it, or pass another column as `weight=`."
             )
             raise ValueError(msg)
-        out["weight"] = wv
+        if (wv < 0).any():
+            sign = np.sign(wv)
+        out["weight"] = np.abs(wv)
+    mode, _ = _sign_column(df, (s, t, w))
+    if mode is not None:
+        sign = mode if sign is None else np.where(mode != 0, mode, sign)
+    if sign is not None:
+        out["sign"] = sign.astype(np.float64)
     return out, w
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from hyperperturb._utils import atomic_write, logger, record, resolve
+from hyperperturb._utils import array_digest, atomic_write, logger, record, resolve
 
 _STEP = "perturbations"
 
@@ -245,6 +245,7 @@ def perturbations(
         "n_control": d["n_control"],
         "n_ignored": d["n_ignored"],
         "n_missing": d["n_missing"],
+        "checksum": array_digest(d["onehot"], d["is_control"]),
         "params": {
             "key": key,
             "control": controls,

@@ -12,6 +12,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from hyperperturb._utils import (
+    array_digest,
     atomic_write,
     get_matrix,
     logger,
@@ -447,6 +448,7 @@ def rewards(
         "n_control": res["n_control"],
         "n_zero_reward": int(zero.sum()),
         "value_target": "mean over perturbations of |reward|",
+        "checksum": array_digest(res["reward"]),
     }
     if groupby is not None:
         entry["groups"] = res["groups"]
