@@ -24,6 +24,7 @@ from ._ledger import (
     record,
     require_step,
     stale_reason,
+    target_sets,
 )
 from ._log import logger, progress
 from ._odeps import try_import
@@ -47,6 +48,7 @@ __all__ = [
     "DEPENDS_ON",
     "array_digest",
     "stale_reason",
+    "target_sets",
     "resolve",
     "resolve_protein",
     "PROTEIN_MODALITIES",

@@ -220,3 +220,24 @@ def library_versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[pkg] = "not installed"
     return out
+
+
+def target_sets(perturbations_entry: dict[str, Any]) -> list[list[str]]:
+    """All target genes of each perturbation of a ``perturbations`` ledger entry (one list per name).
+
+    Combinations (``hp.pp.perturbations(sep="+")``) list every gene; entries written before combinations were
+    recorded give ``[targets[k]]``.
+    """
+    names = np.asarray(perturbations_entry.get("names", [])).astype(str).ravel()
+    single = np.asarray(perturbations_entry.get("targets", names)).astype(str).ravel()
+    if "target_genes" in perturbations_entry and "target_offsets" in perturbations_entry:
+        flat = np.asarray(perturbations_entry["target_genes"]).astype(str).ravel()
+        off = np.asarray(perturbations_entry["target_offsets"], dtype=np.int64).ravel()
+        if len(off) == len(names) + 1 and off[0] == 0 and off[-1] == len(flat) and np.all(np.diff(off) >= 0):
+            return [flat[off[k] : off[k + 1]].tolist() for k in range(len(names))]
+        msg = (
+            "The 'perturbations' entry of adata.uns['hyperperturb'] has inconsistent target_genes/target_offsets. "
+            "Re-run `hp.pp.perturbations(adata, key=..., control=...)`."
+        )
+        raise ValueError(msg)
+    return [[str(t)] for t in single]

@@ -21,6 +21,7 @@ from hyperperturb._utils import (
     logger,
     record,
     resolve,
+    target_sets,
 )
 
 from ._coexpression import _coexpression
@@ -472,10 +473,7 @@ def _check_graph(A: sparse.spmatrix, *, n_matched: int, G: int, description: str
 
 def _target_genes(pert: dict[str, Any]) -> list[str]:
     """All target genes of the perturbation design (combinations contribute each of their genes)."""
-    if "target_genes" in pert:
-        genes = np.asarray(pert["target_genes"]).astype(str).ravel().tolist()
-    else:
-        genes = [str(x) for x in np.asarray(pert.get("targets", pert.get("names", []))).ravel()]
+    genes = [g for genes in target_sets(pert) for g in genes]
     return list(dict.fromkeys(genes))
 
 

@@ -50,6 +50,97 @@ def _as_str_labels(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return out, missing
 
 
+#: String labels that mean "no label" (treated like NaN: excluded, counted in ``n_missing``).
+_MISSING_LABELS = frozenset({"", "nan", "none", "na", "n/a", "null", "<na>"})
+#: Labels that usually mark cells without a clean assignment (warned about unless ignored or control).
+_UNASSIGNED_WORDS = ("multiple", "multiplet", "unassigned", "doublet", "ambiguous", "undetermined", "unknown",
+                     "no_guide", "no guide", "noguide", "blank", "negative")  # fmt: skip
+
+
+def _clean_labels(
+    labels: np.ndarray, missing: np.ndarray, *, key: str, controls: list[str], ignore: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label hygiene; returns new arrays (the inputs are not modified).
+
+    Trims whitespace, treats "nan"/"" as missing, warns about case-variants of the control and labels that look
+    like unassigned cells.
+    """
+    labels = labels.copy()
+    missing = missing.copy()
+    uniq, inv = np.unique(labels.astype(str), return_inverse=True)
+    stripped = np.asarray([u.strip() for u in uniq], dtype=object)
+    changed = [u for u, v in zip(uniq, stripped, strict=True) if u != v and v not in _MISSING_LABELS]
+    if changed:
+        warnings.warn(
+            f"{len(changed)} label(s) in obs[{key!r}] have surrounding whitespace (e.g. {changed[:3]}); they are "
+            "trimmed (' STAT1 ' is the perturbation 'STAT1').",
+            UserWarning,
+            stacklevel=4,
+        )
+    labels = stripped[inv].astype(object)
+    as_missing = np.asarray([v.lower() in _MISSING_LABELS for v in stripped])[inv] & ~missing
+    if as_missing.any():
+        shown = sorted({str(uniq[i]) for i in np.unique(inv[as_missing])})[:5]
+        warnings.warn(
+            f"{int(as_missing.sum())} cell(s) in obs[{key!r}] have an empty or missing-value label ({shown}); they "
+            "are treated as unlabelled (excluded from the design, counted in n_missing).",
+            UserWarning,
+            stacklevel=4,
+        )
+        missing = missing | as_missing
+        labels[as_missing] = ""
+    present = {str(v) for v in np.unique(labels[~missing])}
+    ctrl_fold = {c.casefold(): c for c in controls}
+    variants = sorted(v for v in present if v.casefold() in ctrl_fold and v not in controls and v not in ignore)
+    if variants:
+        warnings.warn(
+            f"Label(s) {variants} in obs[{key!r}] differ from the control {[ctrl_fold[v.casefold()] for v in variants]} "
+            "only in letter case; they are treated as perturbations. Add them to `control=` (or `ignore=`) if they "
+            "are controls.",
+            UserWarning,
+            stacklevel=4,
+        )
+    odd = sorted(
+        v
+        for v in present
+        if v not in controls and v not in ignore and any(w in v.casefold() for w in _UNASSIGNED_WORDS)
+    )
+    if odd:
+        warnings.warn(
+            f"Label(s) {odd[:10]} in obs[{key!r}] look like cells without a clean guide assignment; they are treated "
+            f"as perturbations. Pass `ignore={odd[:3]}` to exclude them.",
+            UserWarning,
+            stacklevel=4,
+        )
+    return labels, missing
+
+
+def _target_sets(
+    names: np.ndarray, tmap: dict[str, str], *, sep: str | None, controls: list[str]
+) -> tuple[np.ndarray, list[list[str]], np.ndarray]:
+    """Single target per perturbation (the label itself for a combination), all target genes, combination flags."""
+    single, sets, combo = [], [], []
+    for n in map(str, names):
+        if sep and sep in n:
+            parts = [x.strip() for x in n.split(sep)]
+            genes = [tmap.get(x, x) for x in parts if x and x not in controls]
+            genes = list(dict.fromkeys(genes))
+            if len(genes) == 1:  # e.g. "STAT1+ctrl": a single-gene perturbation
+                single.append(genes[0])
+                sets.append(genes)
+                combo.append(False)
+                continue
+            single.append(tmap.get(n, n))
+            sets.append(genes)
+            combo.append(True)
+        else:
+            g = tmap.get(n, n)
+            single.append(g)
+            sets.append([g])
+            combo.append(False)
+    return np.asarray(single, dtype=object), sets, np.asarray(combo, dtype=bool)
+
+
 def _as_list(x: str | int | Sequence[Any] | None) -> list[str]:
     if x is None:
         return []
@@ -67,8 +158,10 @@ def _design(
     ignore: list[str],
     min_cells: int,
     targets: Mapping[str, str] | None,
+    sep: str | None = None,
 ) -> dict[str, Any]:
     """Validate the labels and build the design (pure: nothing is written)."""
+    labels, missing = _clean_labels(labels, missing, key=key, controls=controls, ignore=ignore)
     cat = pd.Categorical(labels[~missing])
     counts = pd.Series(np.bincount(cat.codes, minlength=len(cat.categories)), index=cat.categories.astype(str))
     seen = counts.index.tolist()
@@ -125,8 +218,13 @@ def _design(
             stacklevel=3,
         )
     tmap = {str(k): str(v) for k, v in targets.items()}
-    target_genes = np.asarray([tmap.get(n, n) for n in names], dtype=object)
+    target_genes, sets, combo = _target_sets(names, tmap, sep=sep, controls=controls)
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in sets])]).astype(np.int64)
+    flat = np.asarray([g for x in sets for g in x], dtype=object)
     return {
+        "target_genes": flat.astype(str),
+        "target_offsets": offsets,
+        "combination": combo,
         "onehot": onehot,
         "is_control": is_control,
         "names": names.astype(str),
@@ -147,6 +245,7 @@ def perturbations(
     ignore: str | Sequence[str] | None = None,
     min_cells: int = 1,
     targets: Mapping[str, str] | None = None,
+    sep: str | None = None,
     mod: str = "rna",
     copy: bool = False,
 ) -> AnnData | Any | None:
@@ -155,6 +254,10 @@ def perturbations(
     Every cell gets the perturbation named in ``obs[key]``; cells labelled ``control`` are the reference, cells
     whose label is in ``ignore`` (e.g. ``"multiple"`` for cells with several guides) or missing (NaN) are kept
     in the object but excluded from the design.
+
+    Label hygiene (with a warning each): surrounding whitespace is trimmed; ``""``, ``"nan"``, ``"None"``,
+    ``"NA"`` count as missing; labels that differ from a control only in letter case, and labels that look like
+    unassigned cells (``multiple``, ``unassigned``, ``doublet``, ...) stay perturbations but are reported.
 
     Parameters
     ----------
@@ -173,6 +276,11 @@ def perturbations(
     targets
         Mapping label → target gene, for labels that are not gene symbols (e.g. ``{"PDL1": "CD274"}``).
         Labels not in the mapping target the gene of the same name.
+    sep
+        Separator of combinatorial labels (default ``None``: off; ``"+"`` for Norman 2019-style ``"CEBPA+KLF1"``).
+        A combination stays its own perturbation (its own design column and rewards), and all its target genes
+        are recorded (``target_genes``/``target_offsets`` in the ledger). Parts equal to a control label are
+        dropped (``"KLF1+ctrl"`` targets ``KLF1``); ``targets=`` maps parts too.
     mod
         RNA modality of a MuData.
     copy
@@ -188,7 +296,10 @@ def perturbations(
     ``.obs["hp_control"]``
         Boolean, ``True`` for control cells.
     ``.uns["hyperperturb"]["perturbations"]``
-        ``names`` (column order of the design: perturbation labels sorted as strings), ``targets``,
+        ``names`` (column order of the design: perturbation labels sorted as strings), ``targets`` (one gene per
+        perturbation; a combination's own label), ``target_genes`` + ``target_offsets`` (all target genes:
+        those of perturbation ``k`` are ``target_genes[target_offsets[k]:target_offsets[k + 1]]``),
+        ``combination`` (bool per perturbation),
         ``n_cells``, ``control`` (list), ``key``, ``n_control``, ``n_ignored`` (ignored + unlabelled cells),
         ``n_missing`` (unlabelled cells) and ``params``.
 
@@ -219,10 +330,22 @@ def perturbations(
         raise TypeError(msg)
     col = _labels_for(t.adata, t.data, key, t.mod)
     labels, missing = _as_str_labels(col)
-    d = _design(labels, missing, key=key, controls=controls, ignore=ignored, min_cells=int(min_cells), targets=targets)
+    if sep is not None and (not isinstance(sep, str) or not sep.strip()):
+        msg = f"`sep` must be a non-empty string such as '+' (or None), got {sep!r}."
+        raise ValueError(msg)
+    d = _design(
+        labels,
+        missing,
+        key=key,
+        controls=controls,
+        ignore=ignored,
+        min_cells=int(min_cells),
+        targets=targets,
+        sep=sep,
+    )
     if d["n_missing"]:
         warnings.warn(
-            f"{d['n_missing']} cell(s) have no label in obs[{key!r}] (NaN); they are excluded from the design "
+            f"{d['n_missing']} cell(s) have no label in obs[{key!r}] (NaN or empty); they are excluded from the design "
             "(all-zero rows) and counted in n_ignored.",
             UserWarning,
             stacklevel=2,
@@ -241,6 +364,9 @@ def perturbations(
         "control": d["control"],
         "names": d["names"],
         "targets": d["targets"],
+        "target_genes": d["target_genes"],
+        "target_offsets": d["target_offsets"],
+        "combination": d["combination"],
         "n_cells": d["n_cells"],
         "n_control": d["n_control"],
         "n_ignored": d["n_ignored"],
@@ -252,6 +378,7 @@ def perturbations(
             "ignore": ignored,
             "min_cells": int(min_cells),
             "targets": {str(k): str(v) for k, v in (targets or {}).items()},
+            "sep": sep,
             "mod": mod,
         },
     }
