@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import anndata as ad
 import numpy as np
 import pytest
 
-from hyperperturb.tl._baselines import fit_linear, predict_linear, predict_mean, rewire
+from hyperperturb.tl._baselines import fit_linear, permute_embedding, predict_linear, predict_mean, rewire
 from hyperperturb.tl._metrics import spearman
 
 
@@ -89,3 +90,50 @@ def test_rewire_tiny_graph(m):
     i = np.arange(m)
     ni, nj, _ = rewire(3, i, i + 1, np.ones(m), rng=np.random.default_rng(0))
     np.testing.assert_array_equal(ni, i)
+
+
+def _trained_stub(with_extra=True, key="X_poincare"):
+    rng = np.random.default_rng(0)
+    a = ad.AnnData(np.zeros((2, 12)))
+    a.varm[key] = rng.uniform(-0.5, 0.5, (12, 2))
+    train = {"params": {"key_added": key}, "perturbation_embedding": rng.uniform(-0.5, 0.5, (6, 2))}
+    if with_extra:
+        train["extra_embedding"] = rng.uniform(-0.5, 0.5, (4, 2))
+    a.uns["hyperperturb"] = {"train": train}
+    return a
+
+
+def _same_rows(x, y):
+    return np.array_equal(np.sort(x, axis=0), np.sort(y, axis=0)) and sorted(map(tuple, x)) == sorted(map(tuple, y))
+
+
+def test_permute_embedding_keeps_the_points_moves_them_and_is_seeded():
+    a = _trained_stub(key="X_custom")
+    before = a.copy()
+    keys = permute_embedding(a, seed=3)
+    assert keys == ["varm:X_custom", "train:extra_embedding", "train:perturbation_embedding"]
+    tr, tr0 = a.uns["hyperperturb"]["train"], before.uns["hyperperturb"]["train"]
+    for new, old in (
+        (a.varm["X_custom"], before.varm["X_custom"]),
+        (tr["extra_embedding"], tr0["extra_embedding"]),
+        (tr["perturbation_embedding"], tr0["perturbation_embedding"]),
+    ):
+        assert _same_rows(new, old)  # the same points (hence the same radii distribution)...
+        assert not np.array_equal(new, old)  # ...on other nodes
+    b = before.copy()
+    permute_embedding(b, seed=3)
+    np.testing.assert_array_equal(b.varm["X_custom"], a.varm["X_custom"])
+    np.testing.assert_array_equal(
+        b.uns["hyperperturb"]["train"]["perturbation_embedding"], tr["perturbation_embedding"]
+    )
+
+
+def test_permute_embedding_missing_keys():
+    a = _trained_stub(with_extra=False)
+    assert permute_embedding(a, seed=0) == ["varm:X_poincare", "train:perturbation_embedding"]
+    empty = ad.AnnData(np.zeros((2, 3)))
+    with pytest.raises(KeyError, match="trained model"):
+        permute_embedding(empty, seed=0)
+    empty.uns["hyperperturb"] = {"train": {"params": {}}}
+    with pytest.raises(KeyError, match="no stored positions"):
+        permute_embedding(empty, seed=0)

@@ -13,7 +13,10 @@ from scipy import sparse
 
 import hyperperturb as hp
 from hyperperturb.tl import _evaluate as ev_mod
-from hyperperturb.tl._splits import detectable_effects, read_screen
+from hyperperturb.tl import _predict as predict_mod
+from hyperperturb.tl import _train as train_mod
+from hyperperturb.tl._metrics import ALL_METRICS, PER_SPLIT
+from hyperperturb.tl._splits import detectable_effects, read_screen, split_half_rewards
 
 COLUMNS = ["split", "model", "perturbation", "metric", "value", "effect"]
 
@@ -55,15 +58,8 @@ def test_tidy_table_ledger_and_roundtrip(screen, tmp_path):
     assert list(res.columns) == COLUMNS
     assert set(res["model"]) == {"mean", "linear"}
     assert set(res["effect"]) <= {"detectable", "none", "all"}
-    assert set(res["metric"]) == {
-        "spearman_excess",
-        "pearson_excess",
-        "spearman_raw",
-        "topk_recall",
-        "js_policy",
-        "spearman_value",
-    }
-    per_split = res[res["metric"].isin(["js_policy", "spearman_value"])]
+    assert set(res["metric"]) == set(ALL_METRICS)
+    per_split = res[res["metric"].isin(PER_SPLIT)]
     assert (per_split["perturbation"] == "all").all()
     ent = a.uns["hyperperturb"]["evaluation"]
     assert ent["coverage"]["n_eligible"] == 15
@@ -83,7 +79,13 @@ def test_tidy_table_ledger_and_roundtrip(screen, tmp_path):
 
 
 def test_reproducible_with_seed(screen):
-    kw = {"n_splits": 2, "models": (), "baselines": ("mean", "linear"), "n_null": 30, "verbose": False}
+    kw = {
+        "n_splits": 2,
+        "models": (),
+        "baselines": ("mean", "linear", "ceiling", "majority-vote"),
+        "n_null": 30,
+        "verbose": False,
+    }
     r1 = hp.tl.evaluate(screen.copy(), seed=3, **kw)
     r2 = hp.tl.evaluate(screen.copy(), seed=3, **kw)
     pd.testing.assert_frame_equal(r1, r2)
@@ -114,7 +116,9 @@ def test_baselines_only_see_training_columns(screen, monkeypatch):
     hp.tl.evaluate(a, n_splits=3, models=(), baselines=("linear",), n_null=20, verbose=False)
     names = list(read_screen(a, needed_by="t").names)
     splits = a.uns["hyperperturb"]["evaluation"]["splits"]
-    for s, R_train in enumerate(seen):
+    assert len(seen) == 2 * 3  # per split: held-out prediction + in-sample policy (policy_auroc), same R_train
+    for s, R_train in enumerate(seen[0::2]):
+        np.testing.assert_array_equal(R_train, seen[2 * s + 1])
         held = [names.index(n) for n in splits[str(s)]]
         assert R_train.shape[1] == R.shape[1] - len(held)
         for h in held:  # no held-out column appears among the training columns
@@ -140,8 +144,8 @@ def test_models_get_holdout_and_scores_are_used(screen, monkeypatch):
         # an oracle: returns the observed profile, so excess correlations must be 1
         return R[list(perturbations)]
 
-    monkeypatch.setattr(hp.tl, "train", fake_train)
-    monkeypatch.setattr(hp.tl, "predict", fake_predict)
+    monkeypatch.setattr(train_mod, "train", fake_train)  # evaluate imports them directly from these modules
+    monkeypatch.setattr(predict_mod, "predict", fake_predict)
     res = hp.tl.evaluate(
         a,
         n_splits=2,
@@ -214,6 +218,10 @@ def test_mean_wins_when_every_perturbation_has_the_same_profile():
         ({"models": (), "baselines": ()}, ValueError, "Nothing to evaluate"),
         ({"train_kwargs": {"holdout": ["x"]}}, ValueError, "must not set"),
         ({"holdout_frac": 0.95}, ValueError, "fewer than 2"),
+        ({"split": "kfold"}, ValueError, "split"),
+        ({"k": 1}, ValueError, "`k`"),
+        ({"policy_threshold": -1.0}, ValueError, "policy_threshold"),
+        ({"baselines": ("majority-vote",), "metrics": ("residual_pearson",)}, ValueError, "majority-vote"),
     ],
 )
 def test_bad_inputs_leave_object_unchanged(screen, kwargs, exc, match):
@@ -255,5 +263,166 @@ def test_end_to_end_with_real_training(screen):
         verbose=False,
     )
     m = res[res["model"] == "hyperperturb"]
-    assert len(m) == 3 + 2  # 3 held-out perturbations + js_policy on all and detectable
+    assert (m.loc[m["metric"] == "spearman_excess", "perturbation"].nunique()) == 3
+    assert set(m.loc[m["metric"] == "js_policy", "effect"]) >= {"all"}
     assert np.isfinite(m["value"]).all()
+
+
+@pytest.mark.slow
+def test_random_embedding_floor_with_real_training(screen):
+    """The floor reuses the split's training, permutes the stored positions and still predicts finite values."""
+    a = screen.copy()
+    res = hp.tl.evaluate(
+        a,
+        n_splits=1,
+        models=("hyperperturb", "hyperperturb-random-embedding"),
+        baselines=(),
+        metrics=("residual_pearson", "policy_auroc"),
+        train_kwargs={"epochs": 3},
+        n_null=20,
+        verbose=False,
+    )
+    assert set(res["model"]) == {"hyperperturb", "hyperperturb-random-embedding"}
+    assert np.isfinite(res["value"]).all()
+    keys = list(a.uns["hyperperturb"]["evaluation"]["random_embedding_keys"])
+    assert "varm:X_poincare" in keys and "train:perturbation_embedding" in keys
+
+
+BASE_KW = {"models": (), "n_null": 20, "verbose": False}
+
+
+def test_loo_split_holds_out_each_eligible_perturbation_once(screen):
+    a = screen.copy()
+    res = hp.tl.evaluate(a, split="loo", baselines=("mean", "linear"), **BASE_KW)
+    ent = a.uns["hyperperturb"]["evaluation"]
+    splits = ent["splits"]
+    assert len(splits) == ent["coverage"]["n_eligible"] == 15
+    held = [list(v) for v in splits.values()]
+    assert all(len(h) == 1 for h in held)
+    assert sorted(h[0] for h in held) == sorted(read_screen(a, needed_by="t").names)
+    assert ent["params"]["split"] == "loo" and ent["params"]["n_splits"] == 15
+    # per-split metrics on held-out columns need 2 of them: only the in-sample policy_auroc remains
+    assert set(res.loc[res["perturbation"] == "all", "metric"]) == {"policy_auroc"}
+    r = res[res["metric"] == "retrieval_rank"]
+    assert len(r) == 2 * 15 and r["value"].between(0, 1).all()
+
+
+def test_new_metrics_mean_is_zero_ceiling_and_majority_vote(screen):
+    a = screen.copy()
+    res = hp.tl.evaluate(a, n_splits=2, baselines=("mean", "linear", "ceiling", "majority-vote"), **BASE_KW)
+    mean = res[res["model"] == "mean"].set_index("metric")["value"]
+    assert (mean.loc["residual_pearson"] == 0.0).all()  # exactly 0 by construction, not NaN
+    assert (mean.loc["retrieval_rank"] == 0.5).all()
+    assert (mean.loc["policy_auroc"] == 0.5).all()
+    assert set(res.loc[res["model"] == "majority-vote", "metric"]) == {"policy_auroc"}
+    ceil = res[(res["model"] == "ceiling") & (res["metric"] == "residual_pearson")]["value"]
+    assert len(ceil) == 2 * 3 and np.isfinite(ceil).all() and ceil.mean() > 0.3
+    summ = a.uns["hyperperturb"]["evaluation"]["summary"]
+    assert set(summ["subset"]) <= {"all", "detectable", "none"}
+    row = summ[(summ.model == "mean") & (summ.metric == "residual_pearson") & (summ.subset == "all")].iloc[0]
+    assert row["mean"] == 0.0 and row["n"] == 6
+
+
+def test_corrupting_heldout_columns_leaves_baseline_and_ceiling_predictions_unchanged(screen, monkeypatch):
+    """No leakage: predictions of held-out perturbations never read their columns of .varm['hp_reward']."""
+    kw = {"n_splits": 1, "seed": 5, "baselines": ("mean", "linear", "ceiling", "majority-vote"), **BASE_KW}
+
+    def run(a):
+        preds = []
+        real_score, real_auc = ev_mod.score_split, ev_mod._policy_auroc
+
+        def spy_score(pred, *args, **kwargs):
+            preds.append(np.asarray(pred).copy())
+            return real_score(pred, *args, **kwargs)
+
+        def spy_auc(scores, labels):
+            preds.append(np.asarray(scores).copy())
+            return real_auc(scores, labels)
+
+        with monkeypatch.context() as mp:
+            mp.setattr(ev_mod, "score_split", spy_score)
+            mp.setattr(ev_mod, "_policy_auroc", spy_auc)
+            hp.tl.evaluate(a, **kw)
+        return preds
+
+    a = screen.copy()
+    clean = run(a)
+    names = list(read_screen(a, needed_by="t").names)
+    held = [names.index(n) for n in a.uns["hyperperturb"]["evaluation"]["splits"]["0"]]
+    b = screen.copy()
+    R = np.array(b.varm["hp_reward"])
+    R[:, held] = np.random.default_rng(0).uniform(0, 50, (R.shape[0], len(held)))
+    b.varm["hp_reward"] = R
+    corrupted = run(b)
+    assert b.uns["hyperperturb"]["evaluation"]["splits"]["0"] == a.uns["hyperperturb"]["evaluation"]["splits"]["0"]
+    assert len(clean) == len(corrupted) > 0
+    for x, y in zip(clean, corrupted, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_split_half_rewards_average_to_the_full_reward(screen):
+    s = read_screen(screen, needed_by="t")
+    cols = np.arange(s.names.size)
+    A, B, n = split_half_rewards(screen, s, cols, rng=np.random.default_rng(0), chunk_size=97)
+    nA = n // 2
+    np.testing.assert_allclose((nA * A + (n - nA) * B) / n, s.reward, rtol=1e-9, atol=1e-12)
+    assert not np.allclose(A, B)
+    A2, _, _ = split_half_rewards(screen, s, cols, rng=np.random.default_rng(0))
+    np.testing.assert_allclose(A, A2, rtol=1e-12)  # seeded: the same halves (chunking changes only rounding)
+
+
+def test_summarize_reports_detectable_and_undetectable_separately():
+    rows = []
+    for s in range(2):
+        for j, eff in enumerate(["detectable", "detectable", "none"]):
+            for m, v in (("a", 0.5 + j), ("b", 0.1 * j)):
+                rows.append({"split": s, "model": m, "perturbation": f"p{j}", "metric": "x", "value": v, "effect": eff})
+    summ = ev_mod.summarize(pd.DataFrame(rows))
+    got = summ.set_index(["model", "subset"])["mean"]
+    assert got[("a", "all")] == pytest.approx(1.5)
+    assert got[("a", "detectable")] == pytest.approx(1.0)
+    assert got[("a", "none")] == pytest.approx(2.5)
+    assert summ.set_index(["model", "subset"])["n"][("b", "none")] == 2
+
+
+def test_random_embedding_floor_permutes_positions_of_a_copy(screen, monkeypatch):
+    """With stand-ins whose prediction reads the stored perturbation positions: the floor loses the signal, the
+    cached model it was permuted from does not (one training per split is shared)."""
+    a = screen.copy()
+    names = list(read_screen(a, needed_by="t").names)
+    calls = []
+
+    def fake_train(obj, **kw):
+        calls.append(kw)
+        out = obj.copy()
+        out.varm["X_poincare"] = np.random.default_rng(0).uniform(-0.5, 0.5, (out.n_vars, 2))
+        out.uns["hyperperturb"]["train"] = {
+            "params": {"key_added": "X_poincare"},
+            "perturbations": names,
+            "perturbation_embedding": np.eye(len(names)),  # row i "points at" perturbation i
+        }
+        return out
+
+    def fake_predict(obj, perturbations=None, *, kind="policy", **kw):
+        E = np.asarray(obj.uns["hyperperturb"]["train"]["perturbation_embedding"])
+        R = np.asarray(obj.varm["hp_reward"])
+        cols = [int(np.argmax(E[names.index(p)])) for p in perturbations]
+        return pd.DataFrame(R[:, cols], index=obj.var_names, columns=list(perturbations))
+
+    monkeypatch.setattr(train_mod, "train", fake_train)
+    monkeypatch.setattr(predict_mod, "predict", fake_predict)
+    res = hp.tl.evaluate(
+        a,
+        n_splits=3,
+        models=("hyperperturb-random-embedding", "hyperperturb"),
+        baselines=("mean",),
+        metrics=("residual_pearson",),
+        n_null=20,
+        verbose=False,
+    )
+    assert len(calls) == 3  # the floor's training is reused by "hyperperturb"
+    v = res.groupby("model")["value"].mean()
+    assert v["hyperperturb"] == pytest.approx(1.0)  # the cached model was not permuted in place
+    assert v["hyperperturb-random-embedding"] < 0.8
+    keys = list(a.uns["hyperperturb"]["evaluation"]["random_embedding_keys"])
+    assert keys == ["varm:X_poincare", "train:perturbation_embedding"]
