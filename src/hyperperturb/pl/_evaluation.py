@@ -20,8 +20,12 @@ _LABELS = {
     "topk_recall": "top-20 recall (excess)",
     "js_policy": "Jensen-Shannon divergence of policy (lower is better)",
     "spearman_value": "Spearman of gene value",
+    "residual_pearson": "Pearson of delta vs training mean (top-k genes)",
+    "retrieval_rank": "retrieval rank (0 best, 0.5 chance)",
+    "retrieval_top1": "retrieval top-1 accuracy",
+    "policy_auroc": "per-gene AUROC of policy (training perturbations)",
 }
-_COLORS = {"all": "#9e9e9e", "detectable": "#d1495b"}
+_COLORS = {"all": "#9e9e9e", "detectable": "#d1495b", "none": "#30638e"}
 
 
 @doc_params(show_ax=DOC_SHOW_AX, returns=DOC_RETURNS, mod=DOC_MOD)
@@ -41,7 +45,8 @@ def evaluation(
 
     Reads ``.uns["hyperperturb"]["evaluation"]["results"]`` written by :func:`hyperperturb.tl.evaluate`. For each
     model, one box per subset: ``all`` held-out perturbations and those with a ``detectable`` effect; points are the
-    individual perturbations (per-split metrics: the splits). A dashed line marks the ``mean`` baseline's median.
+    individual perturbations (per-split metrics: the splits). A dashed line marks the ``mean`` baseline's median, a
+    dotted line the split-half ``ceiling``'s median (when evaluated).
 
     Parameters
     ----------
@@ -49,11 +54,12 @@ def evaluation(
         AnnData or MuData after :func:`hyperperturb.tl.evaluate`.
     metric
         A metric of the results table (``spearman_excess``, ``pearson_excess``, ``spearman_raw``, ``topk_recall``,
-        ``js_policy``, ``spearman_value``).
+        ``residual_pearson``, ``retrieval_rank``, ``retrieval_top1``, ``js_policy``, ``spearman_value``,
+        ``policy_auroc``).
     models
         Models to draw, in this order. Default: all, in the order they were evaluated.
     subsets
-        ``"all"`` and/or ``"detectable"``.
+        ``"all"``, ``"detectable"`` and/or ``"none"`` (held-out perturbations without a detectable effect).
     strip
         Overlay the individual values as jittered points.
     {mod}
@@ -90,7 +96,7 @@ def evaluation(
     subsets = [subsets] if isinstance(subsets, str) else list(subsets)
     bad = [s for s in subsets if s not in _COLORS]
     if bad or not subsets:
-        msg = f"`subsets` must be a non-empty selection of ['all', 'detectable'], got {subsets!r}."
+        msg = f"`subsets` must be a non-empty selection of {list(_COLORS)}, got {subsets!r}."
         raise ValueError(msg)
     r = res[res["metric"] == metric]
     per_split = bool((r["perturbation"] == "all").all())
@@ -133,6 +139,10 @@ def evaluation(
         base = _values("mean", "all")
         if base.size:
             axis.axhline(float(np.median(base)), color="0.3", ls="--", lw=0.8, zorder=0)
+    if "ceiling" in order and "all" in subsets:
+        top = _values("ceiling", "all")
+        if top.size:
+            axis.axhline(float(np.median(top)), color="0.3", ls=":", lw=0.8, zorder=0)
     axis.set_xticks(np.arange(len(order)))
     axis.set_xticklabels(order, rotation=30, ha="right")
     axis.set_ylabel(_LABELS.get(metric, metric))
