@@ -28,7 +28,14 @@ from ._ledger import (
 )
 from ._log import logger, progress
 from ._odeps import try_import
-from ._validate import as_rng, check_finite_matrix, check_unique_names, sanitize_for_h5ad
+from ._validate import (
+    as_rng,
+    check_finite_matrix,
+    check_numeric_matrix,
+    check_seed,
+    check_unique_names,
+    sanitize_for_h5ad,
+)
 
 __all__ = [
     "atomic_write",
@@ -36,6 +43,8 @@ __all__ = [
     "Target",
     "as_rng",
     "check_finite_matrix",
+    "check_numeric_matrix",
+    "check_seed",
     "check_unique_names",
     "get_ledger",
     "get_matrix",

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from anndata import AnnData
 
+from ._stored import validate_step
 from ._validate import sanitize_for_h5ad
 
 #: Key of the ledger in ``adata.uns``.
@@ -208,6 +209,7 @@ def require_step(adata: AnnData, step: str, *, needed_by: str) -> dict[str, Any]
             f"different hyperperturb, version {led.get('version', 'unknown')}, or edited by hand). Re-run `{how}`."
         )
         raise KeyError(msg)
+    validate_step(adata, step, entry, needed_by=needed_by)  # stored arrays and numbers: finite, shape, range
     return entry
 
 

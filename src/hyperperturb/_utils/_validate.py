@@ -11,11 +11,39 @@ from anndata import AnnData
 from scipy import sparse
 
 
+def check_seed(seed: Any, *, name: str = "seed") -> None:
+    """Raise a clear error unless ``seed`` is ``None``, a non-negative integer or a NumPy generator."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        msg = f"`{name}` must be a non-negative integer (or None), got {seed!r} of type {type(seed).__name__}."
+        raise TypeError(msg)
+    if seed < 0:
+        msg = f"`{name}` must be a non-negative integer, got {seed}. Use e.g. {name}=0."
+        raise ValueError(msg)
+
+
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A NumPy generator from a seed (``None`` gives a non-reproducible generator)."""
+    """A NumPy generator from a seed (``None`` gives a non-reproducible generator); bad seeds raise clearly."""
     if isinstance(seed, np.random.Generator):
         return seed
+    check_seed(seed)
     return np.random.default_rng(seed)
+
+
+def check_numeric_matrix(X: Any, *, what: str = "adata.X") -> None:
+    """Raise a :class:`TypeError` for an expression matrix that is not real-valued (object, string, complex)."""
+    dtype = getattr(X, "dtype", None)
+    if dtype is None:
+        return
+    dtype = np.dtype(dtype) if not isinstance(dtype, np.dtype) else dtype
+    if dtype.kind not in "biuf":
+        kind = {"c": "complex", "O": "object", "U": "string", "S": "bytes"}.get(dtype.kind, str(dtype))
+        msg = (
+            f"{what[:1].upper() + what[1:]} has dtype {dtype} ({kind}); hyperperturb needs real numbers. Convert it, "
+            "e.g. `adata.X = adata.X.astype(np.float32)` (for complex values take the real part or the magnitude)."
+        )
+        raise TypeError(msg)
 
 
 def check_unique_names(adata: AnnData, *, axis: str = "var") -> None:
@@ -39,6 +67,7 @@ def check_finite_matrix(X: Any, *, what: str = "adata.X", chunk_size: int = 10_0
 
     Dask arrays are checked lazily-by-chunk with a single reduction.
     """
+    check_numeric_matrix(X, what=what)
     if hasattr(X, "dask") or type(X).__module__.startswith("dask"):
         import dask.array as da
 

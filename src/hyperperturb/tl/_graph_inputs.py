@@ -14,6 +14,7 @@ from scipy.sparse.linalg import LinearOperator, svds
 
 from hyperperturb._utils import as_rng, get_ledger, logger, obs_indexer, protein_mod_name, resolve_protein
 from hyperperturb._utils._data import Target
+from hyperperturb._utils._stored import check_adjacency, check_matrix, check_vector
 
 PROTEIN_SUFFIX = " (protein)"
 FEATURES = (
@@ -262,18 +263,25 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     if "hp_control" not in adata.obs:
         logger.warning("hp.tl.train: obs['hp_control'] is absent; node features use all cells, not only controls")
     mean, mad, frac = _control_stats(X, cidx)
-    if "hp_control_mean" in adata.var:
-        mean_feat = np.nan_to_num(np.asarray(adata.var["hp_control_mean"], dtype=np.float64))
-    else:
-        mean_feat = mean
-    if "hp_reward_baseline" in adata.var:
-        mad = np.nan_to_num(np.asarray(adata.var["hp_reward_baseline"], dtype=np.float64))
+    # stored values are validated (finite), never silently zeroed
+    cm = check_vector(adata, "hp_control_mean", step="rewards", needed_by="hp.tl.train")
+    mean_feat = mean if cm is None else cm
+    bl = check_vector(adata, "hp_reward_baseline", step="rewards", needed_by="hp.tl.train", nonnegative=True)
+    if bl is not None:
+        mad = bl
     pcs = _pca_loadings(X, cidx, mean, rng)
 
     # adjacency over all nodes
     rows, cols, vals = [], [], []
-    if "hp_adjacency" in adata.varp:
-        A = sparse.coo_matrix(adata.varp["hp_adjacency"])
+    A_checked = check_adjacency(adata, needed_by="hp.tl.train")
+    if A_checked is not None:
+        if A_checked.nnz == 0 and isinstance(net, dict) and net and not _allow_empty(net):
+            msg = (
+                "hp.tl.train: .varp['hp_adjacency'] has no edge. Training on an empty graph needs an explicit "
+                "choice: re-run `hp.pp.gene_network(adata, network, allow_empty=True)`, or build a network with edges."
+            )
+            raise ValueError(msg)
+        A = A_checked.tocoo()
         rows.append(A.row)
         cols.append(A.col)
         vals.append(A.data.astype(np.float64))
@@ -347,11 +355,16 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     value[:n_genes] = np.asarray(adata.var["hp_value_target"], dtype=np.float64)
     weight[:n_genes] = 1.0
     baseline = np.zeros(n_nodes)
-    if "hp_reward_baseline" in adata.var:
-        baseline[:n_genes] = np.nan_to_num(np.asarray(adata.var["hp_reward_baseline"], dtype=np.float64))
+    if bl is not None:
+        baseline[:n_genes] = bl
     if n_prot:
         pr = None
         if prot_adata is not None and "hp_reward" in prot_adata.varm:
+            kw = {"step": "rewards", "needed_by": "hp.tl.train (protein modality)"}
+            check_matrix(prot_adata, "hp_reward", (n_prot, n_p), **kw)
+            check_matrix(prot_adata, "hp_policy_target", (n_prot, n_p), row_sums=True, **kw)
+            check_vector(prot_adata, "hp_value_target", nonnegative=True, **kw)
+            check_vector(prot_adata, "hp_reward_baseline", nonnegative=True, **kw)
             pr = (
                 np.asarray(prot_adata.varm["hp_reward"], dtype=np.float64),
                 np.asarray(prot_adata.varm["hp_policy_target"], dtype=np.float64)
@@ -408,11 +421,18 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     )
 
 
+def _allow_empty(net: dict[str, Any]) -> bool:
+    params = net.get("params", {})
+    v = params.get("allow_empty", False) if isinstance(params, dict) else False
+    return bool(v) and str(v) not in ("False", "None", "0")
+
+
 def stored_adjacency(adata, n_nodes: int, n_genes: int, extra_edges: dict[str, Any]) -> sparse.csr_matrix:
     """Rebuild the node adjacency from ``.varp['hp_adjacency']`` and the edges stored by training."""
     rows, cols, vals = [], [], []
-    if "hp_adjacency" in adata.varp:
-        A = sparse.coo_matrix(adata.varp["hp_adjacency"])
+    A0 = check_adjacency(adata, needed_by="hp.tl.predict")
+    if A0 is not None:
+        A = A0.tocoo()
         rows.append(A.row)
         cols.append(A.col)
         vals.append(A.data.astype(np.float64))

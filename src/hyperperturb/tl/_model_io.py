@@ -69,6 +69,9 @@ def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
         dropout=float(p["dropout"]),
         seed=int(p["seed"]),
         attention=bool(p.get("attention", False)),
+        refine=None if str(p.get("refine", "None")) == "None" else float(p["refine"]),
+        rank=int(p.get("rank", 0)),
+        distance_scale=float(p.get("distance_scale", 1.0)),
     )
     net.build()
     weights_from_dict(net, entry["weights"])
@@ -124,6 +127,8 @@ def load_model(path: str | Path) -> Any:
     The :class:`~hyperperturb.nn.HyperPerturbModel` or :class:`~hyperperturb.nn.HyperbolicPerturbationModel`.
     Call it on ``(features, adjacency)`` (the graph model) or on one-hot perturbations (the simple model).
     """
+    import zipfile
+
     import keras
 
     from hyperperturb.nn import _models  # noqa: F401 - registers the serialisable classes
@@ -132,4 +137,20 @@ def load_model(path: str | Path) -> Any:
     if not path.exists():
         msg = f"No model file at {str(path)!r}; write one with `hp.tl.save_model(adata, path)`."
         raise FileNotFoundError(msg)
-    return keras.saving.load_model(path, safe_mode=True)
+    if path.is_dir():
+        msg = f"{str(path)!r} is a folder, not a .keras model file written by `hp.tl.save_model`."
+        raise IsADirectoryError(msg)
+    if not zipfile.is_zipfile(path):
+        msg = (
+            f"{str(path)!r} exists but is not a Keras model archive (a .keras file is a zip written by "
+            "`hp.tl.save_model`); it may be truncated or another kind of file. Save the model again."
+        )
+        raise ValueError(msg)
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
+        msg = (
+            f"Could not load the model in {str(path)!r}: it is not a complete model written by `hp.tl.save_model` "
+            f"({type(e).__name__}: {' '.join(str(e).split())[:200]}). Save the model again."
+        )
+        raise ValueError(msg) from e

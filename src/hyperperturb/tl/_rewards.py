@@ -14,6 +14,7 @@ from scipy import sparse
 from hyperperturb._utils import (
     array_digest,
     atomic_write,
+    check_numeric_matrix,
     get_matrix,
     logger,
     obs_indexer,
@@ -231,8 +232,9 @@ def _compute(
 
 
 def _raise_nonfinite(what: str) -> None:
+    what = what[:1].upper() + what[1:]  # "the expression matrix" / "layer 'x'" / "protein modality 'prot'"
     msg = (
-        f"The expression matrix of {what} contains NaN or infinite values. Remove or impute them before "
+        f"{what} contains NaN or infinite values. Remove or impute them before "
         "`hp.tl.rewards` (e.g. check `np.isfinite(adata.X.data).all()` for sparse X); nothing was written."
     )
     raise ValueError(msg)
@@ -361,6 +363,7 @@ def rewards(
         msg = f"The expression matrix has shape {tuple(X.shape)}, expected {adata.shape} (cells × genes)."
         raise ValueError(msg)
     where = f"layer {layer!r}" if layer is not None else "the expression matrix"
+    check_numeric_matrix(X, what=where)
     _warn_raw_counts(X, where)
     res = _compute(
         X,
@@ -412,6 +415,7 @@ def rewards(
             PX = PX.to_numpy()
         if not (sparse.issparse(PX) or hasattr(PX, "shape")):
             PX = np.asarray(PX)
+        check_numeric_matrix(PX, what=f"protein modality {pname!r}" if padata is not None else "obsm['protein']")
         if not pcontrol.any():
             msg = (
                 f"No control cells in the protein modality {pname!r} (none of its cells is an RNA control cell, "

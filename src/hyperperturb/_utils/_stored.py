@@ -1,0 +1,214 @@
+"""Validation of values read back from ``.uns['hyperperturb']``, ``.var``, ``.varm`` and ``.varp``.
+
+A stored value may have been edited by hand, damaged on disk or written by another tool. Everything a later step
+reads is checked here (finite, shape, range) and a bad value raises a :class:`ValueError` naming the step that
+writes it, so that the fix is "re-run that step" — never a silent ``nan_to_num``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from anndata import AnnData
+from scipy import sparse
+
+_PRODUCER = {
+    "perturbations": "hp.pp.perturbations(adata, key=..., control=...)",
+    "network": "hp.pp.gene_network(adata, network)",
+    "rewards": "hp.tl.rewards(adata)",
+    "train": "hp.tl.train(adata)",
+}
+# numeric training parameters and their allowed ranges (lo, hi; None = unbounded)
+_TRAIN_PARAMS: dict[str, tuple[float | None, float | None, bool]] = {
+    # name: (lo, hi, integer)
+    "dim": (1, None, True),
+    "hidden": (1, None, True),
+    "epochs": (0, None, True),
+    "rank": (0, None, True),
+    "seed": (0, None, True),
+    "learning_rate": (0.0, None, False),
+    "dropout": (0.0, 1.0, False),
+    "graph_weight": (0.0, None, False),
+    "initial_curvature": (0.0, None, False),
+}
+_KERNEL: dict[str, tuple[float | None, float | None]] = {
+    "shrinkage": (0.0, 1.0),
+    "tau": (0.0, None),
+    "kappa": (0.0, None),
+    "curvature": (0.0, None),
+}
+
+
+def _fail(what: str, problem: str, step: str, needed_by: str) -> None:
+    how = _PRODUCER.get(step, step)
+    msg = f"{needed_by}: {what} {problem}; it was changed after `{how.split('(')[0]}` wrote it. Re-run `{how}`."
+    raise ValueError(msg)
+
+
+def _as_float_array(x: Any, what: str, step: str, needed_by: str) -> np.ndarray:
+    try:
+        arr = np.asarray(x.toarray() if sparse.issparse(x) else x)
+        if arr.dtype == object or np.iscomplexobj(arr) or arr.dtype.kind in "USb":
+            raise TypeError(arr.dtype)
+        return arr.astype(np.float64, copy=False)
+    except (TypeError, ValueError):
+        _fail(what, f"is not numeric (dtype {getattr(np.asarray(x), 'dtype', type(x).__name__)})", step, needed_by)
+        raise  # pragma: no cover
+
+
+def check_vector(
+    adata: AnnData,
+    key: str,
+    *,
+    step: str,
+    needed_by: str,
+    nonnegative: bool = False,
+    length: int | None = None,
+) -> np.ndarray | None:
+    """``adata.var[key]`` as a finite float vector (``None`` if absent)."""
+    if key not in adata.var.columns:
+        return None
+    what = f"adata.var[{key!r}]"
+    v = _as_float_array(adata.var[key].to_numpy(), what, step, needed_by)
+    bad = ~np.isfinite(v)
+    if bad.any():
+        _fail(
+            what, f"has {int(bad.sum())} NaN/infinite value(s) (e.g. gene {adata.var_names[bad][0]!r})", step, needed_by
+        )
+    if nonnegative and (v < 0).any():
+        _fail(what, f"has negative values (min {v.min():.3g}); it must be >= 0", step, needed_by)
+    if length is not None and len(v) != length:  # pragma: no cover - .var always has n_vars rows
+        _fail(what, f"has {len(v)} values, expected {length}", step, needed_by)
+    return v
+
+
+def check_matrix(
+    adata: AnnData, key: str, shape: tuple[int, int], *, step: str, needed_by: str, row_sums: bool = False
+) -> np.ndarray | None:
+    """``adata.varm[key]`` as a finite float matrix of ``shape`` (``None`` if absent)."""
+    if key not in adata.varm:
+        return None
+    what = f"adata.varm[{key!r}]"
+    M = _as_float_array(adata.varm[key], what, step, needed_by)
+    if M.shape != tuple(shape):
+        _fail(what, f"has shape {M.shape}, expected {tuple(shape)} (genes x perturbations)", step, needed_by)
+    bad = ~np.isfinite(M)
+    if bad.any():
+        _fail(what, f"has {int(bad.sum())} NaN/infinite value(s)", step, needed_by)
+    if row_sums and M.size:
+        if (M < 0).any():
+            _fail(what, f"has negative probabilities (min {M.min():.3g})", step, needed_by)
+        s = M.sum(1)
+        off = np.abs(s - 1.0) > 1e-4
+        if off.any():
+            _fail(what, f"has {int(off.sum())} row(s) that do not sum to 1 (e.g. {s[off][0]:.4g})", step, needed_by)
+    return M
+
+
+def check_adjacency(
+    adata: AnnData, key: str = "hp_adjacency", *, needed_by: str, symmetric: bool = True
+) -> sparse.csr_matrix | None:
+    """``adata.varp[key]``: square over genes, finite, weights in [0, 1], symmetric (``None`` if absent)."""
+    if key not in adata.varp:
+        return None
+    what = f"adata.varp[{key!r}]"
+    raw = adata.varp[key]
+    A = sparse.csr_matrix(raw) if sparse.issparse(raw) else None
+    if A is None:
+        A = sparse.csr_matrix(_as_float_array(raw, what, "network", needed_by))
+    G = adata.n_vars
+    if A.shape != (G, G):  # pragma: no cover - anndata enforces the shape of .varp
+        _fail(what, f"has shape {A.shape}, expected {(G, G)}", "network", needed_by)
+    data = _as_float_array(A.data, what, "network", needed_by)
+    if not np.isfinite(data).all():
+        _fail(what, f"has {int((~np.isfinite(data)).sum())} NaN/infinite weight(s)", "network", needed_by)
+    if (data < 0).any():
+        _fail(what, f"has negative weights (min {data.min():.3g}); weights are interaction strengths in [0, 1] "
+              "(signs live in varp['hp_adjacency_sign'])", "network", needed_by)  # fmt: skip
+    if (data > 1 + 1e-6).any():
+        _fail(what, f"has weights above 1 (max {data.max():.3g})", "network", needed_by)
+    if symmetric:
+        A = sparse.csr_matrix(A, dtype=np.float64)
+        diff = abs(A - A.T)
+        if diff.nnz and diff.max() > 1e-6:
+            _fail(what, "is not symmetric", "network", needed_by)
+    return A
+
+
+def _number(x: Any) -> float | None:
+    """A Python float from a stored scalar (0-d array, numpy or Python number); ``None`` if not numeric."""
+    if isinstance(x, np.ndarray):
+        if x.size != 1 or x.dtype.kind not in "iuf":
+            return None
+        x = x.reshape(-1)[0]
+    if isinstance(x, bool | np.bool_) or not isinstance(x, int | float | np.integer | np.floating):
+        return None
+    return float(x)
+
+
+def check_train_entry(entry: dict[str, Any], *, needed_by: str) -> None:
+    """Numeric training parameters and the kernel readout parameters of a ``train`` ledger entry."""
+    params = entry.get("params", {})
+    if isinstance(params, dict):
+        for name, (lo, hi, integer) in _TRAIN_PARAMS.items():
+            if name not in params or (isinstance(params[name], str) and params[name] == "None"):
+                continue
+            v = _number(params[name])
+            what = f"the stored training parameter {name!r} ({params[name]!r})"
+            if v is None or not np.isfinite(v):
+                _fail(what, "is not a finite number", "train", needed_by)
+            if integer and float(v) != int(v):
+                _fail(what, "is not an integer", "train", needed_by)
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                _fail(what, f"is outside [{lo}, {hi if hi is not None else 'inf'}]", "train", needed_by)
+    weights = entry.get("weights")
+    if isinstance(weights, dict):
+        for name, w in weights.items():
+            arr = w if isinstance(w, np.ndarray) else np.asarray(w)
+            if arr.dtype.kind not in "biuf":
+                _fail(
+                    f"the stored model weight {name!r}",
+                    f"is not a numeric array (dtype {arr.dtype}; serialised Python objects are never loaded)",
+                    "train",
+                    needed_by,
+                )
+            if not np.isfinite(arr.astype(np.float64, copy=False)).all():
+                _fail(f"the stored model weight {name!r}", "has NaN/infinite values", "train", needed_by)
+    kern = entry.get("kernel")
+    if isinstance(kern, dict):
+        for name, (lo, hi) in _KERNEL.items():
+            if name not in kern:
+                continue
+            v = _number(kern[name])
+            what = f"the stored kernel readout parameter {name!r} ({kern[name]!r})"
+            if v is None or not np.isfinite(v):
+                _fail(what, "is not a finite number", "train", needed_by)
+            if (lo is not None and v < lo) or (hi is not None and v > hi):
+                _fail(what, f"is outside [{lo}, {hi if hi is not None else 'inf'}]", "train", needed_by)
+
+
+def check_rewards_outputs(adata: AnnData, entry: dict[str, Any], *, needed_by: str) -> None:
+    """The arrays ``hp.tl.rewards`` wrote: finite, one row per gene, one column per recorded perturbation."""
+    P = len(np.asarray(entry.get("perturbations", [])).ravel())
+    G = adata.n_vars
+    kw = {"step": "rewards", "needed_by": needed_by}
+    check_matrix(adata, "hp_reward", (G, P), **kw)
+    check_matrix(adata, "hp_policy_target", (G, P), row_sums=True, **kw)
+    check_vector(adata, "hp_value_target", nonnegative=True, **kw)
+    check_vector(adata, "hp_control_mean", **kw)
+    check_vector(adata, "hp_reward_baseline", nonnegative=True, **kw)
+
+
+def validate_step(adata: AnnData, step: str, entry: Any, *, needed_by: str) -> None:
+    """Validate what ``step`` stored (called by :func:`~hyperperturb._utils.require_step`)."""
+    if not isinstance(entry, dict):
+        return
+    if step == "rewards":
+        check_rewards_outputs(adata, entry, needed_by=needed_by)
+    elif step == "train":
+        check_train_entry(entry, needed_by=needed_by)
+    elif step == "network":
+        key = entry.get("key_added", "hp_adjacency")
+        sym = entry.get("params", {}).get("symmetric", True) if isinstance(entry.get("params"), dict) else True
+        check_adjacency(adata, str(key), needed_by=needed_by, symmetric=bool(sym))
