@@ -20,14 +20,16 @@ from typing import Any
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import prange
 from scipy import sparse
+
+from hyperperturb._utils._cache import njit  # on-disk cache in a per-user folder, never in the package
 
 #: Upper bound (bytes) for the per-thread accumulators of the row-parallel kernels.
 _ACC_BUDGET = 256 * 2**20
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _csr_core(
     indptr, indices, data, rows, lo, hi, labels, slot_cm, cm, acm, absmode, acc, check_unlabeled
 ):  # pragma: no cover
@@ -61,7 +63,7 @@ def _csr_core(
     return bad
 
 
-@njit(cache=True, nogil=True)
+@njit(nogil=True)
 def _dense_core(X, rows, lo, hi, labels, slot_cm, cm, acm, absmode, acc, check_unlabeled):  # pragma: no cover
     bad = 0
     k = labels.shape[1]
@@ -88,7 +90,7 @@ def _dense_core(X, rows, lo, hi, labels, slot_cm, cm, acm, absmode, acc, check_u
     return bad
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def _csr_parallel(
     indptr, indices, data, rows, bounds, labels, slot_cm, cm, acm, absmode, acc3, check_unlabeled
 ):  # pragma: no cover
@@ -113,7 +115,7 @@ def _csr_parallel(
     return bad.sum()
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def _dense_parallel(X, rows, bounds, labels, slot_cm, cm, acm, absmode, acc3, check_unlabeled):  # pragma: no cover
     nt = acc3.shape[0]
     bad = np.zeros(nt, np.int64)
@@ -124,7 +126,7 @@ def _dense_parallel(X, rows, bounds, labels, slot_cm, cm, acm, absmode, acc3, ch
     return bad.sum()
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True)
 def _csc_parallel(indptr, indices, data, labels, slot_cm, cm, acm, absmode, accT, check_unlabeled):  # pragma: no cover
     # one gene (column) per task: no write conflicts, accT is genes x slots
     G = indptr.shape[0] - 1
