@@ -3,7 +3,13 @@
 Prints the markdown tables of the "Prediction quality" section of docs/benchmarks.md.
 
     python benchmarks/bench_evaluate.py [--data ../shared/data] [--epochs 100] [--splits 5] [--only papalexi|synthetic]
-        [--dim 2] [--models hyperperturb,hyperperturb-head,hyperperturb-euclidean]
+        [--dim 2] [--split random|loo] [--models hyperperturb,hyperperturb-head,hyperperturb-euclidean,...]
+        [--baselines mean,linear,shuffled-network,ceiling,majority-vote] [--no-design]
+
+Two tables per data set and subset (all held-out perturbations, detectable effects, no detectable effect): the
+excess metrics, and the perturbation-specific ones (residual_pearson, retrieval rank/top-1, policy AUROC) with the
+split-half ceiling and the random-embedding floor; then paired Wilcoxon p-values.
+Quick check of the script: --only synthetic --splits 2 --epochs 5 --no-design.
 """
 
 from __future__ import annotations
@@ -25,24 +31,40 @@ import hyperperturb as hp
 from hyperperturb.tl._design import _simulate_acquisition
 
 METRICS = ["spearman_excess", "pearson_excess", "topk_recall", "spearman_raw", "js_policy", "spearman_value"]
+SPECIFIC = ["residual_pearson", "retrieval_rank", "retrieval_top1", "policy_auroc"]
+SUBSETS = {
+    "all": "All held-out perturbations",
+    "detectable": "Detectable effects only",
+    "none": "No detectable effect",
+}
 
 
-def _table(summary: pd.DataFrame, subset: str) -> str:
-    s = summary[summary["subset"] == subset]
+def _table(summary: pd.DataFrame, subset: str, metrics: list[str] = METRICS) -> str:
+    s = summary[(summary["subset"] == subset) & summary["metric"].isin(metrics)]
     models = list(dict.fromkeys(s["model"]))
-    lines = ["| model | " + " | ".join(METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
+    if not models:
+        return "(no values)"
+    lines = ["| model | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for m in models:
         cells = []
-        for met in METRICS:
+        for met in metrics:
             r = s[(s["model"] == m) & (s["metric"] == met)]
-            cells.append("–" if r.empty else f"{r['mean'].iloc[0]:.3f} ± {r['sd'].iloc[0]:.3f}")
+            cells.append(
+                "–"
+                if r.empty
+                else f"{r['mean'].iloc[0]:.3f} ± {r['sd'].iloc[0]:.3f}"
+                if np.isfinite(r["sd"].iloc[0])
+                else f"{r['mean'].iloc[0]:.3f}"
+            )
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def _pvalues(summary: pd.DataFrame, metric: str = "spearman_excess") -> str:
     s = summary[(summary["subset"] == "all") & (summary["metric"] == metric)]
-    others = [c for c in s.columns if c.startswith("p_vs_")]
+    if s.empty:
+        return "(not evaluated)"
+    others = [c for c in s.columns if c.startswith("p_vs_") and c[5:] in set(s["model"])]
     lines = ["| model (n) | " + " | ".join(c[2:] for c in others) + " |", "|---" * (len(others) + 1) + "|"]
     for _, r in s.iterrows():
         lines.append(
@@ -57,28 +79,49 @@ def _report(name: str, a, t0: float, args) -> None:
     ent = a.uns["hyperperturb"]["evaluation"]
     cov = ent["coverage"]
     det = ent["detectability"]
+    par = ent["params"]
+    split = (
+        f"leave-one-perturbation-out ({par['n_splits']} splits)"
+        if par.get("split") == "loo"
+        else f"{par['n_splits']} random splits, holdout_frac {par['holdout_frac']}"
+    )
     print(f"\n### {name}\n")
     print(
         f"{cov['n_eligible']}/{cov['n_perturbations']} perturbations eligible (target is a graph node); "
         f"{(det['effect'] == 'detectable').sum()}/{len(det)} held-out perturbations detectable at level 0.05; "
-        f"{args.splits} splits, holdout_frac 0.2, seed {args.seed}, epochs {args.epochs}, dim {args.dim}, "
-        f"attention {args.attention}; "
+        f"{split}, seed {args.seed}, epochs {args.epochs}, dim {args.dim}, attention {args.attention}; "
         f"wall time {time.perf_counter() - t0:.0f} s.\n"
     )
-    print("All held-out perturbations (mean ± sd over perturbations; per-split metrics over splits):\n")
-    print(_table(ent["summary"], "all"))
-    print("\nDetectable effects only:\n")
-    print(_table(ent["summary"], "detectable"))
-    print("\nPaired Wilcoxon p-values, spearman_excess, all held-out perturbations:\n")
-    print(_pvalues(ent["summary"]))
+    for subset, title in SUBSETS.items():
+        print(f"{title} (mean ± sd over perturbations; per-split metrics over splits):\n")
+        print(_table(ent["summary"], subset))
+        print(
+            f"\n{title}, perturbation-specific metrics (residual_pearson, retrieval: delta vs the training mean; "
+            "policy_auroc: per gene over the training perturbations; ceiling = split-half, Spearman-Brown on "
+            "correlations):\n"
+        )
+        print(_table(ent["summary"], subset, SPECIFIC))
+        print()
+    for metric in ("spearman_excess", "residual_pearson"):
+        print(f"Paired Wilcoxon p-values, {metric}, all held-out perturbations:\n")
+        print(_pvalues(ent["summary"], metric))
+        print()
+    if ent.get("random_embedding_keys"):
+        print(f"Random-embedding floor permuted: {', '.join(map(str, ent['random_embedding_keys']))}.")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(m.strip() for m in text.split(",") if m.strip())
 
 
 def _evaluate(a, args):
     return hp.tl.evaluate(
         a,
+        split=args.split,
         n_splits=args.splits,
         seed=args.seed,
-        models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
+        models=_names(args.models),
+        baselines=_names(args.baselines),
         train_kwargs={"epochs": args.epochs, "dim": args.dim, "attention": args.attention},
         verbose=False,
     )
@@ -107,6 +150,8 @@ def synthetic(args) -> None:
     hp.tl.rewards(a, verbose=False)
     _evaluate(a, args)
     _report("Synthetic hierarchy (3000 cells, 150 genes, 30 knock-outs, true network)", a, t0, args)
+    if args.no_design:
+        return
     t1 = time.perf_counter()
     sim = _simulate_acquisition(a, predictor="linear", n_splits=args.splits, holdout_frac=0.5, seed=args.seed)
     n_half = sim["k"].max() // 2
@@ -135,9 +180,16 @@ def main() -> None:
     p.add_argument("--attention", action="store_true", help="train with attention=True (graph-attention refinement)")
     p.add_argument(
         "--models",
-        default="hyperperturb,hyperperturb-head,hyperperturb-euclidean",
-        help="comma-separated graph models for hp.tl.evaluate",
+        default="hyperperturb,hyperperturb-head,hyperperturb-euclidean,hyperperturb-random-embedding",
+        help="comma-separated graph models for hp.tl.evaluate ('' for baselines only)",
     )
+    p.add_argument(
+        "--baselines",
+        default="mean,linear,shuffled-network,ceiling,majority-vote",
+        help="comma-separated baselines for hp.tl.evaluate",
+    )
+    p.add_argument("--split", choices=["random", "loo"], default="random", help="hp.tl.evaluate(split=...)")
+    p.add_argument("--no-design", action="store_true", help="skip the design-loop simulation on the synthetic screen")
     args = p.parse_args()
     logging.getLogger("hyperperturb").setLevel(logging.WARNING)
     print(

@@ -125,11 +125,12 @@ def _model_predictions(
     cache: dict[str, Any] | None = None,
     random_embedding: bool = False,
     permuted: list[str] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Train on everything but ``held`` (names); return held-out (reward, policy) and the training policy.
 
     ``cache`` (per split) reuses a model trained with the same geometry for another read-out ``method``.
-    ``random_embedding``: predict from a copy whose stored positions are permuted (keys appended to ``permuted``).
+    ``random_embedding``: predict from a copy whose stored positions are permuted (keys appended to ``permuted``);
+    its training policy is ``None`` (the stored ``hp_policy`` was computed before the permutation).
     """
     from ._predict import predict  # direct, lazy: TensorFlow only when a model is evaluated
     from ._train import train
@@ -153,18 +154,37 @@ def _model_predictions(
         pkw["method"] = method
     rew = predict(trained, perturbations=list(held), kind="reward", **pkw)
     pol = predict(trained, perturbations=list(held), kind="policy", **pkw)
-    tpol = predict(trained, perturbations=list(train_names), kind="policy", **pkw)
     rew = rew.reindex(columns=list(held)).to_numpy(dtype=np.float64)
     pol = pol.reindex(columns=list(held)).to_numpy(dtype=np.float64)
-    tpol = tpol.reindex(columns=list(train_names)).to_numpy(dtype=np.float64)
-    if not (np.isfinite(rew).all() and np.isfinite(pol).all() and np.isfinite(tpol).all()):
+    tpol = None if random_embedding else _stored_policy(trained, train_names, mod, predict)
+    if not (np.isfinite(rew).all() and np.isfinite(pol).all() and (tpol is None or np.isfinite(tpol).all())):
         msg = (
-            f"hp.tl.predict returned NaN for held-out perturbations {list(held)} or the training perturbations "
-            f"(geometry={geometry!r}); their targets may not be scorable. "
+            f"hp.tl.predict returned NaN for held-out perturbations {list(held)} or the stored policy of the training "
+            f"perturbations is not finite (geometry={geometry!r}); their targets may not be scorable. "
             "Check `adata.uns['hyperperturb']['train']['scorable']`."
         )
         raise ValueError(msg)
     return rew, pol, tpol
+
+
+def _stored_policy(trained: Any, train_names: np.ndarray, mod: str | None, predict: Any) -> np.ndarray:
+    """The trained model's in-sample policy ``.varm["hp_policy"]`` for the training perturbations (genes x names).
+
+    Falls back to ``hp.tl.predict(kind="policy", method="head")`` when ``hp_policy`` or its column names are missing.
+    Not ``method="auto"``: the kernel readout of a training perturbation leaves its own profile out, which makes
+    the leave-one-out mean anti-correlated with the observed ranking by construction.
+    """
+    ad_ = resolve(trained, mod=mod or "rna").adata
+    entry = get_ledger(ad_).get("train", {})
+    cols = np.asarray(entry.get("perturbations", []), dtype=str) if isinstance(entry, dict) else np.asarray([])
+    if "hp_policy" in ad_.varm and np.asarray(ad_.varm["hp_policy"]).shape[1] == cols.size and cols.size:
+        pos = {n: i for i, n in enumerate(cols)}
+        if all(str(n) in pos for n in train_names):
+            P = np.asarray(ad_.varm["hp_policy"], dtype=np.float64)
+            return P[:, [pos[str(n)] for n in train_names]]
+    pkw = {"mod": mod} if mod is not None else {}
+    out = predict(trained, perturbations=list(train_names), kind="policy", method="head", **pkw)
+    return out.reindex(columns=list(train_names)).to_numpy(dtype=np.float64)
 
 
 def moved_labels(R: np.ndarray, baseline: np.ndarray, *, signed: bool, threshold: float) -> np.ndarray:
