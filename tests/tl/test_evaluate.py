@@ -321,6 +321,8 @@ def test_new_metrics_mean_is_zero_ceiling_and_majority_vote(screen):
     assert set(summ["subset"]) <= {"all", "detectable", "none"}
     row = summ[(summ.model == "mean") & (summ.metric == "residual_pearson") & (summ.subset == "all")].iloc[0]
     assert row["mean"] == 0.0 and row["n"] == 6
+    r = a.uns["hyperperturb"]["evaluation"]["detectability"]["split_half_r"]
+    assert np.isfinite(r).all() and (r <= 1).all()
 
 
 def test_corrupting_heldout_columns_leaves_baseline_and_ceiling_predictions_unchanged(screen, monkeypatch):

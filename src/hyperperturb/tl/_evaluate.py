@@ -29,6 +29,7 @@ from ._metrics import (
     PER_SPLIT,
     auroc_rows,
     majority_vote_scores,
+    pearson,
     score_split,
     spearman_brown,
 )
@@ -366,7 +367,8 @@ def evaluate(
     Writes ``.uns["hyperperturb"]["evaluation"]`` with ``results``, ``summary`` (:func:`summarize`: columns
     ``model``, ``metric``, ``subset`` (``all``, ``detectable``, ``none``), ``mean``, ``sd``, ``median``, ``n``,
     ``p_vs_<method>``: paired Wilcoxon p-values per perturbation), ``detectability`` (per eligible held-out
-    perturbation: statistic, threshold, effect), ``splits`` (held-out names per split), ``coverage``, ``params``
+    perturbation: statistic, threshold, effect and, with the ceiling, ``split_half_r``: the Spearman-Brown corrected
+    Pearson between the two halves' excess profiles), ``splits`` (held-out names per split), ``coverage``, ``params``
     and ``random_embedding_keys`` (what the floor permuted).
 
     Examples
@@ -558,6 +560,13 @@ def evaluate(
             "effect": np.where(det, "detectable", "none").astype(str),
         }
     )
+    if halves is not None:  # reproducibility of each profile: Spearman-Brown corrected split-half Pearson of the excess
+        b = screen.baseline[:, None] if excess else 0.0
+        ex_a, ex_b = halves[0][:, ever] - b, halves[1][:, ever] - b
+        detect["split_half_r"] = [
+            spearman_brown(pearson(ex_a[:, j], ex_b[:, j])) if np.isfinite(ex_a[:, j]).all() else float("nan")
+            for j in range(ever.size)
+        ]
     entry = {
         "params": {
             "split": split,
