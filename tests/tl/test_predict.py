@@ -39,7 +39,9 @@ def test_predict_new_gene_extends_softmax(trained):
     new = next(g for g in trained.var_names if g not in perts)
     df = hp.tl.predict(trained, [*perts, new])
     np.testing.assert_allclose(df.sum(1).to_numpy(), 1.0, atol=1e-5)
-    assert (df[new] > 0).all()
+    assert (df[new] >= 0).all() and (
+        df[new] > 0
+    ).any()  # excess-based policy: a gene the new target does not move gets 0
 
 
 def test_predict_needs_training():

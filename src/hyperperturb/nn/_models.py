@@ -148,6 +148,10 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         fd_temperature: float = 1.0,
         attention: bool = False,
         num_heads: int = 2,
+        refine: float | None = None,
+        rank: int = 0,
+        factor_l2: float = 1e-3,
+        distance_scale: float = 1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -172,6 +176,19 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         self.fd_temperature = float(fd_temperature)
         self.attention = bool(attention)
         self.num_heads = int(num_heads)
+        self.refine = None if refine is None else float(refine)
+        self.rank = int(rank)
+        self.factor_l2 = float(factor_l2)
+        self.distance_scale = float(distance_scale)
+        if not (np.isfinite(self.distance_scale) and self.distance_scale > 0):
+            msg = f"distance_scale must be a positive number, got {distance_scale!r}."
+            raise ValueError(msg)
+        if self.refine is not None and not (np.isfinite(self.refine) and self.refine >= 0):
+            msg = f"refine must be None or a number >= 0, got {refine!r}."
+            raise ValueError(msg)
+        if self.rank < 0:
+            msg = f"rank must be >= 0, got {rank!r}."
+            raise ValueError(msg)
         if not (self.graph_weight >= 0 and self.n_negatives >= 1 and self.fd_temperature > 0):
             msg = "graph_weight must be >= 0, n_negatives >= 1 and fd_temperature > 0."
             raise ValueError(msg)
@@ -228,6 +245,22 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         self.pert_bias = self.add_weight(name="policy_bias", shape=(self.n_perturbations,), initializer="zeros")
         self.value_scale_raw = self.add_weight(name="value_scale", shape=(), initializer="zeros")
         self.value_bias = self.add_weight(name="value_bias", shape=(), initializer="zeros")
+        if self.refine is not None:  # fixed starting map (set with set_base), refined by a bounded residual
+            self.base = self.add_weight(
+                name="base_map", shape=(self.n_nodes, self.dim), initializer="zeros", trainable=False
+            )
+        if self.rank:
+            self.node_factor = self.add_weight(
+                name="node_factor",
+                shape=(self.n_nodes, self.rank),
+                initializer=keras.initializers.RandomNormal(stddev=0.01, seed=self.seed + 4),
+            )
+            self.pert_factor = self.add_weight(
+                name="perturbation_factor",
+                shape=(self.n_perturbations, self.rank),
+                initializer=keras.initializers.RandomNormal(stddev=0.01, seed=self.seed + 5),
+            )
+            self.value_offset = self.add_weight(name="value_offset", shape=(self.n_nodes,), initializer="zeros")
         if self.n_free:
             manifold = self.manifold if isinstance(self.manifold, PoincareBall) else None
             if manifold is not None:
@@ -263,11 +296,38 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         h = self.norm(h)
         h = self.drop(h, training=training)
         z = self.gcn2((h, adj), training=training)
+        if self.refine is not None:
+            # bounded residual from the starting map: d(base, z) < 2 * refine (left Möbius translation is an isometry)
+            t = self.shift(z)
+            base = tf.convert_to_tensor(self.base)
+            z = m.mobius_add(base, m.expmap0(t)) if isinstance(m, PoincareBall) else base + t
         return z, h
 
+    def shift(self, z: tf.Tensor) -> tf.Tensor:
+        """Tangent shift ``refine · u / sqrt(1 + |u|^2)`` (``u = log0(z)``, norm < ``refine``) of the convolutions' output."""
+        u = self.manifold.logmap0(z)
+        return self.refine * u / tf.sqrt(1.0 + tf.reduce_sum(u * u, axis=-1, keepdims=True))
+
+    def encode_shift(self, x: tf.Tensor, adj: tf.SparseTensor) -> tf.Tensor:
+        """The tangent shift from the starting map of every node (inference mode), for a float64 readout."""
+        m = self.manifold
+        h1 = self.gcn1((x, adj), training=False)
+        h = m.logmap0(h1)
+        if self.attn is not None:
+            h = h + m.logmap0(self.attn(h1, adj=adj, training=False))
+        h = self.norm(h)
+        return self.shift(self.gcn2((h, adj), training=False))
+
+    def set_base(self, base: np.ndarray) -> None:
+        """Set the starting map (``n_nodes × dim`` points of the ball) that the encoder refines."""
+        if self.refine is None:
+            msg = "This model was built without a starting map (refine=None)."
+            raise ValueError(msg)
+        self.base.assign(np.asarray(base, dtype=np.float32))
+
     def policy_scale(self) -> tf.Tensor:
-        """``softplus(a)``: the inverse temperature of the distance head."""
-        return tf.nn.softplus(self.scale_raw) * 2.0
+        """``2 softplus(a) / distance_scale``: the inverse temperature of the distance head."""
+        return tf.nn.softplus(self.scale_raw) * 2.0 / self.distance_scale
 
     def perturbation_embedding(self, z: tf.Tensor) -> tf.Tensor:
         """Embedding of each perturbation: its target node's ``z``, or its free ball point."""
@@ -281,12 +341,22 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         """Pairwise geodesic distances ``(n, m)`` (Euclidean distances for the flat ablation)."""
         return self.manifold.pairwise_distance(x, y)
 
-    def score(self, z: tf.Tensor, emb: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:
-        """Distance-head logits ``-softplus(a)·d(z_g, e_p) + b_p`` for arbitrary perturbation embeddings ``emb``."""
-        return -self.policy_scale() * self.distance(z, emb) + bias[None, :]
+    def score(self, z: tf.Tensor, emb: tf.Tensor, bias: tf.Tensor, factor: tf.Tensor | None = None) -> tf.Tensor:
+        """Distance-head logits ``-softplus(a)·d(z_g, e_p) + b_p [+ <u_g, w_p>]`` for perturbation embeddings ``emb``.
+
+        ``factor`` (perturbations × rank) are the ``w_p`` of the low-rank term (``None``: no such term, as for a
+        perturbation never fitted).
+        """
+        logits = -self.policy_scale() * self.distance(z, emb) + bias[None, :]
+        if self.rank and factor is not None:
+            logits = logits + tf.matmul(tf.convert_to_tensor(self.node_factor), factor, transpose_b=True)
+        return logits
 
     def value(self, z: tf.Tensor) -> tf.Tensor:
-        """Per-node value ``softplus(alpha)·d(0, z) + softplus(beta)`` (non-negative, increasing with the radius)."""
+        """Per-node value ``softplus(alpha)·d(0, z) + softplus(beta)`` (``+ s_g`` inside a softplus with ``rank``)."""
+        if self.rank:
+            pre = tf.nn.softplus(self.value_scale_raw) * self.manifold.dist0(z) + self.value_bias + self.value_offset
+            return tf.nn.softplus(pre)
         return tf.nn.softplus(self.value_scale_raw) * self.manifold.dist0(z) + tf.nn.softplus(self.value_bias)
 
     def call(self, inputs, training: bool = False):
@@ -294,7 +364,8 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         x, adj = inputs
         z, h = self.encode(x, adj, training=training)
         if self.head == "distance":
-            logits = self.score(z, self.perturbation_embedding(z), tf.convert_to_tensor(self.pert_bias))
+            factor = tf.convert_to_tensor(self.pert_factor) if self.rank else None
+            logits = self.score(z, self.perturbation_embedding(z), tf.convert_to_tensor(self.pert_bias), factor)
         else:
             logits = self.policy_dense(tf.concat([self.manifold.logmap0(z), h], axis=-1)) + self.pert_bias[None, :]
         return {"embedding": z, "logits": logits, "policy": tf.nn.softmax(logits, axis=-1), "value": self.value(z)}
@@ -346,6 +417,12 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         value_loss = tf.reduce_sum(tf.square(err) * self._w) / nw
         value_mae = tf.reduce_sum(tf.abs(err) * self._w) / nw
         loss = 1.0 * policy_loss + 0.5 * value_loss
+        if self.rank:  # ridge on the free per-node / per-perturbation terms
+            loss = loss + self.factor_l2 * (
+                tf.reduce_mean(tf.square(self.node_factor)) * self.rank
+                + tf.reduce_mean(tf.square(self.pert_factor)) * self.rank
+                + tf.reduce_mean(tf.square(self.value_offset))
+            )
         graph_loss = tf.constant(0.0)
         if self.graph_weight > 0 and self._n_edges > 0:
             graph_loss = self.graph_loss(out["embedding"])
@@ -391,6 +468,10 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
             "fd_temperature": self.fd_temperature,
             "attention": self.attention,
             "num_heads": self.num_heads,
+            "refine": self.refine,
+            "rank": self.rank,
+            "factor_l2": self.factor_l2,
+            "distance_scale": self.distance_scale,
             "name": self.name,
         }
 

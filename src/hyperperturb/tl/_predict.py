@@ -140,28 +140,42 @@ def predict(
         return pd.DataFrame(mat[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
     out = net((feats, adj), training=False)
     z = out["embedding"]
+    z64 = z.numpy().astype(np.float64)
+    nmap = entry.get("network_map", {})
+    if getattr(net, "refine", None) is not None and isinstance(nmap, dict) and "embedding" in nmap:
+        from ._network_map import refined_embedding
+
+        z64 = refined_embedding(net, feats, adj, np.asarray(nmap["embedding"], dtype=np.float64))
     value = out["value"].numpy().astype(np.float64)[:n_genes]
     allnames = trained + new
     cols = [allnames.index(w) for w in wanted]
     if use_kernel:
         emb_all = np.asarray(entry["perturbation_embedding"], dtype=np.float64).reshape(len(trained), -1)
         if new:
-            zn = z.numpy().astype(np.float64)[[node_index[w] for w in new]]
+            zn = z64[[node_index[w] for w in new]]
             emb_all = np.concatenate([emb_all, zn], axis=0)
         reward = _kernel_reward(adata, entry, kern, allnames, emb_all, trained)
     else:
         reward = None
     if head == "distance":
-        emb = np.asarray(entry["perturbation_embedding"], dtype=np.float32).reshape(len(trained), -1)
+        emb = np.asarray(net.perturbation_embedding(z).numpy(), dtype=np.float32)  # as the heads were trained
         bias = np.asarray(entry["perturbation_bias"], dtype=np.float32).ravel()
         holdout = set(_names(p.get("holdout", []))) if not isinstance(p.get("holdout"), str) else set()
         fitted = np.array([n not in holdout for n in trained])
         mean_b = float(bias[fitted].mean()) if fitted.any() else 0.0
+        factor = None
+        if getattr(net, "rank", 0):  # the low-rank term exists only for fitted perturbations
+            factor = np.asarray(net.pert_factor.numpy(), dtype=np.float32).copy()
+            factor[~fitted] = 0.0
         if new:
             zn = tf.gather(z, [node_index[w] for w in new])
             emb = tf.concat([tf.constant(emb), zn], axis=0)
             bias = np.concatenate([bias, np.full(len(new), mean_b, dtype=np.float32)])
-        logits = net.score(z, tf.convert_to_tensor(emb), tf.constant(bias, tf.float32))
+            if factor is not None:
+                factor = np.concatenate([factor, np.zeros((len(new), factor.shape[1]), np.float32)])
+        logits = net.score(
+            z, tf.convert_to_tensor(emb), tf.constant(bias, tf.float32), None if factor is None else tf.constant(factor)
+        )
         policy = tf.nn.softmax(logits, axis=-1).numpy().astype(np.float64)[:n_genes]
     else:
         policy = out["policy"].numpy().astype(np.float64)[:n_genes]
@@ -173,7 +187,11 @@ def predict(
             reward = policy * value[:, None] * len(allnames)
             if kind == "policy":
                 return pd.DataFrame(policy[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
-    mat = _reward_policy(reward) if kind == "policy" else reward
+    if kind == "policy":  # the policy ranks the excess over each gene's noise floor B (the reward minus B)
+        B = np.asarray(entry.get("reward_baseline", np.zeros(n_genes)), dtype=np.float64).ravel()
+        mat = _reward_policy(reward - B[:, None])
+    else:
+        mat = reward
     if not np.isfinite(mat).all():
         msg = "hp.tl.predict produced non-finite values; the training entry is corrupted. Re-run hp.tl.train."
         raise FloatingPointError(msg)

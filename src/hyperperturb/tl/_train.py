@@ -169,6 +169,9 @@ def train(
     dropout: float = 0.1,
     graph_weight: float = 1.0,
     attention: bool = False,
+    refine: float | None = 0.1,
+    rank: int = 8,
+    map_kwargs: dict[str, Any] | None = None,
     holdout: Sequence[str] | str | None = None,
     curriculum: bool = True,
     seed: int = 0,
@@ -226,6 +229,21 @@ def train(
         layer (attention weights from negative hyperbolic distances between neighbours; residual in the tangent
         space). Off by default: on the Papalexi benchmark (``benchmarks/bench_evaluate.py --attention``) it did not
         improve held-out prediction (``spearman_excess`` 0.313 with it, 0.329 without; train-mean baseline 0.325).
+    refine
+        Start the encoder from the network map of :func:`hyperperturb.tl.embed_network` (fitted here on the training
+        graph: genes, unmeasured targets and proteins): the graph convolutions only move each node by a bounded
+        residual, :math:`z_i = m_i \oplus \exp_0(\rho\, u_i / \sqrt{1 + |u_i|^2})` with :math:`u_i` the
+        convolutions' output in the tangent space and :math:`\rho` = ``refine``, so :math:`d(m_i, z_i) < 2\rho`
+        and the written embedding keeps the map's reconstruction quality. ``None``: no map, the embedding is the
+        graph convolutions' output alone (the behaviour of hyperperturb 0.1).
+    rank
+        Rank of the free low-rank term :math:`\langle u_g, w_p\rangle` added to the policy logits, and of the
+        per-node value offsets (``0`` disables both): lets the heads reproduce the observed per-gene ranking of the
+        screened perturbations. Perturbations that were never fitted (held out, or new targets) get :math:`w_p = 0`,
+        so they are scored from the embedding alone.
+    map_kwargs
+        Settings of the network-map stage (``epochs``, ``learning_rate``, ``negatives``, ``burn_in``, ``radial``;
+        see :func:`hyperperturb.tl.embed_network`).
     holdout
         Perturbation names excluded from the loss (for evaluation on unseen perturbations); their rewards are not
         used for the policy or the value target.
@@ -259,8 +277,11 @@ def train(
         Predicted policy of the heads (their predicted reward normalised per gene), rows sum to 1 (columns:
         ``.uns["hyperperturb"]["train"]["perturbations"]``).
     ``.var["hp_value"]``
-        Predicted value (per-gene sensitivity): the noise floor ``B`` plus the predicted mean excess, in the units
-        of ``.var["hp_value_target"]``.
+        Predicted value (per-gene sensitivity beyond noise): the predicted mean excess over the gene's control noise
+        floor ``B``, in the units of the rewards.
+    ``.var["hp_in_network"]``
+        Whether the gene has at least one edge in the training graph (genes without one are placed by expression
+        similarity, see :func:`hyperperturb.tl.embed_network`).
     ``.uns["hyperperturb"]["train"]``
         ``params``, ``history`` (incl. ``graph_loss``), ``weights``, ``perturbations``, ``perturbation_embedding``,
         ``perturbation_bias``, ``scorable``, ``value_unit`` (genes), ``value_unit_protein``, ``reward_baseline``,
@@ -350,6 +371,9 @@ def train(
         seed=int(seed),
         verbose=bool(verbose),
         callbacks=list(callbacks or []),
+        refine=None if refine is None else float(refine),
+        rank=int(rank),
+        map_kwargs=dict(map_kwargs or {}),
     )
 
     n_scorable = int(res["scorable"].sum())
@@ -368,6 +392,9 @@ def train(
             "dropout": float(dropout),
             "graph_weight": float(graph_weight),
             "attention": bool(attention),
+            "refine": "None" if refine is None else float(refine),
+            "distance_scale": res["distance_scale"],
+            "rank": int(rank),
             "holdout": held,
             "curriculum": bool(curriculum),
             "seed": int(seed),
@@ -388,6 +415,7 @@ def train(
         "value_unit_protein": float(targets["unit_protein"]),
         "reward_baseline": targets["baseline"][: g.n_genes],
         "kernel": res["kernel"],
+        "network_map": res["network_map"],
         "extra_nodes": g.nodes[g.n_genes : g.n_genes + g.n_extra],
         "extra_embedding": res["z"][g.n_genes : g.n_genes + g.n_extra],
         "node_features": {"names": g.feature_names, "values": g.features},
@@ -445,6 +473,7 @@ def _write(adata, res, sl, key_added, entry, t0) -> None:
     adata.varm[key_added] = res["z"][sl]
     adata.varm["hp_policy"] = res["policy"][sl]
     adata.var["hp_value"] = res["value"][sl]
+    adata.var["hp_in_network"] = res["in_network"][sl]
     entry["wall_time"] = float(time.perf_counter() - t0)
     record(adata, "train", entry)
 
@@ -492,7 +521,7 @@ def _excess_targets(g, trainable: np.ndarray, *, signed: bool) -> dict[str, Any]
 
 def _fit(g, *, targets, trainable, model, geometry, head, dim, hidden, curvature, learn_curvature, epochs,
          learning_rate, dropout, graph_weight, curriculum, seed, verbose, callbacks,
-         attention=False) -> dict[str, Any]:  # fmt: skip
+         attention=False, refine=None, rank=0, map_kwargs=None) -> dict[str, Any]:  # fmt: skip
     """Build, train and read out the model; returns plain arrays (nothing is written)."""
     import keras
     import tensorflow as tf
@@ -526,8 +555,16 @@ def _fit(g, *, targets, trainable, model, geometry, head, dim, hidden, curvature
                 seed=seed,
                 graph_weight=graph_weight,
                 attention=attention,
+                refine=refine,
+                rank=rank,
             )
+            nmap = _network_map(g, geometry=geometry, dim=dim, curvature=curvature, seed=seed,
+                                map_kwargs=map_kwargs or {}, verbose=verbose)  # fmt: skip
+            if refine is not None:
+                net.distance_scale = _distance_scale(nmap["embedding"], g, geometry=geometry, c=curvature)
             net.build()
+            if refine is not None:
+                net.set_base(nmap["embedding"])
             adj = normalized_adjacency(g.adjacency)
             up = sparse.triu(g.adjacency, k=1).tocoo()
             net.set_training_data(
@@ -556,10 +593,67 @@ def _fit(g, *, targets, trainable, model, geometry, head, dim, hidden, curvature
         # one placeholder batch repeated forever: Keras keeps the iterator across epochs (no per-epoch set-up)
         ds = tf.data.Dataset.from_tensors(tf.zeros((1, 1))).repeat()
         net.fit(ds, epochs=epochs, steps_per_epoch=1, verbose=0, callbacks=cbs, shuffle=False)
-        return _readout(net, g, model=model, trainable=trainable, history=rec.rows, targets=targets)
+        res = _readout(
+            net, g, model=model, trainable=trainable, history=rec.rows, targets=targets,
+            base=nmap["embedding"] if model == "hyperperturb" else None,
+        )  # fmt: skip
+        res["distance_scale"] = float(getattr(net, "distance_scale", 1.0))
+        if model == "hyperperturb":
+            res["in_network"] = nmap["in_network"]
+            res["network_map"] = {
+                "embedding": nmap["embedding"],
+                "level": nmap["level"],
+                "epochs": int(nmap["epochs"]),
+                "wall_time": float(nmap["wall_time"]),
+                "params": nmap["params"],
+            }
+        else:
+            res["in_network"] = np.asarray(g.adjacency.getnnz(axis=1) > 0)
+            res["network_map"] = {}
+        return res
     finally:
         if not was_det:
             tf_config.disable_op_determinism()
+
+
+def _distance_scale(Z: np.ndarray, g, *, geometry: str, c: float) -> float:
+    """Median distance between measured genes and perturbation targets in the map (the distance head's unit)."""
+    from hyperperturb._utils import _ball
+
+    tn = g.target_node[g.target_node >= 0]
+    if tn.size == 0:
+        return 1.0
+    rows = np.arange(min(g.n_genes, 2000))
+    if geometry == "poincare":
+        D = _ball.pairwise_distance(Z[rows], Z[tn], c=c)
+    else:
+        D = _ball.euclidean_pairwise_distance(Z[rows], Z[tn])
+    med = float(np.median(D[np.isfinite(D)])) if np.isfinite(D).any() else 1.0
+    return med if med > 1e-6 else 1.0
+
+
+def _network_map(g, *, geometry, dim, curvature, seed, map_kwargs, verbose) -> dict[str, Any]:
+    """The network-map stage on the training graph (all nodes), placed in the model's space."""
+    from ._network_map import DEFAULTS, fit_network_map
+
+    unknown = set(map_kwargs) - set(DEFAULTS)
+    if unknown:
+        msg = f"map_kwargs has unknown keys {sorted(unknown)}; valid keys are {sorted(DEFAULTS)}."
+        raise ValueError(msg)
+    params = {**DEFAULTS, **map_kwargs}
+    res = fit_network_map(
+        g.adjacency, dim=dim, geometry=geometry, curvature=curvature, seed=seed, features=g.features, **params
+    )
+    if verbose:
+        logger.info(
+            "hp.tl.train: network map of %d nodes (%d edges, %d without edges) in %.1f s",
+            g.n_nodes,
+            res["n_edges"],
+            int((~res["in_network"]).sum()),
+            res["wall_time"],
+        )
+    res["params"] = {k: ("None" if v is None else v) for k, v in params.items()}
+    return res
 
 
 def _head_reward(policy: np.ndarray, value: np.ndarray, baseline: np.ndarray, unit: float | np.ndarray) -> np.ndarray:
@@ -574,7 +668,7 @@ def _reward_policy(reward: np.ndarray) -> np.ndarray:
     return np.where(s > 0, r / np.where(s > 0, s, 1.0), 1.0 / max(r.shape[1], 1))
 
 
-def _readout(net, g, *, model, trainable, history, targets) -> dict[str, Any]:
+def _readout(net, g, *, model, trainable, history, targets, base=None) -> dict[str, Any]:
     import tensorflow as tf
 
     from hyperperturb.nn._graph import normalized_adjacency
@@ -584,21 +678,32 @@ def _readout(net, g, *, model, trainable, history, targets) -> dict[str, Any]:
         adj = normalized_adjacency(g.adjacency)
         out = net((tf.constant(g.features), adj), training=False)
         z = out["embedding"].numpy().astype(np.float64)
+        if net.refine is not None:  # float64 readout of the refined network map (the model runs in float32)
+            from ._network_map import refined_embedding
+
+            z = refined_embedding(net, tf.constant(g.features), adj, base)
         policy = out["policy"].numpy().astype(np.float64)
         value = out["value"].numpy().astype(np.float64)
-        emb = net.perturbation_embedding(out["embedding"]).numpy().astype(np.float64)
+        emb_model = net.perturbation_embedding(out["embedding"])  # what the heads score with (float32)
+        emb = emb_model.numpy().astype(np.float64)
+        on_node = g.target_node >= 0
+        emb[on_node] = z[g.target_node[on_node]]
         bias = net.pert_bias.numpy().astype(np.float64)
         scorable = g.target_node >= 0
-        if (~trainable).any():  # held-out perturbations were never fitted: use the mean bias of fitted ones
+        if (~trainable).any():  # held-out perturbations were never fitted: mean bias of fitted ones, no factor
             bias = bias.copy()
             bias[~trainable] = bias[trainable].mean()
             if net.head == "distance":
-                logits = net.score(out["embedding"], tf.constant(emb, tf.float32), tf.constant(bias, tf.float32))
+                factor = None
+                if net.rank:
+                    factor = net.pert_factor.numpy().copy()
+                    factor[~trainable] = 0.0
+                    factor = tf.constant(factor, tf.float32)
+                logits = net.score(out["embedding"], emb_model, tf.constant(bias, tf.float32), factor)
                 policy = tf.nn.softmax(logits, axis=-1).numpy().astype(np.float64)
-        # heads predict the excess over B: report reward-implied policy and B + excess as the value
-        reward_hat = _head_reward(policy, value, targets["baseline"], targets["units"][:, None])
-        policy = _reward_policy(reward_hat)
-        value = targets["baseline"] + targets["units"] * value
+        # heads predict the excess over the noise floor B: the policy is the heads' distribution of that excess,
+        # the value the predicted mean excess in reward units (B is reported separately: .var["hp_reward_baseline"])
+        value = targets["units"] * value
     else:
         pred = net(tf.eye(n_p), training=False).numpy().T.astype(np.float64)  # genes x perts
         s = pred.sum(1, keepdims=True)

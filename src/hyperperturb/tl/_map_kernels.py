@@ -1,0 +1,171 @@
+"""numba kernel of the network-embedding stage: Riemannian SGD on the Nickel & Kiela loss (private).
+
+One directed edge ``(u, v)`` at a time with ``K`` negatives ``n_1..n_K`` (random nodes that are not neighbours of
+``u``), the loss is ``d(u, v) + log Σ_{x ∈ {v, n_k}} exp(-d(u, x))``. Its Euclidean gradient is rescaled by the
+inverse metric ``(1 - |x|^2)^2 / 4`` of the unit Poincaré ball and applied at once (plain SGD for the flat
+ablation); points are projected back inside the ball after each step. Single-threaded with numba's own seeded
+generator, so a seed gives identical output on a machine.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+_EPS = 1e-5
+
+
+@njit(cache=False, nogil=True)
+def _is_neighbour(indptr, indices, u, x):
+    lo = indptr[u]
+    hi = indptr[u + 1]
+    while lo < hi:  # indices of a row are sorted
+        mid = (lo + hi) // 2
+        if indices[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < indptr[u + 1] and indices[lo] == x
+
+
+@njit(cache=False, nogil=True)
+def _step(Z, i, grad, w, lr, hyperbolic):
+    """SGD step of row ``i`` along ``w * grad`` (Riemannian rescaling and projection in the ball)."""
+    dim = Z.shape[1]
+    scale = lr * w
+    if hyperbolic:
+        nn = 0.0
+        for k in range(dim):
+            nn += Z[i, k] * Z[i, k]
+        scale *= (1.0 - nn) * (1.0 - nn) / 4.0
+    nn = 0.0
+    for k in range(dim):
+        Z[i, k] -= scale * grad[k]
+        nn += Z[i, k] * Z[i, k]
+    if hyperbolic and nn >= (1.0 - _EPS) * (1.0 - _EPS):
+        f = (1.0 - _EPS) / math.sqrt(nn)
+        for k in range(dim):
+            Z[i, k] *= f
+
+
+@njit(cache=False, nogil=True)
+def _pull(Z, i, rate, target, hyperbolic):
+    """Move row ``i``'s distance from the origin ``r`` to ``r - rate (r - target)`` (direction unchanged)."""
+    dim = Z.shape[1]
+    nn = 0.0
+    for k in range(dim):
+        nn += Z[i, k] * Z[i, k]
+    n = math.sqrt(nn)
+    if n < 1e-12:
+        return
+    r = 2.0 * math.atanh(min(n, 1.0 - _EPS)) if hyperbolic else n
+    r_new = max(r - rate * (r - target), 0.0)
+    n_new = min(math.tanh(r_new / 2.0), 1.0 - _EPS) if hyperbolic else r_new
+    f = n_new / n
+    for k in range(dim):
+        Z[i, k] *= f
+
+
+@njit(cache=False, nogil=True)
+def sgd_epochs(
+    Z, heads, tails, indptr, indices, n_negatives, lrs, hyperbolic, seed, radial, target_r, frozen
+):  # pragma: no cover
+    """Run ``len(lrs)`` epochs over the directed edges ``(heads, tails)``; returns the mean loss per epoch.
+
+    ``radial > 0`` adds the hierarchy term ``radial / 2 · (r(u) - target_r[u])^2`` to each edge's loss, with ``r(u)``
+    the distance of the head from the origin (its norm in the flat ablation); ``target_r < 0`` switches it off.
+    Rows with ``frozen[i]`` never move (an anchor at the origin).
+    """
+    np.random.seed(seed)
+    n, dim = Z.shape
+    m = heads.shape[0]
+    K = n_negatives
+    losses = np.zeros(lrs.shape[0])
+    cand = np.empty(K + 1, np.int64)
+    dists = np.empty(K + 1)
+    cu = np.empty(K + 1)  # dd/du = cu * (fu * u - x / a)
+    fu = np.empty(K + 1)
+    cx = np.empty(K + 1)  # dd/dx = cx * (fx * x - u / b)
+    fx = np.empty(K + 1)
+    bx = np.empty(K + 1)
+    gu = np.empty(dim)
+    gx = np.empty(dim)
+    order = np.arange(m)
+    for ep in range(lrs.shape[0]):
+        lr = lrs[ep]
+        np.random.shuffle(order)
+        total = 0.0
+        for t in range(m):
+            e = order[t]
+            u = heads[e]
+            cand[0] = tails[e]
+            # negatives: random nodes that are neither u nor its neighbours (a few retries on dense rows)
+            for k in range(1, K + 1):
+                x = np.random.randint(0, n)
+                for _ in range(10):
+                    if x != u and not _is_neighbour(indptr, indices, u, x):
+                        break
+                    x = np.random.randint(0, n)
+                cand[k] = x
+            uu = 0.0
+            for j in range(dim):
+                uu += Z[u, j] * Z[u, j]
+            a = max(1.0 - uu, _EPS)
+            mn = 1e300
+            for k in range(K + 1):
+                x = cand[k]
+                xx = 0.0
+                ux = 0.0
+                sq = 0.0
+                for j in range(dim):
+                    zx = Z[x, j]
+                    xx += zx * zx
+                    ux += Z[u, j] * zx
+                    diff = Z[u, j] - zx
+                    sq += diff * diff
+                if hyperbolic:
+                    b = max(1.0 - xx, _EPS)
+                    g = 1.0 + 2.0 * sq / (a * b)
+                    d = math.acosh(g)
+                    sroot = math.sqrt(max(g * g - 1.0, 1e-12))
+                    cu[k] = 4.0 / (b * sroot)
+                    fu[k] = (xx - 2.0 * ux + 1.0) / (a * a)
+                    cx[k] = 4.0 / (a * sroot)
+                    fx[k] = (uu - 2.0 * ux + 1.0) / (b * b)
+                    bx[k] = b
+                else:
+                    d = math.sqrt(sq) + 1e-12
+                    cu[k] = 1.0 / d
+                dists[k] = d
+                if d < mn:
+                    mn = d
+            se = 0.0
+            for k in range(K + 1):
+                se += math.exp(-(dists[k] - mn))
+            total += dists[0] - mn + math.log(se)
+            # dL/dd_0 = 1 - p_0, dL/dd_k = -p_k; gradients of the candidates first (they use the old u)
+            for j in range(dim):
+                gu[j] = 0.0
+            for k in range(K + 1):
+                x = cand[k]
+                p = math.exp(-(dists[k] - mn)) / se
+                w = (1.0 - p) if k == 0 else -p
+                if hyperbolic:
+                    for j in range(dim):
+                        gu[j] += w * cu[k] * (fu[k] * Z[u, j] - Z[x, j] / a)
+                        gx[j] = cx[k] * (fx[k] * Z[x, j] - Z[u, j] / bx[k])
+                else:
+                    for j in range(dim):
+                        diff = (Z[u, j] - Z[x, j]) * cu[k]
+                        gu[j] += w * diff
+                        gx[j] = -diff
+                if not frozen[x]:
+                    _step(Z, x, gx, w, lr, hyperbolic)
+            if not frozen[u]:
+                _step(Z, u, gu, 1.0, lr, hyperbolic)
+                if radial > 0.0 and target_r[u] >= 0.0:
+                    _pull(Z, u, min(lr * radial, 1.0), target_r[u], hyperbolic)
+        losses[ep] = total / max(m, 1)
+    return losses
