@@ -4,6 +4,7 @@ The training functions import TensorFlow lazily, inside the call.
 """
 
 from ._design import design
+from ._embed_network import embed_network
 from ._embedding_quality import embedding_quality
 from ._evaluate import evaluate
 from ._model_io import load_model, save_model
@@ -13,6 +14,7 @@ from ._train import train
 
 __all__: list[str] = [
     "design",
+    "embed_network",
     "embedding_quality",
     "evaluate",
     "load_model",

@@ -126,7 +126,8 @@ def embedding_quality(
         Key of the genes x dim embedding in ``.varm``.
     geometry
         ``"poincare"`` (closed-form arcosh distance, curvature from the ``train`` ledger entry when present) or
-        ``"euclidean"``. Default: the geometry recorded by :func:`hyperperturb.tl.train`, else ``"poincare"``.
+        ``"euclidean"``. Default: the geometry recorded by the step that wrote ``basis`` (:func:`hyperperturb.tl.train` or
+        :func:`hyperperturb.tl.embed_network`), else ``"poincare"``.
     truth
         Depth per gene: a ``.var`` column name or an array; ``None`` looks for synthetic ground truth.
     adjacency
@@ -155,8 +156,12 @@ def embedding_quality(
     if adjacency not in adata.varp:
         msg = f"No network .varp[{adjacency!r}]. Run `hp.pp.gene_network(adata, ...)` first."
         raise KeyError(msg)
-    params = get_ledger(adata).get("train", {}).get("params", {})
-    params = params if isinstance(params, dict) else {}
+    led = get_ledger(adata)
+    params: dict[str, Any] = {}
+    for step in ("train", "embed_network"):  # the step that wrote this basis (train by default)
+        p = led.get(step, {}).get("params", {}) if isinstance(led.get(step), dict) else {}
+        if isinstance(p, dict) and (p.get("key_added") == basis or (not params and step == "train")):
+            params = p
     if geometry is None:
         geometry = str(params.get("geometry", "poincare"))
     if geometry not in ("poincare", "euclidean"):

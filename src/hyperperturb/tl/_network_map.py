@@ -196,7 +196,7 @@ def _place_isolated(
     dim = Z.shape[1]
     norms = np.linalg.norm(Z[con], axis=1) if con.size else np.zeros(0)
     r_med = float(np.median(norms)) if con.size else 0.5
-    r_med = min(max(r_med, 0.3 if hyperbolic else 1e-3), 0.95 if hyperbolic else np.inf)
+    r_med = min(max(r_med, 0.3 if hyperbolic else 1e-3), _ball.MAX_NORM if hyperbolic else np.inf)
     out = np.zeros((iso.size, dim))
     if con.size == 0 or features is None or features.shape[0] != Z.shape[0]:
         d = rng.normal(size=(iso.size, dim))

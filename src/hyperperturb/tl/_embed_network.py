@@ -1,0 +1,166 @@
+"""``hp.tl.embed_network``: a faithful Poincaré map of the gene network on its own (NumPy + numba, no TensorFlow)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from hyperperturb._utils import as_rng, atomic_write, get_ledger, get_matrix, record, resolve
+
+
+def embed_network(
+    data: Any,
+    *,
+    dim: int = 2,
+    geometry: Literal["poincare", "euclidean"] = "poincare",
+    curvature: float = 1.0,
+    epochs: int | None = None,
+    learning_rate: float = 0.1,
+    negatives: int = 50,
+    burn_in: int = 20,
+    radial: float = 0.1,
+    seed: int = 0,
+    mod: str = "rna",
+    key_added: str = "X_poincare_network",
+    copy: bool = False,
+) -> Any:
+    r"""Embed the genes of ``.varp["hp_adjacency"]`` in the Poincaré ball so that distances reconstruct the network.
+
+    Free points of the ball (one per gene, plus the unmeasured target nodes of :func:`hyperperturb.pp.gene_network`)
+    are fitted by Riemannian SGD to the Nickel & Kiela (2017) reconstruction loss
+    :math:`d(u, v) + \log \sum_{x \in \{v\} \cup N(u)} e^{-d(u, x)}` over the edges, with ``negatives`` random
+    non-neighbours :math:`N(u)` per edge. A final hierarchy phase (the last third of the epochs, weight ``radial``)
+    pulls every node's distance from the origin toward (its hop distance from the centre of its connected
+    component + 1/2) × the map's median edge length, so the radius reads as depth: hubs and regulators near the
+    centre, targets toward the rim. Genes without any edge are not pulled to the centre: they are placed next to
+    their most similar connected genes in control expression (mean, spread, leading principal-component loadings),
+    at least at the median radius, and flagged in ``.var["hp_in_network"]``. :func:`hyperperturb.tl.train` fits the
+    same map on its training graph and refines it (``refine=``). Details and measured quality: the training and
+    benchmark pages of the documentation.
+
+    Parameters
+    ----------
+    data
+        AnnData or MuData after :func:`hyperperturb.pp.gene_network`.
+    dim
+        Dimension of the map (2 gives a readable disk).
+    geometry
+        ``"poincare"``, or ``"euclidean"`` for the flat ablation (same loss, plain SGD).
+    curvature
+        Curvature ``c`` of the ball.
+    epochs
+        Number of passes over the edges; ``None``: 3·10⁷ distance evaluations, clipped to 100–300 epochs.
+    learning_rate
+        Riemannian SGD step (about 0.1; values of 1 and more pile points on the rim).
+    negatives
+        Random non-neighbours per edge.
+    burn_in
+        First epochs at ``learning_rate / 10``.
+    radial
+        Weight of the hierarchy phase (0 switches it off).
+    seed
+        Seed of the initialisation, edge order and negatives; same seed, same map on the same machine.
+    mod
+        RNA modality of a MuData.
+    key_added
+        Key in ``.varm`` for the map.
+    copy
+        Return a copy instead of writing into ``data``.
+
+    Returns
+    -------
+    ``None``, or the copy if ``copy=True``. Writes ``.varm[key_added]`` (genes × ``dim``, float64, strictly inside
+    the ball), ``.var["hp_in_network"]`` and ``.uns["hyperperturb"]["embed_network"]`` (``params``,
+    ``extra_nodes``, ``extra_embedding``, ``level``, ``loss``, ``n_edges``, ``wall_time``).
+
+    Examples
+    --------
+    >>> hp.tl.embed_network(adata, dim=2)  # doctest: +SKIP
+    >>> hp.tl.embedding_quality(adata, basis="X_poincare_network")  # doctest: +SKIP
+    """
+    from ._graph_inputs import _control_index, _control_stats, _pca_loadings, _standardise, stored_adjacency
+    from ._network_map import fit_network_map
+
+    if geometry not in ("poincare", "euclidean"):
+        msg = f"geometry must be 'poincare' or 'euclidean', got {geometry!r}."
+        raise ValueError(msg)
+    for name, val, lo in (("dim", dim, 2), ("negatives", negatives, 1), ("burn_in", burn_in, 0)):
+        if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < lo:
+            msg = f"{name} must be an integer >= {lo}, got {val!r}."
+            raise ValueError(msg)
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1):
+        msg = f"epochs must be None or a positive integer, got {epochs!r}."
+        raise ValueError(msg)
+    for name, val in (("curvature", curvature), ("learning_rate", learning_rate)):
+        if isinstance(val, bool) or not (np.isfinite(val) and val > 0):
+            msg = f"{name} must be a positive number, got {val!r}."
+            raise ValueError(msg)
+    if isinstance(radial, bool) or not (np.isfinite(radial) and radial >= 0):
+        msg = f"radial must be a number >= 0, got {radial!r}."
+        raise ValueError(msg)
+    if not isinstance(key_added, str) or not key_added:
+        msg = f"key_added must be a non-empty string, got {key_added!r}."
+        raise ValueError(msg)
+    t = resolve(data, mod=mod)
+    adata = t.adata
+    if "hp_adjacency" not in adata.varp:
+        msg = "hp.tl.embed_network needs a gene network: run `hp.pp.gene_network(adata, network)` first."
+        raise KeyError(msg)
+    net = get_ledger(adata).get("network", {})
+    net = net if isinstance(net, dict) else {}
+    extra = [str(v) for v in np.asarray(net.get("extra_nodes", [])).ravel()]
+    ee = net.get("extra_edges", {})
+    ee = ee if isinstance(ee, dict) else {}
+    n_genes = adata.n_vars
+    adj = stored_adjacency(adata, n_genes + len(extra), n_genes, ee)
+    # expression features to place genes without edges (control cells when known)
+    rng = as_rng(seed)
+    X = get_matrix(adata)
+    cidx = _control_index(adata, rng)
+    mean, spread, frac = _control_stats(X, cidx)
+    feats = np.zeros((adj.shape[0], 3 + 4))
+    feats[:n_genes, 0], feats[:n_genes, 1], feats[:n_genes, 2] = mean, spread, frac
+    feats[:n_genes, 3:] = _pca_loadings(X, cidx, mean, rng)
+    res = fit_network_map(
+        adj,
+        dim=int(dim),
+        geometry=geometry,
+        curvature=float(curvature),
+        epochs=None if epochs is None else int(epochs),
+        learning_rate=float(learning_rate),
+        negatives=int(negatives),
+        burn_in=int(burn_in),
+        radial=float(radial),
+        seed=int(seed),
+        features=_standardise(np.nan_to_num(feats)),
+    )
+    Z = res["embedding"]
+    entry = {
+        "params": {
+            "dim": int(dim),
+            "geometry": geometry,
+            "curvature": float(curvature),
+            "epochs": int(res["epochs"]),
+            "learning_rate": float(learning_rate),
+            "negatives": int(negatives),
+            "burn_in": int(burn_in),
+            "radial": float(radial),
+            "seed": int(seed),
+            "mod": mod,
+            "key_added": key_added,
+        },
+        "extra_nodes": extra,
+        "extra_embedding": Z[n_genes:],
+        "level": res["level"],
+        "loss": res["loss"],
+        "n_edges": int(res["n_edges"]),
+        "wall_time": float(res["wall_time"]),
+    }
+    if copy:
+        t = t.copy()
+    with atomic_write(t.adata):
+        t.adata.varm[key_added] = Z[:n_genes]
+        t.adata.var["hp_in_network"] = res["in_network"][:n_genes]
+        record(t.adata, "embed_network", entry)
+    return t.done(copy)
