@@ -106,7 +106,9 @@ def test_matches_dense_numpy(fmt, signed, tmp_path):
     np.testing.assert_allclose(b.varm["hp_reward"], R, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(b.var["hp_control_mean"], cm, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(b.var["hp_reward_baseline"], B, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(b.var["hp_value_target"], np.abs(R).mean(1), rtol=1e-10, atol=1e-12)
+    # value target: mean excess over the noise floor (signed rewards: mean |R|, no floor)
+    E = np.abs(R) if signed else np.clip(R - B[:, None], 0, None)
+    np.testing.assert_allclose(b.var["hp_value_target"], E.mean(1), rtol=1e-10, atol=1e-12)
     led = b.uns["hyperperturb"]["rewards"]
     assert list(led["perturbations"]) == ["A", "B", "C"]
     np.testing.assert_array_equal(led["n_cells"], [18, 18, 18])
@@ -177,8 +179,32 @@ def test_policy_rows_sum_to_one_and_zero_genes_are_uniform():
     np.testing.assert_allclose(pol[0], 1 / 3)
     np.testing.assert_array_equal(a.varm["hp_reward"][0], 0.0)
     assert a.uns["hyperperturb"]["rewards"]["n_zero_reward"] == 1
+    E = np.clip(a.varm["hp_reward"] - a.var["hp_reward_baseline"].to_numpy()[:, None], 0, None)
+    has = E.sum(1) > 0
+    np.testing.assert_allclose(pol[has], E[has] / E[has].sum(1, keepdims=True))
+    np.testing.assert_allclose(pol[~has], 1 / 3)  # no effect beyond the noise floor: uniform
+
+
+def test_reward_targets_option_keeps_the_original_definition():
+    a = make_screen()
+    hp.tl.rewards(a, targets="reward", verbose=False)
     R = a.varm["hp_reward"]
-    np.testing.assert_allclose(pol[1:], R[1:] / R[1:].sum(1, keepdims=True))
+    np.testing.assert_allclose(a.varm["hp_policy_target"][1:], R[1:] / R[1:].sum(1, keepdims=True))
+    np.testing.assert_allclose(a.var["hp_value_target"], R.mean(1))
+    assert a.uns["hyperperturb"]["rewards"]["params"]["targets"] == "reward"
+    with pytest.raises(ValueError, match="targets"):
+        hp.tl.rewards(make_screen(), targets="zscore", verbose=False)
+
+
+def test_excess_targets_rank_like_the_excess_not_the_noise_floor():
+    a = make_screen()
+    hp.tl.rewards(a, verbose=False)
+    R, B = a.varm["hp_reward"], a.var["hp_reward_baseline"].to_numpy()
+    # hand-computed on gene 1: E = max(R - B, 0), normalised
+    e = np.clip(R[1] - B[1], 0, None)
+    if e.sum() > 0:
+        np.testing.assert_allclose(a.varm["hp_policy_target"][1], e / e.sum())
+    np.testing.assert_allclose(a.var["hp_value_target"].iloc[1], e.mean())
 
 
 def test_constant_gene_has_exactly_zero_reward():
@@ -272,7 +298,7 @@ def test_protein_in_obsm(as_frame):
     R, cm, B = reference(P, a.obsm["perturbation_target"], a.obs["hp_control"].to_numpy())
     np.testing.assert_allclose(prot["reward"], R, rtol=1e-10)
     np.testing.assert_allclose(prot["policy_target"].sum(1), 1.0)
-    np.testing.assert_allclose(prot["value_target"], R.mean(1), rtol=1e-10)
+    np.testing.assert_allclose(prot["value_target"], np.clip(R - B[:, None], 0, None).mean(1), rtol=1e-10)
     assert np.argmax(prot["reward"][2]) == 2  # C moves PDL1
 
 

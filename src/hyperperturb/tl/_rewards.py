@@ -240,15 +240,25 @@ def _raise_nonfinite(what: str) -> None:
     raise ValueError(msg)
 
 
-def _targets(R: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Policy target (row-normalised |R|, uniform rows for zero-reward genes), value target, zero flags."""
+def _targets(
+    R: np.ndarray, baseline: np.ndarray | None = None, *, kind: str = "excess", signed: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Policy target, value target and zero-reward flags.
+
+    ``kind="excess"``: from ``E = max(|R| - B, 0)``, the effect beyond each gene's control noise floor ``B`` (``B = 0``
+    for signed rewards, whose noise averages out); ``kind="reward"``: from ``|R|`` (hyperperturb 0.1). The policy
+    target is the row normalised (uniform rows where it is all zero), the value target its mean over perturbations.
+    """
     A = np.abs(R)
+    zero = ~(A.sum(axis=1) > 0)
+    if kind == "excess" and baseline is not None and not signed:
+        A = np.clip(A - np.nan_to_num(np.asarray(baseline, dtype=np.float64))[:, None], 0.0, None)
     tot = A.sum(axis=1)
-    zero = ~(tot > 0)
+    flat = ~(tot > 0)
     P = R.shape[1]
     policy = np.empty_like(A)
-    policy[~zero] = A[~zero] / tot[~zero, None]
-    policy[zero] = 1.0 / P
+    policy[~flat] = A[~flat] / tot[~flat, None]
+    policy[flat] = 1.0 / P
     value = A.mean(axis=1)
     return policy, value, zero
 
@@ -262,6 +272,7 @@ def rewards(
     chunk_size: int = 20_000,
     mod: str = "rna",
     prot_mod: str = "prot",
+    targets: str = "excess",
     verbose: bool = True,
     copy: bool = False,
 ) -> AnnData | Any | None:
@@ -292,7 +303,7 @@ def rewards(
         else ``X``.
     signed
         Signed rewards (mean of :math:`x - c`, up/down direction) instead of mean absolute deviations.
-        The policy target then uses :math:`|R|` and the value target is the mean of :math:`|R|`.
+        The policy and value targets then use :math:`|R|` (no noise floor is subtracted).
     groupby
         Column of ``.obs`` (cell type, condition, replicate) for stratified rewards: within each group the
         control mean and the rewards use only that group's cells. Stored in the ledger under ``groups``; the
@@ -308,6 +319,14 @@ def rewards(
         Protein cells are matched to RNA cells by ``obs_names``; protein measured on a subset of cells uses the
         cells present in both. An AnnData with ``.obsm["protein"]`` (names in
         ``.uns["protein_names"]`` or DataFrame columns) gets protein rewards in the ledger.
+    targets
+        Definition of ``.varm["hp_policy_target"]`` and ``.var["hp_value_target"]``. ``"excess"`` (default): from
+        the effect beyond each gene's control noise floor, :math:`E_{gp} = \max(R_{gp} - B_g, 0)` with
+        :math:`B_g` = ``.var["hp_reward_baseline"]`` (the reward a random draw of control cells of typical size
+        gets): the policy target is :math:`E_{gp} / \sum_q E_{gq}` (uniform when a gene has no excess) and the
+        value target :math:`\operatorname{mean}_p E_{gp}`, so noisy genes are not mistaken for responsive ones.
+        ``"reward"``: the original HyperPerturb definition, row-normalised :math:`R` and its mean (dominated by the
+        noise floor: near-uniform policies, values that follow each gene's noise).
     verbose
         Show progress bars.
     copy
@@ -347,6 +366,9 @@ def rewards(
     >>> hp.tl.rewards(adata)  # doctest: +SKIP
     >>> hp.get.rewards(adata).loc["STAT1"].nlargest(5)  # doctest: +SKIP
     """
+    if targets not in ("excess", "reward"):
+        msg = f"`targets` must be 'excess' (default) or 'reward' (hyperperturb 0.1's definition), got {targets!r}."
+        raise ValueError(msg)
     t = resolve(data, mod=mod)
     adata = t.adata
     if not isinstance(chunk_size, int | np.integer) or isinstance(chunk_size, bool) or chunk_size < 1:
@@ -390,7 +412,7 @@ def rewards(
             UserWarning,
             stacklevel=2,
         )
-    policy, value, zero = _targets(res["reward"])
+    policy, value, zero = _targets(res["reward"], res["baseline"], kind=targets, signed=signed)
 
     # protein modality
     prot = resolve_protein(t, prot_mod)
@@ -435,11 +457,12 @@ def rewards(
             verbose=verbose,
             what=pwhat,
         )
-        ppolicy, pvalue, pzero = _targets(pres["reward"])
+        ppolicy, pvalue, pzero = _targets(pres["reward"], pres["baseline"], kind=targets, signed=signed)
 
     params = {
         "layer": layer,
         "signed": bool(signed),
+        "targets": targets,
         "groupby": groupby,
         "chunk_size": chunk_size,
         "mod": mod,
@@ -451,7 +474,11 @@ def rewards(
         "n_cells": res["n_cells"],
         "n_control": res["n_control"],
         "n_zero_reward": int(zero.sum()),
-        "value_target": "mean over perturbations of |reward|",
+        "value_target": (
+            "mean over perturbations of |reward|"
+            if targets == "reward" or signed
+            else "mean over perturbations of max(reward - noise floor, 0)"
+        ),
         "checksum": array_digest(res["reward"]),
     }
     if groupby is not None:
