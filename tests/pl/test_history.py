@@ -12,11 +12,17 @@ import hyperperturb as hp
 
 def test_default_panels(trained, tmp_path):
     axes = hp.pl.history(trained, show=False)
-    assert [a.get_title() for a in axes] == ["loss", "policy_loss", "value_loss", "learning_rate", "complexity"]
+    assert [a.get_title() for a in axes] == [
+        "total loss",
+        "policy loss (over the perturbations in play)",
+        "value loss",
+        "learning rate schedule",
+        "curriculum",
+    ]
     pol = axes[1]
-    assert len(pol.lines) == 2  # train + dashed validation
+    val = [ln for ln in pol.lines if ln.get_label() == "validation"]
+    assert len(val) == 1 and val[0].get_linestyle() == "--"  # train + dashed validation
     np.testing.assert_allclose(pol.lines[0].get_ydata(), trained.uns["hyperperturb"]["train"]["history"]["policy_loss"])
-    assert pol.lines[1].get_linestyle() == "--"
     assert all(a.get_xlabel() == "epoch" for a in axes)
     fig = hp.pl.history(trained, return_fig=True)
     assert isinstance(fig, Figure)
@@ -27,7 +33,8 @@ def test_default_panels(trained, tmp_path):
 def test_single_key_and_ax(trained):
     _, ax = plt.subplots()
     out = hp.pl.history(trained, "value_loss", ax=ax, log_loss=True)
-    assert out is ax and len(ax.lines) == 1 and ax.get_yscale() == "log"
+    assert out is ax and ax.get_yscale() == "log"
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), trained.uns["hyperperturb"]["train"]["history"]["value_loss"])
     ax1 = hp.pl.history(trained, ["complexity"], show=False)
     assert isinstance(ax1, Axes)
     with pytest.raises(ValueError, match="one per key"):
@@ -40,3 +47,29 @@ def test_errors(trained):
     del trained.uns["hyperperturb"]["train"]
     with pytest.raises(KeyError, match=r"hp\.tl\.train"):
         hp.pl.history(trained, show=False)
+
+
+def test_curriculum_steps_and_kept_weights_marked(trained):
+    cx = np.asarray(trained.uns["hyperperturb"]["train"]["history"]["complexity"])
+    n_steps = int((np.abs(np.diff(cx)) > 1e-9).sum())
+    assert n_steps > 0
+    fig = hp.pl.history(trained, return_fig=True)
+    for a in fig.axes:
+        steps = [ln for ln in a.lines if ln.get_gid() == "hp_curriculum_step"]
+        assert len(steps) == n_steps
+        # each step line sits between the two epochs where the share changed
+        changed = np.flatnonzero(np.abs(np.diff(cx)) > 1e-9) + 1.5
+        np.testing.assert_allclose(sorted(ln.get_xdata()[0] for ln in steps), changed)
+    texts = [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+    assert any(t.startswith("curriculum step") for t in texts)
+    assert any("weights kept: last epoch" in t for t in texts)
+    # the kept epoch is marked on the loss panel
+    n_ep = len(cx)
+    assert any(list(ln.get_xdata()) == [n_ep] for ln in fig.axes[0].lines)
+
+
+def test_no_curriculum_no_step_lines(trained):
+    h = trained.uns["hyperperturb"]["train"]["history"]
+    h["complexity"] = np.ones_like(np.asarray(h["complexity"]))
+    axes = hp.pl.history(trained, show=False)
+    assert not [ln for a in axes for ln in a.lines if ln.get_gid() == "hp_curriculum_step"]

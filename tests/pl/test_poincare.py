@@ -7,13 +7,20 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 import hyperperturb as hp
 from hyperperturb.pl._poincare import geodesic_segments
 
 
 def _scatter_counts(ax):
-    return [len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection)]
+    """Points per scatter; genes drawn apart as "not in network" are counted with the genes (first entry)."""
+    cols = [c for c in ax.collections if isinstance(c, PathCollection)]
+    counts = [len(c.get_offsets()) for c in cols if c.get_gid() != "hp_not_in_network"]
+    faint = sum(len(c.get_offsets()) for c in cols if c.get_gid() == "hp_not_in_network")
+    if counts:
+        counts[0] += faint
+    return counts
 
 
 def _png_ok(fig, path):
@@ -80,6 +87,7 @@ def test_colour_by_gene_name_is_distance_and_rings_it(trained):
     sc = next(c for c in ax.collections if isinstance(c, PathCollection))
     assert sc.get_array().min() == pytest.approx(0.0, abs=1e-6)
     assert "distance to G05" in ax.get_title()
+    assert "gene G05" in ax.get_title()  # says that G05 is a gene, not a perturbation
 
 
 def test_unknown_colour_lists_available(trained):
@@ -105,7 +113,7 @@ def test_labels_top_and_list(trained):
 
 
 def _grid_texts(ax):
-    return sum(t.get_text().isdigit() for t in ax.texts)
+    return sum(t.get_gid() == "hp_grid_label" for t in ax.texts)
 
 
 def test_labels_do_not_overlap(trained):
@@ -113,7 +121,7 @@ def test_labels_do_not_overlap(trained):
     fig = ax.figure
     fig.canvas.draw()
     r = fig.canvas.get_renderer()
-    boxes = [t.get_window_extent(r) for t in ax.texts if not t.get_text().isdigit()]
+    boxes = [t.get_window_extent(r) for t in ax.texts if t.get_gid() != "hp_grid_label"]
     overlaps = sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
     assert overlaps == 0
     # every label inside the figure
@@ -214,3 +222,77 @@ def test_nan_rows_skipped(trained):
     trained.varm["X_poincare"][:3] = np.nan
     ax = hp.pl.poincare(trained, show=False)
     assert _scatter_counts(ax) == [trained.n_vars - 3]
+
+
+def _legend_texts(ax):
+    lg = ax.get_legend()
+    return [t.get_text() for t in lg.get_texts()] if lg is not None else []
+
+
+def test_legend_names_every_mark(trained):
+    trained.var["hp_in_network"] = np.arange(trained.n_vars) % 5 != 0
+    ax = hp.pl.poincare(trained, perturbations=True, show=False)
+    texts = _legend_texts(ax)
+    assert any(t.startswith("gene (") for t in texts)
+    assert f"not in network ({(trained.n_vars + 4) // 5})" in texts
+    assert any(t.startswith("network edge") for t in texts)
+    assert any(t.startswith("perturbation") for t in texts)
+    assert "hyperbolic distance d from centre" in texts
+    ax = hp.pl.poincare(trained, "G05", show=False)
+    assert "gene G05" in _legend_texts(ax)
+
+
+def test_ring_labels_carry_the_unit(trained):
+    ax = hp.pl.poincare(trained, labels=None, show=False)
+    rings = [t.get_text() for t in ax.texts if t.get_gid() == "hp_grid_label"]
+    assert rings and all(t.startswith("d=") for t in rings)
+
+
+def test_isolated_genes_apart_hidden_or_shown(trained):
+    flag = np.arange(trained.n_vars) % 4 != 0
+    trained.var["hp_in_network"] = flag
+    ax = hp.pl.poincare(trained, labels=None, show=False)
+    faint = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_gid() == "hp_not_in_network"]
+    assert len(faint) == 1 and len(faint[0].get_offsets()) == (~flag).sum()
+    ax = hp.pl.poincare(trained, labels=None, isolated="hide", show=False)
+    assert [len(c.get_offsets()) for c in ax.collections if isinstance(c, PathCollection)] == [flag.sum()]
+    ax = hp.pl.poincare(trained, labels=None, isolated="show", show=False)
+    assert _scatter_counts(ax) == [trained.n_vars]
+    # without the column, genes with no adjacency entry are the isolated ones
+    del trained.var["hp_in_network"]
+    adj = trained.varp["hp_adjacency"].tolil()
+    adj[0, :] = 0
+    adj[:, 0] = 0
+    trained.varp["hp_adjacency"] = adj.tocsr()
+    ax = hp.pl.poincare(trained, labels=None, show=False)
+    faint = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_gid() == "hp_not_in_network"]
+    assert len(faint) == 1
+    assert trained.varm["X_poincare"][0].tolist() in np.asarray(faint[0].get_offsets()).tolist()
+
+
+def test_default_labels_largest_excess_in_network_no_duplicates(trained):
+    trained.var["hp_reward_baseline"] = 0.0
+    trained.var["hp_in_network"] = True
+    trained.var.loc[trained.var_names[:2], "hp_in_network"] = False
+    ax = hp.pl.poincare(trained, n_labels=5, show=False)  # labels="top" by default
+    got = [t.get_text() for t in ax.texts if t.get_gid() != "hp_grid_label"]
+    excess = trained.varm["hp_reward"].max(axis=1)
+    excess[:2] = -np.inf  # not in network: never labelled
+    assert got == list(trained.var_names[np.argsort(-excess, kind="stable")[:5]])
+    # a gene that is also a drawn perturbation is labelled once
+    ax = hp.pl.poincare(trained, labels=["STAT1", "STAT1", "G10"], perturbations=True, show=False)
+    got = [t.get_text() for t in ax.texts if t.get_gid() != "hp_grid_label"]
+    assert got.count("STAT1") == 1 and got.count("G10") == 1
+
+
+def test_dense_labels_never_overlap(make_trained):
+    ad = make_trained(120, seed=3)
+    ad.varm["X_poincare"][:40] = ad.varm["X_poincare"][:40] * 0.05 + 0.3  # a dense cluster
+    ax = hp.pl.poincare(ad, n_labels=30, perturbations=True, show=False)
+    fig = ax.figure
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    # the text boxes themselves (an Annotation's own extent also covers its leader line)
+    boxes = [Text.get_window_extent(t, r) for t in ax.texts if t.get_gid() != "hp_grid_label"]
+    assert len(boxes) >= 20
+    assert sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]) == 0

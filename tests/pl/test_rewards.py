@@ -21,7 +21,8 @@ def test_default_top_genes_clustered(trained, tmp_path):
     m = _image(ax).get_array()
     assert m.shape == (12, 6)
     genes = [t.get_text() for t in ax.get_yticklabels()]
-    top = trained.var["hp_value"].sort_values(ascending=False).index[:12]
+    # genes chosen by the largest observed reward (no noise floor recorded in this fixture)
+    top = trained.var_names[np.argsort(-trained.varm["hp_reward"].max(axis=1), kind="stable")[:12]]
     assert set(genes) == set(top)
     perts = [t.get_text() for t in ax.get_xticklabels()]
     # the drawn matrix is the stored one, reordered
@@ -74,3 +75,36 @@ def test_errors(trained):
     # rewards alone work before training (genes ranked by the value target)
     ax = hp.pl.rewards(trained, n_genes=5, show=False)
     assert _image(ax).get_array().shape == (5, 6)
+
+
+def _dendrograms(ax):
+    return {c.get_gid() for c in ax.child_axes if str(c.get_gid()).startswith("hp_dendrogram")}
+
+
+def test_dendrograms_drawn_when_clustering(trained):
+    ax = hp.pl.rewards(trained, n_genes=12, show=False)
+    assert _dendrograms(ax) == {"hp_dendrogram_rows", "hp_dendrogram_columns"}
+    rows = next(c for c in ax.child_axes if c.get_gid() == "hp_dendrogram_rows")
+    assert len(rows.collections) + len(rows.lines) > 0  # the tree is drawn
+    assert "clustered" in ax.get_title()
+    ax = hp.pl.rewards(trained, n_genes=12, cluster=False, show=False)
+    assert _dendrograms(ax) == set()
+
+
+def test_excess_over_noise_floor_and_caption(trained):
+    base = np.linspace(0.0, 0.3, trained.n_vars)
+    trained.var["hp_reward_baseline"] = base
+    ax = hp.pl.rewards(trained, n_genes=8, cluster=False, show=False)
+    genes = [t.get_text() for t in ax.get_yticklabels()]
+    rows = trained.var_names.get_indexer(genes)
+    excess = trained.varm["hp_reward"] - base[:, None]
+    np.testing.assert_allclose(_image(ax).get_array(), excess[rows])
+    # the genes with the largest excess, and the title says so
+    assert set(genes) == set(trained.var_names[np.argsort(-excess.max(axis=1), kind="stable")[:8]])
+    assert "largest excess" in ax.get_title()
+    norm = _image(ax).norm
+    assert norm.vcenter == 0.0  # diverging scale centred on the noise floor
+    cbar = [a for a in ax.figure.axes if a is not ax][0]
+    assert "excess" in cbar.get_ylabel()
+    ax = hp.pl.rewards(trained, n_genes=8, excess=False, cluster=False, show=False)
+    assert _image(ax).get_array().min() >= 0

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 
 from hyperperturb._utils import resolve
 from hyperperturb.get._embedding import _train_entry
@@ -16,15 +17,41 @@ from hyperperturb.get._embedding import _train_entry
 from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, doc_params, finish
 
 #: Panels drawn by default, in this order (those present in the history).
-DEFAULT_KEYS = ("loss", "policy_loss", "value_loss", "learning_rate", "complexity")
+DEFAULT_KEYS = ("loss", "policy_loss", "value_loss", "graph_loss", "learning_rate", "complexity")
 
 _YLABELS = {
-    "loss": "total loss",
-    "policy_loss": "policy loss (KL)",
+    "loss": "total loss (weighted sum)",
+    "policy_loss": "policy loss (KL to target)",
     "value_loss": "value loss (MSE)",
+    "graph_loss": "graph loss (network reconstruction)",
     "learning_rate": "learning rate",
-    "complexity": "curriculum share",
+    "complexity": "share of perturbations in the loss",
 }
+_TITLES = {
+    "loss": "total loss",
+    "policy_loss": "policy loss (over the perturbations in play)",
+    "value_loss": "value loss",
+    "graph_loss": "graph loss",
+    "learning_rate": "learning rate schedule",
+    "complexity": "curriculum",
+}
+
+
+def _curriculum_steps(hist: dict[str, np.ndarray]) -> np.ndarray:
+    """Epochs (1-based, between two epochs) after which the curriculum's share of perturbations changed."""
+    cx = hist.get("complexity")
+    if cx is None or len(cx) < 2:
+        return np.zeros(0)
+    changed = np.flatnonzero(np.abs(np.diff(cx)) > 1e-9)
+    return changed + 1.5  # between epoch k+1 and k+2
+
+
+def _kept_epoch(entry: dict[str, Any], n_epochs: int) -> tuple[int, str]:
+    """The epoch whose weights ``hp.tl.train`` stored, and how it was chosen."""
+    for k in ("best_epoch", "restored_epoch", "kept_epoch"):
+        if k in entry:
+            return int(entry[k]), "best epoch (restored)"
+    return n_epochs, "last epoch"
 
 
 @doc_params(show_ax=DOC_SHOW_AX, returns=DOC_RETURNS, mod=DOC_MOD)
@@ -43,6 +70,12 @@ def history(
 
     Reads ``.uns["hyperperturb"]["train"]["history"]`` written by :func:`hyperperturb.tl.train`. Validation curves
     (``val_<key>``) are drawn dashed in the panel of ``<key>``.
+
+    Every panel marks the **curriculum steps** (dotted vertical lines): with the curriculum on, each step adds
+    perturbations to the policy loss, so the policy loss (a KL divergence over more perturbations) *rises* at the
+    steps even when the model improves; compare epochs within one phase. The epoch whose weights were kept (the
+    last one, or the restored best one when training records it) is marked with a dot on the loss curves and named
+    in the legend.
 
     Parameters
     ----------
@@ -111,23 +144,44 @@ def history(
         for extra in flat[n:]:
             extra.remove()
         axes = flat[:n]
+    steps = _curriculum_steps(hist)
+    n_ep = max(len(v) for v in hist.values())
+    kept, how = _kept_epoch(entry, n_ep)
+    handles = {"train": Line2D([], [], color="#1f77b4", lw=1.5, label="training")}
+    if len(steps):
+        handles["step"] = Line2D(
+            [], [], color="0.45", lw=0.7, ls=":", label="curriculum step (adds perturbations: the policy loss rises)"
+        )
     for a, k in zip(axes, keys, strict=True):
         y = hist[k]
         epochs = np.arange(1, len(y) + 1)
-        a.plot(epochs, y, color="#1f77b4", lw=1.5, label="train" if f"val_{k}" in hist else None)
+        a.plot(epochs, y, color="#1f77b4", lw=1.5, label="train")
+        for x in steps:
+            a.axvline(x, color="0.45", lw=0.7, ls=":", zorder=0.5, gid="hp_curriculum_step")
         if f"val_{k}" in hist:
             yv = hist[f"val_{k}"]
             a.plot(np.arange(1, len(yv) + 1), yv, color="#d62728", lw=1.3, ls="--", label="validation")
-            a.legend(fontsize=7, frameon=False)
+            handles["validation"] = Line2D([], [], color="#d62728", lw=1.3, ls="--", label="validation")
+        if "loss" in k and 1 <= kept <= len(y) and np.isfinite(y[kept - 1]):
+            a.plot([kept], [y[kept - 1]], "o", color="black", ms=4, zorder=3)
+            handles["kept"] = Line2D(
+                [], [], marker="o", ls="", color="black", ms=4, label=f"weights kept: {how} ({kept})"
+            )
         if k == "learning_rate":
             a.yaxis.set_major_formatter(mticker.FormatStrFormatter("%.1e"))
         if log_loss and "loss" in k and np.all(y[np.isfinite(y)] > 0):
             a.set_yscale("log")
         a.set_xlabel("epoch", fontsize=9)
         a.set_ylabel(_YLABELS.get(k, k), fontsize=9)
-        a.set_title(k, fontsize=10)
+        a.set_title(_TITLES.get(k, k), fontsize=9)
         a.tick_params(labelsize=8)
         a.grid(alpha=0.3, lw=0.5)
         for side in ("top", "right"):
             a.spines[side].set_visible(False)
+    if len(handles) > 1:
+        kw = {"handles": list(handles.values()), "fontsize": 7, "frameon": False, "ncols": min(len(handles), 2)}
+        if ax is None:
+            fig.legend(loc="outside lower center", **kw)
+        else:
+            axes[0].legend(**{**kw, "ncols": 1})
     return finish(fig, axes if n > 1 else axes[0], ax_given=ax is not None, show=show, return_fig=return_fig)

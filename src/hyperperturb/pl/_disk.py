@@ -1,0 +1,225 @@
+"""Drawing helpers of ``hp.pl.poincare``: colour keys, the disk and its grid, geodesic edges."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from scipy import sparse
+
+from hyperperturb._utils import get_ledger
+from hyperperturb.get._embedding import _names, _perturbation_columns
+
+#: Hyperbolic distances from the origin of the grid circles.
+GRID_RADII = (1.0, 2.0, 3.0)
+_VALUE_LABEL = "predicted sensitivity (hp_value)"
+
+_NA_COLOR = "#d3d3d3"
+
+
+@dataclass
+class _Colour:
+    """A resolved ``color=`` key: what to draw and how to describe it."""
+
+    kind: str  # "none" | "numeric" | "categorical"
+    values: Any
+    label: str
+    highlight: int | None = None
+    title: str = ""  # what the panel shows, without repeating the colour-bar label
+
+
+def _categorical_palette(adata: Any, key: str, categories: Sequence[str], palette: Any) -> list[Any]:
+    n = len(categories)
+    if palette is None:
+        stored = adata.uns.get(f"{key}_colors")
+        if stored is not None and len(stored) >= n:
+            return list(stored)[:n]
+        base = plt.get_cmap("tab10" if n <= 10 else "tab20")
+        return [mpl.colors.to_hex(base(i % base.N)) for i in range(n)]
+    if isinstance(palette, Mapping):
+        missing = [c for c in categories if c not in palette]
+        if missing:
+            msg = f"`palette` has no colour for categories {missing[:5]}; give a colour for every category."
+            raise ValueError(msg)
+        return [palette[c] for c in categories]
+    if isinstance(palette, str):
+        cmap = plt.get_cmap(palette)
+        return [mpl.colors.to_hex(cmap(i / max(n - 1, 1))) for i in range(n)]
+    palette = list(palette)
+    if not palette:
+        msg = "`palette` is empty; pass a list of colours, a dict category -> colour or a colormap name."
+        raise ValueError(msg)
+    return [palette[i % len(palette)] for i in range(n)]
+
+
+def _policy_key(adata: Any, source: str) -> str | None:
+    key = "hp_policy" if source == "predicted" else "hp_reward"
+    return key if key in adata.varm else None
+
+
+def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, c: float, geometry: str) -> _Colour:
+    """Turn ``color=`` into values: ``.var`` column, perturbation (policy column), target gene, or gene name."""
+    if key is None:
+        if "hp_value" in adata.var:
+            return _Colour("numeric", np.asarray(adata.var["hp_value"], dtype=float), _VALUE_LABEL)
+        return _Colour("none", None, "")
+    if not isinstance(key, str):
+        msg = f"`color` must be a string or a list of strings, got {type(key).__name__}."
+        raise TypeError(msg)
+    if key in adata.var.columns:
+        col = adata.var[key]
+        if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object or col.dtype == bool:
+            return _Colour("categorical", col.astype(str).astype("category"), key)
+        label = _VALUE_LABEL if key == "hp_value" else key
+        return _Colour("numeric", np.asarray(col, dtype=float), label)
+    pkey = _policy_key(adata, source)
+    if pkey is not None:
+        cols = _perturbation_columns(adata, pkey)
+        what = "policy" if source == "predicted" else "reward"
+        if key in cols:
+            j = cols.index(key)
+            return _Colour(
+                "numeric",
+                np.asarray(adata.varm[pkey][:, j], dtype=float),
+                f"{what} of perturbation {key}",
+                title=f"genes moved by perturbation {key} ({source})",
+            )
+        targets = get_ledger(adata).get("perturbations", {}).get("targets")
+        pert_names = get_ledger(adata).get("perturbations", {}).get("names")
+        if targets is not None and pert_names is not None:
+            hits = [p for p, tg in zip(_names(pert_names), _names(targets), strict=False) if tg == key and p in cols]
+            if hits:
+                m = np.mean([np.asarray(adata.varm[pkey][:, cols.index(p)], dtype=float) for p in hits], axis=0)
+                n = len(hits)
+                return _Colour(
+                    "numeric",
+                    m,
+                    f"mean {what} of the {n} perturbation{'s' * (n > 1)} of {key}",
+                    title=f"genes moved by perturbing target {key} ({source})",
+                )
+    if key in adata.var_names:
+        i = int(adata.var_names.get_loc(key))
+        if geometry == "euclidean":
+            d = np.linalg.norm(x - x[i], axis=1)
+        else:
+            d = _poincare_distance(x, x[i], c)
+        return _Colour(
+            "numeric", d, f"hyperbolic distance to {key}", highlight=i, title=f"gene {key}: distance to {key}"
+        )
+    avail = list(adata.var.columns)
+    if pkey is not None:
+        avail += _perturbation_columns(adata, pkey)
+    close = difflib.get_close_matches(key, avail + list(map(str, adata.var_names[:5000])), n=5)
+    hint = f" Close matches: {close}." if close else ""
+    msg = (
+        f"color={key!r} is neither a .var column, a perturbation nor a gene name.{hint} Available .var columns and "
+        f"perturbations: {avail[:40]}{' ...' if len(avail) > 40 else ''}."
+    )
+    raise KeyError(msg)
+
+
+def _poincare_distance(x: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
+    """Hyperbolic distance between rows of ``x`` and the point ``y`` (NumPy, clipped for stability)."""
+    sq = np.sum((x - y) ** 2, axis=1)
+    nx = np.clip(1 - c * np.sum(x**2, axis=1), 1e-15, None)
+    ny = max(1 - c * float(np.sum(y**2)), 1e-15)
+    arg = 1 + 2 * c * sq / (nx * ny)
+    return np.arccosh(np.maximum(arg, 1.0)) / np.sqrt(c)
+
+
+def geodesic_segments(u: np.ndarray, v: np.ndarray, radius: float, n: int = 24) -> np.ndarray:
+    """Points along the geodesics of the Poincaré disk of boundary ``radius`` between rows of ``u`` and ``v``.
+
+    A geodesic is the arc of the circle through ``u`` and ``v`` that meets the boundary at right angles (a straight
+    segment when ``u``, ``v`` and the origin are collinear). Returns an array of shape ``(n_edges, n, 2)``.
+    """
+    u = np.asarray(u, dtype=float).reshape(-1, 2)
+    v = np.asarray(v, dtype=float).reshape(-1, 2)
+    t = np.linspace(0.0, 1.0, n)
+    out = u[:, None, :] + (v - u)[:, None, :] * t[None, :, None]  # straight by default
+    det = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+    scale = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
+    curved = np.abs(det) > 1e-6 * np.maximum(scale, 1e-12)
+    if curved.any():
+        uu, vv, dd = u[curved], v[curved], det[curved]
+        bu = (np.sum(uu**2, axis=1) + radius**2) / 2
+        bv = (np.sum(vv**2, axis=1) + radius**2) / 2
+        # solve [uu; vv] o = [bu; bv] for the centre o of the orthogonal circle
+        ox = (bu * vv[:, 1] - bv * uu[:, 1]) / dd
+        oy = (uu[:, 0] * bv - vv[:, 0] * bu) / dd
+        o = np.stack([ox, oy], axis=1)
+        r = np.linalg.norm(uu - o, axis=1)
+        a1 = np.arctan2(uu[:, 1] - oy, uu[:, 0] - ox)
+        a2 = np.arctan2(vv[:, 1] - oy, vv[:, 0] - ox)
+        delta = (a2 - a1 + np.pi) % (2 * np.pi) - np.pi  # the minor arc lies inside the disk
+        ang = a1[:, None] + delta[:, None] * t[None, :]
+        out[curved] = o[:, None, :] + r[:, None, None] * np.stack([np.cos(ang), np.sin(ang)], axis=2)
+    return out
+
+
+def _edges(adata: Any, ok: np.ndarray, max_edges: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The strongest ``max_edges`` undirected edges of ``.varp['hp_adjacency']`` between drawable genes."""
+    if "hp_adjacency" not in adata.varp:
+        msg = (
+            "edges=True needs the gene network in .varp['hp_adjacency']; run `hp.pp.gene_network(adata, network)` "
+            "first, or pass edges=False."
+        )
+        raise KeyError(msg)
+    a = sparse.triu(sparse.csr_matrix(adata.varp["hp_adjacency"]), k=1).tocoo()
+    keep = ok[a.row] & ok[a.col] & (a.data != 0) & np.isfinite(a.data)
+    i, j, w = a.row[keep], a.col[keep], np.abs(a.data[keep])
+    if len(w) > max_edges:
+        top = np.argsort(-w, kind="stable")[:max_edges]
+        i, j, w = i[top], j[top], w[top]
+    return i, j, w
+
+
+def _check_components(components: Any, dim: int) -> tuple[int, int]:
+    try:
+        comps = tuple(int(k) for k in components)
+    except (TypeError, ValueError):
+        comps = ()
+    if len(comps) != 2 or comps[0] == comps[1] or not all(0 <= k < dim for k in comps):
+        msg = f"`components` must be two different axes in 0..{dim - 1} (the embedding has dim={dim}), got {components!r}."
+        raise ValueError(msg)
+    return comps
+
+
+def _draw_disk(ax: Axes, radius: float, c: float, grid: bool) -> None:
+    theta = np.linspace(0, 2 * np.pi, 361)
+    if grid:
+        last = -np.inf
+        for d in GRID_RADII:
+            r = np.tanh(np.sqrt(c) * d / 2) / np.sqrt(c)
+            ax.plot(r * np.cos(theta), r * np.sin(theta), color="0.82", lw=0.6, ls=(0, (3, 3)), zorder=0.5)
+            if r - last < 0.1 * radius:  # circles crowd towards the boundary: label only well-separated ones
+                continue
+            last = r
+            ax.text(
+                r * np.cos(np.deg2rad(98)),
+                r * np.sin(np.deg2rad(98)),
+                f"d={d:g}",
+                fontsize=6,
+                color="0.55",
+                ha="center",
+                va="center",
+                zorder=0.6,
+                gid="hp_grid_label",
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
+            )
+        for a in np.deg2rad(np.arange(0, 180, 45)):
+            ax.plot(
+                [-radius * np.cos(a), radius * np.cos(a)],
+                [-radius * np.sin(a), radius * np.sin(a)],
+                color="0.88",
+                lw=0.5,
+                zorder=0.5,
+            )
+    ax.plot(radius * np.cos(theta), radius * np.sin(theta), color="0.15", lw=1.0, zorder=1)
