@@ -61,8 +61,13 @@ def test_info_on_demo_output(demo_dir, capsys):
     assert main(["info", str(f)]) == 0
     out = capsys.readouterr().out
     assert "perturbations" in out and "arrays:" in out
+    assert len(out.strip().splitlines()) <= 40  # a summary that fits a screen
+    assert "Top 3 perturbations" in out  # headline numbers
     if hasattr(hp.tl, "train"):
-        assert "train" in out and ".varm['X_poincare']" in out
+        assert "train:" in out and ".varm['X_poincare']" in out
+    assert main(["info", str(f), "--full"]) == 0
+    full = capsys.readouterr().out
+    assert len(full.splitlines()) > len(out.splitlines()) and "params:" in full
 
 
 def _small_h5ad(path, n_cells=300, n_genes=30):
@@ -166,3 +171,93 @@ def test_help_subprocess():
     assert r.returncode == 0
     for cmd in ("demo", "train", "info"):
         assert cmd in r.stdout
+
+
+def _ledger_file(path, *, stale: bool):
+    """An AnnData whose ledger has perturbations + rewards; with ``stale`` the perturbations step ran again since."""
+    from hyperperturb._utils import record
+
+    a = ad.AnnData(np.ones((4, 3), dtype=np.float32))
+    record(a, "perturbations", {"names": np.array(["A", "B"]), "control": np.array(["NT"]), "n_control": 2})
+    record(a, "rewards", {"perturbations": np.array(["A", "B"])})
+    if stale:
+        record(a, "perturbations", {"names": np.array(["A", "C"]), "control": np.array(["NT"]), "n_control": 2})
+    a.write_h5ad(path)
+
+
+@pytest.mark.parametrize("stale", [False, True])
+def test_info_marks_stale_entries(tmp_path, capsys, stale):
+    f = tmp_path / "l.h5ad"
+    _ledger_file(f, stale=stale)
+    for extra in ([], ["--full"]):
+        assert main(["info", str(f), *extra]) == 0
+        out = capsys.readouterr().out
+        assert ("STALE" in out) == stale
+        if stale:
+            assert "rewards" in next(line for line in out.splitlines() if "STALE" in line)
+
+
+def test_wrong_control_reported_with_flag_before_preprocessing(tmp_path, capsys, monkeypatch):
+    src = tmp_path / "counts.h5ad"
+    data = hp.datasets.synthetic(n_cells=200, n_genes=20, n_perturbations=3, seed=1)
+    data.write_h5ad(src)
+    called = []
+    monkeypatch.setattr(hp.pp, "preprocess", lambda *a, **k: called.append(1))
+    rc = main(
+        ["train", str(src), "--perturbation-key", "perturbation", "--control", "NTC", "--out", str(tmp_path / "o.h5ad")]
+    )
+    err = capsys.readouterr().err
+    assert rc == 1 and not called
+    assert "--control 'NTC'" in err and "--perturbation-key" in err and "non-targeting" in err
+    assert "control=" not in err
+    assert not (tmp_path / "o.h5ad").exists()
+
+
+def test_normalised_input_names_no_preprocess(tmp_path, capsys, monkeypatch):
+    src = tmp_path / "norm.h5ad"
+    _small_h5ad(src, n_cells=120, n_genes=15)
+    called = []
+    monkeypatch.setattr(hp.pp, "preprocess", lambda *a, **k: called.append(1))
+    rc = main(
+        ["train", str(src), "--perturbation-key", "perturbation", "--control", "non-targeting",
+         "--out", str(tmp_path / "o.h5ad")]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 1 and not called
+    assert "--no-preprocess" in err and "already normalised" in err
+
+
+def test_help_does_not_import_the_heavy_stack():
+    code = (
+        "import sys, contextlib, io; from hyperperturb._cli import main;"
+        "buf = io.StringIO();"
+        "ctx = contextlib.redirect_stdout(buf);"
+        "ctx.__enter__(); rc = main(['--help']); ctx.__exit__(None, None, None);"
+        "heavy = [m for m in ('anndata', 'scanpy', 'tensorflow', 'matplotlib') if m in sys.modules];"
+        "print(rc, heavy, 'train' in buf.getvalue())"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "0 [] True", r.stderr
+
+
+def test_tensorflow_quiet_import_respects_user_setting(monkeypatch):
+    from hyperperturb import _cli
+
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # the user asked for TensorFlow's own logging
+    imported = []
+    monkeypatch.setattr("builtins.__import__", _spy_import(imported))
+    _cli._import_tensorflow_quietly()
+    assert "tensorflow" not in imported
+
+
+def _spy_import(seen):
+    import builtins
+
+    real = builtins.__import__
+
+    def spy(name, *args, **kwargs):
+        seen.append(name)
+        return real(name, *args, **kwargs)
+
+    return spy

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import time
@@ -35,9 +34,48 @@ def _one_line(e: BaseException) -> str:
 
 
 def _version() -> str:
-    from hyperperturb import __version__
+    # from the installed metadata: importing the package here would make `--help` slow
+    from importlib.metadata import PackageNotFoundError, version
 
-    return __version__
+    try:
+        return version("hyperperturb")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0+unknown"
+
+
+#: Environment variable that sets TensorFlow's C++ log level; the command sets it to "2" unless the user did.
+TF_LOG_ENV = "TF_CPP_MIN_LOG_LEVEL"
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow without its start-up lines (CUDA probing, oneDNN notice, absl banner) on stderr.
+
+    TensorFlow >= 2.18 prints these from C++ before its log level applies, so stderr's file descriptor is pointed at
+    ``/dev/null`` while TensorFlow loads and probes its devices. Nothing is hidden when the user set
+    ``TF_CPP_MIN_LOG_LEVEL`` themselves (they asked for TensorFlow's own logging) or TensorFlow is already loaded;
+    an import error is still raised as usual.
+    """
+    if os.environ.get(TF_LOG_ENV) != "2" or getattr(_import_tensorflow_quietly, "user_set", False):
+        return
+    if "tensorflow" in sys.modules:
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced by an object without a descriptor
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    except ImportError:
+        pass  # reported by hp.tl.train with its own message
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -186,6 +224,13 @@ def _summary_lines(data: Any, *, n_genes: int = 10, n: int = 5) -> list[str]:
 # demo
 
 
+def _bars(args: argparse.Namespace) -> bool:
+    """Progress bars only without --quiet and when stderr is a terminal (never in log files)."""
+    from hyperperturb._utils._log import show_progress
+
+    return not args.quiet and show_progress(True)
+
+
 def _stage(name: str, available: bool) -> dict[str, Any]:
     return {"name": name, "status": "pending" if available else "not available yet", "seconds": 0.0}
 
@@ -209,7 +254,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         check_writable_dir(out, what="--out folder")
     except OSError as e:
         raise CLIError(str(e)) from e
-    verbose = not args.quiet
+    verbose = _bars(args)
     say = lambda *p: _say(args, *p)
     say(f"hyperperturb {_version()} demo -> {out}")
     state: dict[str, Any] = {"data": None}
@@ -250,6 +295,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         hp.tl.rewards(state["data"], verbose=verbose)
 
     def train() -> None:
+        _import_tensorflow_quietly()
         hp.tl.train(state["data"], epochs=args.epochs, seed=args.seed, verbose=verbose)
 
     stages: list[tuple[str, bool, Callable[[], None]]] = [
@@ -346,6 +392,40 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # train
 
 
+def _check_controls(adata: Any, key: str, controls: Sequence[str]) -> None:
+    """Every ``--control`` label must be a value of ``obs[key]`` (checked before any long work)."""
+    values = adata.obs[key].astype(str).str.strip()
+    present = set(values.unique())
+    missing = [c for c in controls if str(c).strip() not in present]
+    if missing:
+        counts = values.value_counts()
+        shown = ", ".join(f"{v!r} ({n})" for v, n in counts.head(15).items())
+        close = [v for v in counts.index if any(m.strip().lower() in v.lower() for m in missing)][:5]
+        hint = f" Did you mean {close}?" if close else ""
+        msg = (
+            f"No control cells: --control {', '.join(map(repr, missing))} is not a value of obs[{key!r}] "
+            "(--perturbation-key); "
+            f"values (cells) are: {shown}{' ...' if len(counts) > 15 else ''}.{hint}"
+        )
+        raise CLIError(msg)
+
+
+def _check_counts(adata: Any) -> None:
+    """Refuse to re-normalise: X with negative or non-integer values is already normalised."""
+    from scipy import sparse
+
+    X = adata.X
+    block = X[: min(500, X.shape[0])]
+    vals = block.data if sparse.issparse(block) else np.asarray(block).ravel()
+    if vals.size and (vals.min() < 0 or not np.all(np.mod(vals, 1) == 0)):
+        msg = (
+            "the input's X has negative or non-integer values, so it looks already normalised and log-transformed; "
+            "preprocessing it again would normalise it twice. Pass --no-preprocess to use X as it is "
+            "(or give the raw counts)."
+        )
+        raise CLIError(msg)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Preprocess, design, network, rewards and training on a user's file."""
     import hyperperturb as hp
@@ -396,7 +476,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{list(adata.obs.columns)[:30]}."
         )
         raise CLIError(msg)
-    verbose = not args.quiet
+    _check_controls(adata, args.perturbation_key, args.control)
+    if not args.no_preprocess:
+        _check_counts(adata)
+    verbose = _bars(args)
     say = lambda *p: _say(args, *p)
     t0 = time.perf_counter()
     if not args.no_preprocess:
@@ -415,6 +498,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     say("- rewards (hp.tl.rewards)")
     hp.tl.rewards(data, mod=args.mod, verbose=verbose)
     say(f"- train (hp.tl.train: {args.epochs} epochs, dim {args.dim})")
+    _import_tensorflow_quietly()
     hp.tl.train(data, epochs=args.epochs, dim=args.dim, seed=args.seed, mod=args.mod, verbose=verbose)
     path = _write(data, out)
     say(f"  wrote {path}")
@@ -447,8 +531,149 @@ def _short(v: Any) -> str:
     return str(v)
 
 
+def _full_info(adata: Any, led: dict[str, Any]) -> list[str]:
+    """Every ledger entry with its parameters and every hp_* array (``info --full``)."""
+    from hyperperturb._utils import stale_reason
+
+    lines = [f"written by hyperperturb {led.get('version', '?')}", "steps:"]
+    for step, entry in led.items():
+        if step == "version":
+            continue
+        stale = stale_reason(led, step) if isinstance(entry, dict) else None
+        lines.append(f"  {step}" + (" [STALE: inputs changed since]" if stale else ""))
+        if not isinstance(entry, dict):
+            continue
+        params = entry.get("params", {})
+        if isinstance(params, dict) and params:
+            lines.append("    params: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()))
+        for k, v in entry.items():
+            if k in ("params", "weights", "history"):
+                continue
+            lines.append(f"    {k}: {_short(v)}")
+        if isinstance(entry.get("history"), dict):
+            h = entry["history"]
+            n_ep = len(np.asarray(next(iter(h.values())))) if h else 0
+            last = {k: float(np.asarray(v).ravel()[-1]) for k, v in h.items() if len(np.asarray(v).ravel())}
+            lines.append(f"    history: {n_ep} epochs; last " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
+        if isinstance(entry.get("weights"), dict):
+            lines.append(f"    weights: {len(entry['weights'])} arrays")
+    return lines
+
+
+def _arrays(adata: Any) -> list[str]:
+    out = []
+    for where, store in (("var", adata.var), ("varm", adata.varm), ("varp", adata.varp), ("obsm", adata.obsm)):
+        keys = store.columns if where == "var" else store.keys()
+        for k in keys:
+            if str(k).startswith("hp_") or k in ("X_poincare", "perturbation_target", "log_fold_change"):
+                shape = (adata.n_vars,) if where == "var" else tuple(store[k].shape)
+                out.append(f".{where}[{k!r}] {shape}")
+    return out
+
+
+def _evaluation_headline(entry: dict[str, Any]) -> list[str]:
+    """One line per model/baseline: the mean held-out score of the first reported metric (spearman_excess first)."""
+    import pandas as pd
+
+    summary = entry.get("summary")
+    try:
+        df = pd.DataFrame(summary)
+    except (TypeError, ValueError):
+        return []
+    if df.empty or "metric" not in df.columns:
+        return []
+    metrics = list(dict.fromkeys(df["metric"].astype(str)))
+    metric = "spearman_excess" if "spearman_excess" in metrics else metrics[0]
+    sub = df[df["metric"].astype(str) == metric]
+    if "subset" in sub.columns and (sub["subset"].astype(str) == "all").any():
+        sub = sub[sub["subset"].astype(str) == "all"]
+    name = next((c for c in ("model", "method", "name") if c in sub.columns), None)
+    val = next((c for c in ("mean", "value", "score") if c in sub.columns), None)
+    if name is None or val is None:
+        return []
+    parts = [f"{n} {float(v):.3f}" for n, v in zip(sub[name].astype(str), sub[val], strict=True)][:8]
+    return [f"  held-out {metric}: " + ", ".join(parts)] if parts else []
+
+
+def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
+    """The headline numbers of each step (a screen's worth; ``--full`` prints everything)."""
+    from hyperperturb._utils import stale_reason
+
+    lines = [f"written by hyperperturb {led.get('version', '?')}"]
+    stale = {s: r for s in led if s != "version" and (r := stale_reason(led, s)) is not None}
+    pe = led.get("perturbations")
+    if isinstance(pe, dict):
+        names = np.asarray(pe.get("names", []))
+        ctrl = np.asarray(pe.get("control", [])).ravel()
+        ncells = np.asarray(pe.get("n_cells", [])).ravel()
+        lines.append(
+            f"perturbations: {names.size} perturbations (obs[{pe.get('key', '?')!r}]), control "
+            f"{', '.join(map(repr, map(str, ctrl))) or '?'} ({pe.get('n_control', '?')} cells)"
+            + (f", median {int(np.median(ncells))} cells per perturbation" if ncells.size else "")
+        )
+    ne = led.get("network")
+    if isinstance(ne, dict):
+        lines.append(
+            f"network: {ne.get('n_edges', '?')} edges; {ne.get('n_matched', '?')} of {adata.n_vars} genes matched, "
+            f"{ne.get('n_connected', '?')} connected, {ne.get('n_isolated', '?')} without edges "
+            f"(source: {ne.get('source', '?')})"
+        )
+    re_ = led.get("rewards")
+    if isinstance(re_, dict) and "hp_reward" in adata.varm:
+        r = np.asarray(adata.varm["hp_reward"], dtype=float)
+        line = f"rewards: {r.shape[0]} genes x {r.shape[1]} perturbations"
+        if "hp_reward_baseline" in adata.var:
+            excess = r - np.asarray(adata.var["hp_reward_baseline"], dtype=float)[:, None]
+            if np.isfinite(excess).any():
+                line += f"; largest excess over the noise floor {np.nanmax(excess):.3g}"
+        lines.append(line)
+    tr = led.get("train")
+    if isinstance(tr, dict):
+        params = tr.get("params", {}) if isinstance(tr.get("params"), dict) else {}
+        h = tr.get("history") if isinstance(tr.get("history"), dict) else {}
+        n_ep = len(np.asarray(h.get("loss", next(iter(h.values()), [])))) if h else 0
+        losses = ", ".join(
+            f"{k} {float(np.asarray(h[k]).ravel()[-1]):.3g}" for k in ("loss", "policy_loss", "value_loss") if k in h
+        )
+        lines.append(
+            f"train: {n_ep} epochs, dim {params.get('dim', '?')}, geometry {params.get('geometry', 'poincare')}, "
+            f"seed {tr.get('seed', params.get('seed', '?'))}" + (f"; final {losses}" if losses else "")
+        )
+        if "n_scorable" in tr:
+            lines.append(
+                f"  scorable perturbations: {tr['n_scorable']} of {len(np.asarray(tr.get('perturbations', [])))}"
+            )
+    ev = led.get("evaluation")
+    if isinstance(ev, dict):
+        params = ev.get("params", {}) if isinstance(ev.get("params"), dict) else {}
+        lines.append(f"evaluation: split {params.get('split', '?')}, {params.get('n_splits', '?')} splits")
+        lines += _evaluation_headline(ev)
+    for step in led:
+        if step not in ("version", "perturbations", "network", "rewards", "train", "evaluation", "preprocess"):
+            lines.append(f"{step}: recorded")
+    if "preprocess" in led and isinstance(led["preprocess"], dict):
+        pp = led["preprocess"]
+        lines.insert(
+            1,
+            f"preprocess: {pp.get('n_cells_in', '?')} -> {pp.get('n_cells', '?')} cells, "
+            f"{pp.get('n_genes_in', '?')} -> {pp.get('n_genes', '?')} genes",
+        )
+    for step, reason in stale.items():
+        lines.append(f"STALE {step}: {reason}.")
+    try:
+        top = _summary_lines(data, n_genes=5, n=3)
+    except Exception:  # noqa: BLE001 - the ranking is a bonus; never fail info on it
+        top = []
+    if len(top) > 2:
+        lines += [""] + top
+    arrays = _arrays(adata)
+    lines += ["", "arrays: " + ", ".join(a.split(" ")[0] for a in arrays)]
+    lines.append(f"(run `{PROG} info --full` for every parameter and array shape)")
+    return lines
+
+
 def cmd_info(args: argparse.Namespace) -> int:
-    """Print what hyperperturb stored in a file."""
+    """Print what hyperperturb stored in a file: a short summary, or everything with ``--full``."""
     from hyperperturb._utils import get_ledger
 
     data = _read(args.input)
@@ -461,38 +686,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     led = get_ledger(adata)
     if not led:
         print("no hyperperturb results (.uns['hyperperturb'] is absent)")
+        return 0
+    if getattr(args, "full", False):
+        lines = _full_info(adata, led)
+        arrays = _arrays(adata)
+        lines += ["arrays:"] + [f"  {a}" for a in arrays] if arrays else ["no hp_* arrays"]
     else:
-        print(f"written by hyperperturb {led.get('version', '?')}")
-        print("steps:")
-        for step, entry in led.items():
-            if step == "version":
-                continue
-            print(f"  {step}")
-            if not isinstance(entry, dict):
-                continue
-            params = entry.get("params", {})
-            if isinstance(params, dict) and params:
-                print("    params: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()))
-            for k, v in entry.items():
-                if k in ("params", "weights", "history"):
-                    continue
-                print(f"    {k}: {_short(v)}")
-            if isinstance(entry.get("history"), dict):
-                h = entry["history"]
-                n_ep = len(np.asarray(next(iter(h.values())))) if h else 0
-                last = {k: float(np.asarray(v).ravel()[-1]) for k, v in h.items() if len(np.asarray(v).ravel())}
-                print(f"    history: {n_ep} epochs; last " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
-            if isinstance(entry.get("weights"), dict):
-                print(f"    weights: {len(entry['weights'])} arrays")
-    arrays = []
-    for where, store in (("var", adata.var), ("varm", adata.varm), ("varp", adata.varp), ("obsm", adata.obsm)):
-        keys = store.columns if where == "var" else store.keys()
-        for k in keys:
-            if str(k).startswith("hp_") or k in ("X_poincare", "perturbation_target", "log_fold_change"):
-                shape = (adata.n_vars,) if where == "var" else tuple(store[k].shape)
-                arrays.append(f"  .{where}[{k!r}]: {shape}")
-    print("arrays:" if arrays else "no hp_* arrays")
-    for line in arrays:
+        lines = _summary_info(data, adata, led)
+    for line in lines:
         print(line)
     return 0
 
@@ -567,10 +768,12 @@ def build_parser() -> argparse.ArgumentParser:
         "info",
         parents=[common],
         help="show what hyperperturb stored in a file",
-        description="Print the ledger steps with their main parameters and the shapes of the hp_* arrays.",
+        description="Print a short summary of the hyperperturb results in a file (at most 40 lines): the headline numbers "
+        "of each step, stale results, the top perturbations of the most sensitive genes. --full prints everything.",
     )
     p.add_argument("input", help=".h5ad or .h5mu file")
     p.add_argument("--mod", default="rna", help="RNA modality of a .h5mu (default: rna)")
+    p.add_argument("--full", action="store_true", help="print every ledger entry, parameter and array shape")
     p.set_defaults(func=cmd_info)
     return parser
 
@@ -585,14 +788,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _import_tensorflow_quietly.user_set = TF_LOG_ENV in os.environ  # type: ignore[attr-defined]
+    os.environ.setdefault(TF_LOG_ENV, "2")  # before TensorFlow is imported
     warnings.filterwarnings("ignore", category=FutureWarning, module="mudata")
-    log = logging.getLogger("hyperperturb")
-    old_level = log.level
-    if args.quiet:
-        log.setLevel(logging.WARNING)
+    from hyperperturb._utils._log import override_verbosity
+
+    # --quiet: errors only (verbosity 0); otherwise warnings and the steps' info lines (verbosity 2)
+    level = 0 if args.quiet else 2
     try:
-        return args.func(args)
+        with override_verbosity(level):
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -602,8 +807,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"{PROG} {args.command}: error: {_one_line(e)} (run with --debug for the traceback)", file=sys.stderr)
         return 1
-    finally:
-        log.setLevel(old_level)
 
 
 if __name__ == "__main__":  # pragma: no cover
