@@ -149,7 +149,12 @@ def _compute(
     s1 = Slots(lab1, np.zeros(n1, np.int32), np.zeros((1, G)), np.zeros(n1, bool))
     ctrl_rows = np.flatnonzero(lab1[:, 0] >= 0)
     S1, bad1 = segment_sums(
-        X, s1, chunk_size=chunk_size, rows=ctrl_rows, check_unlabeled=False, progress=bar(f"{what}: control mean")
+        X,
+        s1,
+        chunk_size=chunk_size,
+        rows=ctrl_rows,
+        check_unlabeled=False,
+        progress=bar(f"hp.tl.rewards: control mean per gene ({what}, pass 1/2)"),
     )
     n_ctrl_g = np.bincount(lab1[ctrl_rows, 0], minlength=n1).astype(np.int64)
     n_ctrl = int(control.sum())
@@ -181,7 +186,13 @@ def _compute(
         absmode[:] = False
         absmode[P::W] = True  # the control slots always give the (absolute) noise floor
     s2 = Slots(lab2.astype(np.int32), slot_cm, cm, absmode)
-    S2, bad2 = segment_sums(X, s2, chunk_size=chunk_size, check_unlabeled=True, progress=bar(what))
+    S2, bad2 = segment_sums(
+        X,
+        s2,
+        chunk_size=chunk_size,
+        check_unlabeled=True,
+        progress=bar(f"hp.tl.rewards: reward per gene x perturbation ({what}, pass 2/2)"),
+    )
     if bad2 or not np.isfinite(S2).all():
         _raise_nonfinite(what)
 
