@@ -80,3 +80,31 @@ def test_predict_kernel_rejects_unknown_form():
     E, emb = _profiles()
     with pytest.raises(ValueError, match="form"):
         predict_kernel(E, emb, emb, tau=1.0, shrinkage=0.0, form="bogus", geometry="euclidean")
+
+
+def test_residual_metric_of_the_mean_is_zero_and_perfect_is_one():
+    from hyperperturb.tl._kernel import residual_pearson_topk
+
+    rng = np.random.default_rng(0)
+    O = rng.normal(size=(40, 3))
+    mean = rng.normal(size=(40, 1))
+    np.testing.assert_array_equal(residual_pearson_topk(np.repeat(mean, 3, 1), O, mean), 0.0)
+    np.testing.assert_allclose(residual_pearson_topk(O, O, mean), 1.0)
+
+
+def test_on_target_term_kept_only_when_leave_one_out_improves():
+    from hyperperturb.tl._kernel import fit_on_target
+
+    rng = np.random.default_rng(1)
+    n_genes, n = 30, 6
+    E = rng.normal(scale=0.05, size=(n_genes, n)) + 1.0
+    rows = np.arange(n)
+    E[rows, rows] += 2.0  # each perturbation moves its own target gene strongly
+    cv = np.arange(n)
+    means = (E.sum(1, keepdims=True) - E) / (n - 1)
+    fit = fit_on_target(E, rows, means.copy(), means, cv)
+    assert fit["on_target"] > 1.5 and fit["on_target_cv_gain"] > 0
+    E2 = rng.normal(scale=0.05, size=(n_genes, n)) + 1.0  # targets do not move: no term
+    means2 = (E2.sum(1, keepdims=True) - E2) / (n - 1)
+    assert fit_on_target(E2, rows, means2.copy(), means2, cv)["on_target"] == 0.0
+    assert fit_on_target(E, np.full(n, -1), means.copy(), means, cv)["on_target"] == 0.0  # no measured target

@@ -67,7 +67,15 @@ def test_kernel_readout_is_stored_and_excludes_holdout():
     c.varm["hp_reward"] = R
     after = hp.tl.predict(c, held, kind="reward", method="kernel")
     np.testing.assert_allclose(before.to_numpy(), after.to_numpy())
-    # reward = B + a convex combination of training excesses: never below the smallest training reward
+    # without the on-target term, reward = B + a convex combination of training excesses
+    nb = b.copy()
+    nb.uns["hyperperturb"]["train"]["kernel"] = {**k, "on_target": 0.0}
+    plain = hp.tl.predict(nb, held, kind="reward", method="kernel")
+    # the on-target term adds one constant at the targeted gene's row and nothing elsewhere
+    diff = before.to_numpy() - plain.to_numpy()
+    assert (np.abs(diff) > 1e-12).sum() <= len(held)
+    np.testing.assert_allclose(diff[np.abs(diff) > 1e-12], float(k["on_target"]))
+    before = plain
     Rtr = np.asarray(b.varm["hp_reward"])[:, 2:]
     assert (before.to_numpy() >= Rtr.min(1, keepdims=True) - 1e-9).all()
     assert (before.to_numpy() <= Rtr.max(1, keepdims=True) + 1e-9).all()
@@ -80,7 +88,7 @@ def test_kernel_with_full_shrinkage_is_the_mean_and_methods_differ(trained):
     kern = hp.tl.predict(trained, kind="reward", method="kernel")
     assert not np.allclose(head.to_numpy(), kern.to_numpy())
     b = trained.copy()
-    b.uns["hyperperturb"]["train"]["kernel"] = {**e["kernel"], "shrinkage": 1.0}
+    b.uns["hyperperturb"]["train"]["kernel"] = {**e["kernel"], "shrinkage": 1.0, "on_target": 0.0}
     r = hp.tl.predict(b, perts, kind="reward", method="kernel").to_numpy()
     R = np.asarray(b.varm["hp_reward"])
     loo = (R.sum(1, keepdims=True) - R) / (R.shape[1] - 1)  # a trained perturbation never uses its own profile
@@ -102,7 +110,7 @@ def test_kernel_form_is_stored_and_old_ledgers_without_form_use_the_mixture(trai
     assert e["kernel"]["form"] in ("mixture", "adaptive")
     assert float(e["kernel"]["kappa"]) >= 0
     perts = list(e["perturbations"])
-    old = {k: v for k, v in e["kernel"].items() if k not in ("form", "kappa")}
+    old = {k: v for k, v in e["kernel"].items() if k not in ("form", "kappa", "on_target")}
     b, m = trained.copy(), trained.copy()
     b.uns["hyperperturb"]["train"]["kernel"] = old
     m.uns["hyperperturb"]["train"]["kernel"] = {**old, "form": "mixture", "kappa": 0.0}

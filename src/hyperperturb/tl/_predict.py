@@ -237,4 +237,12 @@ def _kernel_reward(adata, entry, kern, allnames, emb_all, trained) -> np.ndarray
     )
     if far.any():
         Ehat[:, far] = E.mean(axis=1, keepdims=True)
+    amp = float(kern.get("on_target", 0.0))  # "the targeted gene moves", chosen by leave-one-out in training
+    if amp:
+        gene_index = {g: i for i, g in enumerate(map(str, adata.var_names))}
+        targets = _names(entry.get("targets", [])) if "targets" in entry else list(trained)
+        for k, name in enumerate(allnames):
+            tg = targets[k] if k < len(trained) and k < len(targets) else name
+            if tg in gene_index:
+                Ehat[gene_index[tg], k] += amp
     return B[:, None] + Ehat

@@ -747,7 +747,7 @@ def _readout(net, g, *, model, trainable, history, targets, base=None) -> dict[s
 
 def _fit_kernel(net, g, emb, scorable, trainable, targets) -> dict[str, Any]:
     """Leave-one-out choice of the kernel readout's bandwidth and shrinkage (training perturbations only)."""
-    from ._kernel import fit_kernel
+    from ._kernel import fit_kernel, fit_on_target, predict_kernel
 
     tr = np.flatnonzero(trainable)
     E = g.reward[: g.n_genes, tr] - targets["baseline"][: g.n_genes, None]  # signed rewards: B = 0
@@ -755,6 +755,20 @@ def _fit_kernel(net, g, emb, scorable, trainable, targets) -> dict[str, Any]:
     c = float(net.manifold.curvature) if geometry == "poincare" else 1.0
     fit = fit_kernel(E, emb[tr], scorable[tr], geometry=geometry, c=c)
     n_cv = int(scorable[tr].sum())
+    # on-target term, chosen by leave-one-out on the same training perturbations
+    tn = g.target_node[tr]
+    target_row = np.where((tn >= 0) & (tn < g.n_genes), tn, -1)
+    cv_idx = np.flatnonzero(scorable[tr])
+    if cv_idx.size >= 3 and len(tr) >= 3:
+        n = len(tr)
+        means = (E.sum(axis=1, keepdims=True) - E[:, cv_idx]) / (n - 1)
+        P_loo = predict_kernel(
+            E, emb[tr], emb[tr][cv_idx], tau=fit["tau"], shrinkage=fit["shrinkage"], geometry=geometry, c=c,
+            exclude=cv_idx, form=fit["form"], kappa=fit["kappa"],
+        )  # fmt: skip
+        fit.update(fit_on_target(E, target_row, P_loo, means, cv_idx))
+    else:
+        fit.update({"on_target": 0.0, "on_target_cv_gain": 0.0, "n_on_target": 0})
     return {
         "available": bool(n_cv >= 3 and len(tr) >= 3),
         "perturbations": [g.perturbations[i] for i in tr],
