@@ -7,6 +7,7 @@ import pytest
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PathCollection
 from matplotlib.figure import Figure
+from matplotlib.legend import Legend
 from matplotlib.text import Text
 
 import hyperperturb as hp
@@ -64,9 +65,12 @@ def test_colour_numeric_has_labelled_colourbar(trained):
 
 def test_colour_categorical_has_legend(trained):
     ax = hp.pl.poincare(trained, "module", show=False)
-    legend = ax.get_legend()
-    assert legend is not None
-    assert sorted(t.get_text() for t in legend.get_texts()) == sorted(trained.var["module"].cat.categories)
+    legends = [c for c in ax.get_children() if isinstance(c, Legend)]
+    cats = sorted(trained.var["module"].cat.categories)
+    texts = [sorted(t.get_text() for t in lg.get_texts()) for lg in legends]
+    assert cats in texts  # the category legend, titled by the key ...
+    assert any(lg.get_title().get_text() == "module" for lg in legends)
+    assert any("network edge" in " ".join(t) for t in texts)  # ... and the legend of the other marks
     assert len(ax.figure.axes) == 1  # no colourbar
 
 

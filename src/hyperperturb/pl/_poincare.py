@@ -89,7 +89,8 @@ def _draw_genes(
         handles = [
             Line2D([], [], marker="o", ls="", color=pal[k], markersize=6, label=str(cn)) for k, cn in enumerate(cats)
         ]
-        a.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8)
+        a.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8,
+                 title=colour.label, title_fontsize=8)  # fmt: skip
         return handles[0]
     vals = np.asarray(colour.values, dtype=float)[idx]
     fin = np.isfinite(vals)
@@ -391,9 +392,13 @@ def poincare(
                       linewidths=0.6, zorder=4, label="perturbations")  # fmt: skip
             handles.append(Line2D([], [], marker="D", ls="", color="crimson", mec="white", ms=5,
                                   label="perturbation (embedding of its target)"))  # fmt: skip
-        if legend and colour.kind != "categorical":
-            a.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncols=2, frameon=False,
-                     fontsize=7, handlelength=1.6, columnspacing=1.2)  # fmt: skip
+        if legend:
+            if colour.kind == "categorical":  # keep the category legend, add the marks' legend below
+                a.add_artist(a.get_legend())
+                handles = handles[1:]
+            if handles:
+                a.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncols=2, frameon=False,
+                         fontsize=7, handlelength=1.6, columnspacing=1.2)  # fmt: skip
         _style_axes(a, lim, geometry, key, comps, x_full.shape[1])
         default_title = colour.title or f"{int(drawn.sum())} genes on the Poincaré disk"
         a.set_title(ttl if ttl is not None else default_title, fontsize=10)
