@@ -41,8 +41,8 @@ def repel(
     start: np.ndarray,
     obstacles: np.ndarray,
     bounds: tuple[float, float, float, float],
-    n_iter: int = 250,
-    spring: float = 0.02,
+    n_iter: int = 400,
+    spring: float = 0.01,
 ) -> np.ndarray:
     """Label centres (pixels) after ``n_iter`` repulsion steps; ``obstacles`` are boxes (k, 4) to stay off."""
     c = np.asarray(start, dtype=float).copy()
@@ -130,7 +130,7 @@ def place_labels(
         return []
     bb = ax.get_window_extent(renderer)
     bounds = (bb.x0, bb.y0, bb.x1, bb.y1)
-    pad = 1.5 * to_px
+    pad = 2.5 * to_px  # room between labels
     wh = np.zeros((n, 2))
     for k, s in enumerate(texts):
         probe = ax.text(0, 0, s, fontsize=fontsize, fontweight="bold" if bold is not None and bold[k] else None)
@@ -145,6 +145,15 @@ def place_labels(
     norm = np.linalg.norm(out_dir, axis=1, keepdims=True)
     out_dir = np.where(norm > 1e-9, out_dir / np.maximum(norm, 1e-9), np.array([[1.0, 0.0]]))
     start = pts + out_dir * (wh / 2 + 3 * to_px)
+    # no room outside (points on the disk's rim near the axes' edge): start on the inner side instead
+    x0, y0, x1, y1 = bounds
+    outside = (
+        (start[:, 0] - wh[:, 0] / 2 < x0)
+        | (start[:, 0] + wh[:, 0] / 2 > x1)
+        | (start[:, 1] - wh[:, 1] / 2 < y0)
+        | (start[:, 1] + wh[:, 1] / 2 > y1)
+    )
+    start[outside] = pts[outside] - out_dir[outside] * (wh[outside] / 2 + 3 * to_px)
     c = repel(pts, wh, start=start, obstacles=dot_boxes, bounds=bounds)
     # fix-up: no two labels may overlap, whatever the repulsion left
     placed = np.zeros((0, 4))

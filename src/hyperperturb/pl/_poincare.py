@@ -317,6 +317,11 @@ def poincare(
             raise KeyError(msg)
         pert_emb = np.asarray(pert_emb, dtype=float).reshape(len(_names(pert_names)), -1)[:, comps]
         pert_names = _names(pert_names)
+        scorable = np.asarray(entry.get("scorable", np.ones(len(pert_names), bool)), dtype=bool).ravel()
+        if scorable.shape == (len(pert_names),) and not scorable.all():
+            # a perturbation whose target is no graph node has no position of its own: not drawn
+            logger.info("hp.pl.poincare: %d perturbations without a network node are not drawn", int((~scorable).sum()))
+            pert_emb, pert_names = pert_emb[scorable], [n for n, k in zip(pert_names, scorable, strict=True) if k]
     if isinstance(title, str) or title is None:
         titles = [title] * len(colours)
     else:
@@ -391,7 +396,7 @@ def poincare(
             a.scatter(pert_emb[:, 0], pert_emb[:, 1], marker="D", s=28, c="crimson", edgecolors="white",
                       linewidths=0.6, zorder=4, label="perturbations")  # fmt: skip
             handles.append(Line2D([], [], marker="D", ls="", color="crimson", mec="white", ms=5,
-                                  label="perturbation (embedding of its target)"))  # fmt: skip
+                                  label=f"perturbation ({len(pert_names)}; at its target)"))  # fmt: skip
         if legend:
             if colour.kind == "categorical":  # keep the category legend, add the marks' legend below
                 a.add_artist(a.get_legend())
