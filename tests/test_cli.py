@@ -261,3 +261,24 @@ def _spy_import(seen):
         return real(name, *args, **kwargs)
 
     return spy
+
+
+def test_info_headline_of_an_evaluation(tmp_path, capsys):
+    from hyperperturb._utils import record
+
+    a = ad.AnnData(np.ones((4, 3), dtype=np.float32))
+    summary = pd.DataFrame(
+        {
+            "model": ["hyperperturb", "mean", "hyperperturb"],
+            "metric": ["spearman_excess", "spearman_excess", "spearman_excess"],
+            "subset": ["all", "all", "detectable"],
+            "mean": [0.33, 0.31, 0.5],
+        }
+    )
+    record(a, "evaluation", {"params": {"split": "random", "n_splits": 5}, "summary": summary})
+    f = tmp_path / "e.h5ad"
+    a.write_h5ad(f)
+    assert main(["info", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "evaluation: split random, 5 splits" in out
+    assert "held-out spearman_excess: hyperperturb 0.330, mean 0.310" in out
