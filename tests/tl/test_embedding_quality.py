@@ -8,7 +8,8 @@ import pytest
 from scipy import sparse
 
 import hyperperturb as hp
-from hyperperturb.tl._embedding_quality import mean_average_precision, poincare_distance
+from hyperperturb._utils._ball import pairwise_distance as poincare_distance
+from hyperperturb.tl._embedding_quality import mean_average_precision
 
 
 def _path_adata(Z):

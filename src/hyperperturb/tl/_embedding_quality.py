@@ -9,25 +9,9 @@ import pandas as pd
 from scipy import sparse, stats
 from scipy.sparse import csgraph
 
-from hyperperturb._utils import as_rng, get_ledger, resolve
+from hyperperturb._utils import _ball, as_rng, get_ledger, resolve
 
 _MAX_EXACT = 3000  # nodes up to which all pairs are scored
-
-
-def poincare_distance(X: np.ndarray, Y: np.ndarray, *, c: float = 1.0) -> np.ndarray:
-    """Pairwise Poincaré-ball distances ``arcosh(1 + 2c|x-y|^2 / ((1-c|x|^2)(1-c|y|^2))) / sqrt(c)``."""
-    X = np.asarray(X, dtype=np.float64)
-    Y = np.asarray(Y, dtype=np.float64)
-    sq = np.maximum((X * X).sum(1)[:, None] + (Y * Y).sum(1)[None, :] - 2.0 * X @ Y.T, 0.0)
-    den = np.maximum((1.0 - c * (X * X).sum(1))[:, None] * (1.0 - c * (Y * Y).sum(1))[None, :], 1e-15)
-    return np.arccosh(1.0 + 2.0 * c * sq / den) / np.sqrt(c)
-
-
-def euclidean_distance(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """Pairwise Euclidean distances."""
-    X = np.asarray(X, dtype=np.float64)
-    Y = np.asarray(Y, dtype=np.float64)
-    return np.sqrt(np.maximum((X * X).sum(1)[:, None] + (Y * Y).sum(1)[None, :] - 2.0 * X @ Y.T, 0.0))
 
 
 def mean_average_precision(D: np.ndarray, A: sparse.csr_matrix) -> tuple[float, int]:
@@ -180,7 +164,11 @@ def embedding_quality(
     A = ((A + A.T) > 0).astype(np.float64).tocsr()
     A.setdiag(0)
     A.eliminate_zeros()
-    dist = (lambda X, Y: poincare_distance(X, Y, c=c)) if geometry == "poincare" else euclidean_distance
+    dist = (
+        (lambda X, Y: _ball.pairwise_distance(X, Y, c=c))
+        if geometry == "poincare"
+        else _ball.euclidean_pairwise_distance
+    )
     rows = []
     n = idx.size
     if n <= _MAX_EXACT:
@@ -234,11 +222,7 @@ def embedding_quality(
     rows.append({"metric": "distortion_scale", "value": scale, "n": int(dg.size)})
     if depth is not None:
         dep = depth[idx]
-        radius = (
-            2.0 / np.sqrt(c) * np.arctanh(np.clip(np.sqrt(c) * np.linalg.norm(Z, axis=1), 0, 1 - 1e-15))
-            if geometry == "poincare"
-            else np.linalg.norm(Z, axis=1)
-        )
+        radius = _ball.radius(Z, c=c) if geometry == "poincare" else np.linalg.norm(Z, axis=1)
         ok = np.isfinite(dep)
         rho = stats.spearmanr(dep[ok], radius[ok]).statistic if ok.sum() > 2 else float("nan")
         rows.append({"metric": "spearman_depth_radius", "value": float(rho), "n": int(ok.sum())})

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hyperperturb._utils import _ball
+
 #: Candidate bandwidths, as multiples of the median distance between training perturbation embeddings.
 TAU_GRID = (0.05, 0.1, 0.2, 0.35, 0.5, 1.0, 2.0, 5.0)
 #: Candidate shrinkage weights toward the mean training profile.
@@ -34,11 +36,9 @@ FORMS = ("mixture", "adaptive")
 
 def pairwise_distance(X: np.ndarray, Y: np.ndarray, *, geometry: str, c: float = 1.0) -> np.ndarray:
     """Geodesic distances between the rows of ``X`` and ``Y`` (Poincaré ball of curvature ``c``, or Euclidean)."""
-    from ._embedding_quality import euclidean_distance, poincare_distance
-
     if geometry == "poincare":
-        return poincare_distance(X, Y, c=c)
-    return euclidean_distance(X, Y)
+        return _ball.pairwise_distance(X, Y, c=c)
+    return _ball.euclidean_pairwise_distance(X, Y)
 
 
 def kernel_weights(D: np.ndarray, tau: float) -> np.ndarray:

@@ -1,0 +1,64 @@
+"""The NumPy ball maths (_utils/_ball.py) agree with the TensorFlow geometry (nn/_geometry.py) and with each other."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hyperperturb._utils import _ball
+
+
+def _points(seed: int, n: int, dim: int, c: float, scale: float = 0.9) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, dim))
+    r = rng.uniform(0, scale, size=(n, 1))
+    return x / np.linalg.norm(x, axis=1, keepdims=True) * r / np.sqrt(c)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), dim=st.integers(2, 6), c=st.sampled_from([0.5, 1.0, 2.0]))
+def test_distance_properties(seed, dim, c):
+    x, y, z = (_points(seed + k, 8, dim, c) for k in range(3))
+    d = _ball.distance(x, y, c=c)
+    np.testing.assert_allclose(d, _ball.distance(y, x, c=c), rtol=1e-10, atol=1e-10)  # symmetric
+    assert (d >= 0).all()
+    np.testing.assert_allclose(_ball.distance(x, x, c=c), 0.0, atol=1e-6)
+    assert (d <= _ball.distance(x, z, c=c) + _ball.distance(z, y, c=c) + 1e-9).all()  # triangle inequality
+    np.testing.assert_allclose(np.diag(_ball.pairwise_distance(x, y, c=c)), d, rtol=1e-8, atol=1e-7)
+    np.testing.assert_allclose(_ball.radius(x, c=c), _ball.distance(x, np.zeros_like(x), c=c), rtol=1e-8, atol=1e-8)
+    # exp0/log0 are inverse; Möbius translation is an isometry
+    np.testing.assert_allclose(_ball.expmap0(_ball.logmap0(x, c=c), c=c), x, rtol=1e-7, atol=1e-10)
+    m = _points(seed + 7, 1, dim, c)[0]
+    moved = _ball.recenter(np.vstack([x, y]), m, c=c)
+    np.testing.assert_allclose(_ball.distance(moved[:8], moved[8:], c=c), d, rtol=1e-6, atol=1e-6)
+
+
+def test_einstein_midpoint_of_symmetric_points_is_the_origin_and_of_one_point_is_itself():
+    x = np.array([[0.5, 0.0], [-0.5, 0.0]])
+    np.testing.assert_allclose(_ball.einstein_midpoint(x), 0.0, atol=1e-12)
+    np.testing.assert_allclose(_ball.einstein_midpoint(x[:1]), x[0], atol=1e-12)
+
+
+def test_project_keeps_points_inside():
+    x = np.array([[2.0, 0.0], [0.1, 0.2]])
+    p = _ball.project(x)
+    assert np.linalg.norm(p[0]) == pytest.approx(_ball.MAX_NORM)
+    np.testing.assert_array_equal(p[1], x[1])
+
+
+def test_agrees_with_tensorflow_geometry():
+    tf = pytest.importorskip("tensorflow")
+    from hyperperturb.nn._geometry import PoincareBall
+
+    for c in (0.5, 1.0, 2.0):
+        ball = PoincareBall(c, dtype="float64")
+        x, y = _points(1, 6, 3, c), _points(2, 6, 3, c)
+        X, Y = tf.constant(x), tf.constant(y)
+        np.testing.assert_allclose(_ball.distance(x, y, c=c), ball.distance(X, Y).numpy(), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(_ball.pairwise_distance(x, y, c=c), ball.pairwise_distance(X, Y).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(_ball.mobius_add(x, y, c=c), ball.mobius_add(X, Y).numpy(), rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(_ball.expmap0(y, c=c), ball.expmap0(Y).numpy(), rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(_ball.logmap0(x, c=c), ball.logmap0(X).numpy(), rtol=1e-6, atol=1e-10)
+        np.testing.assert_allclose(_ball.radius(x, c=c), ball.dist0(X).numpy(), rtol=1e-6, atol=1e-9)
