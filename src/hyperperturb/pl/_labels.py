@@ -139,6 +139,13 @@ def place_labels(
         wh[k] = (e.width + 2 * pad, e.height + 2 * pad)
     r = 2.5 * to_px
     dots = pts if obstacles is None else np.vstack([pts, ax.transData.transform(np.asarray(obstacles).reshape(-1, 2))])
+    # only points a label can reach matter (keeps the repulsion fast with tens of thousands of genes)
+    reach = float(np.linalg.norm(wh, axis=1).max()) + 60 * to_px
+    near = np.zeros(len(dots), bool)
+    for lo in range(0, len(dots), 4096):
+        d = np.linalg.norm(dots[lo : lo + 4096, None, :] - pts[None, :, :], axis=2)
+        near[lo : lo + 4096] = d.min(axis=1) < reach
+    dots = dots[near]
     dot_boxes = np.column_stack([dots - r, dots + r])
     centre = ax.transData.transform((0.0, 0.0))
     out_dir = pts - centre
