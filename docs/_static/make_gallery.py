@@ -15,6 +15,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import scanpy as sc
 
 import hyperperturb as hp
@@ -41,10 +42,10 @@ def main():
     adata.var["regulator"] = adata.var["is_regulator"].map({True: "regulator", False: "target"}).astype("category")
     perts = list(adata.uns["hyperperturb"]["train"]["perturbations"])
 
-    save(hp.pl.poincare(adata, "hp_value", labels="top", edges=True, return_fig=True), "poincare_value.png")
+    save(hp.pl.poincare(adata, return_fig=True), "poincare_value.png")  # the defaults
     # the README's picture
     save(
-        hp.pl.poincare(adata, "hp_value", labels="top", n_labels=8, edges=True, perturbations=True, return_fig=True),
+        hp.pl.poincare(adata, n_labels=8, perturbations=True, return_fig=True),
         "poincare_demo.png",
     )
     save(hp.pl.poincare(adata, "regulator", perturbations=True, return_fig=True), "poincare_categorical.png")
@@ -52,7 +53,9 @@ def main():
     save(hp.pl.rewards(adata, n_genes=25, return_fig=True), "rewards.png")
     save(hp.pl.rewards(adata, n_genes=25, kind="policy", return_fig=True), "rewards_policy.png")
     save(hp.pl.history(adata, return_fig=True), "history.png")
-    top_gene = adata.var["hp_value"].idxmax()
+    excess = adata.varm["hp_reward"] - adata.var["hp_reward_baseline"].to_numpy()[:, None]
+    top_gene = adata.var_names[int(np.argmax(excess.max(axis=1)))]  # the gene with the largest observed excess
+    print("rank_perturbations gene:", top_gene)
     save(hp.pl.rank_perturbations(adata, top_gene, n=8, return_fig=True), "rank_perturbations.png")
 
     # interop: scanpy on the transposed object (genes become observations, .varm becomes .obsm)

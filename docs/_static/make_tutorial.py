@@ -56,7 +56,7 @@ print("\nembedding quality:")
 print(hp.tl.embedding_quality(adata).round(3).to_string(index=False))
 
 # figures
-ax = hp.pl.poincare(adata, color="hp_value", labels="top", n_labels=12, edges=True, perturbations=True, show=False)
+ax = hp.pl.poincare(adata, n_labels=12, perturbations=True, show=False)
 ax.figure.savefig(HERE / "tutorial_poincare.png", dpi=110, bbox_inches="tight")
 plt.close("all")
 ax = hp.pl.poincare(adata, color="STAT1", source="observed", labels="top", n_labels=10, show=False)
