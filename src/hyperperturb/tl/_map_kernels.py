@@ -51,7 +51,7 @@ def _step(Z, i, grad, w, lr, hyperbolic):
 
 
 @njit(cache=False, nogil=True)
-def _pull(Z, i, rate, target, hyperbolic):
+def _pull(Z, i, rate, target, hyperbolic, inward_only):
     """Move row ``i``'s distance from the origin ``r`` to ``r - rate (r - target)`` (direction unchanged)."""
     dim = Z.shape[1]
     nn = 0.0
@@ -61,6 +61,8 @@ def _pull(Z, i, rate, target, hyperbolic):
     if n < 1e-12:
         return
     r = 2.0 * math.atanh(min(n, 1.0 - _EPS)) if hyperbolic else n
+    if inward_only and r <= target:
+        return
     r_new = max(r - rate * (r - target), 0.0)
     n_new = min(math.tanh(r_new / 2.0), 1.0 - _EPS) if hyperbolic else r_new
     f = n_new / n
@@ -70,12 +72,13 @@ def _pull(Z, i, rate, target, hyperbolic):
 
 @njit(cache=False, nogil=True)
 def sgd_epochs(
-    Z, heads, tails, indptr, indices, n_negatives, lrs, hyperbolic, seed, radial, target_r, frozen
+    Z, heads, tails, indptr, indices, n_negatives, lrs, hyperbolic, seed, radial, target_r, frozen, inward_only
 ):  # pragma: no cover
     """Run ``len(lrs)`` epochs over the directed edges ``(heads, tails)``; returns the mean loss per epoch.
 
     ``radial > 0`` adds the hierarchy term ``radial / 2 · (r(u) - target_r[u])^2`` to each edge's loss, with ``r(u)``
-    the distance of the head from the origin (its norm in the flat ablation); ``target_r < 0`` switches it off.
+    the distance of the head from the origin (its norm in the flat ablation); ``target_r < 0`` switches it off;
+    ``inward_only``: a node already inside its target radius is left alone.
     Rows with ``frozen[i]`` never move (an anchor at the origin).
     """
     np.random.seed(seed)
@@ -166,6 +169,6 @@ def sgd_epochs(
             if not frozen[u]:
                 _step(Z, u, gu, 1.0, lr, hyperbolic)
                 if radial > 0.0 and target_r[u] >= 0.0:
-                    _pull(Z, u, min(lr * radial, 1.0), target_r[u], hyperbolic)
+                    _pull(Z, u, min(lr * radial, 1.0), target_r[u], hyperbolic, inward_only)
         losses[ep] = total / max(m, 1)
     return losses

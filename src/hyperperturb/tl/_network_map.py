@@ -34,7 +34,11 @@ from hyperperturb._utils import _ball, as_rng
 DEFAULTS = {"epochs": None, "learning_rate": 0.1, "negatives": 50, "burn_in": 20, "radial": 0.1}
 #: With ``epochs=None``: as many epochs as fit this many distance evaluations, clipped to ``EPOCH_RANGE``.
 EPOCH_BUDGET = 3e7
-EPOCH_RANGE = (100, 300)
+EPOCH_RANGE = (100, 1000)
+#: Epochs of the final hierarchy phase.
+HIERARCHY_EPOCHS = 50
+#: Largest loss of reconstruction MAP accepted from the full (two-sided) hierarchy phase.
+MAX_MAP_LOSS = 0.03
 _N_PLACE = 5  # connected neighbours in feature space used to place an isolated node
 
 
@@ -106,24 +110,36 @@ def fit_network_map(
     n_burn = min(int(burn_in), int(epochs))
     losses = []
     scale = float("nan")
+    hierarchy = "off"
     if heads.size:
         run_seed = int(rng.integers(0, 2**31 - 1))
         args = (heads, tails, A.indptr.astype(np.int64), A.indices.astype(np.int64), int(negatives))
         off = np.full(n, -1.0)
         if n_burn:
             lrs = np.full(n_burn, learning_rate / 10.0)
-            losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed, 0.0, off, frozen))
+            losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed, 0.0, off, frozen, False))
         n_main = int(epochs) - n_burn
-        n_hier = n_main // 3 if radial > 0 else 0
-        if n_main - n_hier:
-            lrs = np.full(n_main - n_hier, float(learning_rate))
-            losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed + 1, 0.0, off, frozen))
-        if n_hier:
-            # hierarchy phase: radius target = level x the median edge length of the reconstruction map
+        if n_main:
+            lrs = np.full(n_main, float(learning_rate))
+            losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed + 1, 0.0, off, frozen, False))
+        if radial > 0 and n_main:
+            # hierarchy phase: radius target = (level + 1/2) x the map's median edge length (deepest targets kept
+            # well inside the rim); kept only if it costs at most MAX_MAP_LOSS of reconstruction MAP
             scale = _median_edge_length(Z, coo, hyperbolic)
+            if hyperbolic:
+                r_cap = 0.75 * float(_ball.radius(np.array([[_ball.MAX_NORM]]))[0])
+                scale = min(scale, r_cap / (float(level.max()) + 0.5))
             target = np.where(level >= 0, (level + 0.5) * scale, -1.0)
-            lrs = np.full(n_hier, float(learning_rate))
-            losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed + 2, float(radial), target, frozen))
+            lrs = np.full(min(HIERARCHY_EPOCHS, max(n_main // 3, 1)), float(learning_rate))
+            before = _reconstruction(Z, A, hyperbolic, rng)
+            Zh = Z.copy()
+            lh = sgd_epochs(Zh, *args, lrs, hyperbolic, run_seed + 2, float(radial), target, frozen, False)
+            if _reconstruction(Zh, A, hyperbolic, rng) >= before - MAX_MAP_LOSS:
+                Z = Zh
+                losses.append(lh)
+                hierarchy = "on"
+            else:
+                hierarchy = "reverted"
     loss = np.concatenate(losses) if losses else np.zeros(0)
     if not np.isfinite(Z).all():  # pragma: no cover - guarded by projection; kept as a last line of defence
         msg = "The network-embedding stage produced non-finite points; lower `learning_rate`."
@@ -138,6 +154,7 @@ def fit_network_map(
         "level": level,
         "loss": loss,
         "edge_scale": scale,
+        "hierarchy": hierarchy,
         "epochs": int(epochs),
         "n_edges": int(coo.nnz),
         "wall_time": float(time.perf_counter() - t0),
@@ -148,6 +165,19 @@ def auto_epochs(n_directed_edges: int, negatives: int) -> int:
     """Default number of epochs: ``EPOCH_BUDGET`` distance evaluations, clipped to ``EPOCH_RANGE``."""
     per_epoch = max(int(n_directed_edges), 1) * (int(negatives) + 1)
     return int(np.clip(round(EPOCH_BUDGET / per_epoch), *EPOCH_RANGE))
+
+
+def _reconstruction(Z: np.ndarray, A: sparse.csr_matrix, hyperbolic: bool, rng: np.random.Generator) -> float:
+    """Graph-reconstruction MAP of the connected nodes (on at most 1,000 random source nodes)."""
+    from ._embedding_quality import _ap_row
+
+    nodes = np.flatnonzero(np.diff(A.indptr) > 0)
+    if nodes.size == 0:
+        return float("nan")
+    src = nodes if nodes.size <= 1000 else np.sort(rng.choice(nodes, 1000, replace=False))
+    D = _ball.pairwise_distance(Z[src], Z) if hyperbolic else _ball.euclidean_pairwise_distance(Z[src], Z)
+    aps = [_ap_row(D[k], A.indices[A.indptr[i] : A.indptr[i + 1]], int(i)) for k, i in enumerate(src)]
+    return float(np.mean([a for a in aps if a is not None]))
 
 
 def _median_edge_length(Z: np.ndarray, coo: sparse.coo_matrix, hyperbolic: bool) -> float:
