@@ -59,6 +59,9 @@ def test_kernel_readout_is_stored_and_excludes_holdout():
     assert k["available"]
     assert set(k["perturbations"]) == set(perts[2:])  # held-out profiles are never kernel sources
     assert k["tau"] > 0 and 0 <= k["shrinkage"] <= 1 and k["n_cv"] == 6
+    # the transfer from neighbours is kept only when leave-one-out says it beats the mean on the residual score
+    assert np.isfinite(k["transfer_cv_gain"])
+    assert (k["transfer_cv_gain"] > 0) or (k["shrinkage"] == 1.0 and k["form"] == "mixture")
     # the prediction for a held-out perturbation does not change when its observed reward does
     before = hp.tl.predict(b, held, kind="reward", method="kernel")
     c = b.copy()

@@ -747,7 +747,7 @@ def _readout(net, g, *, model, trainable, history, targets, base=None) -> dict[s
 
 def _fit_kernel(net, g, emb, scorable, trainable, targets) -> dict[str, Any]:
     """Leave-one-out choice of the kernel readout's bandwidth and shrinkage (training perturbations only)."""
-    from ._kernel import fit_kernel, fit_on_target, predict_kernel
+    from ._kernel import fit_kernel, fit_on_target, predict_kernel, residual_pearson_topk
 
     tr = np.flatnonzero(trainable)
     E = g.reward[: g.n_genes, tr] - targets["baseline"][: g.n_genes, None]  # signed rewards: B = 0
@@ -767,8 +767,20 @@ def _fit_kernel(net, g, emb, scorable, trainable, targets) -> dict[str, Any]:
             exclude=cv_idx, form=fit["form"], kappa=fit["kappa"],
         )  # fmt: skip
         fit.update(fit_on_target(E, target_row, P_loo, means, cv_idx))
+        # keep the transfer from neighbouring perturbations only if, in leave-one-out, it predicts what differs from
+        # the mean better than the mean itself (both with the chosen on-target term): the worst case is the mean
+        bump = np.zeros_like(P_loo)
+        for j, q in enumerate(cv_idx):
+            if target_row[q] >= 0:
+                bump[target_row[q], j] = fit["on_target"]
+        O = E[:, cv_idx]
+        s_transfer = float(np.mean(residual_pearson_topk(P_loo + bump, O, means)))
+        s_mean = float(np.mean(residual_pearson_topk(means + bump, O, means)))
+        fit["transfer_cv_gain"] = s_transfer - s_mean
+        if s_transfer <= s_mean:
+            fit.update({"form": "mixture", "shrinkage": 1.0, "kappa": 0.0})
     else:
-        fit.update({"on_target": 0.0, "on_target_cv_gain": 0.0, "n_on_target": 0})
+        fit.update({"on_target": 0.0, "on_target_cv_gain": 0.0, "n_on_target": 0, "transfer_cv_gain": 0.0})
     return {
         "available": bool(n_cv >= 3 and len(tr) >= 3),
         "perturbations": [g.perturbations[i] for i in tr],
