@@ -4,7 +4,7 @@ One directed edge ``(u, v)`` at a time with ``K`` negatives ``n_1..n_K`` (random
 ``u``), the loss is ``d(u, v) + log Σ_{x ∈ {v, n_k}} exp(-d(u, x))``. Its Euclidean gradient is rescaled by the
 inverse metric ``(1 - |x|^2)^2 / 4`` of the unit Poincaré ball and applied at once (plain SGD for the flat
 ablation); points are projected back inside the ball after each step. Single-threaded with numba's own seeded
-generator, so a seed gives identical output on a machine.
+generator, so a seed gives identical output on a machine. Compiled code is cached per user (see ``_utils/_cache.py``).
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from hyperperturb._utils._cache import njit  # on-disk cache in a per-user folder, never in the package
 
 _EPS = 1e-5
 
 
-@njit(cache=False, nogil=True)
+@njit(nogil=True)
 def _is_neighbour(indptr, indices, u, x):
     lo = indptr[u]
     hi = indptr[u + 1]
@@ -30,7 +31,7 @@ def _is_neighbour(indptr, indices, u, x):
     return lo < indptr[u + 1] and indices[lo] == x
 
 
-@njit(cache=False, nogil=True)
+@njit(nogil=True)
 def _step(Z, i, grad, w, lr, hyperbolic):
     """SGD step of row ``i`` along ``w * grad`` (Riemannian rescaling and projection in the ball)."""
     dim = Z.shape[1]
@@ -50,7 +51,7 @@ def _step(Z, i, grad, w, lr, hyperbolic):
             Z[i, k] *= f
 
 
-@njit(cache=False, nogil=True)
+@njit(nogil=True)
 def _pull(Z, i, rate, target, hyperbolic, inward_only):
     """Move row ``i``'s distance from the origin ``r`` to ``r - rate (r - target)`` (direction unchanged)."""
     dim = Z.shape[1]
@@ -70,7 +71,7 @@ def _pull(Z, i, rate, target, hyperbolic, inward_only):
         Z[i, k] *= f
 
 
-@njit(cache=False, nogil=True)
+@njit(nogil=True)
 def sgd_epochs(
     Z, heads, tails, indptr, indices, n_negatives, lrs, hyperbolic, seed, radial, target_r, frozen, inward_only
 ):  # pragma: no cover
