@@ -74,24 +74,24 @@ def _label_order(colour: _Colour, excess: np.ndarray, drawn: np.ndarray, n_label
 def _draw_genes(
     a: Axes, fig: Figure, adata: Any, colour: _Colour, xy: np.ndarray, idx: np.ndarray, kw: dict[str, Any], palette: Any,
     cmap: Any, vmin: float | None, vmax: float | None,
-) -> Line2D:  # fmt: skip
-    """Scatter the genes ``idx`` coloured by ``colour`` (colour bar or category legend); the legend handle."""
+) -> list[Line2D]:  # fmt: skip
+    """Scatter the genes ``idx`` coloured by ``colour`` (with a colour bar); their legend handles (one per category)."""
     if colour.kind == "none":
         a.scatter(xy[idx, 0], xy[idx, 1], c="#4c72b0", **kw)
-        return Line2D([], [], marker="o", ls="", color="#4c72b0", ms=4, label=f"gene ({len(idx)})")
+        return [Line2D([], [], marker="o", ls="", color="#4c72b0", ms=4, label=f"gene ({len(idx)})")]
     if colour.kind == "categorical":
         cat = colour.values
         cats = list(cat.cat.categories)
         pal = _categorical_palette(adata, colour.label, cats, palette)
         codes = np.asarray(cat.cat.codes)[idx]
+        size = np.bincount(codes[codes >= 0], minlength=len(cats))
+        order = np.argsort(-np.where(codes >= 0, size[np.maximum(codes, 0)], len(idx) + 1), kind="stable")
+        idx, codes = idx[order], codes[order]  # small categories drawn last (on top)
         cols = np.array([mpl.colors.to_rgba(pal[k]) if k >= 0 else mpl.colors.to_rgba(_NA_COLOR) for k in codes])
         a.scatter(xy[idx, 0], xy[idx, 1], c=cols, **kw)
-        handles = [
+        return [
             Line2D([], [], marker="o", ls="", color=pal[k], markersize=6, label=str(cn)) for k, cn in enumerate(cats)
         ]
-        a.legend(handles=handles, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8,
-                 title=colour.label, title_fontsize=8)  # fmt: skip
-        return handles[0]
     vals = np.asarray(colour.values, dtype=float)[idx]
     fin = np.isfinite(vals)
     if (~fin).any():
@@ -104,7 +104,7 @@ def _draw_genes(
     cb.ax.tick_params(labelsize=8)
     cb.outline.set_linewidth(0.5)
     mid = sc_.cmap(sc_.norm(np.nanmedian(vals[fin]))) if fin.any() else "0.5"
-    return Line2D([], [], marker="o", ls="", color=mid, ms=4, label=f"gene ({len(idx)}), colour: see bar")
+    return [Line2D([], [], marker="o", ls="", color=mid, ms=4, label=f"gene ({len(idx)}), colour: see bar")]
 
 
 def _style_axes(a: Axes, lim: float, geometry: str, key: str, comps: tuple[int, int], dim: int) -> None:
@@ -377,7 +377,8 @@ def poincare(
         gene_handle = _draw_genes(
             a, fig, adata, colour, xy, np.flatnonzero(drawn), scatter_kw, palette, cmap, vmin, vmax
         )
-        handles.insert(0, gene_handle)
+        if colour.kind != "categorical":
+            handles.insert(0, gene_handle[0])
         if isolated == "faint" and n_apart:
             far = np.flatnonzero(ok & apart)
             a.scatter(xy[far, 0], xy[far, 1], s=max(size * 0.6, 3.0), facecolors="none", edgecolors="0.72",
@@ -397,13 +398,13 @@ def poincare(
                       linewidths=0.6, zorder=4, label="perturbations")  # fmt: skip
             handles.append(Line2D([], [], marker="D", ls="", color="crimson", mec="white", ms=5,
                                   label=f"perturbation ({len(pert_names)}; at its target)"))  # fmt: skip
-        if legend:
-            if colour.kind == "categorical":  # keep the category legend, add the marks' legend below
-                a.add_artist(a.get_legend())
-                handles = handles[1:]
-            if handles:
-                a.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncols=2, frameon=False,
-                         fontsize=7, handlelength=1.6, columnspacing=1.2)  # fmt: skip
+        if colour.kind == "categorical":  # one legend on the right: the categories, then the other marks
+            extra = [Line2D([], [], ls="", label=" ")] + handles if legend and handles else []
+            a.legend(handles=gene_handle + extra, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
+                     fontsize=7.5, title=colour.label, title_fontsize=8, handlelength=1.6)  # fmt: skip
+        elif legend and handles:
+            a.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncols=2, frameon=False,
+                     fontsize=7, handlelength=1.6, columnspacing=1.2)  # fmt: skip
         _style_axes(a, lim, geometry, key, comps, x_full.shape[1])
         default_title = colour.title or f"{int(drawn.sum())} genes on the Poincaré disk"
         a.set_title(ttl if ttl is not None else default_title, fontsize=10)
