@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._debug import check_inputs
-from ._geometry import Euclidean, PoincareBall, get_manifold
+from ._geometry import Euclidean, PoincareBall, _inverse_softplus, get_manifold
 
 __all__ = ["HyperbolicAttention", "HyperbolicDense", "HyperbolicGraphConv"]
 
@@ -381,10 +381,6 @@ class HyperbolicGraphConv(_ManifoldLayer):
             }
         )
         return config
-
-
-def _inverse_softplus(y: float) -> float:
-    return float(y + np.log(-np.expm1(-y)))
 
 
 @keras.saving.register_keras_serializable(package="hyperperturb")
