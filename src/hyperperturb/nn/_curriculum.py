@@ -1,4 +1,4 @@
-"""Curriculum over perturbations: :class:`PerturbationEnv` and :class:`ComplexityScheduler` (seed §4.1)."""
+"""Curriculum over perturbations: :class:`PerturbationEnv` and :class:`ComplexityScheduler` (original HyperPerturb design §4.1)."""
 
 from __future__ import annotations
 

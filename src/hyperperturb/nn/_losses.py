@@ -73,7 +73,7 @@ def fermi_dirac_loss(d_pos: tf.Tensor, d_neg: tf.Tensor, *, radius: float = 2.0,
 
 @keras.saving.register_keras_serializable(package="hyperperturb")
 class SafeKLDivergence(keras.losses.Loss):
-    """Keras loss: :func:`safe_kl` averaged over rows (the seed's ``safe_kl_divergence``).
+    """Keras loss: :func:`safe_kl` averaged over rows (``safe_kl_divergence`` of the original HyperPerturb design).
 
     Parameters
     ----------

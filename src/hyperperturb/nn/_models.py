@@ -1,4 +1,4 @@
-"""The two models of the seed: :class:`HyperPerturbModel` (gene graph) and :class:`HyperbolicPerturbationModel`."""
+"""The two models of the original HyperPerturb design: :class:`HyperPerturbModel` (gene graph) and :class:`HyperbolicPerturbationModel`."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ class _FullBatchTraining:
 
 @keras.saving.register_keras_serializable(package="hyperperturb")
 class HyperPerturbModel(_FullBatchTraining, keras.Model):
-    r"""Gene-graph model of the seed (§3.1): hyperbolic graph encoder, policy head and value head.
+    r"""Gene-graph model of the original HyperPerturb design (§3.1): hyperbolic graph encoder, policy head and value head.
 
     The encoder maps node features :math:`x_g` and the row-normalised adjacency :math:`\hat A` to one point
     :math:`z_g` of the ball per node::
@@ -84,7 +84,7 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
             with Riemannian Adam, when the target is not a node). No genes × perturbations weight matrix: any node can
             be scored as a new perturbation (:meth:`score`).
         policy, ``head="dense"``
-            The seed's ``Dense(n_perturbations)`` on the tangent features :math:`[\log_0 z_g, h_g]`.
+            The original design's ``Dense(n_perturbations)`` on the tangent features :math:`[\log_0 z_g, h_g]`.
 
     Graph-reconstruction loss (``graph_weight > 0``)
         The standard hyperbolic-embedding objective (Nickel & Kiela 2017; HGCN): a Fermi–Dirac decoder
@@ -481,7 +481,7 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
 
 @keras.saving.register_keras_serializable(package="hyperperturb")
 class HyperbolicPerturbationModel(_FullBatchTraining, keras.Model):
-    r"""The seed's simple model: perturbation one-hot → hyperbolic dense layers → per-gene reward.
+    r"""The original HyperPerturb design's simple model: perturbation one-hot → hyperbolic dense layers → per-gene reward.
 
     .. math::
 

@@ -1,4 +1,4 @@
-"""``hp.pp.preprocess``: the seed's scanpy pipeline as one convenience call."""
+"""``hp.pp.preprocess``: the original HyperPerturb design's scanpy pipeline as one convenience call."""
 
 from __future__ import annotations
 
@@ -110,7 +110,7 @@ def preprocess(
 ) -> AnnData | Any | None:
     """Filter, normalise, log-transform, select genes, scale, PCA and neighbours with scanpy, in one call.
 
-    The seed's pipeline: :func:`scanpy.pp.filter_cells`, :func:`scanpy.pp.filter_genes`,
+    The original HyperPerturb design's pipeline: :func:`scanpy.pp.filter_cells`, :func:`scanpy.pp.filter_genes`,
     :func:`scanpy.pp.normalize_total`, :func:`scanpy.pp.log1p`, :func:`scanpy.pp.highly_variable_genes`
     (``flavor="seurat"`` on the log data), :func:`scanpy.pp.scale` (capped at ``max_value``),
     :func:`scanpy.pp.pca` and :func:`scanpy.pp.neighbors`. Nothing is re-implemented.

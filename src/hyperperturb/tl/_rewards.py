@@ -53,7 +53,7 @@ def _design_labels(adata: AnnData, n_perts: int) -> tuple[np.ndarray, np.ndarray
         raise ValueError(msg)
     D = sparse.csr_matrix(D) if not sparse.issparse(D) else D.tocsr()
     coo = D.tocoo()
-    keep = np.asarray(coo.data) > 0.5  # the seed's rule: targets[:, p] > 0.5
+    keep = np.asarray(coo.data) > 0.5  # the original design's rule: targets[:, p] > 0.5
     rows = coo.row[keep].astype(np.int64)
     cols = coo.col[keep].astype(np.int32)
     order = np.lexsort((cols, rows))
@@ -352,7 +352,7 @@ def rewards(
     ``.varm["hp_policy_target"]``
         :math:`|R|` normalised per gene (rows sum to 1); genes whose rewards are all zero get a uniform row.
     ``.var["hp_value_target"]``
-        Mean over perturbations of :math:`|R|` (the seed's value target; identical to the mean of :math:`R` when
+        Mean over perturbations of :math:`|R|` (the original design's value target; identical to the mean of :math:`R` when
         ``signed=False``).
     ``.var["hp_control_mean"]``, ``.var["hp_reward_baseline"]``
         Control mean :math:`c_g` and the noise floor :math:`B_g = \operatorname{mean}_{i \in C} |x_{ig} - c_g|`.

@@ -106,11 +106,12 @@ def _recorder(keras, model, env):
 
 
 def _progress(keras, epochs: int):
-    from tqdm.auto import tqdm
+    """Keras callback drawing the package's progress bar (silent at verbosity 0 and when stderr is no terminal)."""
+    from hyperperturb._utils._log import progress_bar
 
     class Progress(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.bar = tqdm(total=epochs, desc="hp.tl.train", leave=False)
+            self.bar = progress_bar(verbose=True, total=epochs, desc="hp.tl.train: epochs")
 
         def on_epoch_end(self, epoch, logs=None):
             self.bar.update(1)
@@ -204,7 +205,7 @@ def train(
         ``"poincare"``, or ``"euclidean"`` for the flat ablation with the identical architecture.
     head
         Policy head: ``"distance"`` (score :math:`-\operatorname{softplus}(a)\,d(z_g, z_{t(p)}) + b_p`; can score
-        perturbations of any graph node, including unseen ones) or ``"dense"`` (the seed's dense layer over the
+        perturbations of any graph node, including unseen ones) or ``"dense"`` (the original design's dense layer over the
         fixed perturbation list).
     dim
         Embedding dimension (>= 2).
