@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hyperperturb._utils import as_rng, atomic_write, get_ledger, get_matrix, record, resolve
+from hyperperturb._utils import as_rng, atomic_write, get_ledger, get_matrix, logger, record, resolve
 
 
 def embed_network(
@@ -22,6 +22,7 @@ def embed_network(
     radial: float = 0.1,
     seed: int = 0,
     mod: str = "rna",
+    verbose: bool = True,
     key_added: str = "X_poincare_network",
     copy: bool = False,
 ) -> Any:
@@ -63,6 +64,8 @@ def embed_network(
         Seed of the initialisation, edge order and negatives; same seed, same map on the same machine.
     mod
         RNA modality of a MuData.
+    verbose
+        Log a one-line summary (shown at ``sc.settings.verbosity >= 2``).
     key_added
         Key in ``.varm`` for the map.
     copy
@@ -157,6 +160,18 @@ def embed_network(
         "n_edges": int(res["n_edges"]),
         "wall_time": float(res["wall_time"]),
     }
+    if verbose:
+        logger.info(
+            "hp.tl.embed_network: %d nodes (%d genes, %d unmeasured targets), %d edges, %d genes without edges; "
+            "%d epochs in %.1f s",
+            adj.shape[0],
+            n_genes,
+            len(extra),
+            res["n_edges"],
+            int((~res["in_network"][:n_genes]).sum()),
+            res["epochs"],
+            res["wall_time"],
+        )
     if copy:
         t = t.copy()
     with atomic_write(t.adata):
