@@ -51,7 +51,7 @@ def embed_network(
     curvature
         Curvature ``c`` of the ball.
     epochs
-        Number of passes over the edges; ``None``: 3·10⁷ distance evaluations, clipped to 100–300 epochs.
+        Number of passes over the edges; ``None``: 3·10⁷ distance evaluations, clipped to 100–1,000 epochs.
     learning_rate
         Riemannian SGD step (about 0.1; values of 1 and more pile points on the rim).
     negatives
