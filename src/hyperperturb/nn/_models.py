@@ -286,8 +286,8 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         self.encode(x, eye)
 
     # ---------------------------------------------------------------- parts
-    def encode(self, x: tf.Tensor, adj: tf.SparseTensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
-        """Node embeddings ``z`` (on the ball) and tangent hidden features ``h``."""
+    def _convolve(self, x: tf.Tensor, adj: tf.SparseTensor, training: bool) -> tuple[tf.Tensor, tf.Tensor]:
+        """The graph convolutions: their output ``y`` (on the ball) and the tangent hidden features ``h``."""
         m = self.manifold
         h1 = self.gcn1((x, adj), training=training)
         h = m.logmap0(h1)
@@ -295,7 +295,12 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
             h = h + m.logmap0(self.attn(h1, adj=adj, training=training))
         h = self.norm(h)
         h = self.drop(h, training=training)
-        z = self.gcn2((h, adj), training=training)
+        return self.gcn2((h, adj), training=training), h
+
+    def encode(self, x: tf.Tensor, adj: tf.SparseTensor, training: bool = False) -> tuple[tf.Tensor, tf.Tensor]:
+        """Node embeddings ``z`` (on the ball) and tangent hidden features ``h``."""
+        m = self.manifold
+        z, h = self._convolve(x, adj, training)
         if self.refine is not None:
             # bounded residual from the starting map: d(base, z) < 2 * refine (left Möbius translation is an isometry)
             t = self.shift(z)
@@ -310,13 +315,7 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
 
     def encode_shift(self, x: tf.Tensor, adj: tf.SparseTensor) -> tf.Tensor:
         """The tangent shift from the starting map of every node (inference mode), for a float64 readout."""
-        m = self.manifold
-        h1 = self.gcn1((x, adj), training=False)
-        h = m.logmap0(h1)
-        if self.attn is not None:
-            h = h + m.logmap0(self.attn(h1, adj=adj, training=False))
-        h = self.norm(h)
-        return self.shift(self.gcn2((h, adj), training=False))
+        return self.shift(self._convolve(x, adj, training=False)[0])
 
     def set_base(self, base: np.ndarray) -> None:
         """Set the starting map (``n_nodes × dim`` points of the ball) that the encoder refines."""
