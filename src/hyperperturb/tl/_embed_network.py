@@ -31,9 +31,10 @@ def embed_network(
     Free points of the ball (one per gene, plus the unmeasured target nodes of :func:`hyperperturb.pp.gene_network`)
     are fitted by Riemannian SGD to the Nickel & Kiela (2017) reconstruction loss
     :math:`d(u, v) + \log \sum_{x \in \{v\} \cup N(u)} e^{-d(u, x)}` over the edges, with ``negatives`` random
-    non-neighbours :math:`N(u)` per edge. A final hierarchy phase (the last third of the epochs, weight ``radial``)
-    pulls every node's distance from the origin toward (its hop distance from the centre of its connected
-    component + 1/2) × the map's median edge length, so the radius reads as depth: hubs and regulators near the
+    non-neighbours :math:`N(u)` per edge. A final hierarchy phase (up to 50 epochs, weight ``radial``) pulls
+    every node's distance from the origin toward (its hop distance from the centre of its connected component +
+    1/2) × the map's median edge length, and is kept only if it costs at most 0.03 of reconstruction MAP, so the
+    radius reads as depth where the network allows it: hubs and regulators near the
     centre, targets toward the rim. Genes without any edge are not pulled to the centre: they are placed next to
     their most similar connected genes in control expression (mean, spread, leading principal-component loadings),
     at least at the median radius, and flagged in ``.var["hp_in_network"]``. :func:`hyperperturb.tl.train` fits the

@@ -9,9 +9,10 @@ r"""The network-embedding stage: free ball points fitted to reconstruct a graph 
    :math:`\ell(u, v) = d(u, v) + \log \sum_{x \in \{v\} \cup N(u)} e^{-d(u, x)}` with ``negatives`` random
    non-neighbours :math:`N(u)`; the Euclidean gradient is rescaled by :math:`(1-|z|^2)^2/4` and points are
    projected inside the ball. The first ``burn_in`` epochs run at ``learning_rate / 10``.
-3. The map is re-centred at the Einstein midpoint of the degree-weighted connected points by the isometry
-   :math:`z \mapsto (-m) \oplus z`, which leaves every distance (so the reconstruction) unchanged and puts the
-   network's hubs near the origin, so that the radius reads as depth in the hierarchy.
+3. Hierarchy phase (``radial > 0``): up to ``HIERARCHY_EPOCHS`` more epochs that also pull each edge's head toward
+   the radius (its hop distance from its component's centre + 1/2) × the map's median edge length (capped inside
+   the rim), so the radius reads as depth. It is kept only if the reconstruction MAP drops by at most
+   ``MAX_MAP_LOSS``; otherwise the map before it is returned (``hierarchy="reverted"``).
 4. Nodes without any edge are not optimised (the loss never sees them). They are placed by expression
    similarity: at the Einstein midpoint of their ``k`` nearest connected nodes in node-feature space, pushed
    out to at least the median radius of connected nodes, and flagged ``in_network = False``.
