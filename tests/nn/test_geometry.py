@@ -68,7 +68,8 @@ def test_distance_closed_form_symmetry_triangle(case):
     pw = ball.pairwise_distance(x, y).numpy()
     assert pw.shape == (12, 12)
     np.testing.assert_allclose(pw, ball.distance(x[:, None], y[None]).numpy(), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(np.diag(ball.pairwise_distance(x).numpy()), 0, atol=1e-6)
+    # arcosh(1 + e) ~ sqrt(2e): a rounding error e ~ 1e-12 of the argument gives ~1e-6 on the diagonal near the rim
+    np.testing.assert_allclose(np.diag(ball.pairwise_distance(x).numpy()), 0, atol=1e-5)
 
 
 @SETTINGS

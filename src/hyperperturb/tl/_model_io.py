@@ -14,6 +14,37 @@ def _names(x: Any) -> list[str]:
     return [str(v) for v in np.asarray(x).ravel()]
 
 
+def weights_to_dict(model) -> dict[str, np.ndarray]:
+    """Model weights as ``{"000:path.to.var": ndarray}`` (order = ``model.weights``; no ``/`` for h5ad)."""
+    return {f"{i:03d}:{w.path.replace('/', '.')}": np.asarray(w.numpy()) for i, w in enumerate(model.weights)}
+
+
+def weights_from_dict(model, weights: dict[str, Any]) -> None:
+    """Assign weights stored by :func:`weights_to_dict` (by order)."""
+    keys = sorted(weights, key=lambda k: int(str(k).split(":", 1)[0]))
+    if len(keys) != len(model.weights):
+        msg = (
+            f"The stored model has {len(keys)} weight arrays but the rebuilt model has {len(model.weights)}; the "
+            "training entry in .uns['hyperperturb'] is inconsistent with this hyperperturb version. Re-run hp.tl.train."
+        )
+        raise ValueError(msg)
+    arrays = []
+    for k, w in zip(keys, model.weights, strict=True):
+        arr = np.asarray(weights[k])
+        if arr.size != int(np.prod(w.shape)):
+            msg = (
+                f"Stored weight {k!r} has shape {arr.shape} but the rebuilt model expects {tuple(w.shape)}; the "
+                "training entry in .uns['hyperperturb'] is corrupted or from another version. Re-run hp.tl.train."
+            )
+            raise ValueError(msg)
+        if np.issubdtype(arr.dtype, np.number) and not np.isfinite(arr).all():
+            msg = f"Stored weight {k!r} contains NaN or infinite values; the training entry is corrupted. Re-run hp.tl.train."
+            raise ValueError(msg)
+        arrays.append(arr.reshape(w.shape))
+    for arr, w in zip(arrays, model.weights, strict=True):  # assign only once every array is valid
+        w.assign(arr)
+
+
 def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
     """Rebuild the trained model from the ``train`` ledger entry: ``(model, features, adjacency)``.
 
@@ -25,7 +56,6 @@ def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
     from hyperperturb.nn._models import HyperbolicPerturbationModel, HyperPerturbModel
 
     from ._graph_inputs import stored_adjacency
-    from ._train import weights_from_dict
 
     p = entry["params"]
     geometry = str(p["geometry"])

@@ -10,7 +10,7 @@ import pandas as pd
 
 from hyperperturb._utils import require_step, resolve
 
-from ._train import _head_reward, _reward_policy
+from ._readout import head_reward, reward_policy
 
 
 def _names(x: Any) -> list[str]:
@@ -182,14 +182,14 @@ def predict(
     if reward is None:
         if "value_unit" in entry:  # heads predict the excess over the noise floor B
             B = np.asarray(entry["reward_baseline"], dtype=np.float64).ravel()
-            reward = _head_reward(policy, value, B, float(entry["value_unit"]))
+            reward = head_reward(policy, value, B, float(entry["value_unit"]))
         else:  # ledgers written before the excess parametrisation: heads predict the reward itself
             reward = policy * value[:, None] * len(allnames)
             if kind == "policy":
                 return pd.DataFrame(policy[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
     if kind == "policy":  # the policy ranks the excess over each gene's noise floor B (the reward minus B)
         B = np.asarray(entry.get("reward_baseline", np.zeros(n_genes)), dtype=np.float64).ravel()
-        mat = _reward_policy(reward - B[:, None])
+        mat = reward_policy(reward - B[:, None])
     else:
         mat = reward
     if not np.isfinite(mat).all():
