@@ -7,57 +7,19 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 import tensorflow as tf
+from scipy import sparse
 
-from ._geometry import Euclidean, PoincareBall, get_manifold
-from ._layers import HyperbolicAttention, HyperbolicDense, HyperbolicGraphConv
+from ._geometry import PoincareBall
+from ._layers import HyperbolicAttention, HyperbolicGraphConv
 from ._losses import fermi_dirac_loss, masked_distribution, safe_kl
 from ._optimizer import manifold_variable
+from ._training import _FullBatchTraining, manifold_for
 
 __all__ = ["HyperPerturbModel", "HyperbolicPerturbationModel"]
 
+from ._simple_model import HyperbolicPerturbationModel
+
 _NEG = -1e9
-
-
-def _manifold(geometry: str | dict, curvature: float, learn_curvature: bool) -> PoincareBall | Euclidean:
-    if isinstance(geometry, dict):
-        geometry = dict(geometry)
-        if geometry.get("name") == "poincare":
-            geometry["curvature"] = curvature
-            geometry["learnable"] = learn_curvature
-        return get_manifold(geometry)
-    return get_manifold(geometry, curvature=curvature, learnable=learn_curvature)
-
-
-def _make_train_function(model: keras.Model, force: bool):
-    if model.train_function is not None and not force:
-        return model.train_function
-    step = tf.function(lambda: model.train_step(None))
-
-    def function(iterator):
-        return step()
-
-    model.train_function = function
-    return function
-
-
-class _FullBatchTraining:
-    """``fit`` support for models whose whole data set is one batch attached with ``set_training_data``.
-
-    Subclasses provide ``compute_losses(training)`` returning a dict with ``"loss"``.
-    """
-
-    def make_train_function(self, force=False):
-        """A ``tf.function`` over :meth:`train_step`, traced once (the data iterator of ``fit`` is not read)."""
-        return _make_train_function(self, force)
-
-    def train_step(self, data):
-        """One full-data step (the batch from ``fit`` is a placeholder)."""
-        with tf.GradientTape() as tape:
-            logs = self.compute_losses(training=True)
-        grads = tape.gradient(logs["loss"], self.trainable_variables)
-        grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, self.trainable_variables, strict=True)]
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables, strict=True))
-        return logs
 
 
 @keras.saving.register_keras_serializable(package="hyperperturb")
@@ -192,7 +154,7 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         if not (self.graph_weight >= 0 and self.n_negatives >= 1 and self.fd_temperature > 0):
             msg = "graph_weight must be >= 0, n_negatives >= 1 and fd_temperature > 0."
             raise ValueError(msg)
-        self.manifold = _manifold(geometry, curvature, learn_curvature)
+        self.manifold = manifold_for(geometry, curvature, learn_curvature)
         self.geometry = self.manifold.name if hasattr(self.manifold, "name") else str(geometry)
         self.learn_curvature = bool(learn_curvature)
         if getattr(self.manifold, "variable", None) is not None:
@@ -340,23 +302,48 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         """Pairwise geodesic distances ``(n, m)`` (Euclidean distances for the flat ablation)."""
         return self.manifold.pairwise_distance(x, y)
 
-    def score(self, z: tf.Tensor, emb: tf.Tensor, bias: tf.Tensor, factor: tf.Tensor | None = None) -> tf.Tensor:
+    def score(
+        self,
+        z: tf.Tensor,
+        emb: tf.Tensor,
+        bias: tf.Tensor,
+        factor: tf.Tensor | None = None,
+        rows: tf.Tensor | None = None,
+    ) -> tf.Tensor:
         """Distance-head logits ``-softplus(a)·d(z_g, e_p) + b_p [+ <u_g, w_p>]`` for perturbation embeddings ``emb``.
 
         ``factor`` (perturbations × rank) are the ``w_p`` of the low-rank term (``None``: no such term, as for a
-        perturbation never fitted).
+        perturbation never fitted). ``rows``: the node indices of the rows of ``z`` (default: all nodes, in order).
         """
         logits = -self.policy_scale() * self.distance(z, emb) + bias[None, :]
         if self.rank and factor is not None:
-            logits = logits + tf.matmul(tf.convert_to_tensor(self.node_factor), factor, transpose_b=True)
+            u = tf.convert_to_tensor(self.node_factor)
+            if rows is not None:
+                u = tf.gather(u, rows)
+            logits = logits + tf.matmul(u, factor, transpose_b=True)
         return logits
 
-    def value(self, z: tf.Tensor) -> tf.Tensor:
-        """Per-node value ``softplus(alpha)·d(0, z) + softplus(beta)`` (``+ s_g`` inside a softplus with ``rank``)."""
+    def value(self, z: tf.Tensor, rows: tf.Tensor | None = None) -> tf.Tensor:
+        """Per-node value ``softplus(alpha)·d(0, z) + softplus(beta)`` (``+ s_g`` inside a softplus with ``rank``).
+
+        ``rows``: the node indices of the rows of ``z`` (default: all nodes, in order).
+        """
         if self.rank:
-            pre = tf.nn.softplus(self.value_scale_raw) * self.manifold.dist0(z) + self.value_bias + self.value_offset
+            offset = tf.convert_to_tensor(self.value_offset)
+            if rows is not None:
+                offset = tf.gather(offset, rows)
+            pre = tf.nn.softplus(self.value_scale_raw) * self.manifold.dist0(z) + self.value_bias + offset
             return tf.nn.softplus(pre)
         return tf.nn.softplus(self.value_scale_raw) * self.manifold.dist0(z) + tf.nn.softplus(self.value_bias)
+
+    def policy_logits(self, z: tf.Tensor, h: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+        """Policy logits of the nodes ``rows`` (all perturbations) from the encoder's output ``z``, ``h`` of all nodes."""
+        zr = tf.gather(z, rows)
+        if self.head == "distance":
+            factor = tf.convert_to_tensor(self.pert_factor) if self.rank else None
+            return self.score(zr, self.perturbation_embedding(z), tf.convert_to_tensor(self.pert_bias), factor, rows)
+        feats = tf.concat([self.manifold.logmap0(zr), tf.gather(h, rows)], axis=-1)
+        return self.policy_dense(feats) + self.pert_bias[None, :]
 
     def call(self, inputs, training: bool = False):
         """Forward pass on ``(features, adjacency)``: dict with ``embedding``, ``logits``, ``policy``, ``value``."""
@@ -374,16 +361,22 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         self,
         features: np.ndarray,
         adjacency: tf.SparseTensor,
-        policy_target: np.ndarray,
+        policy_target: np.ndarray | sparse.csr_matrix,
         value_target: np.ndarray,
         row_weight: np.ndarray,
         mask: tf.Variable,
         edges: tuple[np.ndarray, np.ndarray] | None = None,
+        batch_size: int | None = None,
     ) -> None:
-        """Attach the full graph and its targets; :meth:`train_step` ignores the batch it is given.
+        """Attach the full graph and its targets.
 
         ``edges`` are the ``(i, j)`` node indices of the graph's undirected edges, each once, for the
-        graph-reconstruction loss.
+        graph-reconstruction loss. ``batch_size=None``: every step uses all nodes (the batch from ``fit`` is a
+        placeholder). An integer smaller than the number of nodes with targets: each step uses that many of them
+        (the iterator of :meth:`training_dataset` yields their indices); the encoder still runs on the whole graph,
+        the policy and value losses on the batch rows (every perturbation, so each node's softmax is exact) and the
+        graph loss on a matching share of the edges. ``policy_target`` may then be a ``scipy.sparse`` matrix: it is
+        kept as ragged rows and only the batch's rows are made dense.
         """
         if edges is None:
             edges = (np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -393,28 +386,64 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         self._n_edges = len(ei)
         self._x = tf.constant(features, tf.float32)
         self._adj = adjacency
-        self._pt = tf.constant(policy_target, tf.float32)
         self._vt = tf.constant(value_target, tf.float32)
         self._w = tf.constant(row_weight, tf.float32)
         self._mask = mask
+        rows = np.flatnonzero(np.asarray(row_weight) > 0)
+        self.batch_rows, self.batch_size, self._pt, self._pt_rows = None, None, None, None
+        if batch_size is not None and 0 < int(batch_size) < len(rows):
+            self.batch_rows, self.batch_size = rows.astype(np.int32), int(batch_size)
+            self._edge_share = float(batch_size) / len(rows)
+            if sparse.issparse(policy_target):
+                csr = sparse.csr_matrix(policy_target)
+                splits = csr.indptr.astype(np.int64)
+                self._pt_rows = (
+                    tf.RaggedTensor.from_row_splits(csr.data.astype(np.float32), splits),
+                    tf.RaggedTensor.from_row_splits(csr.indices.astype(np.int64), splits),
+                )
+                return
+        if sparse.issparse(policy_target):
+            policy_target = policy_target.toarray()
+        self._pt = tf.constant(policy_target, tf.float32)
 
-    def compute_losses(self, training: bool) -> dict[str, tf.Tensor]:
-        """Policy (masked safe KL), value (MSE), total (weights 1.0 / 0.5) and MAE metrics on the attached graph."""
-        out = self((self._x, self._adj), training=training)
+    def _target_rows(self, rows: tf.Tensor) -> tf.Tensor:
+        """Dense policy targets of the nodes ``rows`` (batch × perturbations)."""
+        if self._pt_rows is None:
+            return tf.gather(self._pt, rows)
+        vals, cols = (tf.gather(r, rows) for r in self._pt_rows)
+        idx = tf.stack([vals.value_rowids(), cols.flat_values], axis=1)
+        shape = tf.stack([tf.cast(tf.shape(rows)[0], tf.int64), tf.constant(self.n_perturbations, tf.int64)])
+        return tf.scatter_nd(idx, vals.flat_values, shape)
+
+    def compute_losses(self, training: bool, rows: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """Policy (masked safe KL), value (MSE), total (weights 1.0 / 0.5) and MAE metrics on the attached graph.
+
+        ``rows``: the node indices of a mini-batch (policy and value losses on those rows only, graph loss on a
+        random share of the edges); ``None``: all nodes and edges.
+        """
+        if rows is None:
+            out = self((self._x, self._adj), training=training)
+            z, logits, value = out["embedding"], out["logits"], out["value"]
+            pt, vt, w = self._pt, self._vt, self._w
+        else:
+            z, h = self.encode(self._x, self._adj, training=training)
+            logits = self.policy_logits(z, h, rows)
+            value = self.value(tf.gather(z, rows), rows)
+            pt, vt, w = self._target_rows(rows), tf.gather(self._vt, rows), tf.gather(self._w, rows)
         mask = tf.cast(self._mask, tf.float32)
-        logits = tf.where(mask[None, :] > 0, out["logits"], _NEG)
+        logits = tf.where(mask[None, :] > 0, logits, _NEG)
         probs = tf.nn.softmax(logits, axis=-1)
-        target = masked_distribution(self._pt, mask)
-        has = tf.cast(tf.reduce_sum(target, axis=-1) > 0.5, tf.float32) * self._w
+        target = masked_distribution(pt, mask)
+        has = tf.cast(tf.reduce_sum(target, axis=-1) > 0.5, tf.float32) * w
         n = tf.maximum(tf.reduce_sum(has), 1.0)
         kl = safe_kl(target, probs, mask)
         policy_loss = tf.reduce_sum(kl * has) / n
         n_active = tf.maximum(tf.reduce_sum(mask), 1.0)
         policy_mae = tf.reduce_sum(tf.reduce_sum(tf.abs(probs - target) * mask[None, :], -1) * has) / (n * n_active)
-        nw = tf.maximum(tf.reduce_sum(self._w), 1.0)
-        err = out["value"] - self._vt
-        value_loss = tf.reduce_sum(tf.square(err) * self._w) / nw
-        value_mae = tf.reduce_sum(tf.abs(err) * self._w) / nw
+        nw = tf.maximum(tf.reduce_sum(w), 1.0)
+        err = value - vt
+        value_loss = tf.reduce_sum(tf.square(err) * w) / nw
+        value_mae = tf.reduce_sum(tf.abs(err) * w) / nw
         loss = 1.0 * policy_loss + 0.5 * value_loss
         if self.rank:  # ridge on the free per-node / per-perturbation terms
             loss = loss + self.factor_l2 * (
@@ -424,7 +453,7 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
             )
         graph_loss = tf.constant(0.0)
         if self.graph_weight > 0 and self._n_edges > 0:
-            graph_loss = self.graph_loss(out["embedding"])
+            graph_loss = self.graph_loss(z, share=None if rows is None else self._edge_share)
             loss = loss + self.graph_weight * graph_loss
         return {
             "loss": loss,
@@ -435,16 +464,26 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
             "value_mae": value_mae,
         }
 
-    def graph_loss(self, z: tf.Tensor) -> tf.Tensor:
-        """Fermi–Dirac BCE of the attached edges vs ``n_negatives`` seeded random tails per edge and direction."""
+    def graph_loss(self, z: tf.Tensor, share: float | None = None) -> tf.Tensor:
+        """Fermi–Dirac BCE of the attached edges vs ``n_negatives`` seeded random tails per edge and direction.
+
+        ``share``: use a seeded random subset of that share of the directed edges (mini-batch steps); ``None``: all.
+        """
         step = self.optimizer.iterations if self.optimizer is not None else tf.constant(0, tf.int64)
         key = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
-        n_pos = tf.shape(self._ei)[0]
+        ei, ej = self._ei, self._ej
+        if share is not None:
+            n_all = tf.shape(ei)[0]
+            n_take = tf.maximum(tf.cast(tf.math.ceil(tf.cast(n_all, tf.float32) * share), tf.int32), 1)
+            key_e = tf.stack([tf.constant(self.seed + 1, tf.int64), tf.cast(step, tf.int64)])
+            pick = tf.random.stateless_uniform(tf.stack([n_take]), seed=key_e, minval=0, maxval=n_all, dtype=tf.int32)
+            ei, ej = tf.gather(ei, pick), tf.gather(ej, pick)
+        n_pos = tf.shape(ei)[0]
         tails = tf.random.stateless_uniform(
             tf.stack([n_pos * self.n_negatives]), seed=key, minval=0, maxval=self.n_nodes, dtype=tf.int32
         )
-        heads = tf.tile(self._ei, [self.n_negatives])
-        d_pos = self.manifold.distance(tf.gather(z, self._ei), tf.gather(z, self._ej))
+        heads = tf.tile(ei, [self.n_negatives])
+        d_pos = self.manifold.distance(tf.gather(z, ei), tf.gather(z, ej))
         d_neg = self.manifold.distance(tf.gather(z, heads), tf.gather(z, tails))
         return fermi_dirac_loss(d_pos, d_neg, radius=self.fd_radius, temperature=self.fd_temperature)
 
@@ -471,149 +510,6 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
             "rank": self.rank,
             "factor_l2": self.factor_l2,
             "distance_scale": self.distance_scale,
-            "name": self.name,
-        }
-
-    def build_from_config(self, config):
-        self.build()
-
-
-@keras.saving.register_keras_serializable(package="hyperperturb")
-class HyperbolicPerturbationModel(_FullBatchTraining, keras.Model):
-    r"""The original HyperPerturb design's simple model: perturbation one-hot → hyperbolic dense layers → per-gene reward.
-
-    .. math::
-
-        e_p = \exp_0(\mathrm{HypDense}_{dim}(\mathrm{HypDense}_{hidden}(\mathbb 1_p))), \qquad
-        \hat R(g, p) = \operatorname{softplus}(\langle \log_0 e_p, w_g\rangle + b_g)
-
-    The output-layer vector :math:`w_g \in \mathbb R^{dim}` of gene ``g``, mapped onto the ball with
-    :math:`\exp_0`, is the gene embedding; :math:`e_p` is the perturbation embedding.
-
-    Parameters
-    ----------
-    n_perturbations
-        Number of perturbations (input one-hot width).
-    n_genes
-        Number of genes (output width).
-    geometry
-        ``"poincare"`` or ``"euclidean"``.
-    dim
-        Embedding dimension (>= 2).
-    hidden
-        Width of the first hyperbolic dense layer.
-    curvature
-        Curvature of the ball.
-    learn_curvature
-        Learn the curvature.
-    seed
-        Seed of the initialisers.
-    """
-
-    def __init__(
-        self,
-        n_perturbations: int,
-        n_genes: int,
-        *,
-        geometry: str | dict = "poincare",
-        dim: int = 2,
-        hidden: int = 32,
-        curvature: float = 1.0,
-        learn_curvature: bool = False,
-        seed: int = 0,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        if int(dim) < 2:
-            msg = f"dim must be >= 2, got {dim}."
-            raise ValueError(msg)
-        self.n_perturbations = int(n_perturbations)
-        self.n_genes = int(n_genes)
-        self.dim = int(dim)
-        self.hidden = int(hidden)
-        self.seed = int(seed)
-        self.learn_curvature = bool(learn_curvature)
-        self.manifold = _manifold(geometry, curvature, learn_curvature)
-        if getattr(self.manifold, "variable", None) is not None:
-            self.raw_curvature = self.manifold.variable
-        self.dense1 = HyperbolicDense(
-            self.hidden,
-            activation="relu",
-            geometry=self.manifold,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed),
-            name="hyp_dense1",
-        )
-        self.dense2 = HyperbolicDense(
-            self.dim,
-            geometry=self.manifold,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 1),
-            name="hyp_dense2",
-        )
-        self.out = keras.layers.Dense(
-            self.n_genes, kernel_initializer=keras.initializers.GlorotUniform(seed=self.seed + 2), name="gene_output"
-        )
-
-    def build(self, input_shape=None):
-        """Create the weights."""
-        if self.built:
-            return
-        self.dense1.build((None, self.n_perturbations))
-        self.dense2.build((None, self.hidden))
-        self.out.build((None, self.dim))
-        self.built = True
-
-    def call(self, inputs, training: bool = False):
-        """Predicted rewards ``(batch, n_genes)`` for one-hot perturbations ``inputs``."""
-        t = self.manifold.logmap0(self.dense2(self.dense1(self.manifold.expmap0(inputs))))
-        return tf.nn.softplus(self.out(t))
-
-    def perturbation_embedding(self, inputs) -> tf.Tensor:
-        """Points of the ball for one-hot perturbations ``inputs``."""
-        return self.dense2(self.dense1(self.manifold.expmap0(inputs)))
-
-    def gene_embedding(self) -> tf.Tensor:
-        """Gene embedding: the output-layer gene vectors ``w_g`` mapped onto the ball by ``exp0``."""
-        return self.manifold.expmap0(tf.transpose(tf.convert_to_tensor(self.out.kernel)))
-
-    def set_training_data(self, reward: np.ndarray, mask: tf.Variable) -> None:
-        """Attach the reward matrix (genes × perturbations) and the active-perturbation mask."""
-        self._eye = tf.eye(self.n_perturbations)
-        self._r = tf.constant(np.asarray(reward, dtype=np.float32).T)
-        self._mask = mask
-
-    def compute_losses(self, training: bool) -> dict[str, tf.Tensor]:
-        """Reward MSE + policy KL + 0.5 value MSE over the active perturbations."""
-        pred = self(self._eye, training=training)  # perts x genes
-        mask = tf.cast(self._mask, tf.float32)
-        rmask = mask[:, None]
-        n = tf.maximum(tf.reduce_sum(mask), 1.0) * self.n_genes
-        reward_loss = tf.reduce_sum(tf.square(pred - self._r) * rmask) / n
-        pol_pred = masked_distribution(tf.transpose(pred), mask)
-        pol_true = masked_distribution(tf.transpose(self._r), mask)
-        has = tf.cast(tf.reduce_sum(pol_true, -1) > 0.5, tf.float32)
-        policy_loss = tf.reduce_sum(safe_kl(pol_true, pol_pred, mask) * has) / tf.maximum(tf.reduce_sum(has), 1.0)
-        v_pred = tf.reduce_sum(pred * rmask, 0) / tf.maximum(tf.reduce_sum(mask), 1.0)
-        v_true = tf.reduce_sum(self._r * rmask, 0) / tf.maximum(tf.reduce_sum(mask), 1.0)
-        value_loss = tf.reduce_mean(tf.square(v_pred - v_true))
-        n_active = tf.maximum(tf.reduce_sum(mask), 1.0)
-        return {
-            "loss": reward_loss + policy_loss + 0.5 * value_loss,
-            "policy_loss": policy_loss,
-            "value_loss": value_loss,
-            "policy_mae": tf.reduce_mean(tf.reduce_sum(tf.abs(pol_pred - pol_true), -1)) / n_active,
-            "value_mae": tf.reduce_mean(tf.abs(v_pred - v_true)),
-        }
-
-    def get_config(self):
-        return {
-            "n_perturbations": self.n_perturbations,
-            "n_genes": self.n_genes,
-            "geometry": self.manifold.get_config(),
-            "dim": self.dim,
-            "hidden": self.hidden,
-            "curvature": float(self.manifold.curvature),
-            "learn_curvature": self.learn_curvature,
-            "seed": self.seed,
             "name": self.name,
         }
 

@@ -9,7 +9,7 @@ from scipy import sparse
 
 from hyperperturb._utils import logger
 
-from ._readout import readout
+from ._readout import BLOCK_PAIRS, readout
 
 
 def _nan_guard(keras):
@@ -69,7 +69,7 @@ def _progress(keras, epochs: int):
 
 def fit_model(g, *, targets, trainable, model, geometry, head, dim, hidden, curvature, learn_curvature, epochs,
          learning_rate, dropout, graph_weight, curriculum, seed, verbose, callbacks,
-         attention=False, refine=None, rank=0, map_kwargs=None) -> dict[str, Any]:  # fmt: skip
+         attention=False, refine=None, rank=0, map_kwargs=None, batch_size=None) -> dict[str, Any]:  # fmt: skip
     """Build, train and read out the model; returns plain arrays (nothing is written)."""
     import keras
     import tensorflow as tf
@@ -85,8 +85,7 @@ def fit_model(g, *, targets, trainable, model, geometry, head, dim, hidden, curv
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     try:
-        rows = g.row_weight > 0
-        env = PerturbationEnv(g.reward[rows], start=0.25, trainable=trainable, curriculum=curriculum)
+        env = PerturbationEnv(_column_strength(g), start=0.25, trainable=trainable, curriculum=curriculum)
         frequency, factor = schedule_for(epochs, 0.25)
         if model == "hyperperturb":
             net = HyperPerturbModel(
@@ -116,8 +115,9 @@ def fit_model(g, *, targets, trainable, model, geometry, head, dim, hidden, curv
             adj = normalized_adjacency(g.adjacency)
             up = sparse.triu(g.adjacency, k=1).tocoo()
             net.set_training_data(
-                g.features, adj, targets["excess"], targets["value"], g.row_weight, env.mask, edges=(up.row, up.col)
-            )
+                g.features, adj, targets.pop("excess"), targets["value"], g.row_weight, env.mask,
+                edges=(up.row, up.col), batch_size=batch_size,
+            )  # fmt: skip
         else:
             reward = g.reward[: g.n_genes]
             net = HyperbolicPerturbationModel(
@@ -132,15 +132,15 @@ def fit_model(g, *, targets, trainable, model, geometry, head, dim, hidden, curv
             )
             net.build()
             net.set_training_data(reward, env.mask)
-        opt = HyperbolicAdam(learning_rate=QuantumAnnealer(learning_rate, T_max=epochs), manifold=net.manifold)
+        ds, steps = net.training_dataset(seed=seed)
+        schedule = QuantumAnnealer(learning_rate, T_max=epochs * steps)  # the schedule counts optimizer steps
+        opt = HyperbolicAdam(learning_rate=schedule, manifold=net.manifold)
         net.compile(optimizer=opt)
         rec = _recorder(keras, net, env)
         cbs = [ComplexityScheduler(env, frequency=frequency, factor=factor), rec, _nan_guard(keras), *callbacks]
         if verbose:
             cbs.append(_progress(keras, epochs))
-        # one placeholder batch repeated forever: Keras keeps the iterator across epochs (no per-epoch set-up)
-        ds = tf.data.Dataset.from_tensors(tf.zeros((1, 1))).repeat()
-        net.fit(ds, epochs=epochs, steps_per_epoch=1, verbose=0, callbacks=cbs, shuffle=False)
+        net.fit(ds, epochs=epochs, steps_per_epoch=steps, verbose=0, callbacks=cbs, shuffle=False)
         res = readout(
             net, g, model=model, trainable=trainable, history=rec.rows, targets=targets,
             base=nmap["embedding"] if model == "hyperperturb" else None,
@@ -162,6 +162,31 @@ def fit_model(g, *, targets, trainable, model, geometry, head, dim, hidden, curv
     finally:
         if not was_det:
             tf_config.disable_op_determinism()
+
+
+def _column_strength(g) -> np.ndarray:
+    """Total reward of each perturbation over the nodes with targets, as a 1 × perturbations matrix (curriculum order)."""
+    rows = g.row_weight > 0
+    if rows.sum() * g.reward.shape[1] <= BLOCK_PAIRS:
+        return g.reward[rows].sum(axis=0, keepdims=True)
+    idx = np.flatnonzero(rows)
+    total = np.zeros((1, g.reward.shape[1]))
+    for i in range(0, len(idx), 4096):  # no full-size copy of the reward matrix
+        total += g.reward[idx[i : i + 4096]].sum(axis=0, keepdims=True)
+    return total
+
+
+def resolve_batch_size(batch_size: int | None, n_rows: int, n_perturbations: int) -> int | None:
+    """Nodes per training step: ``None`` means one full-graph step per epoch.
+
+    ``batch_size=None`` (default): full graph while ``n_rows × n_perturbations`` ≤ :data:`BLOCK_PAIRS`, otherwise
+    the number of rows that keeps a step at that many (node, perturbation) pairs (at least 8).
+    """
+    if batch_size is None:
+        if n_rows * max(n_perturbations, 1) <= BLOCK_PAIRS:
+            return None
+        return max(8, BLOCK_PAIRS // max(n_perturbations, 1))
+    return None if batch_size >= n_rows else int(batch_size)
 
 
 def _distance_scale(Z: np.ndarray, g, *, geometry: str, c: float) -> float:

@@ -52,7 +52,6 @@ class GraphInputs:
     targets: list[str]
     target_node: np.ndarray  # int per perturbation, -1 if the target is not a node
     reward: np.ndarray  # n_nodes x n_perts (0 for rows without a target)
-    policy_target: np.ndarray  # n_nodes x n_perts
     value_target: np.ndarray  # n_nodes
     row_weight: np.ndarray  # n_nodes, 1 where the node has targets
     prot_adata: Any = None
@@ -217,6 +216,15 @@ def _standardise(F: np.ndarray) -> np.ndarray:
     return np.clip((F - mu) / sd, -5, 5)
 
 
+def _check_finite(arr, name: str) -> None:
+    """Refuse a stored target with NaN or inf values (read in row blocks: no full-size temporary)."""
+    arr = np.asarray(arr)
+    for i in range(0, arr.shape[0], 4096):
+        if not np.isfinite(arr[i : i + 4096]).all():
+            msg = f"{name} contains NaN or inf values. Re-run `hp.tl.rewards(adata)` on finite expression data."
+            raise ValueError(msg)
+
+
 def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_protein: bool = True) -> GraphInputs:
     """Assemble the training graph of ``t`` (validated ledger entries ``perturbations`` / ``rewards`` expected)."""
     from hyperperturb._utils import get_matrix
@@ -347,11 +355,10 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     # targets
     n_p = len(perts)
     reward = np.zeros((n_nodes, n_p))
-    policy = np.zeros((n_nodes, n_p))
     value = np.zeros(n_nodes)
     weight = np.zeros(n_nodes)
     reward[:n_genes] = np.asarray(adata.varm["hp_reward"], dtype=np.float64)
-    policy[:n_genes] = np.asarray(adata.varm["hp_policy_target"], dtype=np.float64)
+    _check_finite(adata.varm["hp_policy_target"], "hp_policy_target")  # not copied: training uses the excess
     value[:n_genes] = np.asarray(adata.var["hp_value_target"], dtype=np.float64)
     weight[:n_genes] = 1.0
     baseline = np.zeros(n_nodes)
@@ -383,11 +390,9 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
             )
         if pr is not None and pr[0].shape == (n_prot, n_p):
             R = np.nan_to_num(pr[0])
-            s = R.sum(1, keepdims=True)
-            pol = pr[1] if pr[1] is not None else np.where(s > 0, R / np.maximum(s, 1e-12), 1.0 / n_p)
             val = pr[2] if pr[2] is not None else R.mean(1)
             sl = slice(n_genes + n_extra, n_nodes)
-            reward[sl], policy[sl], value[sl], weight[sl] = R, np.nan_to_num(pol), np.nan_to_num(val), 1.0
+            reward[sl], value[sl], weight[sl] = R, np.nan_to_num(val), 1.0
             pb = None
             if prot_adata is not None and "hp_reward_baseline" in prot_adata.var:
                 pb = np.asarray(prot_adata.var["hp_reward_baseline"], dtype=np.float64)
@@ -412,7 +417,6 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
         targets=targets,
         target_node=target_node,
         reward=reward,
-        policy_target=policy,
         value_target=value,
         row_weight=weight,
         prot_adata=prot_adata,

@@ -11,6 +11,9 @@ import numpy as np
 
 from ._model_io import weights_to_dict
 
+#: (node, perturbation) pairs above which training uses node mini-batches and the readout works in row blocks.
+BLOCK_PAIRS = 2**23
+
 
 def head_reward(policy: np.ndarray, value: np.ndarray, baseline: np.ndarray, unit: float | np.ndarray) -> np.ndarray:
     """Reward of the heads: ``B[g] + unit · v_g · n_p · π_g(p)`` (noise floor + predicted excess)."""
@@ -24,13 +27,65 @@ def reward_policy(reward: np.ndarray) -> np.ndarray:
     return np.where(s > 0, r / np.where(s > 0, s, 1.0), 1.0 / max(r.shape[1], 1))
 
 
+def _blocked_readout(net, g, adj, trainable) -> dict[str, Any]:
+    """Readout of a large screen in row blocks: float32 policy, no nodes × perturbations temporaries beyond one block."""
+    import tensorflow as tf
+
+    zt, h = net.encode(tf.constant(g.features), adj, training=False)
+    emb_model = net.perturbation_embedding(zt)
+    bias = net.pert_bias.numpy().astype(np.float64)
+    factor = tf.convert_to_tensor(net.pert_factor) if net.rank else None
+    held = bool((~trainable).any()) and net.head == "distance"
+    if held:  # held-out perturbations were never fitted: mean bias of fitted ones, no factor
+        bias[~trainable] = bias[trainable].mean()
+        if net.rank:
+            f = net.pert_factor.numpy().copy()
+            f[~trainable] = 0.0
+            factor = tf.constant(f, tf.float32)
+    n_p = len(g.perturbations)
+    step = max(1, BLOCK_PAIRS // max(n_p, 1))
+    policy = np.empty((g.n_nodes, n_p), dtype=np.float32)
+    for i in range(0, g.n_nodes, step):
+        rows = tf.range(i, min(i + step, g.n_nodes))
+        if held:
+            logits = net.score(tf.gather(zt, rows), emb_model, tf.constant(bias, tf.float32), factor, rows)
+        else:
+            logits = net.policy_logits(zt, h, rows)
+        policy[i : i + step] = tf.nn.softmax(logits, axis=-1).numpy()
+    return {
+        "embedding": zt,
+        "emb_model": emb_model,
+        "policy": policy,
+        "value": net.value(zt).numpy().astype(np.float64),
+        "bias": bias,
+    }
+
+
 def readout(net, g, *, model, trainable, history, targets, base=None) -> dict[str, Any]:
+    """Plain arrays of a fitted model: embedding (float64), policy, value, perturbation embedding, kernel readout.
+
+    Screens with more than :data:`BLOCK_PAIRS` (node, perturbation) pairs are read out in row blocks and their
+    policy is float32 (half the memory of float64; its rows sum to 1 within 1e-6).
+    """
     import tensorflow as tf
 
     from hyperperturb.nn._graph import normalized_adjacency
 
     n_p = len(g.perturbations)
-    if model == "hyperperturb":
+    if model == "hyperperturb" and g.n_nodes * n_p > BLOCK_PAIRS:
+        adj = normalized_adjacency(g.adjacency)
+        big = _blocked_readout(net, g, adj, trainable)
+        z = big["embedding"].numpy().astype(np.float64)
+        if net.refine is not None:
+            from ._network_map import refined_embedding
+
+            z = refined_embedding(net, tf.constant(g.features), adj, base)
+        policy, value, bias = big["policy"], targets["units"] * big["value"], big["bias"]
+        emb = big["emb_model"].numpy().astype(np.float64)
+        on_node = g.target_node >= 0
+        emb[on_node] = z[g.target_node[on_node]]
+        scorable = on_node
+    elif model == "hyperperturb":
         adj = normalized_adjacency(g.adjacency)
         out = net((tf.constant(g.features), adj), training=False)
         z = out["embedding"].numpy().astype(np.float64)

@@ -1,0 +1,213 @@
+"""Genome-scale training: ``hp.tl.train`` on 8,000 genes × 10,000 perturbations in bounded memory.
+
+A synthetic screen shaped like a genome-wide Perturb-seq experiment (Replogle et al. 2022: ~8,000 expressed
+genes, ~10,000 perturbations, a quarter of whose targets are not expressed) is built at the cell level with few
+cells per perturbation (the cell-level pass is benchmarked elsewhere), run through ``hp.pp.perturbations``,
+``hp.pp.gene_network`` (a random sparse network over genes and unmeasured targets) and ``hp.tl.rewards``; then
+``hp.tl.train`` runs in a fresh process per point. Reported: seconds per epoch (median over the epochs after the
+first, which includes tracing), the whole training call, peak RSS of the process (everything: cells, rewards,
+training, readout), the number of steps per epoch, and the quality of the heads against the observed excess
+(per-gene Spearman of ``hp_policy`` over the 50 most responsive genes; Spearman of ``hp_value`` with the mean
+excess) — with full-batch training measured in the same run as the baseline.
+
+Usage::
+
+    python benchmarks/bench_genome_scale.py                  # 2,000 x 1,000 (mini vs full) and 8,000 x 10,000
+    python benchmarks/bench_genome_scale.py --quick          # 1,000 x 500 and 2,000 x 2,000
+    python benchmarks/bench_genome_scale.py --repeats 3 --markdown table.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def genome_screen(n_genes: int, n_perts: int, *, seed: int = 0, cells_per: int = 2, n_ctrl: int = 300):
+    """A cell-level screen ready for ``hp.tl.train``; 3/4 of the targets are measured genes, 1/4 unmeasured."""
+    import anndata as ad
+    import pandas as pd
+    from scipy import sparse
+
+    import hyperperturb as hp
+
+    rng = np.random.default_rng(seed)
+    genes = np.array([f"G{i:05d}" for i in range(n_genes)])
+    n_meas = min(int(round(0.75 * n_perts)), n_genes)
+    n_unmeas = n_perts - n_meas
+    targets = list(genes[rng.choice(n_genes, size=n_meas, replace=False)]) + [f"U{i:05d}" for i in range(n_unmeas)]
+    labels = np.array(["non-targeting"] * n_ctrl + [t for t in targets for _ in range(cells_per)])
+    n_cells = len(labels)
+    X = sparse.random(n_cells, n_genes, density=0.03, format="csr", random_state=seed, dtype=np.float32)
+    X.data = np.log1p(X.data * 10).astype(np.float32)
+    # each perturbation moves ~10 genes (and knocks down its own target when measured)
+    col = {g: i for i, g in enumerate(genes)}
+    rows, cols, vals = [], [], []
+    for k, t in enumerate(targets):
+        cells = n_ctrl + k * cells_per + np.arange(cells_per)
+        hit = rng.choice(n_genes, size=10, replace=False)
+        for c in cells:
+            rows.extend([c] * len(hit))
+            cols.extend(hit)
+            vals.extend(rng.uniform(1.0, 2.5, size=len(hit)))
+        if t in col:
+            X[cells, col[t]] = 0.0
+    X = (X + sparse.csr_matrix((vals, (rows, cols)), shape=X.shape, dtype=np.float32)).tocsr()
+    obs = pd.DataFrame({"perturbation": labels}, index=[f"c{i}" for i in range(n_cells)])
+    a = ad.AnnData(X, obs=obs, var=pd.DataFrame(index=genes))
+    hp.pp.perturbations(a, control="non-targeting")
+    hp.tl.rewards(a, verbose=False)
+    # a random sparse network: ~8 edges per gene, each unmeasured target linked to 5 genes
+    k = 8
+    src = np.repeat(genes, k)
+    dst = genes[rng.integers(0, n_genes, n_genes * k)]
+    um = np.array([t for t in targets if t not in col])
+    src = np.concatenate([src, np.repeat(um, 5)])
+    dst = np.concatenate([dst, genes[rng.integers(0, n_genes, len(um) * 5)]])
+    keep = src != dst
+    edges = pd.DataFrame({"a": src[keep], "b": dst[keep], "weight": rng.uniform(0.5, 1.0, keep.sum())})
+    hp.pp.gene_network(a, edges)
+    return a
+
+
+def quality(a) -> dict[str, float]:
+    """Per-gene Spearman(hp_policy, observed excess) over the 50 most responsive genes; Spearman of hp_value."""
+    from scipy import stats
+
+    R = np.asarray(a.varm["hp_reward"], dtype=np.float64)
+    E = np.clip(R - a.var["hp_reward_baseline"].to_numpy()[:, None], 0.0, None)
+    P = np.asarray(a.varm["hp_policy"], dtype=np.float64)
+    resp = np.argsort(-E.mean(1))[:50]
+    rho = [stats.spearmanr(P[g], E[g])[0] for g in resp if E[g].std() > 0]
+    return {
+        "policy_spearman": float(np.nanmean(rho)),
+        "value_spearman": float(stats.spearmanr(a.var["hp_value"].to_numpy(), E.mean(1))[0]),
+    }
+
+
+def child(n_genes: int, n_perts: int, epochs: int, batch: str) -> dict:
+    import warnings
+
+    warnings.simplefilter("ignore")
+    import keras
+
+    import hyperperturb as hp
+
+    t_build = time.perf_counter()
+    a = genome_screen(n_genes, n_perts)
+    build_s = time.perf_counter() - t_build
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    stamps: list[float] = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            stamps.append(time.perf_counter())
+
+    bs = None if batch == "auto" else (10**9 if batch == "full" else int(batch))
+    t0 = time.perf_counter()
+    hp.tl.train(a, epochs=epochs, seed=0, verbose=False, batch_size=bs, callbacks=[Clock()])
+    total = time.perf_counter() - t0
+    entry = a.uns["hyperperturb"]["train"]
+    used = entry["params"]["batch_size"]
+    q = quality(a)
+    return {
+        "n_genes": n_genes,
+        "n_perts": n_perts,
+        "n_nodes": int(entry["graph"]["n_genes"]) + int(entry["graph"]["n_extra"]),
+        "batch": batch,
+        "batch_size": str(used),
+        "epochs": epochs,
+        "build_s": build_s,
+        "train_s": total,
+        "epoch_s": float(np.median(np.diff(stamps))) if len(stamps) > 2 else float("nan"),
+        "first_epoch_s": stamps[0] - t0 if stamps else float("nan"),
+        "rss_before_train_mb": rss_before,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **q,
+    }
+
+
+def measure(n_genes: int, n_perts: int, epochs: int, batch: str) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(n_genes), str(n_perts), str(epochs), batch]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        return {"n_genes": n_genes, "n_perts": n_perts, "batch": batch, "error": res.stderr[-1500:]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _median(rows: list[dict], key: str) -> float:
+    vals = [r[key] for r in rows if key in r]
+    return float(np.median(vals)) if vals else float("nan")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        print(json.dumps(child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--epochs", type=int, default=6, help="epochs per point (timing); quality uses --quality-epochs")
+    ap.add_argument("--quality-epochs", type=int, default=100, help="epochs of the small-size quality comparison")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--skip-full-large", action="store_true", help="do not run full-batch training at the large size")
+    ap.add_argument("--markdown", type=Path)
+    args = ap.parse_args()
+    small, large = ((1000, 500), (2000, 2000)) if args.quick else ((2000, 1000), (8000, 10000))
+    # (size, batch, epochs): quality at the small size (mini-batch forced vs full batch), cost at the large size
+    plan = [
+        (small, "full", args.quality_epochs),
+        (small, str(small[0] // 4), args.quality_epochs),
+        (large, "auto", args.epochs),
+    ]
+    if not args.skip_full_large:
+        plan.append((large, "full", args.epochs))
+    table = []
+    for (g, p), batch, ep in plan:
+        reps = [measure(g, p, ep, batch) for _ in range(args.repeats)]
+        for r in reps:
+            print(json.dumps(r), flush=True)
+        ok = [r for r in reps if "error" not in r]
+        row = {"n_genes": g, "n_perts": p, "batch": batch, "epochs": ep, "n_ok": len(ok), "n": len(reps)}
+        for k in ("epoch_s", "train_s", "peak_rss_mb", "rss_before_train_mb", "policy_spearman", "value_spearman"):
+            row[k] = _median(ok, k)
+        row["batch_size"] = ok[0]["batch_size"] if ok else "failed"
+        table.append(row)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cpu = platform.processor() or "CPU"
+    try:
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        pass
+    head = (
+        f"Machine: {os.cpu_count()} cores ({cpu}), TensorFlow on CPU; load average at the end {load:.1f}; "
+        f"medians of {args.repeats} run(s), each in a fresh process.\n\n"
+        "| genes | perturbations | batch | nodes per step | epochs | epoch (s) | train call (s) | "
+        "peak RSS (MiB) | RSS before train (MiB) | policy ρ | value ρ |\n"
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+    )
+    body = "".join(
+        f"| {r['n_genes']:,} | {r['n_perts']:,} | {r['batch']} | {r['batch_size']} | {r['epochs']} | "
+        f"{r['epoch_s']:.2f} | {r['train_s']:.1f} | {r['peak_rss_mb']:.0f} | {r['rss_before_train_mb']:.0f} | "
+        f"{r['policy_spearman']:.3f} | {r['value_spearman']:.3f} |\n"
+        for r in table
+    )
+    print(head + body)
+    if args.markdown:
+        args.markdown.write_text(head + body)
+
+
+if __name__ == "__main__":
+    main()
