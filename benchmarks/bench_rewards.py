@@ -10,6 +10,13 @@ Usage::
     python benchmarks/bench_rewards.py                      # 200,000 x 2,000 CSR, 250 perturbations, 3 repeats
     python benchmarks/bench_rewards.py --backed-cells 1000000   # also a 1M-cell backed .h5ad run
     python benchmarks/bench_rewards.py --cells 20000 --repeats 1 --no-seed   # quick smoke run
+    python benchmarks/bench_rewards.py --first-call         # first call in fresh processes, empty/warm numba cache
+
+``--first-call`` times the *first* ``hp.tl.rewards`` of a fresh process (after ``import hyperperturb.tl``, timed
+apart, and ``hp.pp.perturbations``): with an empty per-user cache (first use after install: a fresh
+``HYPERPERTURB_CACHE_DIR``; the default engine takes the NumPy path, and ``HYPERPERTURB_REWARDS_ENGINE=numba`` shows
+what compiling would cost), with the cache warmed by an earlier process (every later process), a warm second call,
+and the original dense algorithm — all in the same run, each in its own process, ``--repeats`` times.
 
 Data are synthetic and written to a temporary folder (``--workdir``, default the system temp dir).
 """
@@ -156,6 +163,37 @@ def _worker_seed(path: Path) -> dict:
     return {"time_s": dt, "cpu_s": cpu, "extra_mb": (_status("VmHWM") - rss0) / 2**20, "rss_before_mb": rss0 / 2**20}
 
 
+def _worker_first(path: Path, *, calls: int = 1) -> dict:
+    """``calls``-th ``hp.tl.rewards`` of a fresh process; the cache folder and engine come from the environment."""
+    import anndata  # noqa: F401  (as a user has it: loading the data imports it)
+
+    t0 = time.perf_counter()
+    import hyperperturb as hp
+    import hyperperturb.tl
+
+    t_import = time.perf_counter() - t0
+    adata = _load_adata(path)
+    hp.pp.perturbations(adata, key="perturbation", control="non-targeting")
+    numba_before = "numba" in sys.modules
+    for _ in range(calls - 1):
+        hp.tl.rewards(adata, verbose=False)
+    _reset_peak()
+    rss0 = _status("VmRSS")
+    c0, t1 = time.process_time(), time.perf_counter()
+    hp.tl.rewards(adata, verbose=False)
+    dt, cpu = time.perf_counter() - t1, time.process_time() - c0
+    from hyperperturb.tl import _reward_kernels as rk
+
+    return {
+        "time_s": dt,
+        "cpu_s": cpu,
+        "import_s": t_import,
+        "extra_mb": (_status("VmHWM") - rss0) / 2**20,
+        "numba_imported": "numba" in sys.modules and not numba_before,
+        "engine": "numba" if rk._kernel_loaded("_csr_core") else "numpy",
+    }
+
+
 def _worker_backed(h5ad: Path) -> dict:
     import anndata as ad
 
@@ -177,9 +215,10 @@ def _worker_backed(h5ad: Path) -> dict:
     }
 
 
-def _run_worker(kind: str, path: Path) -> dict:
+def _run_worker(kind: str, path: Path, env: dict[str, str] | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, "--data", str(path)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    full = None if env is None else {**os.environ, **env}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=full)
     if out.returncode != 0:
         msg = f"worker {kind} failed:\n{out.stderr[-3000:]}"
         raise RuntimeError(msg)
@@ -203,6 +242,51 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), numba {numba.__version__} with {numba.get_num_threads()} threads, Python {platform.python_version()}"
 
 
+def _first_call_table(tmp: Path, repeats: int) -> None:
+    """First calls in fresh processes: empty cache, warm cache, a warm call, and the dense algorithm (same run)."""
+    kinds = ("cold", "warm", "cold_numba", "warm_numba", "second", "second_numba", "seed")
+    rows: dict[str, list[dict]] = {k: [] for k in kinds}
+    warm_dir = tmp / "cache_warm"
+    for r in range(repeats):
+        for k in kinds:
+            cache = warm_dir if k in ("warm", "warm_numba", "second", "second_numba") else tmp / f"cache_{k}_{r}"
+            env = {"HYPERPERTURB_CACHE_DIR": str(cache), "HYPERPERTURB_REWARDS_ENGINE": "auto"}
+            if k.endswith("numba"):
+                env["HYPERPERTURB_REWARDS_ENGINE"] = "numba"
+            worker = {"seed": "seed", "second": "second", "second_numba": "second"}.get(k, "first")
+            rows[k].append(_run_worker(worker, tmp, env if k != "seed" else None))
+            if k == "cold_numba" and r == 0:  # this run compiled into an empty folder: every later process finds it
+                (tmp / f"cache_{k}_{r}").rename(warm_dir)
+    labels = {
+        "cold": "first call, empty cache (first use after install)",
+        "warm": "first call, warm cache (every later process)",
+        "cold_numba": "first call, empty cache, numba forced (compiles)",
+        "warm_numba": "first call, warm cache, numba forced (loads)",
+        "second": "second call in a process, warm cache",
+        "second_numba": "second call in a process, warm cache, numba forced",
+        "seed": "original dense algorithm",
+    }
+    seed = statistics.median(x["time_s"] for x in rows["seed"])
+    print(f"load average after measuring (1/5/15 min): {os.getloadavg()}")
+    print()
+    print(f"| call | engine | median wall time (s) of {repeats} | runs (s) | dense / this | peak extra memory (MB) |")
+    print("|---|---|---:|---|---:|---:|")
+    for k, runs in rows.items():
+        ts = [x["time_s"] for x in runs]
+        med = statistics.median(ts)
+        eng = runs[0].get("engine", "NumPy (dense)")
+        mem = statistics.median(x["extra_mb"] for x in runs)
+        print(
+            f"| {labels[k]} | {eng} | {med:.3f} | {', '.join(f'{x:.3f}' for x in ts)} | {seed / med:.1f}x | {mem:.0f} |"
+        )
+    imp = [x["import_s"] for k in ("cold", "warm") for x in rows[k]]
+    print()
+    print(
+        f"import hyperperturb.tl (anndata already imported), not in the times above: median {statistics.median(imp):.2f} s"
+    )
+    print(f"numba imported by the default first call: {any(x['numba_imported'] for x in rows['cold'] + rows['warm'])}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, default=200_000)
@@ -212,13 +296,19 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--no-seed", action="store_true", help="skip the seed baseline")
     ap.add_argument("--backed-cells", type=int, default=0, help="also time a backed .h5ad with this many cells")
+    ap.add_argument(
+        "--first-call", action="store_true", help="time first calls in fresh processes (empty / warm numba cache)"
+    )
     ap.add_argument("--workdir", type=Path, default=None)
-    ap.add_argument("--worker", choices=["ours", "seed", "backed"], help=argparse.SUPPRESS)
+    ap.add_argument("--worker", choices=["ours", "seed", "backed", "first", "second"], help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.worker:
-        fn = {"ours": _worker_ours, "seed": _worker_seed, "backed": _worker_backed}[args.worker]
+        fn = {"ours": _worker_ours, "seed": _worker_seed, "backed": _worker_backed, "first": _worker_first}.get(
+            args.worker
+        )
+        fn = fn or (lambda p: _worker_first(p, calls=2))
         print(json.dumps(fn(args.data)))
         return
 
@@ -235,6 +325,9 @@ def main() -> None:
             f"(generated in {time.perf_counter() - t0:.1f} s)"
         )
         del X
+        if args.first_call:
+            _first_call_table(tmp, args.repeats)
+            return
         res: dict[str, list[dict]] = {"ours": [], "seed": []}
         for _ in range(args.repeats):
             res["ours"].append(_run_worker("ours", tmp))

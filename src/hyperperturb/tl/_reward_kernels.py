@@ -1,4 +1,4 @@
-"""Streaming segment sums behind ``hp.tl.rewards`` (numba kernels + chunk drivers; private).
+"""Streaming segment sums behind ``hp.tl.rewards`` (chunk drivers; private).
 
 Every cell row carries up to ``k`` *slot* labels (``labels[i, :]``, ``-1`` padding at the end). A slot is one
 (perturbation or control) × (pooled or group) combination; slot ``l`` is centred on the control-mean row
@@ -11,145 +11,37 @@ Every cell row carries up to ``k`` *slot* labels (``labels[i, :]``, ``-1`` paddi
 
 Dense rows use the same formulas, so the finalisation is shared. Non-finite values in labelled rows propagate
 into the accumulators (checked afterwards); unlabelled rows are scanned for NaN/inf when ``check_unlabeled``.
+
+First call. The numba kernels (``_reward_numba``) are compiled once per user and cached on disk; this module
+imports numba only when it runs them. Their start-up is not free even when cached (importing numba ~0.2–0.3 s,
+loading a cached kernel ~0.25 s; compiling it ~0.5–1 s more), and on a 2-core machine they are only ~2–3 ns per
+stored value faster than the NumPy twin of the CSR kernel (``_reward_numpy``, bit-identical sums). So in-memory CSR
+matrices use the NumPy twin unless the numba kernel is already compiled in this process or the matrix is big
+enough for numba to pay off: more than :data:`WARM_NNZ` stored values when the kernel is in the on-disk cache,
+more than :data:`COMPILE_NNZ` when it would have to be compiled. See :func:`engine`;
+``HYPERPERTURB_REWARDS_ENGINE=numba|numpy`` forces a path. Backed, Dask, dense and CSC inputs always use numba.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-import numba
 import numpy as np
-from numba import prange
 from scipy import sparse
-
-from hyperperturb._utils._cache import njit  # on-disk cache in a per-user folder, never in the package
 
 #: Upper bound (bytes) for the per-thread accumulators of the row-parallel kernels.
 _ACC_BUDGET = 256 * 2**20
-
-
-@njit(nogil=True)
-def _csr_core(
-    indptr, indices, data, rows, lo, hi, labels, slot_cm, cm, acm, absmode, acc, check_unlabeled
-):  # pragma: no cover
-    bad = 0
-    k = labels.shape[1]
-    for q in range(lo, hi):
-        i = rows[q]
-        s = indptr[i]
-        e = indptr[i + 1]
-        if labels[i, 0] < 0:
-            if check_unlabeled:
-                for jj in range(s, e):
-                    if not np.isfinite(data[jj]):
-                        bad += 1
-            continue
-        for c in range(k):
-            l = labels[i, c]
-            if l < 0:
-                break
-            r = slot_cm[l]
-            out = acc[l]
-            if absmode[l]:
-                cmr = cm[r]
-                acmr = acm[r]
-                for jj in range(s, e):
-                    j = indices[jj]
-                    out[j] += abs(data[jj] - cmr[j]) - acmr[j]
-            else:
-                for jj in range(s, e):
-                    out[indices[jj]] += data[jj]
-    return bad
-
-
-@njit(nogil=True)
-def _dense_core(X, rows, lo, hi, labels, slot_cm, cm, acm, absmode, acc, check_unlabeled):  # pragma: no cover
-    bad = 0
-    k = labels.shape[1]
-    G = X.shape[1]
-    for q in range(lo, hi):
-        i = rows[q]
-        if labels[i, 0] < 0:
-            if check_unlabeled:
-                for j in range(G):
-                    if not np.isfinite(X[i, j]):
-                        bad += 1
-            continue
-        for c in range(k):
-            l = labels[i, c]
-            if l < 0:
-                break
-            r = slot_cm[l]
-            if absmode[l]:
-                for j in range(G):
-                    acc[l, j] += abs(X[i, j] - cm[r, j]) - acm[r, j]
-            else:
-                for j in range(G):
-                    acc[l, j] += X[i, j]
-    return bad
-
-
-@njit(parallel=True)
-def _csr_parallel(
-    indptr, indices, data, rows, bounds, labels, slot_cm, cm, acm, absmode, acc3, check_unlabeled
-):  # pragma: no cover
-    nt = acc3.shape[0]
-    bad = np.zeros(nt, np.int64)
-    for t in prange(nt):
-        bad[t] = _csr_core(
-            indptr,
-            indices,
-            data,
-            rows,
-            bounds[t],
-            bounds[t + 1],
-            labels,
-            slot_cm,
-            cm,
-            acm,
-            absmode,
-            acc3[t],
-            check_unlabeled,
-        )
-    return bad.sum()
-
-
-@njit(parallel=True)
-def _dense_parallel(X, rows, bounds, labels, slot_cm, cm, acm, absmode, acc3, check_unlabeled):  # pragma: no cover
-    nt = acc3.shape[0]
-    bad = np.zeros(nt, np.int64)
-    for t in prange(nt):
-        bad[t] = _dense_core(
-            X, rows, bounds[t], bounds[t + 1], labels, slot_cm, cm, acm, absmode, acc3[t], check_unlabeled
-        )
-    return bad.sum()
-
-
-@njit(parallel=True)
-def _csc_parallel(indptr, indices, data, labels, slot_cm, cm, acm, absmode, accT, check_unlabeled):  # pragma: no cover
-    # one gene (column) per task: no write conflicts, accT is genes x slots
-    G = indptr.shape[0] - 1
-    k = labels.shape[1]
-    bad = np.zeros(G, np.int64)
-    for j in prange(G):
-        for jj in range(indptr[j], indptr[j + 1]):
-            i = indices[jj]
-            v = data[jj]
-            if labels[i, 0] < 0:
-                if check_unlabeled and not np.isfinite(v):
-                    bad[j] += 1
-                continue
-            for c in range(k):
-                l = labels[i, c]
-                if l < 0:
-                    break
-                r = slot_cm[l]
-                if absmode[l]:
-                    accT[j, l] += abs(v - cm[r, j]) - acm[r, j]
-                else:
-                    accT[j, l] += v
-    return bad.sum()
+#: In-memory CSR with more stored values than this uses the numba kernel when it is in the on-disk cache.
+WARM_NNZ = 100_000_000
+#: ... and more than this compiles it when it is not (once per user: it is cached on disk afterwards).
+COMPILE_NNZ = 400_000_000
+_ENGINES = ("auto", "numba", "numpy")
 
 
 class Slots:
@@ -183,9 +75,101 @@ class Slots:
         return new
 
 
+def _numba_threads() -> int:
+    """Numba's thread count (``numba.get_num_threads()``), without importing numba when it is not loaded yet."""
+    par = sys.modules.get("numba.np.ufunc.parallel")
+    if par is not None and getattr(par, "_is_initialized", False):  # threads launched: set_num_threads may apply
+        import numba
+
+        return int(numba.get_num_threads())
+    cfg = sys.modules.get("numba.core.config")
+    if cfg is not None:
+        return int(cfg.NUMBA_NUM_THREADS)
+    env = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if env:
+        return int(env)
+    if hasattr(os, "sched_getaffinity"):  # numba's default
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 def _n_threads(n_slots: int, n_genes: int) -> int:
     per = max(1, n_slots * n_genes * 8)
-    return int(max(1, min(numba.get_num_threads(), _ACC_BUDGET // per)))
+    return int(max(1, min(_numba_threads(), _ACC_BUDGET // per)))
+
+
+# --------------------------------------------------------------------------------------------- engine choice
+
+
+def _marker(kind: str, X: Any) -> Path | None:
+    """File whose presence records that the numba kernel ``kind`` for ``X``'s dtypes is in the on-disk cache."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from hyperperturb._utils._cache import numba_cache_dir
+
+    user = os.environ.get("NUMBA_CACHE_DIR")
+    folder = Path(user) if user else numba_cache_dir()
+    if folder is None:
+        return None
+    try:
+        nb = version("numba")
+    except PackageNotFoundError:  # pragma: no cover - numba is a dependency
+        return None
+    src = (Path(__file__).parent / "_reward_numba.py").read_bytes()
+    dtypes = (X.data.dtype.str, X.indices.dtype.str, X.indptr.dtype.str) if sparse.issparse(X) else (X.dtype.str,)
+    key = "|".join([nb, sys.version, sys.platform, os.uname().machine if hasattr(os, "uname") else "", kind, *dtypes])
+    digest = hashlib.sha256(key.encode() + src).hexdigest()[:20]
+    return folder / f"hp_rewards_{kind}_{digest}.ok"
+
+
+def _kernel_loaded(kind: str) -> bool:
+    mod = sys.modules.get("hyperperturb.tl._reward_numba")
+    return mod is not None and bool(getattr(mod, kind).signatures)
+
+
+def engine(X: Any) -> str:
+    """``"numba"`` or ``"numpy"`` for an in-memory CSR matrix ``X`` (other inputs always use numba).
+
+    numba when its CSR kernel is already compiled in this process, or ``X`` has more than :data:`WARM_NNZ` stored
+    values and the kernel is in the on-disk cache (a marker written after numba cached it), or more than
+    :data:`COMPILE_NNZ`; NumPy otherwise. ``HYPERPERTURB_REWARDS_ENGINE`` = ``numba`` or ``numpy`` forces one
+    (``auto``, the default, decides as above). Both give the same numbers.
+    """
+    forced = os.environ.get("HYPERPERTURB_REWARDS_ENGINE", "auto").strip().lower() or "auto"
+    if forced not in _ENGINES:
+        msg = f"HYPERPERTURB_REWARDS_ENGINE must be one of {_ENGINES}, got {forced!r}; unset it or pick one of those."
+        raise ValueError(msg)
+    if forced != "auto":
+        return forced
+    if _kernel_loaded("_csr_core") or X.nnz > COMPILE_NNZ:
+        return "numba"
+    if X.nnz <= WARM_NNZ:
+        return "numpy"
+    m = _marker("_csr_core", X)
+    return "numba" if m is not None and m.exists() else "numpy"
+
+
+def _mark_cached(kind: str, X: Any) -> None:
+    """After numba ran ``kind`` with caching on, record that the next process finds it on disk."""
+    from hyperperturb._utils._cache import numba_cache_dir
+
+    if not os.environ.get("NUMBA_CACHE_DIR") and numba_cache_dir() is None:
+        return  # caching is off: every process compiles again
+    m = _marker(kind, X)
+    if m is None or m.exists():
+        return
+    try:
+        m.touch()
+    except OSError:  # pragma: no cover - a read-only cache folder only costs the NumPy path next time
+        pass
+
+
+def _in_parts(fn: Callable[[int], int], nt: int) -> int:
+    """Run ``fn(t)`` for the ``nt`` parts (one thread each: the kernels release the GIL); sum of the results."""
+    if nt == 1:
+        return int(fn(0))
+    with ThreadPoolExecutor(max_workers=nt) as pool:
+        return int(sum(pool.map(fn, range(nt))))
 
 
 def _is_dask(X: Any) -> bool:
@@ -224,17 +208,37 @@ def _bounds(work: np.ndarray, nt: int) -> np.ndarray:
 
 
 def _in_memory(X: Any, s: Slots, acc3: np.ndarray, rows: np.ndarray, check: bool) -> int:
-    """Add ``rows`` (a visiting order) of an in-memory CSR or dense matrix into ``acc3``; returns the non-finite count."""
+    """Add ``rows`` (a visiting order) of an in-memory CSR or dense matrix into ``acc3``; returns the non-finite count.
+
+    The rows are split into ``acc3.shape[0]`` parts of about equal work; part ``t`` goes into ``acc3[t]``.
+    """
+    from ._reward_numba import _csr_core, _dense_core
+
     nt = acc3.shape[0]
     if sparse.issparse(X):
         b = _bounds(np.diff(X.indptr)[rows] + 1, nt)
-        return int(
-            _csr_parallel(
-                X.indptr, X.indices, X.data, rows, b, s.labels, s.slot_cm, s.cm, s.acm, s.absmode, acc3, check
-            )
+        return _in_parts(
+            lambda t: _csr_core(
+                X.indptr,
+                X.indices,
+                X.data,
+                rows,
+                b[t],
+                b[t + 1],
+                s.labels,
+                s.slot_cm,
+                s.cm,
+                s.acm,
+                s.absmode,
+                acc3[t],
+                check,
+            ),
+            nt,
         )
     b = _bounds(np.ones(rows.size), nt)
-    return int(_dense_parallel(X, rows, b, s.labels, s.slot_cm, s.cm, s.acm, s.absmode, acc3, check))
+    return _in_parts(
+        lambda t: _dense_core(X, rows, b[t], b[t + 1], s.labels, s.slot_cm, s.cm, s.acm, s.absmode, acc3[t], check), nt
+    )
 
 
 def _as_chunk(block: Any) -> Any:
@@ -270,6 +274,8 @@ def segment_sums(
     if _is_dask(X):
         return _dask_sums(X, s, check_unlabeled)
     if sparse.issparse(X) and X.format == "csc":
+        from ._reward_numba import _csc_parallel
+
         X = _canonical(X)
         accT = np.zeros((G, L), dtype=np.float64)
         bad = 0
@@ -280,16 +286,25 @@ def segment_sums(
                 )
             )
         return np.ascontiguousarray(accT.T), bad
-    acc3 = np.zeros((_n_threads(L, G), L, G), dtype=np.float64)
-    bad = 0
+    nt = _n_threads(L, G)
     in_memory_csr = sparse.issparse(X) and X.format == "csr"
+    if in_memory_csr:
+        X = _canonical(X)
+        if engine(X) == "numpy":
+            from ._reward_numpy import csr_sums
+
+            for _ in progress([0]):
+                out = csr_sums(X, s, nt=nt, chunk_size=chunk_size, check_unlabeled=check_unlabeled)
+            return out
+    acc3 = np.zeros((nt, L, G), dtype=np.float64)
+    bad = 0
     # float16 (dense only: scipy.sparse has none) goes through the chunked path, upcast one chunk at a time
     if in_memory_csr or (isinstance(X, np.ndarray) and X.dtype != np.float16):
-        if in_memory_csr:
-            X = _canonical(X)
         order = _order(s.labels, check_unlabeled)
         for lo in progress(list(range(0, max(order.size, 1), chunk_size))):
             bad += _in_memory(X, s, acc3, order[lo : lo + chunk_size], check_unlabeled)
+        if in_memory_csr:
+            _mark_cached("_csr_core", X)
         return acc3.sum(axis=0), bad
     # out of core (backed h5ad, h5py/zarr datasets) or other sparse formats: read row chunks
     if rows is not None:
@@ -312,6 +327,8 @@ def segment_sums(
 
 def _dask_block(xb, lab, cm, *, slot_cm, absmode, check_unlabeled):  # pragma: no cover - runs inside dask
     """One block: slots × block-genes partial sums, plus one extra row holding the non-finite count."""
+    from ._reward_numba import _csr_core, _dense_core
+
     xb = _as_chunk(xb)
     L = slot_cm.shape[0]
     G = xb.shape[1]
