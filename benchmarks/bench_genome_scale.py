@@ -47,21 +47,20 @@ def genome_screen(n_genes: int, n_perts: int, *, seed: int = 0, cells_per: int =
     targets = list(genes[rng.choice(n_genes, size=n_meas, replace=False)]) + [f"U{i:05d}" for i in range(n_unmeas)]
     labels = np.array(["non-targeting"] * n_ctrl + [t for t in targets for _ in range(cells_per)])
     n_cells = len(labels)
-    X = sparse.random(n_cells, n_genes, density=0.03, format="csr", random_state=seed, dtype=np.float32)
-    X.data = np.log1p(X.data * 10).astype(np.float32)
-    # each perturbation moves ~10 genes (and knocks down its own target when measured)
+    X = sparse.random(n_cells, n_genes, density=0.03, format="coo", random_state=seed, dtype=np.float32)
+    # each perturbation moves 10 random genes up in its cells and knocks down its own target when measured
     col = {g: i for i, g in enumerate(genes)}
-    rows, cols, vals = [], [], []
-    for k, t in enumerate(targets):
-        cells = n_ctrl + k * cells_per + np.arange(cells_per)
-        hit = rng.choice(n_genes, size=10, replace=False)
-        for c in cells:
-            rows.extend([c] * len(hit))
-            cols.extend(hit)
-            vals.extend(rng.uniform(1.0, 2.5, size=len(hit)))
-        if t in col:
-            X[cells, col[t]] = 0.0
-    X = (X + sparse.csr_matrix((vals, (rows, cols)), shape=X.shape, dtype=np.float32)).tocsr()
+    pert_of_cell = np.repeat(np.arange(n_perts), cells_per)
+    hits = np.stack([rng.choice(n_genes, size=10, replace=False) for _ in range(n_perts)])
+    eff_rows = np.repeat(n_ctrl + np.arange(n_perts * cells_per), 10)
+    eff_cols = hits[pert_of_cell].ravel()
+    target_col = np.full(n_cells, -1)
+    target_col[n_ctrl:] = np.array([col.get(t, -1) for t in targets])[pert_of_cell]
+    keep = X.col != target_col[X.row]
+    rows = np.concatenate([X.row[keep], eff_rows])
+    cols = np.concatenate([X.col[keep], eff_cols])
+    vals = np.concatenate([np.log1p(X.data[keep] * 10), rng.uniform(1.0, 2.5, size=len(eff_rows))]).astype(np.float32)
+    X = sparse.csr_matrix((vals, (rows, cols)), shape=(n_cells, n_genes), dtype=np.float32)
     obs = pd.DataFrame({"perturbation": labels}, index=[f"c{i}" for i in range(n_cells)])
     a = ad.AnnData(X, obs=obs, var=pd.DataFrame(index=genes))
     hp.pp.perturbations(a, control="non-targeting")

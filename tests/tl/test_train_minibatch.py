@@ -75,7 +75,7 @@ def test_step_memory_does_not_grow_with_perturbations(monkeypatch):
     for batch, n_p, batch_rows, dense_pt, ragged_pt in seen:
         assert batch is not None and batch * n_p <= 200
         assert max(batch_rows) * n_p <= 200 and sum(batch_rows) == 60  # one pass over the nodes per epoch
-        assert dense_pt is None and ragged_pt is not None
+        assert (dense_pt is None) != (ragged_pt is None)  # one copy of the targets, never both
     assert seen[1][0] < seen[0][0]  # more perturbations, fewer nodes per step
 
 
@@ -83,7 +83,7 @@ def test_minibatch_loss_equals_the_dense_loss_on_the_same_rows():
     """Sparse (ragged) targets made dense per batch give exactly the loss of the dense targets on those rows."""
     rng = np.random.default_rng(0)
     n, n_p = 12, 5
-    target = np.where(rng.random((n, n_p)) < 0.5, rng.random((n, n_p)), 0.0).astype(np.float32)
+    target = np.where(rng.random((n, n_p)) < 0.25, rng.random((n, n_p)), 0.0).astype(np.float32)  # ragged below 1/3
     import tensorflow as tf
 
     from hyperperturb.nn._graph import normalized_adjacency

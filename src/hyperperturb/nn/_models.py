@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 from scipy import sparse
 
+from ._block_loss import make_block_policy_loss
 from ._geometry import PoincareBall
 from ._layers import HyperbolicAttention, HyperbolicGraphConv
 from ._losses import fermi_dirac_loss, masked_distribution, safe_kl
@@ -375,8 +376,10 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         placeholder). An integer smaller than the number of nodes with targets: each step uses that many of them
         (the iterator of :meth:`training_dataset` yields their indices); the encoder still runs on the whole graph,
         the policy and value losses on the batch rows (every perturbation, so each node's softmax is exact) and the
-        graph loss on a matching share of the edges. ``policy_target`` may then be a ``scipy.sparse`` matrix: it is
-        kept as ragged rows and only the batch's rows are made dense.
+        graph loss on a matching share of the edges. ``policy_target`` may then be a ``scipy.sparse`` matrix: when
+        less than a third full it is kept as ragged rows and only the batch's rows are made dense. With the
+        distance head (fixed curvature) the policy loss of a batch is one XLA-compiled block
+        (:func:`~hyperperturb.nn._block_loss.make_block_policy_loss`: the same KL, written on ``log_softmax``).
         """
         if edges is None:
             edges = (np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -391,10 +394,14 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         self._mask = mask
         rows = np.flatnonzero(np.asarray(row_weight) > 0)
         self.batch_rows, self.batch_size, self._pt, self._pt_rows = None, None, None, None
+        self._block_loss = None
         if batch_size is not None and 0 < int(batch_size) < len(rows):
             self.batch_rows, self.batch_size = rows.astype(np.int32), int(batch_size)
             self._edge_share = float(batch_size) / len(rows)
-            if sparse.issparse(policy_target):
+            if self.head == "distance" and not self.learn_curvature:
+                self._block_loss = make_block_policy_loss(self.manifold.pairwise_distance)
+            # ragged rows cost 12 bytes per stored entry, a dense float32 matrix 4 per entry: ragged below 1/3 full
+            if sparse.issparse(policy_target) and policy_target.nnz < np.prod(policy_target.shape) / 3:
                 csr = sparse.csr_matrix(policy_target)
                 splits = csr.indptr.astype(np.int64)
                 self._pt_rows = (
@@ -415,22 +422,9 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         shape = tf.stack([tf.cast(tf.shape(rows)[0], tf.int64), tf.constant(self.n_perturbations, tf.int64)])
         return tf.scatter_nd(idx, vals.flat_values, shape)
 
-    def compute_losses(self, training: bool, rows: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
-        """Policy (masked safe KL), value (MSE), total (weights 1.0 / 0.5) and MAE metrics on the attached graph.
-
-        ``rows``: the node indices of a mini-batch (policy and value losses on those rows only, graph loss on a
-        random share of the edges); ``None``: all nodes and edges.
-        """
-        if rows is None:
-            out = self((self._x, self._adj), training=training)
-            z, logits, value = out["embedding"], out["logits"], out["value"]
-            pt, vt, w = self._pt, self._vt, self._w
-        else:
-            z, h = self.encode(self._x, self._adj, training=training)
-            logits = self.policy_logits(z, h, rows)
-            value = self.value(tf.gather(z, rows), rows)
-            pt, vt, w = self._target_rows(rows), tf.gather(self._vt, rows), tf.gather(self._w, rows)
-        mask = tf.cast(self._mask, tf.float32)
+    @staticmethod
+    def _policy_terms(logits, pt, mask, w) -> tuple[tf.Tensor, tf.Tensor]:
+        """Policy loss (masked safe KL, mean over nodes with targets) and its MAE metric."""
         logits = tf.where(mask[None, :] > 0, logits, _NEG)
         probs = tf.nn.softmax(logits, axis=-1)
         target = masked_distribution(pt, mask)
@@ -440,6 +434,34 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         policy_loss = tf.reduce_sum(kl * has) / n
         n_active = tf.maximum(tf.reduce_sum(mask), 1.0)
         policy_mae = tf.reduce_sum(tf.reduce_sum(tf.abs(probs - target) * mask[None, :], -1) * has) / (n * n_active)
+        return policy_loss, policy_mae
+
+    def compute_losses(self, training: bool, rows: tf.Tensor | None = None) -> dict[str, tf.Tensor]:
+        """Policy (masked safe KL), value (MSE), total (weights 1.0 / 0.5) and MAE metrics on the attached graph.
+
+        ``rows``: the node indices of a mini-batch (policy and value losses on those rows only, graph loss on a
+        random share of the edges); ``None``: all nodes and edges.
+        """
+        mask = tf.cast(self._mask, tf.float32)
+        if rows is None:
+            out = self((self._x, self._adj), training=training)
+            z, value = out["embedding"], out["value"]
+            vt, w = self._vt, self._w
+            policy_loss, policy_mae = self._policy_terms(out["logits"], self._pt, mask, w)
+        else:
+            z, h = self.encode(self._x, self._adj, training=training)
+            value = self.value(tf.gather(z, rows), rows)
+            pt, vt, w = self._target_rows(rows), tf.gather(self._vt, rows), tf.gather(self._w, rows)
+            if self._block_loss is not None:  # distance head: one XLA-fused block
+                zr = tf.gather(z, rows)
+                if self.rank:
+                    ur, factor = tf.gather(self.node_factor, rows), tf.convert_to_tensor(self.pert_factor)
+                else:
+                    ur, factor = tf.zeros((tf.shape(rows)[0], 1)), tf.zeros((self.n_perturbations, 1))
+                emb, bias = self.perturbation_embedding(z), tf.convert_to_tensor(self.pert_bias)
+                policy_loss, policy_mae = self._block_loss(zr, emb, bias, ur, factor, self.policy_scale(), pt, mask, w)
+            else:
+                policy_loss, policy_mae = self._policy_terms(self.policy_logits(z, h, rows), pt, mask, w)
         nw = tf.maximum(tf.reduce_sum(w), 1.0)
         err = value - vt
         value_loss = tf.reduce_sum(tf.square(err) * w) / nw
