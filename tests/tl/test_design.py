@@ -84,3 +84,20 @@ def test_simulated_acquisition_coverage_curve(screen):
     np.testing.assert_allclose(last, 1.0)  # all hidden effect is covered once every candidate is proposed
     mono = sim.groupby(["split", "strategy"])["coverage"].apply(lambda c: bool((np.diff(c.to_numpy()) >= -1e-12).all()))
     assert mono.all()
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "ucb"])
+@pytest.mark.parametrize("predictor", ["linear", "model"])
+def test_blocked_candidates_give_the_same_proposals(screen, monkeypatch, strategy, predictor):
+    """Issue 16: candidates are predicted and their distances computed in blocks; the proposals do not change."""
+    from hyperperturb.tl import _design
+
+    a = screen.copy()
+    if predictor == "model":
+        hp.tl.train(a, epochs=3, verbose=False)
+    ref = hp.tl.design(a.copy(), n=8, strategy=strategy, predictor=predictor)
+    monkeypatch.setattr(_design, "CANDIDATE_BLOCK", 7)
+    monkeypatch.setattr(_design, "_DIST_BLOCK", 5)
+    blk = hp.tl.design(a.copy(), n=8, strategy=strategy, predictor=predictor)
+    assert blk["gene"].tolist() == ref["gene"].tolist()
+    pd.testing.assert_frame_equal(blk, ref, check_exact=False, rtol=1e-12, atol=1e-12)

@@ -12,7 +12,9 @@ import scanpy as sc
 from scipy import sparse
 
 import hyperperturb as hp
+from hyperperturb.tl import _baselines as baselines_mod
 from hyperperturb.tl import _evaluate as ev_mod
+from hyperperturb.tl import _evaluate_scoring as scoring_mod
 from hyperperturb.tl import _predict as predict_mod
 from hyperperturb.tl import _train as train_mod
 from hyperperturb.tl._metrics import ALL_METRICS, PER_SPLIT
@@ -342,8 +344,9 @@ def test_corrupting_heldout_columns_leaves_baseline_and_ceiling_predictions_unch
             return real_auc(scores, labels)
 
         with monkeypatch.context() as mp:
-            mp.setattr(ev_mod, "score_split", spy_score)
-            mp.setattr(ev_mod, "_policy_auroc", spy_auc)
+            for mod in (ev_mod, scoring_mod):  # evaluate and its ceiling rows (in _evaluate_scoring)
+                mp.setattr(mod, "score_split", spy_score)
+                mp.setattr(mod, "_policy_auroc", spy_auc)
             hp.tl.evaluate(a, **kw)
         return preds
 
@@ -428,3 +431,75 @@ def test_random_embedding_floor_permutes_positions_of_a_copy(screen, monkeypatch
     assert v["hyperperturb-random-embedding"] < 0.8
     keys = list(a.uns["hyperperturb"]["evaluation"]["random_embedding_keys"])
     assert keys == ["varm:X_poincare", "train:perturbation_embedding"]
+
+
+# ---- issue 16: bounded cost on large screens (max_heldout), one linear fit per split
+
+
+def test_max_heldout_above_the_screen_changes_nothing(screen):
+    kw = {"n_splits": 2, "models": (), "baselines": ("mean", "linear", "ceiling"), "n_null": 20, "verbose": False}
+    a, b = screen.copy(), screen.copy()
+    r_default = hp.tl.evaluate(a, **kw)  # default bound (200) is far above 3 held out per split
+    r_none = hp.tl.evaluate(b, max_heldout=None, **kw)
+    pd.testing.assert_frame_equal(r_default, r_none)
+    ent = a.uns["hyperperturb"]["evaluation"]
+    assert ent["scored"] == ent["splits"] and ent["params"]["max_heldout"] == 200
+
+
+def test_max_heldout_scores_a_seeded_subsample_but_trains_without_all(screen, monkeypatch):
+    holdouts = []
+    real_train = train_mod.train
+
+    def spy_train(*args, holdout=None, **kw):
+        holdouts.append(list(holdout))
+        kw["epochs"] = 2
+        return real_train(*args, holdout=holdout, **kw)
+
+    monkeypatch.setattr(train_mod, "train", spy_train)
+    kw = {"n_splits": 2, "holdout_frac": 0.4, "n_null": 20, "verbose": False, "seed": 1}
+    a = screen.copy()
+    res = hp.tl.evaluate(a, models=("hyperperturb",), baselines=("mean", "ceiling"), max_heldout=2, **kw)
+    ent = a.uns["hyperperturb"]["evaluation"]
+    for s in ("0", "1"):
+        held, scored = ent["splits"][s], ent["scored"][s]
+        assert len(held) == 6 and len(scored) == 2 and set(scored) <= set(held)
+        rows = res[(res["split"] == int(s)) & (res["perturbation"] != "all")]
+        assert set(rows["perturbation"]) == set(scored)  # every method scores the same subsample
+        assert set(rows["model"]) == {"hyperperturb", "mean", "ceiling"}
+        assert sorted(holdouts[int(s)]) == sorted(held)  # the model never saw any held-out perturbation
+    assert set(ent["detectability"]["perturbation"]) == set(ent["scored"]["0"]) | set(ent["scored"]["1"])
+    b = screen.copy()
+    hp.tl.evaluate(b, models=("hyperperturb",), baselines=("mean", "ceiling"), max_heldout=2, **kw)
+    assert b.uns["hyperperturb"]["evaluation"]["scored"] == ent["scored"]  # seeded
+
+
+def test_max_heldout_caps_leave_one_out_splits(screen):
+    a = screen.copy()
+    res = hp.tl.evaluate(a, split="loo", models=(), baselines=("mean",), n_null=20, max_heldout=4, verbose=False)
+    ent = a.uns["hyperperturb"]["evaluation"]
+    assert len(ent["splits"]) == 4 and all(len(v) == 1 for v in ent["splits"].values())
+    assert res["split"].nunique() == 4
+
+
+@pytest.mark.parametrize("bad", [1, 0, -3, 2.5, True, "all"])
+def test_max_heldout_bad_values(screen, bad):
+    a = screen.copy()
+    snap = _snapshot(a)
+    with pytest.raises(ValueError, match="max_heldout"):
+        hp.tl.evaluate(a, models=(), baselines=("mean",), max_heldout=bad, verbose=False)
+    _same(a, snap)
+    assert "evaluation" not in a.uns["hyperperturb"]
+
+
+def test_linear_baseline_fits_once_per_split(screen, monkeypatch):
+    calls = []
+    real_fit = baselines_mod.fit_linear
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(ev_mod, "fit_linear", spy)
+    monkeypatch.setattr(baselines_mod, "fit_linear", spy)
+    hp.tl.evaluate(screen.copy(), n_splits=3, models=(), baselines=("linear",), n_null=20, verbose=False)
+    assert len(calls) == 3

@@ -161,3 +161,28 @@ def test_score_split_residual_and_retrieval_for_perfect_and_mean_predictors():
     np.testing.assert_allclose(mean["retrieval_top1"], 1 / 3)
     with pytest.raises(ValueError, match="train_mean"):
         score_split(held, held, np.zeros(50), excess=True, metrics=("residual_pearson",))
+
+
+def test_blocked_retrieval_matches_the_reference(monkeypatch):
+    """Issue 16: large screens score retrieval in blocks; same ranks and top-1 as one candidate copy per perturbation."""
+    from hyperperturb.tl import _metrics as M
+
+    rng = np.random.default_rng(0)
+    G, C, n = 40, 30, 9
+    cand = rng.gamma(2.0, 1.0, (G, C))
+    true_index = rng.choice(C, n, replace=False)
+    obs = cand[:, true_index] + rng.normal(0, 0.3, (G, n))
+    pred = obs + rng.normal(0, 1.0, (G, n))
+    m = cand.mean(axis=1)
+    pred[:, 0] = m  # constant delta: ties everything
+    cand[:, true_index[1]] = 1.0
+    obs[:, 1] = m  # constant observed delta: nan
+    kw = {"excess": True, "metrics": ("retrieval_rank", "retrieval_top1"), "train_mean": m, "candidates": cand}
+    ref, _ = M.score_split(pred, obs, np.zeros(G), true_index=true_index, **kw)
+    monkeypatch.setattr(M, "RETRIEVAL_BLOCKED", 0)
+    monkeypatch.setattr(M, "_RETRIEVAL_BLOCK", 2 * C)  # two held-out perturbations per block
+    blk, _ = M.score_split(pred, obs, np.zeros(G), true_index=true_index, **kw)
+    for key in ("retrieval_rank", "retrieval_top1"):
+        np.testing.assert_allclose(blk[key], ref[key], rtol=0, atol=1e-12, equal_nan=True)
+    assert ref["retrieval_rank"][0] == 0.5 and np.isnan(ref["retrieval_rank"][1])
+    assert np.isfinite(ref["retrieval_rank"][2:]).all()

@@ -82,9 +82,14 @@ def predict_linear(
     *,
     k: int = 10,
     ridge: float = 0.1,
+    fit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Linear-model predictions for perturbations of the genes ``out_target_idx`` (``-1``: unmeasured -> mean)."""
-    G, W, rowmean = fit_linear(R_train, np.asarray(train_target_idx), k=k, ridge=ridge)
+    """Linear-model predictions for perturbations of the genes ``out_target_idx`` (``-1``: unmeasured -> mean).
+
+    ``fit``: the result of :func:`fit_linear` on the same ``R_train`` and ``train_target_idx`` (reused: the SVD of
+    a genes x perturbations matrix is the costly part on large screens).
+    """
+    G, W, rowmean = fit if fit is not None else fit_linear(R_train, np.asarray(train_target_idx), k=k, ridge=ridge)
     out_target_idx = np.asarray(out_target_idx)
     pred = np.repeat(rowmean[:, None], out_target_idx.size, axis=1)
     ok = out_target_idx >= 0

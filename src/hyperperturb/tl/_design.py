@@ -11,10 +11,14 @@ from scipy import sparse
 
 from hyperperturb._utils import as_rng, get_ledger, logger, record, resolve
 
-from ._baselines import gene_embedding, predict_linear
+from ._baselines import fit_linear, gene_embedding, predict_linear
 from ._splits import Screen, make_splits, read_screen
 
 _STEP = "design"
+#: Candidates predicted per block (their genes x candidates profiles are reduced to one effect each, block by block).
+CANDIDATE_BLOCK = 2048
+#: Candidate x screened-target distances per block of the uncertainty (bounded memory on genome-scale screens).
+_DIST_BLOCK = 2**22
 STRATEGIES = ("greedy", "ucb", "random", "degree")
 PREDICTORS = ("auto", "model", "linear")
 
@@ -41,6 +45,11 @@ def _effect(pred: np.ndarray, screen: Screen) -> np.ndarray:
     return np.clip(pred - screen.baseline[:, None], 0.0, None).sum(axis=0)
 
 
+def _blocks(n: int) -> list[slice]:
+    """Candidate blocks of :data:`CANDIDATE_BLOCK` (one block, i.e. the whole set, on small screens)."""
+    return [slice(lo, min(lo + CANDIDATE_BLOCK, n)) for lo in range(0, max(n, 1), CANDIDATE_BLOCK)]
+
+
 def _predict(
     adata: Any,
     screen: Screen,
@@ -49,40 +58,51 @@ def _predict(
     cand_names: np.ndarray,
     predictor: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Predicted reward profiles of the candidates and a coordinate per node for the uncertainty.
+    """Expected effect of each candidate and a coordinate per node for the uncertainty.
 
-    Returns ``(pred genes x candidates, candidate coordinates, screened-target coordinates)``.
+    Profiles are predicted :data:`CANDIDATE_BLOCK` candidates at a time and reduced to their effect, so no genes x
+    all-candidates matrix is held. Returns ``(effect, candidate coordinates, screened-target coordinates)``.
     """
     screened_idx = screen.target_index[train_cols]
     if predictor == "linear":
         R_train = screen.reward[:, train_cols]
-        pred = predict_linear(R_train, screened_idx, cand_idx)
+        fit = fit_linear(R_train, screened_idx)
+        effect = np.concatenate(
+            [
+                _effect(predict_linear(R_train, screened_idx, cand_idx[b], fit=fit), screen)
+                for b in _blocks(cand_idx.size)
+            ]
+        )
         G, _ = gene_embedding(R_train)
         far = np.full(G.shape[1], np.nan)
         coord_c = np.asarray([G[i] if i >= 0 else far for i in cand_idx])
         coord_s = np.asarray([G[i] for i in screened_idx if i >= 0])
-        return pred, coord_c, coord_s
+        return effect, coord_c, coord_s
     from hyperperturb import tl
 
-    df = tl.predict(adata, perturbations=[str(c) for c in cand_names], kind="reward")
-    pred = df.reindex(columns=[str(c) for c in cand_names]).to_numpy(dtype=np.float64)
+    effects = []
+    for b in _blocks(cand_names.size):
+        names = [str(c) for c in cand_names[b]]
+        df = tl.predict(adata, perturbations=names, kind="reward")
+        effects.append(_effect(df.reindex(columns=names).to_numpy(dtype=np.float64), screen))
+    effect = np.concatenate(effects)
     Z = np.asarray(adata.varm["X_poincare"], dtype=np.float64)
     train = get_ledger(adata).get("train", {})
-    extra_names = list(np.asarray(train.get("extra_nodes", []), dtype=str))
+    extra_pos = {str(n): i for i, n in enumerate(np.asarray(train.get("extra_nodes", []), dtype=str))}
     extra_emb = np.asarray(train.get("extra_embedding", np.zeros((0, Z.shape[1]))), dtype=np.float64)
 
     def _coord(i: int, name: str) -> np.ndarray:
         if i >= 0:
             return Z[i]
-        if name in extra_names:
-            return extra_emb[extra_names.index(name)]
+        if name in extra_pos:
+            return extra_emb[extra_pos[name]]
         return np.full(Z.shape[1], np.nan)
 
     coord_c = np.asarray([_coord(int(i), str(nm)) for i, nm in zip(cand_idx, cand_names, strict=True)])
     coord_s = np.asarray(
         [_coord(int(i), str(nm)) for i, nm in zip(screened_idx, screen.targets[train_cols], strict=True)]
     )
-    return pred, coord_c, coord_s
+    return effect, coord_c, coord_s
 
 
 def _rank(
@@ -102,8 +122,12 @@ def _rank(
     def _nearest(cc: np.ndarray, ref: np.ndarray) -> np.ndarray:
         if ref.size == 0:
             return np.full(cc.shape[0], np.inf)
-        d = np.sqrt(((cc[:, None, :] - ref[None, :, :]) ** 2).sum(-1))
-        return d.min(axis=1)
+        step = max(1, _DIST_BLOCK // max(ref.shape[0] * max(ref.shape[1], 1), 1))  # rows of candidates per block
+        out = np.empty(cc.shape[0])
+        for lo in range(0, cc.shape[0], step):
+            d = np.sqrt(((cc[lo : lo + step, None, :] - ref[None, :, :]) ** 2).sum(-1))
+            out[lo : lo + step] = d.min(axis=1)
+        return out
 
     unc = _nearest(coord_c, coord_s)
     fin = np.isfinite(unc)
@@ -180,8 +204,7 @@ def _propose(
         coord_c = np.full((cand_names.size, 1), np.nan)
         coord_s = np.zeros((0, 1))
     else:
-        pred, coord_c, coord_s = _predict(adata, screen, train_cols, cand_idx, cand_names, predictor)
-        effect = _effect(pred, screen)
+        effect, coord_c, coord_s = _predict(adata, screen, train_cols, cand_idx, cand_names, predictor)
     order, score, unc = _rank(strategy, effect, coord_c, coord_s, degree, n=n, kappa=kappa, rng=rng)
     out = pd.DataFrame(
         {

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from hyperperturb._utils import as_rng, get_ledger, logger, progress, record, resolve
 
@@ -17,17 +16,18 @@ from ._baselines import (
     MODELS,
     PREDICT_METHOD,
     RANDOM_EMBEDDING,
-    permute_embedding,
+    fit_linear,
     predict_linear,
     predict_mean,
     shuffled_network_copy,
 )
+from ._evaluate_models import _model_predictions
+from ._evaluate_params import MAX_HELDOUT, SPLITS, _as_names, _check_choice, _validate, subsample_heldout
+from ._evaluate_scoring import SUBSETS, _ceiling_rows, _policy_auroc, _subset_columns, moved_labels, summarize
 from ._metrics import (
     ALL_METRICS,
-    CORRELATIONS,
     PER_PERTURBATION,
     PER_SPLIT,
-    auroc_rows,
     majority_vote_scores,
     pearson,
     score_split,
@@ -35,231 +35,9 @@ from ._metrics import (
 )
 from ._splits import Screen, detectable_effects, make_splits, read_screen, split_half_rewards
 
+__all__ = ["MAX_HELDOUT", "SPLITS", "SUBSETS", "evaluate", "moved_labels", "subsample_heldout", "summarize"]
+
 _STEP = "evaluation"
-#: Split schemes of ``hp.tl.evaluate(split=...)``.
-SPLITS = ("random", "loo")
-#: Subsets of the summary: every held-out perturbation, those with a detectable effect, those without.
-SUBSETS = ("all", "detectable", "none")
-
-
-def _as_names(x: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
-    if x is None:
-        return ()
-    if isinstance(x, str):
-        return (x,)
-    try:
-        return tuple(str(v) for v in x)
-    except TypeError:
-        msg = f"`{what}` must be a name or a sequence of names, got {type(x).__name__}."
-        raise TypeError(msg) from None
-
-
-def _check_choice(values: tuple[str, ...], allowed: Sequence[str], what: str) -> None:
-    bad = [v for v in values if v not in allowed]
-    if bad:
-        msg = f"Unknown {what} {bad}; choose from {list(allowed)}."
-        raise ValueError(msg)
-
-
-def _validate(
-    split: Any,
-    n_splits: Any,
-    holdout_frac: Any,
-    effect_level: Any,
-    n_null: Any,
-    k: Any,
-    policy_threshold: Any,
-    train_kwargs: Any,
-) -> None:
-    if not isinstance(split, str) or split not in SPLITS:
-        msg = (
-            f"`split` must be 'random' (repeated random hold-out) or 'loo' (leave-one-perturbation-out), got {split!r}."
-        )
-        raise ValueError(msg)
-    if isinstance(n_splits, bool) or not isinstance(n_splits, int | np.integer) or n_splits < 1:
-        msg = f"`n_splits` must be an integer >= 1, got {n_splits!r}."
-        raise ValueError(msg)
-    if not isinstance(holdout_frac, float | int) or not 0.0 < float(holdout_frac) < 1.0:
-        msg = f"`holdout_frac` must be a fraction strictly between 0 and 1 (e.g. 0.2), got {holdout_frac!r}."
-        raise ValueError(msg)
-    if not isinstance(effect_level, float | int) or not 0.0 < float(effect_level) < 1.0:
-        msg = f"`effect_level` must be strictly between 0 and 1 (e.g. 0.05), got {effect_level!r}."
-        raise ValueError(msg)
-    if isinstance(n_null, bool) or not isinstance(n_null, int | np.integer) or n_null < 10:
-        msg = f"`n_null` must be an integer >= 10 (number of control resamples), got {n_null!r}."
-        raise ValueError(msg)
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
-        msg = f"`k` must be an integer >= 2 (size of the top-k gene sets; the residual metric correlates them), got {k!r}."
-        raise ValueError(msg)
-    if (
-        isinstance(policy_threshold, bool)
-        or not isinstance(policy_threshold, float | int)
-        or not np.isfinite(policy_threshold)
-        or policy_threshold < 0
-    ):
-        msg = (
-            "`policy_threshold` must be a finite number >= 0 (a perturbation moves a gene when its excess exceeds "
-            f"this multiple of the gene's noise floor, e.g. 0.1), got {policy_threshold!r}."
-        )
-        raise ValueError(msg)
-    if train_kwargs is not None and not isinstance(train_kwargs, Mapping):
-        msg = (
-            f"`train_kwargs` must be a dict of keyword arguments for `hp.tl.train`, got {type(train_kwargs).__name__}."
-        )
-        raise TypeError(msg)
-    reserved = {"holdout", "copy", "geometry", "model"} & set(train_kwargs or {})
-    if reserved:
-        msg = f"`train_kwargs` must not set {sorted(reserved)}: evaluate sets them for each model and split."
-        raise ValueError(msg)
-
-
-def _model_predictions(
-    obj: Any,
-    held: np.ndarray,
-    train_names: np.ndarray,
-    *,
-    geometry: str,
-    seed: int,
-    train_kwargs: Mapping[str, Any],
-    mod: str | None,
-    method: str = "auto",
-    cache: dict[str, Any] | None = None,
-    random_embedding: bool = False,
-    permuted: list[str] | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Train on everything but ``held`` (names); return held-out (reward, policy) and the training policy.
-
-    ``cache`` (per split) reuses a model trained with the same geometry for another read-out ``method``.
-    ``random_embedding``: predict from a copy whose stored positions are permuted (keys appended to ``permuted``);
-    its training policy is ``None`` (the stored ``hp_policy`` was computed before the permutation).
-    """
-    from ._predict import predict  # direct, lazy: TensorFlow only when a model is evaluated
-    from ._train import train
-
-    kw = {"seed": seed, "verbose": False, **dict(train_kwargs)}
-    if mod is not None:
-        kw["mod"] = mod
-    if cache is not None and geometry in cache:
-        trained = cache[geometry]
-    else:
-        trained = train(obj, model="hyperperturb", geometry=geometry, holdout=list(held), copy=True, **kw)
-        if cache is not None:
-            cache[geometry] = trained
-    if random_embedding:
-        trained = trained.copy()
-        keys = permute_embedding(resolve(trained, mod=mod or "rna").adata, seed=seed)
-        if permuted is not None and not permuted:
-            permuted.extend(keys)
-    pkw = {"mod": mod} if mod is not None else {}
-    if method != "auto":
-        pkw["method"] = method
-    rew = predict(trained, perturbations=list(held), kind="reward", **pkw)
-    pol = predict(trained, perturbations=list(held), kind="policy", **pkw)
-    rew = rew.reindex(columns=list(held)).to_numpy(dtype=np.float64)
-    pol = pol.reindex(columns=list(held)).to_numpy(dtype=np.float64)
-    tpol = None if random_embedding else _stored_policy(trained, train_names, mod, predict)
-    if not (np.isfinite(rew).all() and np.isfinite(pol).all() and (tpol is None or np.isfinite(tpol).all())):
-        msg = (
-            f"hp.tl.predict returned NaN for held-out perturbations {list(held)} or the stored policy of the training "
-            f"perturbations is not finite (geometry={geometry!r}); their targets may not be scorable. "
-            "Check `adata.uns['hyperperturb']['train']['scorable']`."
-        )
-        raise ValueError(msg)
-    return rew, pol, tpol
-
-
-def _stored_policy(trained: Any, train_names: np.ndarray, mod: str | None, predict: Any) -> np.ndarray:
-    """The trained model's in-sample policy ``.varm["hp_policy"]`` for the training perturbations (genes x names).
-
-    Falls back to ``hp.tl.predict(kind="policy", method="head")`` when ``hp_policy`` or its column names are missing.
-    Not ``method="auto"``: the kernel readout of a training perturbation leaves its own profile out, which makes
-    the leave-one-out mean anti-correlated with the observed ranking by construction.
-    """
-    ad_ = resolve(trained, mod=mod or "rna").adata
-    entry = get_ledger(ad_).get("train", {})
-    cols = np.asarray(entry.get("perturbations", []), dtype=str) if isinstance(entry, dict) else np.asarray([])
-    if "hp_policy" in ad_.varm and np.asarray(ad_.varm["hp_policy"]).shape[1] == cols.size and cols.size:
-        pos = {n: i for i, n in enumerate(cols)}
-        if all(str(n) in pos for n in train_names):
-            P = np.asarray(ad_.varm["hp_policy"], dtype=np.float64)
-            return P[:, [pos[str(n)] for n in train_names]]
-    pkw = {"mod": mod} if mod is not None else {}
-    out = predict(trained, perturbations=list(train_names), kind="policy", method="head", **pkw)
-    return out.reindex(columns=list(train_names)).to_numpy(dtype=np.float64)
-
-
-def moved_labels(R: np.ndarray, baseline: np.ndarray, *, signed: bool, threshold: float) -> np.ndarray:
-    """Which perturbations move each gene: excess ``R - B`` (signed rewards: ``|R|``) above ``threshold * B``."""
-    B = np.asarray(baseline, dtype=np.float64)[:, None]
-    effect = np.abs(R) if signed else R - B
-    return effect > threshold * B
-
-
-def _policy_auroc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Mean over genes (with both classes among the perturbations) of the per-gene AUROC; ``nan`` if none."""
-    auc = auroc_rows(scores, labels)
-    fin = auc[np.isfinite(auc)]
-    return float(fin.mean()) if fin.size else float("nan")
-
-
-def _wilcoxon(a: np.ndarray, b: np.ndarray) -> float:
-    ok = np.isfinite(a) & np.isfinite(b)
-    d = a[ok] - b[ok]
-    if d.size < 2:
-        return float("nan")
-    if np.allclose(d, 0.0):
-        return 1.0
-    return float(stats.wilcoxon(a[ok], b[ok], zero_method="wilcox").pvalue)
-
-
-def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean, sd, median and n per model, metric and subset, with paired Wilcoxon p-values against every other method.
-
-    ``subset == "all"`` uses every held-out perturbation (per-split metrics: the rows scored on all held-out
-    columns); ``"detectable"`` only those whose effect beats control resampling, ``"none"`` only those whose effect
-    does not (report both: a model can only be expected to predict a detectable effect). Per-split metrics appear
-    in a subset only where that subset had at least 2 held-out perturbations in a split; ``policy_auroc`` is scored
-    on the training perturbations and appears under ``"all"`` only. Pairs are matched by split and perturbation;
-    ``p_vs_<name>`` is ``nan`` against itself or with fewer than 2 pairs. Rows without any finite value are
-    dropped.
-    """
-    methods = list(dict.fromkeys(results["model"]))
-    rows = []
-    for metric in dict.fromkeys(results["metric"]):
-        r_m = results[results["metric"] == metric]
-        per_split = metric in PER_SPLIT
-        for subset in SUBSETS:
-            if per_split:
-                r_s = r_m[r_m["effect"] == subset]
-            else:
-                r_s = r_m if subset == "all" else r_m[r_m["effect"] == subset]
-            if r_s.empty:
-                continue
-            wide = r_s.pivot_table(index=["split", "perturbation"], columns="model", values="value", dropna=False)
-            for m in methods:
-                if m not in wide.columns:
-                    continue
-                v = wide[m].to_numpy(dtype=np.float64)
-                fin = v[np.isfinite(v)]
-                if not fin.size:
-                    continue
-                row = {
-                    "model": m,
-                    "metric": metric,
-                    "subset": subset,
-                    "mean": float(fin.mean()) if fin.size else float("nan"),
-                    "sd": float(fin.std(ddof=1)) if fin.size > 1 else float("nan"),
-                    "median": float(np.median(fin)) if fin.size else float("nan"),
-                    "n": int(fin.size),
-                }
-                for other in methods:
-                    row[f"p_vs_{other}"] = (
-                        _wilcoxon(v, wide[other].to_numpy(dtype=np.float64))
-                        if other != m and other in wide.columns
-                        else float("nan")
-                    )
-                rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def evaluate(
@@ -277,6 +55,7 @@ def evaluate(
     n_null: int = 200,
     k: int = 20,
     policy_threshold: float = 0.1,
+    max_heldout: int | None = MAX_HELDOUT,
     mod: str = "rna",
     verbose: bool = True,
     copy: bool = False,
@@ -345,6 +124,13 @@ def evaluate(
     policy_threshold
         ``policy_auroc`` labels perturbation ``p`` as moving gene ``g`` when its excess ``R[g, p] - B[g]``
         (signed rewards: ``|R[g, p]|``) exceeds ``policy_threshold * B[g]``.
+    max_heldout
+        Cost bound for large screens. ``split="random"``: when a split holds out more than ``max_heldout``
+        perturbations, the models are still trained without all of them, but only a seeded random subsample of
+        ``max_heldout`` is scored (metrics, detectability test, ceiling); ``split="loo"``: at most ``max_heldout``
+        splits, a seeded subsample of the eligible perturbations. ``None`` scores everything. Screens below the
+        bound (default 200: up to 1,000 eligible perturbations with the default ``holdout_frac``) are scored in
+        full, exactly as without the option. The scored names are stored under ``scored``.
     mod
         Modality of a MuData holding RNA and the ledger.
     verbose
@@ -379,7 +165,7 @@ def evaluate(
     """
     t0 = time.perf_counter()
     t = resolve(data, mod=mod)
-    _validate(split, n_splits, holdout_frac, effect_level, n_null, k, policy_threshold, train_kwargs)
+    _validate(split, n_splits, holdout_frac, effect_level, n_null, k, policy_threshold, train_kwargs, max_heldout)
     models_t = _as_names(models, "models")
     baselines_t = _as_names(baselines, "baselines")
     metrics_t = ALL_METRICS if metrics is None else _as_names(metrics, "metrics")
@@ -406,17 +192,19 @@ def evaluate(
     rng = as_rng(seed)
     eligible_idx = np.flatnonzero(screen.eligible)
     splits = make_splits(eligible_idx, n_splits=int(n_splits), holdout_frac=float(holdout_frac), rng=rng, scheme=split)
+    splits, scored_splits = subsample_heldout(splits, max_heldout, seed=int(seed), scheme=split)
     logger.info(
-        "evaluate: %d of %d perturbations eligible (target is a graph node); %d %s split(s) of %d held out",
+        "evaluate: %d of %d perturbations eligible (target is a graph node); %d %s split(s) of %d held out, %d scored",
         eligible_idx.size,
         screen.names.size,
         len(splits),
         split,
         splits[0].size,
+        scored_splits[0].size,
     )
 
-    # detectability of every perturbation that is ever held out (one cell-level pass)
-    ever = np.unique(np.concatenate(splits))
+    # detectability of every perturbation that is ever scored (one cell-level pass)
+    ever = np.unique(np.concatenate(scored_splits))
     rw_params = get_ledger(t.adata)["rewards"].get("params", {})
     layer = rw_params.get("layer") if isinstance(rw_params, dict) else None
     layer = None if layer in (None, "None") else str(layer)
@@ -463,8 +251,10 @@ def evaluate(
             }
         )
 
-    for s, held_cols in enumerate(progress(splits, verbose=verbose, total=len(splits), desc="evaluate")):
-        train_cols = np.setdiff1d(np.arange(screen.names.size), held_cols)
+    for s, (all_held, held_cols) in enumerate(
+        progress(list(zip(splits, scored_splits, strict=True)), verbose=verbose, total=len(splits), desc="evaluate")
+    ):
+        train_cols = np.setdiff1d(np.arange(screen.names.size), all_held)
         R_train = screen.reward[:, train_cols]
         m_train = R_train.mean(axis=1)
         obs = screen.reward[:, held_cols]
@@ -491,25 +281,27 @@ def evaluate(
             if method == "mean":
                 pred = predict_mean(R_train, held_cols.size)
                 tpol = predict_mean(R_train, train_cols.size)
-            elif method == "linear":
+            elif method == "linear":  # one fit per split serves both predictions
                 tidx_train = screen.target_index[train_cols]
-                pred = predict_linear(R_train, tidx_train, screen.target_index[held_cols])
-                tpol = predict_linear(R_train, tidx_train, tidx_train)
+                linear_fit = fit_linear(R_train, tidx_train)
+                pred = predict_linear(R_train, tidx_train, screen.target_index[held_cols], fit=linear_fit)
+                tpol = predict_linear(R_train, tidx_train, tidx_train, fit=linear_fit)
             elif method == "shuffled-network":
                 obj = shuffled_network_copy(t.adata, seed=int(seed) * 1000 + s)
                 pred, pol, tpol = _model_predictions(
                     obj,
-                    held_names,
+                    screen.names[all_held],
                     train_names,
                     geometry="poincare",
                     seed=int(seed) + s,
                     train_kwargs=train_kwargs or {},
                     mod=None,
+                    scored=held_names,
                 )
             else:
                 pred, pol, tpol = _model_predictions(
                     t.data,
-                    held_names,
+                    screen.names[all_held],
                     train_names,
                     geometry=MODELS[method],
                     seed=int(seed) + s,
@@ -519,6 +311,7 @@ def evaluate(
                     cache=cache,
                     random_embedding=method in RANDOM_EMBEDDING,
                     permuted=permuted,
+                    scored=held_names,
                 )
             per, _ = score_split(
                 pred, obs, screen.baseline, metrics=per_pert_metrics, true_index=true_index, **score_kw
@@ -581,12 +374,14 @@ def evaluate(
             "n_null": int(n_null),
             "k": int(k),
             "policy_threshold": float(policy_threshold),
+            "max_heldout": None if max_heldout is None else int(max_heldout),
             "excess": excess,
         },
         "results": results,
         "summary": summary,
         "detectability": detect,
         "splits": {str(i): [str(n) for n in screen.names[c]] for i, c in enumerate(splits)},
+        "scored": {str(i): [str(n) for n in screen.names[c]] for i, c in enumerate(scored_splits)},
         "coverage": screen.coverage,
         "random_embedding_keys": list(permuted),
         "wall_time": float(time.perf_counter() - t0),
@@ -596,74 +391,3 @@ def evaluate(
     record(t.adata, _STEP, entry)
     logger.info("evaluate: %d rows in %.1f s", len(results), entry["wall_time"])
     return t.done(True) if copy else results
-
-
-def _subset_columns(eff: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """Held-out columns per summary subset, where the subset has at least 2 (per-split metrics need them)."""
-    out = []
-    for subset in SUBSETS:
-        cols = np.arange(eff.size) if subset == "all" else np.flatnonzero(eff == subset)
-        if cols.size >= 2:
-            out.append((subset, cols))
-    return out
-
-
-def _ceiling_rows(
-    add: Any,
-    s: int,
-    halves: tuple[np.ndarray, np.ndarray],
-    held_cols: np.ndarray,
-    train_cols: np.ndarray,
-    held_names: np.ndarray,
-    eff: np.ndarray,
-    true_index: np.ndarray,
-    screen: Screen,
-    score_kw: dict[str, Any],
-    per_pert_metrics: tuple[str, ...],
-    split_metrics: tuple[str, ...],
-    want_auroc: bool,
-    policy_threshold: float,
-) -> None:
-    """Rows of the split-half noise ceiling: half A predicts half B and B predicts A, averaged.
-
-    Correlation metrics are Spearman-Brown corrected (:func:`spearman_brown`); ranks, top-1, recall, JS and AUROC are
-    reported as measured on half of the cells (a conservative ceiling). ``policy_auroc`` scores the training
-    perturbations' half-A rewards against half-B labels and vice versa.
-    """
-    A, B = halves
-    a_h, b_h = A[:, held_cols], B[:, held_cols]
-    ok = np.isfinite(a_h).all(axis=0) & np.isfinite(b_h).all(axis=0)
-    a_f, b_f = np.where(ok, a_h, 0.0), np.where(ok, b_h, 0.0)
-    kw = dict(score_kw, true_index=true_index, metrics=per_pert_metrics)
-    p1, _ = score_split(a_f, b_f, screen.baseline, **kw)
-    p2, _ = score_split(b_f, a_f, screen.baseline, **kw)
-    for metric in p1:
-        vals = 0.5 * (p1[metric] + p2[metric])
-        if metric in CORRELATIONS:
-            vals = spearman_brown(vals)
-        vals = np.where(ok, vals, np.nan)
-        for j, name in enumerate(held_names):
-            add(s, "ceiling", str(name), metric, vals[j], str(eff[j]))
-    for subset, cols in _subset_columns(eff):
-        cols = cols[ok[cols]]
-        if cols.size < 2 or not split_metrics:
-            continue
-        _, s1 = score_split(
-            a_h[:, cols], b_h[:, cols], screen.baseline, excess=score_kw["excess"], metrics=split_metrics
-        )
-        _, s2 = score_split(
-            b_h[:, cols], a_h[:, cols], screen.baseline, excess=score_kw["excess"], metrics=split_metrics
-        )
-        for metric in s1:
-            val = 0.5 * (s1[metric] + s2[metric])
-            add(s, "ceiling", "all", metric, spearman_brown(val) if metric in CORRELATIONS else val, subset)
-    if want_auroc:
-        a_t, b_t = A[:, train_cols], B[:, train_cols]
-        okt = np.isfinite(a_t).all(axis=0) & np.isfinite(b_t).all(axis=0)
-        a_t, b_t = a_t[:, okt], b_t[:, okt]
-        kw_l = {"signed": screen.signed, "threshold": policy_threshold}
-        auc = 0.5 * (
-            _policy_auroc(a_t, moved_labels(b_t, screen.baseline, **kw_l))
-            + _policy_auroc(b_t, moved_labels(a_t, screen.baseline, **kw_l))
-        )
-        add(s, "ceiling", "all", "policy_auroc", auc, "all")

@@ -1,0 +1,118 @@
+"""Arguments of :func:`hyperperturb.tl.evaluate`: validation and the held-out subsample of large screens (private)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+#: Split schemes of ``hp.tl.evaluate(split=...)``.
+SPLITS = ("random", "loo")
+#: Default of ``max_heldout``: held-out perturbations scored per split (random splits) / splits (leave-one-out).
+MAX_HELDOUT = 200
+
+
+def _as_names(x: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
+    if x is None:
+        return ()
+    if isinstance(x, str):
+        return (x,)
+    try:
+        return tuple(str(v) for v in x)
+    except TypeError:
+        msg = f"`{what}` must be a name or a sequence of names, got {type(x).__name__}."
+        raise TypeError(msg) from None
+
+
+def _check_choice(values: tuple[str, ...], allowed: Sequence[str], what: str) -> None:
+    bad = [v for v in values if v not in allowed]
+    if bad:
+        msg = f"Unknown {what} {bad}; choose from {list(allowed)}."
+        raise ValueError(msg)
+
+
+def _validate(
+    split: Any,
+    n_splits: Any,
+    holdout_frac: Any,
+    effect_level: Any,
+    n_null: Any,
+    k: Any,
+    policy_threshold: Any,
+    train_kwargs: Any,
+    max_heldout: Any = None,
+) -> None:
+    if not isinstance(split, str) or split not in SPLITS:
+        msg = (
+            f"`split` must be 'random' (repeated random hold-out) or 'loo' (leave-one-perturbation-out), got {split!r}."
+        )
+        raise ValueError(msg)
+    if isinstance(n_splits, bool) or not isinstance(n_splits, int | np.integer) or n_splits < 1:
+        msg = f"`n_splits` must be an integer >= 1, got {n_splits!r}."
+        raise ValueError(msg)
+    if not isinstance(holdout_frac, float | int) or not 0.0 < float(holdout_frac) < 1.0:
+        msg = f"`holdout_frac` must be a fraction strictly between 0 and 1 (e.g. 0.2), got {holdout_frac!r}."
+        raise ValueError(msg)
+    if not isinstance(effect_level, float | int) or not 0.0 < float(effect_level) < 1.0:
+        msg = f"`effect_level` must be strictly between 0 and 1 (e.g. 0.05), got {effect_level!r}."
+        raise ValueError(msg)
+    if isinstance(n_null, bool) or not isinstance(n_null, int | np.integer) or n_null < 10:
+        msg = f"`n_null` must be an integer >= 10 (number of control resamples), got {n_null!r}."
+        raise ValueError(msg)
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 2:
+        msg = f"`k` must be an integer >= 2 (size of the top-k gene sets; the residual metric correlates them), got {k!r}."
+        raise ValueError(msg)
+    if (
+        isinstance(policy_threshold, bool)
+        or not isinstance(policy_threshold, float | int)
+        or not np.isfinite(policy_threshold)
+        or policy_threshold < 0
+    ):
+        msg = (
+            "`policy_threshold` must be a finite number >= 0 (a perturbation moves a gene when its excess exceeds "
+            f"this multiple of the gene's noise floor, e.g. 0.1), got {policy_threshold!r}."
+        )
+        raise ValueError(msg)
+    if train_kwargs is not None and not isinstance(train_kwargs, Mapping):
+        msg = (
+            f"`train_kwargs` must be a dict of keyword arguments for `hp.tl.train`, got {type(train_kwargs).__name__}."
+        )
+        raise TypeError(msg)
+    if max_heldout is not None and (
+        isinstance(max_heldout, bool) or not isinstance(max_heldout, int | np.integer) or max_heldout < 2
+    ):
+        msg = (
+            "`max_heldout` must be an integer >= 2 (held-out perturbations scored per split; a seeded subsample "
+            f"when a split holds out more) or None to score all of them, got {max_heldout!r}."
+        )
+        raise ValueError(msg)
+    reserved = {"holdout", "copy", "geometry", "model"} & set(train_kwargs or {})
+    if reserved:
+        msg = f"`train_kwargs` must not set {sorted(reserved)}: evaluate sets them for each model and split."
+        raise ValueError(msg)
+
+
+def subsample_heldout(
+    splits: list[np.ndarray], max_heldout: int | None, *, seed: int, scheme: str
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``(splits, scored)``: the hold-out sets and the held-out columns scored in each (see ``max_heldout``).
+
+    Random splits keep their hold-out sets; one holding out more than ``max_heldout`` scores a sorted subsample drawn
+    with ``default_rng([seed, 16, split])``. Leave-one-out keeps ``max_heldout`` splits drawn with
+    ``default_rng([seed, 16])`` (in column order). Nothing is drawn below the bound, so small screens are unchanged.
+    """
+    if max_heldout is None:
+        return splits, list(splits)
+    if scheme == "loo":
+        if len(splits) > max_heldout:
+            keep = np.sort(np.random.default_rng([seed, 16]).choice(len(splits), size=max_heldout, replace=False))
+            splits = [splits[int(i)] for i in keep]
+        return splits, list(splits)
+    scored = [
+        np.sort(np.random.default_rng([seed, 16, s]).choice(h, size=max_heldout, replace=False))
+        if h.size > max_heldout
+        else h
+        for s, h in enumerate(splits)
+    ]
+    return splits, scored
