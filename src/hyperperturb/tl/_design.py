@@ -11,7 +11,7 @@ from scipy import sparse
 
 from hyperperturb._utils import as_rng, get_ledger, logger, record, resolve
 
-from ._baselines import fit_linear, gene_embedding, predict_linear
+from ._baselines import fit_linear, predict_linear
 from ._splits import Screen, make_splits, read_screen
 
 _STEP = "design"
@@ -73,7 +73,7 @@ def _predict(
                 for b in _blocks(cand_idx.size)
             ]
         )
-        G, _ = gene_embedding(R_train)
+        G = fit[0]  # the gene embedding of the fit (the same SVD, not computed twice)
         far = np.full(G.shape[1], np.nan)
         coord_c = np.asarray([G[i] if i >= 0 else far for i in cand_idx])
         coord_s = np.asarray([G[i] for i in screened_idx if i >= 0])
