@@ -21,6 +21,8 @@ __all__ = ["HyperPerturbModel", "HyperbolicPerturbationModel"]
 from ._simple_model import HyperbolicPerturbationModel
 
 _NEG = -1e9
+#: Largest number of (directed) edges in the graph loss of one mini-batch step.
+MAX_EDGES_PER_STEP = 8192
 
 
 @keras.saving.register_keras_serializable(package="hyperperturb")
@@ -489,14 +491,16 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
     def graph_loss(self, z: tf.Tensor, share: float | None = None) -> tf.Tensor:
         """Fermi–Dirac BCE of the attached edges vs ``n_negatives`` seeded random tails per edge and direction.
 
-        ``share``: use a seeded random subset of that share of the directed edges (mini-batch steps); ``None``: all.
+        ``share``: use a seeded random sample of that share of the directed edges, at most
+        :data:`MAX_EDGES_PER_STEP` (mini-batch steps: an unbiased estimate of the same mean); ``None``: all.
         """
         step = self.optimizer.iterations if self.optimizer is not None else tf.constant(0, tf.int64)
         key = tf.stack([tf.constant(self.seed, tf.int64), tf.cast(step, tf.int64)])
         ei, ej = self._ei, self._ej
         if share is not None:
             n_all = tf.shape(ei)[0]
-            n_take = tf.maximum(tf.cast(tf.math.ceil(tf.cast(n_all, tf.float32) * share), tf.int32), 1)
+            n_take = tf.cast(tf.math.ceil(tf.cast(n_all, tf.float32) * share), tf.int32)
+            n_take = tf.clip_by_value(n_take, 1, MAX_EDGES_PER_STEP)
             key_e = tf.stack([tf.constant(self.seed + 1, tf.int64), tf.cast(step, tf.int64)])
             pick = tf.random.stateless_uniform(tf.stack([n_take]), seed=key_e, minval=0, maxval=n_all, dtype=tf.int32)
             ei, ej = tf.gather(ei, pick), tf.gather(ej, pick)

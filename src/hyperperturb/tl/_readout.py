@@ -12,7 +12,7 @@ import numpy as np
 from ._model_io import weights_to_dict
 
 #: (node, perturbation) pairs above which training uses node mini-batches and the readout works in row blocks.
-BLOCK_PAIRS = 2**23
+BLOCK_PAIRS = 2**24
 
 
 def head_reward(policy: np.ndarray, value: np.ndarray, baseline: np.ndarray, unit: float | np.ndarray) -> np.ndarray:
