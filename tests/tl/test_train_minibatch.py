@@ -47,10 +47,10 @@ def test_resolve_batch_size_full_below_the_block_and_bounded_above():
     assert resolve_batch_size(30, 100, 10) == 30
     block = _fit.BLOCK_PAIRS
     # above the block: rows per step shrink as perturbations grow, so a step never holds more than the block
-    for n_p in (2_000, 10_000, 50_000):
+    for n_p in (3_000, 10_000, 50_000):
         rows = resolve_batch_size(None, 8_000, n_p)
         assert rows is not None and rows * n_p <= block
-    assert resolve_batch_size(None, 8_000, 10_000) < resolve_batch_size(None, 8_000, 2_000)
+    assert resolve_batch_size(None, 8_000, 50_000) < resolve_batch_size(None, 8_000, 10_000)
 
 
 def test_step_memory_does_not_grow_with_perturbations(monkeypatch):
