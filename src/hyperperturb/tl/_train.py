@@ -162,13 +162,15 @@ def train(
         see :func:`hyperperturb.tl.embed_network`).
     batch_size
         Nodes (genes, targets, proteins with targets) per training step. ``None`` (default): one full-graph step per
-        epoch while nodes × perturbations ≤ 2\ :sup:`23` (about 8.4 million pairs, e.g. 2,000 genes × 4,000
+        epoch while nodes × perturbations ≤ 2\ :sup:`24` (about 16.8 million pairs, e.g. 4,000 genes × 4,000
         perturbations), otherwise as many nodes per step as keep a step at that many (node, perturbation) pairs,
         so the memory of a step does not grow with the screen. In mini-batch mode an epoch is one pass over the
         nodes in shuffled batches; the encoder still runs on the whole graph each step, each node's softmax still
-        covers every perturbation (the same objective, exactly), the graph loss uses a matching share of the
-        edges, the targets are kept sparse (entries at or below the noise floor are zero) and the learning-rate
-        schedule counts steps. See the scaling page of the documentation for the measured cost and quality.
+        covers every perturbation (the same KL objective, computed as one XLA-compiled block for the distance
+        head), the graph loss uses a random sample of the edges (at most 8,192 per step), the targets are kept
+        sparse when they are mostly zero (entries at or below the noise floor), the learning-rate schedule counts
+        steps, and ``.varm["hp_policy"]`` is written in float32. See the scaling page of the documentation for
+        the measured cost and quality.
     holdout
         Perturbation names excluded from the loss (for evaluation on unseen perturbations); their rewards are not
         used for the policy or the value target.
