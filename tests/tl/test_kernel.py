@@ -108,3 +108,41 @@ def test_on_target_term_kept_only_when_leave_one_out_improves():
     means2 = (E2.sum(1, keepdims=True) - E2) / (n - 1)
     assert fit_on_target(E2, rows, means2.copy(), means2, cv)["on_target"] == 0.0
     assert fit_on_target(E, np.full(n, -1), means.copy(), means, cv)["on_target"] == 0.0  # no measured target
+
+
+def test_loo_set_is_capped_on_large_screens_and_unchanged_on_small_ones():
+    from hyperperturb.tl._kernel import MAX_LOO, loo_subset
+
+    rng = np.random.default_rng(3)
+    n = MAX_LOO + 100
+    cv = rng.random(n) < 0.95  # more than MAX_LOO scorable
+    assert cv.sum() > MAX_LOO
+    sub = loo_subset(cv)
+    assert sub.sum() == MAX_LOO and not (sub & ~cv).any()  # only scorable perturbations are left out
+    np.testing.assert_array_equal(sub, loo_subset(cv))  # seeded: the same set every call
+    E = rng.normal(size=(30, n))
+    emb = rng.normal(scale=0.1, size=(n, 2))
+    fit = fit_kernel(E, emb, cv, geometry="poincare")
+    assert fit["n_cv"] == MAX_LOO
+    # small screens: every scorable perturbation, and the same fit as without a cap
+    small = cv[:50]
+    np.testing.assert_array_equal(loo_subset(small), small)
+    a = fit_kernel(E[:, :50], emb[:50], small, geometry="poincare")
+    b = fit_kernel(E[:, :50], emb[:50], small, geometry="poincare", max_loo=10**9)
+    assert a == b or all(a[k] == b[k] or (a[k] != a[k] and b[k] != b[k]) for k in a)
+    assert a["n_cv"] == int(small.sum())
+
+
+def test_cached_adaptive_products_match_adaptive_average():
+    from hyperperturb.tl._kernel import _adaptive_combine, _adaptive_weights
+
+    rng = np.random.default_rng(4)
+    E = rng.normal(size=(25, 12))
+    D = np.abs(rng.normal(size=(5, 12)))
+    D[0, 3] = np.inf
+    mean = rng.normal(size=(25, 5))
+    W = _adaptive_weights(D, 0.3)
+    for kappa in (0.001, 1.0):
+        np.testing.assert_array_equal(
+            _adaptive_combine(E @ W.T, W.sum(axis=1), mean, kappa), adaptive_average(D, E, mean, tau=0.3, kappa=kappa)
+        )

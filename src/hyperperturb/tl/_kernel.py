@@ -32,6 +32,23 @@ SHRINK_GRID = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 KAPPA_GRID = (0.001, 0.01, 0.1, 1.0)
 #: Readout forms, in the order they are scanned.
 FORMS = ("mixture", "adaptive")
+#: Largest leave-one-out set: above it, a seeded subsample of this many scorable training perturbations is left out
+#: (genome-scale screens stay bounded; smaller screens use every scorable perturbation, unchanged).
+MAX_LOO = 500
+#: Seed of that subsample.
+LOO_SEED = 0
+
+
+def loo_subset(cv: np.ndarray, max_loo: int = MAX_LOO, seed: int = LOO_SEED) -> np.ndarray:
+    """Boolean mask of the leave-one-out set: ``cv`` itself, or a seeded subsample of ``max_loo`` of its entries."""
+    cv = np.asarray(cv, dtype=bool)
+    idx = np.flatnonzero(cv)
+    if idx.size <= max_loo:
+        return cv.copy()
+    keep = np.sort(np.random.default_rng(seed).choice(idx, size=int(max_loo), replace=False))
+    out = np.zeros_like(cv)
+    out[keep] = True
+    return out
 
 
 def pairwise_distance(X: np.ndarray, Y: np.ndarray, *, geometry: str, c: float = 1.0) -> np.ndarray:
@@ -60,12 +77,21 @@ def adaptive_average(D: np.ndarray, E: np.ndarray, mean: np.ndarray, *, tau: flo
     ``D`` is rows × training perturbations (``inf`` or non-finite: weight 0), ``E`` genes × training perturbations,
     ``mean`` genes × rows (the prior profile of each row). Rows whose weights and ``kappa`` are all zero get ``mean``.
     """
+    W = _adaptive_weights(D, tau)
+    return _adaptive_combine(E @ W.T, W.sum(axis=1), mean, kappa)
+
+
+def _adaptive_weights(D: np.ndarray, tau: float) -> np.ndarray:
     D = np.asarray(D, dtype=np.float64)
     logits = -D / max(float(tau), 1e-12)
-    W = np.where(np.isfinite(logits), np.exp(np.minimum(logits, 0.0)), 0.0)  # distances are >= 0: w in [0, 1]
+    return np.where(np.isfinite(logits), np.exp(np.minimum(logits, 0.0)), 0.0)  # distances are >= 0: w in [0, 1]
+
+
+def _adaptive_combine(EW: np.ndarray, wsum: np.ndarray, mean: np.ndarray, kappa: float) -> np.ndarray:
+    """``(E Wᵀ + κ mean) / (Σ w + κ)`` from a precomputed ``E Wᵀ`` (one product per bandwidth, reused for every κ)."""
     kappa = max(float(kappa), 0.0)
-    den = W.sum(axis=1) + kappa  # rows
-    num = E @ W.T + kappa * mean  # genes x rows
+    den = wsum + kappa  # rows
+    num = EW + kappa * mean  # genes x rows
     ok = den > 1e-300
     return np.where(ok[None, :], num / np.where(ok, den, 1.0)[None, :], mean)
 
@@ -81,7 +107,7 @@ def _row_corr(P: np.ndarray, O: np.ndarray) -> np.ndarray:
 
 
 def fit_kernel(
-    E: np.ndarray, emb: np.ndarray, cv: np.ndarray, *, geometry: str, c: float = 1.0
+    E: np.ndarray, emb: np.ndarray, cv: np.ndarray, *, geometry: str, c: float = 1.0, max_loo: int = MAX_LOO
 ) -> dict[str, float | int]:
     """Choose ``τ`` and ``λ`` by leave-one-out over the columns ``cv`` of the training excess matrix ``E``.
 
@@ -92,7 +118,9 @@ def fit_kernel(
     emb
         Training perturbations × dim: their embeddings.
     cv
-        Boolean per training perturbation: used as a left-out target (its embedding is its target node's).
+        Boolean per training perturbation: used as a left-out target (its embedding is its target node's). Above
+        ``max_loo`` of them, a seeded subsample of ``max_loo`` is left out (:func:`loo_subset`) and only their rows
+        of the distance matrix are formed (memory: ``max_loo`` × perturbations, never perturbations²).
     geometry, c
         Space of the embeddings.
 
@@ -105,11 +133,16 @@ def fit_kernel(
     """
     E = np.asarray(E, dtype=np.float64)
     n = E.shape[1]
-    D = pairwise_distance(emb, emb, geometry=geometry, c=c)
-    off = D[~np.eye(n, dtype=bool)]
+    idx = np.flatnonzero(loo_subset(cv, max_loo))
+    if n <= max_loo:  # small screens: the median over all pairs, as before
+        D = pairwise_distance(emb, emb, geometry=geometry, c=c)
+        off = D[~np.eye(n, dtype=bool)]
+        Dl = D[idx].copy()
+    else:  # large screens: only the left-out rows (the median over their pairs)
+        Dl = pairwise_distance(emb[idx], emb, geometry=geometry, c=c)
+        off = Dl[np.arange(n)[None, :] != idx[:, None]]
     off = off[np.isfinite(off) & (off > 0)]
     med = float(np.median(off)) if off.size else 1.0
-    idx = np.flatnonzero(np.asarray(cv, dtype=bool))
     best = {
         "form": "mixture",
         "tau": med,
@@ -124,7 +157,6 @@ def fit_kernel(
     total = E.sum(axis=1, keepdims=True)
     O = E[:, idx]
     means = (total - O) / (n - 1)  # leave-one-out mean profiles
-    Dl = D[idx].copy()
     Dl[np.arange(idx.size), idx] = np.inf  # a perturbation never predicts itself
     best_score = -np.inf
     for rel in TAU_GRID:
@@ -151,8 +183,10 @@ def fit_kernel(
     # (wider kernel, larger pseudo-count): grids are scanned in increasing order
     margin = 1e-12
     for rel in TAU_GRID:
+        W = _adaptive_weights(Dl, rel * med)
+        EW, wsum = E @ W.T, W.sum(axis=1)
         for kappa in KAPPA_GRID:
-            P = adaptive_average(Dl, E, means, tau=rel * med, kappa=kappa)
+            P = _adaptive_combine(EW, wsum, means, kappa)
             r = _row_corr(P, O)
             if not np.isfinite(r).any():
                 continue
@@ -251,7 +285,8 @@ def fit_on_target(
     if has.size < 3 or cv_idx.size < 3:
         return res
     full_mean = E.mean(axis=1)
-    o = np.array([E[target_row[q], q] - (full_mean[target_row[q]] * n - E[target_row[q], q]) / (n - 1) for q in has])
+    t = target_row[has]
+    o = E[t, has] - (full_mean[t] * n - E[t, has]) / (n - 1)
     P_on = P_loo.copy()
     for j, q in enumerate(cv_idx):
         if target_row[q] < 0:

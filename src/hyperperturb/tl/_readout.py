@@ -161,19 +161,26 @@ def readout(net, g, *, model, trainable, history, targets, base=None) -> dict[st
 
 
 def fit_kernel_readout(net, g, emb, scorable, trainable, targets) -> dict[str, Any]:
-    """Leave-one-out choice of the kernel readout's bandwidth and shrinkage (training perturbations only)."""
-    from ._kernel import fit_kernel, fit_on_target, predict_kernel, residual_pearson_topk
+    """Leave-one-out choice of the kernel readout's bandwidth and shrinkage (training perturbations only).
+
+    Screens with more than :data:`~hyperperturb.tl._kernel.MAX_LOO` scorable training perturbations leave out a
+    seeded subsample of that many (bandwidth, shrinkage, on-target term and transfer guard all use it); only
+    left-out × training distance rows are formed, never a perturbations × perturbations × genes tensor.
+    """
+    from ._kernel import fit_kernel, fit_on_target, loo_subset, predict_kernel, residual_pearson_topk
 
     tr = np.flatnonzero(trainable)
     E = g.reward[: g.n_genes, tr] - targets["baseline"][: g.n_genes, None]  # signed rewards: B = 0
     geometry = net.manifold.name if net.manifold.name == "poincare" else "euclidean"
     c = float(net.manifold.curvature) if geometry == "poincare" else 1.0
-    fit = fit_kernel(E, emb[tr], scorable[tr], geometry=geometry, c=c)
+    # leave-one-out set: every scorable training perturbation, or a seeded subsample of MAX_LOO on large screens
+    loo = loo_subset(scorable[tr])
+    fit = fit_kernel(E, emb[tr], loo, geometry=geometry, c=c)
     n_cv = int(scorable[tr].sum())
     # on-target term, chosen by leave-one-out on the same training perturbations
     tn = g.target_node[tr]
     target_row = np.where((tn >= 0) & (tn < g.n_genes), tn, -1)
-    cv_idx = np.flatnonzero(scorable[tr])
+    cv_idx = np.flatnonzero(loo)
     if cv_idx.size >= 3 and len(tr) >= 3:
         n = len(tr)
         means = (E.sum(axis=1, keepdims=True) - E[:, cv_idx]) / (n - 1)
