@@ -158,6 +158,9 @@ def main() -> None:
     ap.add_argument("--quality-epochs", type=int, default=100, help="epochs of the small-size quality comparison")
     ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--skip-full-large", action="store_true", help="do not run full-batch training at the large size")
+    ap.add_argument(
+        "--only", choices=("small", "large"), help="run only the quality (small) or the cost (large) points"
+    )
     ap.add_argument("--markdown", type=Path)
     args = ap.parse_args()
     small, large = ((1000, 500), (2000, 2000)) if args.quick else ((2000, 1000), (8000, 10000))
@@ -169,6 +172,8 @@ def main() -> None:
     ]
     if not args.skip_full_large:
         plan.append((large, "full", args.epochs))
+    if args.only:
+        plan = [pt for pt in plan if (pt[0] == small) == (args.only == "small")]
     table = []
     for (g, p), batch, ep in plan:
         reps = [measure(g, p, ep, batch) for _ in range(args.repeats)]
