@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -30,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import cpu_name, load_average
 
 
 def genome_screen(n_genes: int, n_perts: int, *, seed: int = 0, cells_per: int = 2, n_ctrl: int = 300):
@@ -185,16 +185,7 @@ def main() -> None:
             row[k] = _median(ok, k)
         row["batch_size"] = ok[0]["batch_size"] if ok else "failed"
         table.append(row)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    cpu = platform.processor() or "CPU"
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        pass
+    load, cpu = load_average(), cpu_name()
     head = (
         f"Machine: {os.cpu_count()} cores ({cpu}), TensorFlow on CPU; load average at the end {load:.1f}; "
         f"medians of {args.repeats} run(s), each in a fresh process.\n\n"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _machine import cpu_name, load_average
 
 
 def gene_level_screen(n_genes: int, n_perts: int, *, seed: int = 0):
@@ -117,16 +117,7 @@ def main() -> None:
         r = measure(g, p, args.epochs)
         rows.append(r)
         print(json.dumps(r), flush=True)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    cpu = platform.processor() or "CPU"
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        pass
+    load, cpu = load_average(), cpu_name()
     head = (
         f"Machine: {os.cpu_count()} cores ({cpu}), TensorFlow on CPU; load average at the end {load:.1f}. "
         f"`hp.tl.train(head='distance')`, default model (2 graph convolutions, hidden 32, dim 2), {args.epochs} "
