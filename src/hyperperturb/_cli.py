@@ -177,13 +177,13 @@ def _save_plots(data: Any, out: Path, *, say: Callable[..., None]) -> list[Path]
     led = get_ledger(adata)
     written = []
     jobs = []
-    if "train" in led and hasattr(hp.pl, "poincare"):
+    if "train" in led:
         jobs.append(
             ("poincare.png", lambda: hp.pl.poincare(data, "hp_value", labels="top", edges=True, return_fig=True))
         )
-    if "hp_reward" in adata.varm and hasattr(hp.pl, "rewards"):
+    if "hp_reward" in adata.varm:
         jobs.append(("rewards.png", lambda: hp.pl.rewards(data, n_genes=30, return_fig=True)))
-    if "train" in led and hasattr(hp.pl, "history"):
+    if "train" in led:
         jobs.append(("history.png", lambda: hp.pl.history(data, return_fig=True)))
     for name, make in jobs:
         fig = make()
@@ -229,10 +229,6 @@ def _bars(args: argparse.Namespace) -> bool:
     from hyperperturb._utils._log import show_progress
 
     return not args.quiet and show_progress(True)
-
-
-def _stage(name: str, available: bool) -> dict[str, Any]:
-    return {"name": name, "status": "pending" if available else "not available yet", "seconds": 0.0}
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -283,12 +279,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     def network() -> None:
         data = state["data"]
-        if hasattr(hp.datasets, "truth_network"):
-            net = hp.datasets.truth_network(data, noise_edges=0.2, drop_edges=0.1, seed=args.seed)
-            state["network_source"] = "truth network of the synthetic screen (20% false edges added, 10% dropped)"
-        else:
-            net = "coexpression"
-            state["network_source"] = "coexpression"
+        net = hp.datasets.truth_network(data, noise_edges=0.2, drop_edges=0.1, seed=args.seed)
+        state["network_source"] = "truth network of the synthetic screen (20% false edges added, 10% dropped)"
         hp.pp.gene_network(data, net)
 
     def rewards() -> None:
@@ -298,30 +290,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _import_tensorflow_quietly()
         hp.tl.train(state["data"], epochs=args.epochs, seed=args.seed, verbose=verbose)
 
-    stages: list[tuple[str, bool, Callable[[], None]]] = [
-        ("generate (hp.datasets.synthetic)", hasattr(hp.datasets, "synthetic"), generate),
-        ("preprocess (hp.pp.preprocess)", hasattr(hp.pp, "preprocess"), preprocess),
-        ("perturbations (hp.pp.perturbations)", hasattr(hp.pp, "perturbations"), perturbations),
-        ("network (hp.pp.gene_network)", hasattr(hp.pp, "gene_network"), network),
-        ("rewards (hp.tl.rewards)", hasattr(hp.tl, "rewards"), rewards),
-        ("train (hp.tl.train)", hasattr(hp.tl, "train"), train),
+    stages: list[tuple[str, Callable[[], None]]] = [
+        ("generate (hp.datasets.synthetic)", generate),
+        ("preprocess (hp.pp.preprocess)", preprocess),
+        ("perturbations (hp.pp.perturbations)", perturbations),
+        ("network (hp.pp.gene_network)", network),
+        ("rewards (hp.tl.rewards)", rewards),
+        ("train (hp.tl.train)", train),
     ]
     # stages that later ones cannot do without
     required = {"generate", "perturbations", "rewards", "train"}
     report = []
     blocked = None
     t_all = time.perf_counter()
-    for name, available, fn in stages:
-        st = _stage(name, available)
+    for name, fn in stages:
+        st: dict[str, Any] = {"name": name, "status": "pending", "seconds": 0.0}
         report.append(st)
         short = name.split()[0]
         if blocked is not None:
             st["status"] = f"skipped ({blocked} did not run)"
-            continue
-        if not available:
-            say(f"- {name}: not available yet")
-            if short in required:
-                blocked = short
             continue
         say(f"- {name} ...")
         t0 = time.perf_counter()
@@ -377,11 +364,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     write_atomic(summary, lambda tmp: tmp.write_text("\n".join(lines) + "\n"))
     written.append(summary)
     say(f"  wrote {summary}")
-    missing = [st["name"] for st in report if st["status"] == "not available yet"]
     failed = [st["name"] for st in report if st["status"].startswith("failed")]
     say(f"done in {time.perf_counter() - t_all:.1f} s; wrote {len(written)} files to {out}")
-    if missing:
-        say("not available yet in this version: " + ", ".join(missing))
     if failed and args.strict:
         msg = "demo stages failed: " + ", ".join(failed)
         raise CLIError(msg)
@@ -460,14 +444,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.network not in (None, "coexpression") and not Path(args.network).exists():
         msg = f"network file {args.network!r} does not exist; pass a file or 'coexpression'."
         raise CLIError(msg)
-    for stage, ns, fn in (
-        ("train", hp.tl, "train"),
-        ("rewards", hp.tl, "rewards"),
-        ("perturbations", hp.pp, "perturbations"),
-    ):
-        if not hasattr(ns, fn):
-            msg = f"hp.{ns.__name__.split('.')[-1]}.{fn} is not available in this hyperperturb version; `{PROG} train` needs it ({stage})."
-            raise CLIError(msg)
     data = _read(args.input)
     adata = _rna(data, args.mod)
     if args.perturbation_key not in adata.obs.columns:
@@ -488,13 +464,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         _align_modalities(data)
     say("- perturbations (hp.pp.perturbations)")
     hp.pp.perturbations(data, key=args.perturbation_key, control=args.control, ignore=args.ignore or None, mod=args.mod)
-    if hasattr(hp.pp, "gene_network"):
-        net = args.network or "coexpression"
-        say(f"- network (hp.pp.gene_network: {net})")
-        kw: dict[str, Any] = {"hops": args.hops, "mod": args.mod}
-        if args.min_weight is not None:
-            kw["min_weight"] = args.min_weight
-        hp.pp.gene_network(data, net, **kw)
+    net = args.network or "coexpression"
+    say(f"- network (hp.pp.gene_network: {net})")
+    kw: dict[str, Any] = {"hops": args.hops, "mod": args.mod}
+    if args.min_weight is not None:
+        kw["min_weight"] = args.min_weight
+    hp.pp.gene_network(data, net, **kw)
     say("- rewards (hp.tl.rewards)")
     hp.tl.rewards(data, mod=args.mod, verbose=verbose)
     say(f"- train (hp.tl.train: {args.epochs} epochs, dim {args.dim})")
@@ -723,8 +698,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         parents=[common],
         help="run the whole pipeline on a built-in synthetic screen",
-        description="Simulate a screen (RNA + protein), preprocess, build the network, compute rewards, train and plot. "
-        "Stages that this version does not have yet are skipped and listed.",
+        description="Simulate a screen (RNA + protein), preprocess, build the network, compute rewards, train and plot.",
     )
     p.add_argument("--out", default="hyperperturb_demo", help="output folder (default: ./hyperperturb_demo)")
     p.add_argument("--epochs", type=int, default=40, help="training epochs (default: 40)")

@@ -1,4 +1,4 @@
-"""Ground floor: input validation, the ``.uns['hyperperturb']`` ledger, logging, optional imports.
+"""Ground floor: input validation, the ``.uns['hyperperturb']`` ledger, logging.
 
 Everything here is private API shared by ``pp``, ``tl``, ``pl``, ``get`` and ``datasets``.
 Nothing here imports TensorFlow.
@@ -27,7 +27,6 @@ from ._ledger import (
     target_sets,
 )
 from ._log import logger, progress
-from ._odeps import try_import
 from ._validate import (
     as_rng,
     check_finite_matrix,
@@ -64,5 +63,4 @@ __all__ = [
     "obs_indexer",
     "protein_mod_name",
     "sanitize_for_h5ad",
-    "try_import",
 ]

@@ -10,8 +10,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-_STRING_LINK_COLS = ("protein1", "protein2", "combined_score")
-
 
 def _first_line(path: Path) -> str:
     opener = gzip.open if path.suffix == ".gz" else open

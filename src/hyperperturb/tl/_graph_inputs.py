@@ -452,10 +452,3 @@ def stored_adjacency(adata, n_nodes: int, n_genes: int, extra_edges: dict[str, A
     adj.sum_duplicates()
     adj.data = np.minimum(adj.data, 1.0)
     return adj.maximum(adj.T).tocsr()
-
-
-def normalise_adjacency(adj: sparse.spmatrix) -> sparse.csr_matrix:
-    """Row-normalised ``D^-1 (A + I)`` (HGCN): self loops mean no zero rows."""
-    a = sparse.csr_matrix(adj, dtype=np.float64) + sparse.identity(adj.shape[0], format="csr")
-    d = np.asarray(a.sum(1)).ravel()
-    return sparse.diags(1.0 / d) @ a
