@@ -62,3 +62,26 @@ def test_agrees_with_tensorflow_geometry():
         np.testing.assert_allclose(_ball.expmap0(y, c=c), ball.expmap0(Y).numpy(), rtol=1e-8, atol=1e-12)
         np.testing.assert_allclose(_ball.logmap0(x, c=c), ball.logmap0(X).numpy(), rtol=1e-6, atol=1e-10)
         np.testing.assert_allclose(_ball.radius(x, c=c), ball.dist0(X).numpy(), rtol=1e-6, atol=1e-9)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), c=st.sampled_from([0.5, 1.0, 2.0]))
+def test_norm_at_radius_inverts_radius_and_checked_radius(seed, c):
+    x = _points(seed, 10, 3, c)
+    r = _ball.radius(x, c=c)
+    np.testing.assert_allclose(_ball.norm_at_radius(r, c=c), np.linalg.norm(x, axis=1), rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(_ball.checked_radius(x, c=c), r)  # inside the ball: the same numbers
+
+
+def test_checked_radius_refuses_points_outside_the_ball():
+    with pytest.raises(ValueError, match="outside the Poincaré ball of curvature 2"):
+        _ball.checked_radius(np.array([[0.8, 0.0]]), c=2.0, what=".varm['X']")
+
+
+def test_geodesic_segments_end_points_and_straight_diameters():
+    u, v = np.array([[0.3, 0.1], [0.2, 0.0]]), np.array([[-0.1, 0.5], [-0.4, 0.0]])
+    seg = _ball.geodesic_segments(u, v, 1.0, n=11)
+    np.testing.assert_allclose(seg[:, 0], u, atol=1e-12)
+    np.testing.assert_allclose(seg[:, -1], v, atol=1e-12)
+    np.testing.assert_allclose(seg[1, :, 1], 0.0, atol=1e-12)  # through the origin: a straight diameter
+    assert (np.linalg.norm(seg, axis=2) < 1.0).all()

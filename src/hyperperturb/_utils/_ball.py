@@ -50,10 +50,32 @@ def logmap0(x: np.ndarray, *, c: float = 1.0) -> np.ndarray:
     return np.arctanh(np.clip(sc * n, 0.0, MAX_NORM)) * x / (sc * n)
 
 
-def radius(x: np.ndarray, *, c: float = 1.0) -> np.ndarray:
-    """Geodesic distance of each row from the origin, ``2 artanh(sqrt(c) |x|) / sqrt(c)``."""
+def radius(x: np.ndarray, *, c: float = 1.0, max_norm: float = MAX_NORM) -> np.ndarray:
+    """Geodesic distance of each row from the origin, ``2 artanh(sqrt(c) |x|) / sqrt(c)``.
+
+    ``sqrt(c) |x|`` is clipped to ``max_norm`` (rows on or outside the boundary get the radius of that norm).
+    """
     sc = np.sqrt(c)
-    return 2.0 / sc * np.arctanh(np.clip(sc * np.linalg.norm(_f64(x), axis=-1), 0.0, MAX_NORM))
+    return 2.0 / sc * np.arctanh(np.clip(sc * np.linalg.norm(_f64(x), axis=-1), 0.0, max_norm))
+
+
+def checked_radius(x: np.ndarray, *, c: float = 1.0, what: str = "the embedding") -> np.ndarray:
+    """:func:`radius` of rows that must lie strictly inside the ball: a :class:`ValueError` for any other row."""
+    sc = np.sqrt(c)
+    norm = np.linalg.norm(_f64(x), axis=-1) * sc
+    if np.any(norm >= 1):
+        worst = float(norm.max() / sc)
+        msg = (
+            f"{what} has points on or outside the Poincaré ball of curvature {c} (largest norm {worst:.4g} >= "
+            f"{1 / sc:.4g}). Pass the curvature it was trained with, or re-run `hp.tl.train`."
+        )
+        raise ValueError(msg)
+    return radius(x, c=c, max_norm=float(np.nextafter(1.0, 0.0)))
+
+
+def norm_at_radius(d: float | np.ndarray, *, c: float = 1.0) -> float | np.ndarray:
+    """Euclidean norm of a point at geodesic distance ``d`` from the origin, ``tanh(sqrt(c) d / 2) / sqrt(c)``."""
+    return np.tanh(np.sqrt(c) * d / 2) / np.sqrt(c)
 
 
 def distance(x: np.ndarray, y: np.ndarray, *, c: float = 1.0) -> np.ndarray:
@@ -95,3 +117,33 @@ def einstein_midpoint(x: np.ndarray, weights: np.ndarray | None = None, *, c: fl
 def recenter(x: np.ndarray, centre: np.ndarray, *, c: float = 1.0) -> np.ndarray:
     """Move ``centre`` to the origin by the isometry ``z ↦ (-centre) ⊕ z`` (all distances are preserved)."""
     return project(mobius_add(-_f64(centre)[None, :], _f64(x), c=c), c=c)
+
+
+def geodesic_segments(u: np.ndarray, v: np.ndarray, radius: float, n: int = 24) -> np.ndarray:
+    """Points along the geodesics of the Poincaré disk of boundary ``radius`` between rows of ``u`` and ``v``.
+
+    A geodesic is the arc of the circle through ``u`` and ``v`` that meets the boundary at right angles (a straight
+    segment when ``u``, ``v`` and the origin are collinear). Returns an array of shape ``(n_edges, n, 2)``.
+    """
+    u = np.asarray(u, dtype=float).reshape(-1, 2)
+    v = np.asarray(v, dtype=float).reshape(-1, 2)
+    t = np.linspace(0.0, 1.0, n)
+    out = u[:, None, :] + (v - u)[:, None, :] * t[None, :, None]  # straight by default
+    det = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
+    scale = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
+    curved = np.abs(det) > 1e-6 * np.maximum(scale, 1e-12)
+    if curved.any():
+        uu, vv, dd = u[curved], v[curved], det[curved]
+        bu = (np.sum(uu**2, axis=1) + radius**2) / 2
+        bv = (np.sum(vv**2, axis=1) + radius**2) / 2
+        # solve [uu; vv] o = [bu; bv] for the centre o of the orthogonal circle
+        ox = (bu * vv[:, 1] - bv * uu[:, 1]) / dd
+        oy = (uu[:, 0] * bv - vv[:, 0] * bu) / dd
+        o = np.stack([ox, oy], axis=1)
+        r = np.linalg.norm(uu - o, axis=1)
+        a1 = np.arctan2(uu[:, 1] - oy, uu[:, 0] - ox)
+        a2 = np.arctan2(vv[:, 1] - oy, vv[:, 0] - ox)
+        delta = (a2 - a1 + np.pi) % (2 * np.pi) - np.pi  # the minor arc lies inside the disk
+        ang = a1[:, None] + delta[:, None] * t[None, :]
+        out[curved] = o[:, None, :] + r[:, None, None] * np.stack([np.cos(ang), np.sin(ang)], axis=2)
+    return out

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -121,3 +122,10 @@ def sanitize_for_h5ad(obj: Any) -> Any:
             return np.asarray(obj)
         return [sanitize_for_h5ad(x) for x in obj] if obj else np.asarray([], dtype=float)
     return obj
+
+
+def unknown_gene_message(gene: str, names: Sequence[str]) -> str:
+    """The error message for a gene that is not in ``var_names``, with close matches."""
+    close = difflib.get_close_matches(gene, list(names), n=5)
+    hint = f" Close matches: {close}." if close else ""
+    return f"Gene {gene!r} is not in var_names.{hint} Pass names from `adata.var_names`."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -10,16 +9,10 @@ import numpy as np
 import pandas as pd
 
 from hyperperturb._utils import logger, require_step, resolve
-
-from ._embedding import _perturbation_columns
+from hyperperturb._utils._entries import perturbation_columns
+from hyperperturb._utils._validate import unknown_gene_message
 
 _SOURCES = {"predicted": ("hp_policy", "train"), "observed": ("hp_reward", "rewards")}
-
-
-def _unknown_gene_message(gene: str, names: Sequence[str]) -> str:
-    close = difflib.get_close_matches(gene, list(names), n=5)
-    hint = f" Close matches: {close}." if close else ""
-    return f"Gene {gene!r} is not in var_names.{hint} Pass names from `adata.var_names`."
 
 
 def rank_perturbations(
@@ -78,7 +71,7 @@ def rank_perturbations(
         require_step(adata, step, needed_by=f"hp.get.rank_perturbations(source={source!r})")
         msg = f".varm[{key!r}] is missing although {step!r} is recorded in .uns; re-run the step that writes it."
         raise KeyError(msg)
-    cols = _perturbation_columns(adata, key)
+    cols = perturbation_columns(adata, key)
     var_names = adata.var_names
     if gene is None:
         idx = np.arange(adata.n_vars)
@@ -91,7 +84,7 @@ def rank_perturbations(
         pos = var_names.get_indexer(genes)
         for g, p in zip(genes, pos, strict=True):
             if p < 0:
-                raise KeyError(_unknown_gene_message(str(g), var_names))
+                raise KeyError(unknown_gene_message(str(g), var_names))
         idx = pos
         by_name = True
     scores = np.asarray(adata.varm[key][idx], dtype=float)

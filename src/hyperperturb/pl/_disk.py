@@ -14,8 +14,8 @@ import pandas as pd
 from matplotlib.axes import Axes
 from scipy import sparse
 
-from hyperperturb._utils import get_ledger
-from hyperperturb.get._embedding import _names, _perturbation_columns
+from hyperperturb._utils import _ball
+from hyperperturb._utils._entries import perturbation_columns, perturbation_names, perturbation_targets
 
 #: Hyperbolic distances from the origin of the grid circles.
 GRID_RADII = (1.0, 2.0, 3.0)
@@ -81,7 +81,7 @@ def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, 
         return _Colour("numeric", np.asarray(col, dtype=float), label)
     pkey = _policy_key(adata, source)
     if pkey is not None:
-        cols = _perturbation_columns(adata, pkey)
+        cols = perturbation_columns(adata, pkey)
         what = "policy" if source == "predicted" else "reward"
         if key in cols:
             j = cols.index(key)
@@ -91,10 +91,9 @@ def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, 
                 f"{what} of perturbation {key}",
                 title=f"genes moved by perturbation {key} ({source})",
             )
-        targets = get_ledger(adata).get("perturbations", {}).get("targets")
-        pert_names = get_ledger(adata).get("perturbations", {}).get("names")
-        if targets is not None and pert_names is not None:
-            hits = [p for p, tg in zip(_names(pert_names), _names(targets), strict=False) if tg == key and p in cols]
+        if perturbation_names(adata):
+            pairs = zip(perturbation_names(adata), perturbation_targets(adata), strict=False)
+            hits = [p for p, tg in pairs if tg == key and p in cols]
             if hits:
                 m = np.mean([np.asarray(adata.varm[pkey][:, cols.index(p)], dtype=float) for p in hits], axis=0)
                 n = len(hits)
@@ -109,13 +108,13 @@ def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, 
         if geometry == "euclidean":
             d = np.linalg.norm(x - x[i], axis=1)
         else:
-            d = _poincare_distance(x, x[i], c)
+            d = _ball.distance(x, x[i], c=c)
         return _Colour(
             "numeric", d, f"hyperbolic distance to {key}", highlight=i, title=f"gene {key}: distance to {key}"
         )
     avail = list(adata.var.columns)
     if pkey is not None:
-        avail += _perturbation_columns(adata, pkey)
+        avail += perturbation_columns(adata, pkey)
     close = difflib.get_close_matches(key, avail + list(map(str, adata.var_names[:5000])), n=5)
     hint = f" Close matches: {close}." if close else ""
     msg = (
@@ -123,45 +122,6 @@ def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, 
         f"perturbations: {avail[:40]}{' ...' if len(avail) > 40 else ''}."
     )
     raise KeyError(msg)
-
-
-def _poincare_distance(x: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
-    """Hyperbolic distance between rows of ``x`` and the point ``y`` (NumPy, clipped for stability)."""
-    sq = np.sum((x - y) ** 2, axis=1)
-    nx = np.clip(1 - c * np.sum(x**2, axis=1), 1e-15, None)
-    ny = max(1 - c * float(np.sum(y**2)), 1e-15)
-    arg = 1 + 2 * c * sq / (nx * ny)
-    return np.arccosh(np.maximum(arg, 1.0)) / np.sqrt(c)
-
-
-def geodesic_segments(u: np.ndarray, v: np.ndarray, radius: float, n: int = 24) -> np.ndarray:
-    """Points along the geodesics of the Poincaré disk of boundary ``radius`` between rows of ``u`` and ``v``.
-
-    A geodesic is the arc of the circle through ``u`` and ``v`` that meets the boundary at right angles (a straight
-    segment when ``u``, ``v`` and the origin are collinear). Returns an array of shape ``(n_edges, n, 2)``.
-    """
-    u = np.asarray(u, dtype=float).reshape(-1, 2)
-    v = np.asarray(v, dtype=float).reshape(-1, 2)
-    t = np.linspace(0.0, 1.0, n)
-    out = u[:, None, :] + (v - u)[:, None, :] * t[None, :, None]  # straight by default
-    det = u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0]
-    scale = np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1)
-    curved = np.abs(det) > 1e-6 * np.maximum(scale, 1e-12)
-    if curved.any():
-        uu, vv, dd = u[curved], v[curved], det[curved]
-        bu = (np.sum(uu**2, axis=1) + radius**2) / 2
-        bv = (np.sum(vv**2, axis=1) + radius**2) / 2
-        # solve [uu; vv] o = [bu; bv] for the centre o of the orthogonal circle
-        ox = (bu * vv[:, 1] - bv * uu[:, 1]) / dd
-        oy = (uu[:, 0] * bv - vv[:, 0] * bu) / dd
-        o = np.stack([ox, oy], axis=1)
-        r = np.linalg.norm(uu - o, axis=1)
-        a1 = np.arctan2(uu[:, 1] - oy, uu[:, 0] - ox)
-        a2 = np.arctan2(vv[:, 1] - oy, vv[:, 0] - ox)
-        delta = (a2 - a1 + np.pi) % (2 * np.pi) - np.pi  # the minor arc lies inside the disk
-        ang = a1[:, None] + delta[:, None] * t[None, :]
-        out[curved] = o[:, None, :] + r[:, None, None] * np.stack([np.cos(ang), np.sin(ang)], axis=2)
-    return out
 
 
 def _edges(adata: Any, ok: np.ndarray, max_edges: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -197,7 +157,7 @@ def _draw_disk(ax: Axes, radius: float, c: float, grid: bool) -> None:
     if grid:
         last = -np.inf
         for d in GRID_RADII:
-            r = np.tanh(np.sqrt(c) * d / 2) / np.sqrt(c)
+            r = _ball.norm_at_radius(d, c=c)
             ax.plot(r * np.cos(theta), r * np.sin(theta), color="0.82", lw=0.6, ls=(0, (3, 3)), zorder=0.5)
             if r - last < 0.1 * radius:  # circles crowd towards the boundary: label only well-separated ones
                 continue

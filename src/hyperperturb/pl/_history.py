@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from hyperperturb._utils import resolve
-from hyperperturb.get._embedding import _train_entry
+from hyperperturb._utils._entries import train_entry
 
 from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, doc_params, finish
 
@@ -112,7 +112,7 @@ def history(
     >>> hp.pl.history(adata)  # doctest: +SKIP
     """
     t = resolve(data, mod=mod)
-    entry = _train_entry(t.adata, needed_by="hp.pl.history")
+    entry = train_entry(t.adata, needed_by="hp.pl.history")
     hist = entry.get("history")
     if not isinstance(hist, dict) or not hist:
         msg = "The training entry has no history (it was trained without recording one); re-run `hp.tl.train`."

@@ -13,8 +13,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from hyperperturb._utils import logger, resolve
-from hyperperturb.get._embedding import _basis_key, _curvature, _geometry, _names, _train_entry
+from hyperperturb._utils import _entries, logger, resolve
+from hyperperturb._utils._ball import geodesic_segments
 
 from ._disk import (
     _NA_COLOR,
@@ -25,7 +25,6 @@ from ._disk import (
     _draw_disk,
     _edges,
     _resolve_colour,
-    geodesic_segments,
 )
 from ._labels import place_labels
 from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, doc_params, finish, new_axes
@@ -261,14 +260,14 @@ def poincare(
         raise ValueError(msg)
     t = resolve(data, mod=mod)
     adata = t.adata
-    key = _basis_key(adata, basis, needed_by="hp.pl.poincare")
+    key = _entries.basis_key(adata, basis, needed_by="hp.pl.poincare")
     x_full = np.asarray(adata.varm[key], dtype=float)
     if x_full.ndim != 2 or x_full.shape[1] < 2:
         msg = f".varm[{key!r}] must be genes x dim with dim >= 2 to draw a disk, got shape {x_full.shape}."
         raise ValueError(msg)
     comps = _check_components(components, x_full.shape[1])
-    geometry = _geometry(adata)
-    c = _curvature(adata)
+    geometry = _entries.geometry(adata)
+    c = _entries.curvature(adata)
     radius = 1.0 / np.sqrt(c)
     ok = np.isfinite(x_full).all(axis=1)
     if not ok.any():
@@ -309,14 +308,14 @@ def poincare(
     if edges:
         ei, ej, ew = _edges(adata, ok, max_edges)
     if perturbations:
-        entry = _train_entry(adata, needed_by="hp.pl.poincare(perturbations=True)")
+        entry = _entries.train_entry(adata, needed_by="hp.pl.poincare(perturbations=True)")
         pert_emb = entry.get("perturbation_embedding")
         pert_names = entry.get("perturbations")
         if pert_emb is None or pert_names is None:
             msg = "The training entry has no perturbation_embedding; re-run `hp.tl.train` or pass perturbations=False."
             raise KeyError(msg)
-        pert_emb = np.asarray(pert_emb, dtype=float).reshape(len(_names(pert_names)), -1)[:, comps]
-        pert_names = _names(pert_names)
+        pert_emb = np.asarray(pert_emb, dtype=float).reshape(len(_entries.names(pert_names)), -1)[:, comps]
+        pert_names = _entries.names(pert_names)
         scorable = np.asarray(entry.get("scorable", np.ones(len(pert_names), bool)), dtype=bool).ravel()
         if scorable.shape == (len(pert_names),) and not scorable.all():
             # a perturbation whose target is no graph node has no position of its own: not drawn

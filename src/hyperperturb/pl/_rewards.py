@@ -11,8 +11,8 @@ from matplotlib.colors import TwoSlopeNorm
 from scipy.cluster.hierarchy import dendrogram, leaves_list, linkage
 
 from hyperperturb._utils import require_step, resolve
-from hyperperturb.get._embedding import _perturbation_columns
-from hyperperturb.get._rank_perturbations import _unknown_gene_message
+from hyperperturb._utils._entries import perturbation_columns
+from hyperperturb._utils._validate import unknown_gene_message
 
 from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, doc_params, finish, new_axes
 
@@ -132,7 +132,7 @@ def rewards(
         require_step(adata, step, needed_by=f"hp.pl.rewards(kind={kind!r})")
         msg = f".varm[{key!r}] is missing although {step!r} is recorded in .uns; re-run the step that writes it."
         raise KeyError(msg)
-    cols = _perturbation_columns(adata, key)
+    cols = perturbation_columns(adata, key)
     m_full = np.asarray(adata.varm[key], dtype=float)
     use_excess = kind == "reward" and excess and "hp_reward_baseline" in adata.var
     if use_excess:
@@ -161,7 +161,7 @@ def rewards(
         rows = adata.var_names.get_indexer(genes)
         for g, r in zip(genes, rows, strict=True):
             if r < 0:
-                raise KeyError(_unknown_gene_message(str(g), adata.var_names))
+                raise KeyError(unknown_gene_message(str(g), adata.var_names))
         bad = [g for g, r in zip(genes, rows, strict=True) if not finite_rows[r]]
         if bad:
             msg = f"Genes {bad[:5]} have no finite values in .varm[{key!r}] (not modelled); leave them out."

@@ -161,7 +161,7 @@ def load_model(path: str | Path) -> Any:
 
     import keras
 
-    from hyperperturb.nn import _models  # noqa: F401 - registers the serialisable classes
+    import hyperperturb.nn  # noqa: F401 - registers the serialisable classes
 
     path = Path(path)
     if not path.exists():

@@ -1,0 +1,190 @@
+"""Typed readers of the ``.uns['hyperperturb']`` ledger entries.
+
+The ledger is written by :func:`~hyperperturb._utils.record`, which makes values h5ad-safe: ``None`` is stored as the
+string ``"None"``, lists come back as NumPy arrays, and an entry may be absent. Every reader of a stored entry goes
+through this module, so that this encoding is decoded in one place. Readers never raise on an absent entry (they
+return the empty value); :func:`train_entry` is the one that requires its step (with the "run this first" message).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from anndata import AnnData
+
+from ._ledger import get_ledger, require_step
+
+#: How ``record`` stores ``None`` (h5ad has no null).
+NONE = "None"
+
+
+def names(x: Any) -> list[str]:
+    """A stored name array (any shape, any dtype; a scalar is one name) as a list of ``str``."""
+    return [str(v) for v in np.asarray(x).ravel()]
+
+
+def decode(value: Any) -> Any:
+    """A stored value with ``"None"`` turned back into ``None`` (every other value unchanged)."""
+    return None if isinstance(value, str) and value == NONE else value
+
+
+def decode_params(params: Any) -> dict[str, Any]:
+    """A stored ``params`` dict with every ``"None"`` decoded (``{}`` when it is absent or not a dict)."""
+    if not isinstance(params, dict):
+        return {}
+    return {k: decode(v) for k, v in params.items()}
+
+
+def entry(adata: AnnData, step: str) -> dict[str, Any]:
+    """The ledger entry ``step`` (``{}`` when absent or not a dict)."""
+    e = get_ledger(adata).get(step)
+    return e if isinstance(e, dict) else {}
+
+
+def params(adata: AnnData, step: str) -> dict[str, Any]:
+    """The decoded ``params`` of the ledger entry ``step`` (``{}`` when absent)."""
+    return decode_params(entry(adata, step).get("params"))
+
+
+def has_step(adata: AnnData, step: str) -> bool:
+    """Whether the ledger holds an entry ``step``."""
+    return step in get_ledger(adata)
+
+
+# -- preprocess ------------------------------------------------------------------------------------------------------
+
+
+def preprocess_layer(adata: AnnData) -> str | None:
+    """The layer of normalised log1p expression recorded by ``hp.pp.preprocess`` (``None`` when not recorded)."""
+    layer = decode(entry(adata, "preprocess").get("layer"))
+    return None if layer is None else str(layer)
+
+
+# -- perturbations ---------------------------------------------------------------------------------------------------
+
+
+def perturbation_names(adata: AnnData) -> list[str]:
+    """Names of the perturbations recorded by ``hp.pp.perturbations`` (``[]`` when it has not run)."""
+    return names(entry(adata, "perturbations").get("names", []))
+
+
+def perturbation_targets(adata: AnnData) -> list[str]:
+    """The target gene of each recorded perturbation (the perturbation's own name when no targets are stored)."""
+    e = entry(adata, "perturbations")
+    return names(e.get("targets", e.get("names", [])))
+
+
+def target_of(adata: AnnData) -> dict[str, str]:
+    """Perturbation name → its target gene, for the perturbations recorded by ``hp.pp.perturbations``."""
+    return dict(zip(perturbation_names(adata), perturbation_targets(adata), strict=False))
+
+
+# -- rewards ---------------------------------------------------------------------------------------------------------
+
+
+def reward_perturbations(adata: AnnData) -> list[str]:
+    """Column names of ``.varm['hp_reward']`` recorded by ``hp.tl.rewards`` (``[]`` when it has not run)."""
+    return names(entry(adata, "rewards").get("perturbations", []))
+
+
+# -- network ---------------------------------------------------------------------------------------------------------
+
+
+def network_extra_nodes(adata: AnnData) -> list[str]:
+    """Network nodes that are not in ``var_names`` (perturbation targets), recorded by ``hp.pp.gene_network``."""
+    return names(entry(adata, "network").get("extra_nodes", []))
+
+
+def network_extra_edges(adata: AnnData) -> dict[str, np.ndarray]:
+    """Edges touching an extra node: ``{"i", "j", "weight"}`` arrays, indices into ``[*var_names, *extra_nodes]``.
+
+    Empty arrays when there are none; a missing ``weight`` is read as 1 per edge.
+    """
+    ee = entry(adata, "network").get("extra_edges")
+    ee = ee if isinstance(ee, dict) else {}
+    i = np.asarray(ee.get("i", []), dtype=np.int64).ravel()
+    j = np.asarray(ee.get("j", []), dtype=np.int64).ravel()
+    w = np.asarray(ee.get("weight", np.ones(len(i))), dtype=np.float64).ravel()
+    return {"i": i, "j": j, "weight": w}
+
+
+# -- train -----------------------------------------------------------------------------------------------------------
+
+
+def train_entry(adata: AnnData, *, needed_by: str) -> dict[str, Any]:
+    """The validated ``train`` entry, or a :class:`KeyError` telling the user to run ``hp.tl.train`` first."""
+    return require_step(adata, "train", needed_by=needed_by)
+
+
+def train_params(adata: AnnData) -> dict[str, Any]:
+    """The decoded ``params`` of the ``train`` entry (``{}`` when it has not run)."""
+    return params(adata, "train")
+
+
+def train_perturbations(adata: AnnData) -> list[str]:
+    """Column names of ``.varm['hp_policy']`` recorded by ``hp.tl.train`` (``[]`` when it has not run)."""
+    return names(entry(adata, "train").get("perturbations", []))
+
+
+def train_extra_nodes(adata: AnnData, dim: int | None = None) -> tuple[list[str], np.ndarray]:
+    """Unmeasured nodes embedded by training and their coordinates (``(n, dim)``; empty when none are stored)."""
+    e = entry(adata, "train")
+    extra, emb = e.get("extra_nodes"), e.get("extra_embedding")
+    width = 0 if dim is None else dim
+    if extra is None or emb is None or not len(names(extra)):
+        return [], np.zeros((0, width))
+    nodes = names(extra)
+    return nodes, np.asarray(emb, dtype=float).reshape(len(nodes), -1)
+
+
+def curvature(adata: AnnData) -> float:
+    """Curvature ``c`` of the ball used by ``hp.tl.train`` (1.0 when not recorded)."""
+    c = train_params(adata).get("curvature", 1.0)
+    try:
+        c = float(np.asarray(c).ravel()[0])
+    except (TypeError, ValueError, IndexError):
+        c = 1.0
+    if not np.isfinite(c) or c <= 0:
+        msg = f"The recorded curvature {c!r} is not a positive number; the training entry in .uns looks corrupted."
+        raise ValueError(msg)
+    return c
+
+
+def geometry(adata: AnnData) -> str:
+    """``"poincare"`` or ``"euclidean"``: the geometry of training (the former when not recorded)."""
+    return str(train_params(adata).get("geometry") or "poincare")
+
+
+# -- columns of the stored matrices ----------------------------------------------------------------------------------
+
+
+def perturbation_columns(adata: AnnData, key: str) -> list[str]:
+    """Names of the columns of ``.varm[key]`` (``hp_policy``-like from training, ``hp_reward``-like from rewards)."""
+    n_cols = np.asarray(adata.varm[key]).shape[1]
+    rewards, train = entry(adata, "rewards").get("perturbations"), entry(adata, "train").get("perturbations")
+    sources = [rewards, train] if key in ("hp_reward", "hp_policy_target") else [train, rewards]
+    sources.append(entry(adata, "perturbations").get("names"))
+    for s in sources:
+        if s is not None and len(names(s)) == n_cols:
+            return names(s)
+    msg = (
+        f".varm[{key!r}] has {n_cols} columns but no perturbation names of that length are recorded in "
+        ".uns['hyperperturb']; the object looks inconsistent. Re-run `hp.tl.rewards` and `hp.tl.train`."
+    )
+    raise ValueError(msg)
+
+
+def basis_key(adata: AnnData, basis: str, *, needed_by: str) -> str:
+    """Find ``basis`` in ``.varm``: tries ``basis``, ``f"X_{basis}"``, then the ``key_added`` recorded by training."""
+    candidates = [basis, f"X_{basis}"]
+    key_added = train_params(adata).get("key_added")
+    if basis in ("X_poincare", "poincare") and isinstance(key_added, str):
+        candidates.append(key_added)
+    for key in candidates:
+        if key in adata.varm:
+            return key
+    if not has_step(adata, "train"):
+        train_entry(adata, needed_by=needed_by)  # raises the "run hp.tl.train first" KeyError
+    msg = f"No embedding {basis!r} in .varm; available keys: {list(adata.varm)}. Pass one of them as `basis=`."
+    raise KeyError(msg)
