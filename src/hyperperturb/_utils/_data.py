@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ._ledger import get_ledger
+from ._entries import preprocess_layer
 
 
 def is_mudata(data: Any) -> bool:
@@ -92,7 +92,7 @@ def get_matrix(adata: AnnData, layer: str | None = None) -> Any:
     The matrix is returned as stored (dense, scipy sparse, backed dataset or Dask array); it is never densified.
     """
     if layer is None:
-        layer = get_ledger(adata).get("preprocess", {}).get("layer")
+        layer = preprocess_layer(adata)
         if layer is not None and layer not in adata.layers:
             layer = None
     if layer is None:

@@ -14,19 +14,14 @@ import numpy as np
 from anndata import AnnData
 
 from ._ledger import get_ledger, require_step
+from ._validate import NONE, decode
 
-#: How ``record`` stores ``None`` (h5ad has no null).
-NONE = "None"
+__all__ = ["NONE", "decode"]  # re-exported: the encoding and its decoder live next to sanitize_for_h5ad
 
 
 def names(x: Any) -> list[str]:
     """A stored name array (any shape, any dtype; a scalar is one name) as a list of ``str``."""
     return [str(v) for v in np.asarray(x).ravel()]
-
-
-def decode(value: Any) -> Any:
-    """A stored value with ``"None"`` turned back into ``None`` (every other value unchanged)."""
-    return None if isinstance(value, str) and value == NONE else value
 
 
 def decode_params(params: Any) -> dict[str, Any]:

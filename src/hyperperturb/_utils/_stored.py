@@ -13,6 +13,8 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
+from ._validate import decode
+
 _PRODUCER = {
     "perturbations": "hp.pp.perturbations(adata, key=..., control=...)",
     "network": "hp.pp.gene_network(adata, network)",
@@ -152,7 +154,7 @@ def check_train_entry(entry: dict[str, Any], *, needed_by: str) -> None:
     params = entry.get("params", {})
     if isinstance(params, dict):
         for name, (lo, hi, integer) in _TRAIN_PARAMS.items():
-            if name not in params or (isinstance(params[name], str) and params[name] == "None"):
+            if name not in params or decode(params[name]) is None:
                 continue
             v = _number(params[name])
             what = f"the stored training parameter {name!r} ({params[name]!r})"

@@ -95,6 +95,15 @@ def check_finite_matrix(X: Any, *, what: str = "adata.X", chunk_size: int = 10_0
         raise ValueError(msg)
 
 
+#: How :func:`sanitize_for_h5ad` stores ``None`` (h5ad has no null); :func:`decode` reads it back.
+NONE = "None"
+
+
+def decode(value: Any) -> Any:
+    """A stored value with ``"None"`` (how :func:`sanitize_for_h5ad` writes ``None``) turned back into ``None``."""
+    return None if isinstance(value, str) and value == NONE else value
+
+
 def sanitize_for_h5ad(obj: Any) -> Any:
     """Turn ``obj`` into values that ``write_h5ad`` can store (nested dicts of str, numbers, lists, ndarrays).
 
@@ -104,7 +113,7 @@ def sanitize_for_h5ad(obj: Any) -> Any:
     if isinstance(obj, Mapping):
         return {str(k): sanitize_for_h5ad(v) for k, v in obj.items()}
     if obj is None:
-        return "None"
+        return NONE
     if isinstance(obj, pd.DataFrame):
         return obj
     if isinstance(obj, pd.Series | pd.Index):

@@ -14,10 +14,10 @@ from anndata import AnnData
 from scipy import sparse
 
 from hyperperturb._utils import (
+    _entries,
     array_digest,
     atomic_write,
     check_unique_names,
-    get_ledger,
     logger,
     record,
     resolve,
@@ -156,8 +156,7 @@ def gene_network(
         _check_network_name(network)
     var = pd.Index(adata.var_names.astype(str))
     G = len(var)
-    pert = get_ledger(adata).get("perturbations")
-    targets = [] if pert is None else _target_genes(pert)
+    targets = _target_genes(_entries.entry(adata, "perturbations"))
     signs: np.ndarray | None = None  # +1/-1 (0 unknown) per direct edge, for signed networks
 
     extra_nodes: list[str] = []

@@ -11,9 +11,9 @@ from anndata import AnnData
 from scipy import sparse
 
 from hyperperturb._utils import (
+    _entries,
     atomic_write,
     check_finite_matrix,
-    get_ledger,
     get_matrix,
     logger,
     protein_mod_name,
@@ -143,7 +143,7 @@ def log_fold_change(
     if "hp_control" not in adata.obs.columns:
         msg = "obs['hp_control'] is missing although hp.pp.perturbations has run; run it again to restore it."
         raise KeyError(msg)
-    used_layer = layer if layer is not None else get_ledger(adata).get("preprocess", {}).get("layer")
+    used_layer = layer if layer is not None else _entries.preprocess_layer(adata)
     X = get_matrix(adata, layer)
     if used_layer is not None and used_layer not in adata.layers:
         used_layer = None

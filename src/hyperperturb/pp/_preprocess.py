@@ -10,7 +10,15 @@ import pandas as pd
 from anndata import AnnData
 from scipy import sparse
 
-from hyperperturb._utils import as_rng, check_finite_matrix, check_unique_names, get_ledger, logger, record, resolve
+from hyperperturb._utils import (
+    _entries,
+    as_rng,
+    check_finite_matrix,
+    check_unique_names,
+    logger,
+    record,
+    resolve,
+)
 
 _STEP = "preprocess"
 
@@ -84,9 +92,7 @@ def _neighbors(adata: AnnData, *, n_neighbors: int, n_pcs: int, seed: int) -> No
 def _protected_genes(adata: AnnData, labels: pd.Series | None) -> set[str]:
     """Measured perturbation targets: kept even when they are not highly variable."""
     names: set[str] = set()
-    pert = get_ledger(adata).get("perturbations")
-    if pert is not None:
-        names |= {str(x) for x in np.asarray(pert.get("targets", pert.get("names", [])))}
+    names |= set(_entries.perturbation_targets(adata))
     if labels is not None:
         names |= set(labels.dropna().astype(str).unique())
     return names & set(map(str, adata.var_names))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from hyperperturb._utils import as_rng, get_ledger, logger, record, resolve
+from hyperperturb._utils import _entries, as_rng, logger, record, resolve
 
 from ._baselines import fit_linear, predict_linear
 from ._splits import Screen, make_splits, read_screen
@@ -30,11 +30,9 @@ def _degrees(adata: Any, extra: np.ndarray) -> np.ndarray:
     if "hp_adjacency" in adata.varp:
         A = sparse.csr_matrix(adata.varp["hp_adjacency"])
         deg[:n_var] = np.diff(A.indptr)
-    net = get_ledger(adata).get("network", {})
-    ex = net.get("extra_edges", {}) if isinstance(net, dict) else {}
-    if isinstance(ex, dict) and len(ex.get("i", [])):
-        for col in ("i", "j"):
-            np.add.at(deg, np.asarray(ex[col], dtype=np.int64), 1)
+    ex = _entries.network_extra_edges(adata)
+    for col in ("i", "j"):
+        np.add.at(deg, ex[col], 1)
     return deg
 
 
@@ -78,18 +76,17 @@ def _predict(
         coord_c = np.asarray([G[i] if i >= 0 else far for i in cand_idx])
         coord_s = np.asarray([G[i] for i in screened_idx if i >= 0])
         return effect, coord_c, coord_s
-    from hyperperturb import tl
+    from ._predict import predict
 
     effects = []
     for b in _blocks(cand_names.size):
         names = [str(c) for c in cand_names[b]]
-        df = tl.predict(adata, perturbations=names, kind="reward")
+        df = predict(adata, perturbations=names, kind="reward")
         effects.append(_effect(df.reindex(columns=names).to_numpy(dtype=np.float64), screen))
     effect = np.concatenate(effects)
     Z = np.asarray(adata.varm["X_poincare"], dtype=np.float64)
-    train = get_ledger(adata).get("train", {})
-    extra_pos = {str(n): i for i, n in enumerate(np.asarray(train.get("extra_nodes", []), dtype=str))}
-    extra_emb = np.asarray(train.get("extra_embedding", np.zeros((0, Z.shape[1]))), dtype=np.float64)
+    extra_nodes, extra_emb = _entries.train_extra_nodes(adata, dim=Z.shape[1])
+    extra_pos = {n: i for i, n in enumerate(extra_nodes)}
 
     def _coord(i: int, name: str) -> np.ndarray:
         if i >= 0:
@@ -166,7 +163,7 @@ def _resolve_predictor(adata: Any, predictor: str) -> str:
     if predictor not in PREDICTORS:
         msg = f"`predictor` must be one of {list(PREDICTORS)}, got {predictor!r}."
         raise ValueError(msg)
-    has_model = "train" in get_ledger(adata) and "X_poincare" in adata.varm
+    has_model = _entries.has_step(adata, "train") and "X_poincare" in adata.varm
     if predictor == "auto":
         return "model" if has_model else "linear"
     if predictor == "model" and not has_model:
@@ -397,9 +394,9 @@ def _simulate_acquisition(
         train_cols = np.setdiff1d(np.arange(screen.names.size), held)
         obj = t.adata
         if predictor == "model":
-            from hyperperturb import tl
+            from ._train import train
 
-            obj = tl.train(
+            obj = train(
                 t.adata,
                 holdout=list(screen.names[held]),
                 seed=seed + s,

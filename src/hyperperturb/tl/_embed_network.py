@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hyperperturb._utils import as_rng, atomic_write, get_ledger, get_matrix, logger, record, resolve
+from hyperperturb._utils import _entries, as_rng, atomic_write, get_matrix, logger, record, resolve
 
 
 def embed_network(
@@ -111,11 +111,8 @@ def embed_network(
     if "hp_adjacency" not in adata.varp:
         msg = "hp.tl.embed_network needs a gene network: run `hp.pp.gene_network(adata, network)` first."
         raise KeyError(msg)
-    net = get_ledger(adata).get("network", {})
-    net = net if isinstance(net, dict) else {}
-    extra = [str(v) for v in np.asarray(net.get("extra_nodes", [])).ravel()]
-    ee = net.get("extra_edges", {})
-    ee = ee if isinstance(ee, dict) else {}
+    extra = _entries.network_extra_nodes(adata)
+    ee = _entries.network_extra_edges(adata)
     n_genes = adata.n_vars
     adj = stored_adjacency(adata, n_genes + len(extra), n_genes, ee)
     # expression features to place genes without edges (control cells when known)

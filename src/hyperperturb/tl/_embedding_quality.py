@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import sparse, stats
 from scipy.sparse import csgraph
 
-from hyperperturb._utils import _ball, as_rng, get_ledger, resolve
+from hyperperturb._utils import _ball, _entries, as_rng, resolve
 
 _MAX_EXACT = 3000  # nodes up to which all pairs are scored
 
@@ -140,11 +140,10 @@ def embedding_quality(
     if adjacency not in adata.varp:
         msg = f"No network .varp[{adjacency!r}]. Run `hp.pp.gene_network(adata, ...)` first."
         raise KeyError(msg)
-    led = get_ledger(adata)
     params: dict[str, Any] = {}
     for step in ("train", "embed_network"):  # the step that wrote this basis (train by default)
-        p = led.get(step, {}).get("params", {}) if isinstance(led.get(step), dict) else {}
-        if isinstance(p, dict) and (p.get("key_added") == basis or (not params and step == "train")):
+        p = _entries.params(adata, step)
+        if p.get("key_added") == basis or (not params and step == "train"):
             params = p
     if geometry is None:
         geometry = str(params.get("geometry", "poincare"))

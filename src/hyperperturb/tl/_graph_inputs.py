@@ -12,7 +12,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import LinearOperator, svds
 
-from hyperperturb._utils import as_rng, get_ledger, logger, obs_indexer, protein_mod_name, resolve_protein
+from hyperperturb._utils import _entries, as_rng, logger, obs_indexer, protein_mod_name, resolve_protein
 from hyperperturb._utils._data import Target
 from hyperperturb._utils._stored import check_adjacency, check_matrix, check_vector
 
@@ -62,10 +62,6 @@ class GraphInputs:
     def n_nodes(self) -> int:
         """Number of graph nodes."""
         return len(self.nodes)
-
-
-def _names(x: Any) -> list[str]:
-    return [str(v) for v in np.asarray(x).ravel()]
 
 
 def _rows(X: Any, idx: np.ndarray) -> Any:
@@ -231,26 +227,17 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
 
     adata = t.adata
     rng = as_rng(seed)
-    led = get_ledger(adata)
-    rew = led["rewards"]
-    perts = _names(rew["perturbations"])
-    pled = led.get("perturbations", {})
-    pnames, ptargets = _names(pled.get("names", [])), _names(pled.get("targets", []))
-    tmap = dict(zip(pnames, ptargets, strict=False))
+    rew = _entries.entry(adata, "rewards")
+    perts = _entries.reward_perturbations(adata)
+    tmap = _entries.target_of(adata)
     targets = [tmap.get(p, p) for p in perts]
 
     genes = list(map(str, adata.var_names))
     n_genes = len(genes)
-    net = led.get("network", {})
-    extra = _names(net.get("extra_nodes", [])) if isinstance(net, dict) else []
-    ee = net.get("extra_edges", {}) if isinstance(net, dict) else {}
-    ei = np.asarray(ee.get("i", []), dtype=np.int64).ravel() if isinstance(ee, dict) else np.zeros(0, np.int64)
-    ej = np.asarray(ee.get("j", []), dtype=np.int64).ravel() if isinstance(ee, dict) else np.zeros(0, np.int64)
-    ew = (
-        np.asarray(ee.get("weight", np.ones(len(ei))), dtype=np.float64).ravel()
-        if isinstance(ee, dict)
-        else np.zeros(0)
-    )
+    net = _entries.entry(adata, "network")
+    extra = _entries.network_extra_nodes(adata)
+    ee = _entries.network_extra_edges(adata)
+    ei, ej, ew = ee["i"], ee["j"], ee["weight"]
     ok = (ei >= 0) & (ej >= 0) & (ei < n_genes + len(extra)) & (ej < n_genes + len(extra))
     ei, ej, ew = ei[ok], ej[ok], ew[ok]
 
@@ -283,7 +270,7 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     rows, cols, vals = [], [], []
     A_checked = check_adjacency(adata, needed_by="hp.tl.train")
     if A_checked is not None:
-        if A_checked.nnz == 0 and isinstance(net, dict) and net and not _allow_empty(net):
+        if A_checked.nnz == 0 and net and not _allow_empty(net):
             msg = (
                 "hp.tl.train: .varp['hp_adjacency'] has no edge. Training on an empty graph needs an explicit "
                 "choice: re-run `hp.pp.gene_network(adata, network, allow_empty=True)`, or build a network with edges."
@@ -426,9 +413,8 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
 
 
 def _allow_empty(net: dict[str, Any]) -> bool:
-    params = net.get("params", {})
-    v = params.get("allow_empty", False) if isinstance(params, dict) else False
-    return bool(v) and str(v) not in ("False", "None", "0")
+    v = _entries.decode_params(net.get("params")).get("allow_empty", False)
+    return bool(v) and str(v) not in ("False", "0")
 
 
 def stored_adjacency(adata, n_nodes: int, n_genes: int, extra_edges: dict[str, Any]) -> sparse.csr_matrix:

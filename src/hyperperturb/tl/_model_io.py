@@ -8,10 +8,7 @@ from typing import Any
 import numpy as np
 
 from hyperperturb._utils import require_step, resolve
-
-
-def _names(x: Any) -> list[str]:
-    return [str(v) for v in np.asarray(x).ravel()]
+from hyperperturb._utils._entries import decode_params, names
 
 
 def weights_to_dict(model) -> dict[str, np.ndarray]:
@@ -57,12 +54,12 @@ def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
 
     from ._graph_inputs import stored_adjacency
 
-    p = entry["params"]
+    p = decode_params(entry["params"])
     geometry = str(p["geometry"])
     c = float(p.get("curvature", 1.0)) if geometry == "poincare" else 1.0
     learn = bool(p.get("learn_curvature", False))
     if str(p["model"]) == "simple":
-        perts = _names(entry["perturbations"])
+        perts = names(entry["perturbations"])
         net = HyperbolicPerturbationModel(
             len(perts),
             adata.n_vars,
@@ -84,7 +81,7 @@ def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
             "after hp.tl.train. Re-run `hp.tl.train` on this object."
         )
         raise ValueError(msg)
-    nodes = _names(graph["nodes"])
+    nodes = names(graph["nodes"])
     feats = np.asarray(entry["node_features"]["values"], dtype=np.float32)
     net = HyperPerturbModel(
         len(nodes),
@@ -99,7 +96,7 @@ def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
         dropout=float(p["dropout"]),
         seed=int(p["seed"]),
         attention=bool(p.get("attention", False)),
-        refine=None if str(p.get("refine", "None")) == "None" else float(p["refine"]),
+        refine=None if p.get("refine") is None else float(p["refine"]),
         rank=int(p.get("rank", 0)),
         distance_scale=float(p.get("distance_scale", 1.0)),
     )
