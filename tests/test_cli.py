@@ -241,13 +241,13 @@ def test_help_does_not_import_the_heavy_stack():
 
 
 def test_tensorflow_quiet_import_respects_user_setting(monkeypatch):
-    from hyperperturb import _cli
+    from hyperperturb._cli import _common
 
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")  # the user asked for TensorFlow's own logging
     imported = []
     monkeypatch.setattr("builtins.__import__", _spy_import(imported))
-    _cli._import_tensorflow_quietly()
+    _common._import_tensorflow_quietly()
     assert "tensorflow" not in imported
 
 

@@ -103,7 +103,7 @@ def test_atomic_file_h5ad_roundtrip(tmp_path):
 
 
 def test_cli_write_interrupted_keeps_no_partial_file(tmp_path, monkeypatch):
-    from hyperperturb import _cli
+    from hyperperturb._cli import _common
 
     a = ad.AnnData(np.eye(3, dtype=np.float32))
     target = tmp_path / "o.h5ad"
@@ -114,7 +114,7 @@ def test_cli_write_interrupted_keeps_no_partial_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ad.AnnData, "write_h5ad", boom)
     with pytest.raises(KeyboardInterrupt):
-        _cli._write(a, target)
+        _common._write(a, target)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,0 +1,195 @@
+"""``hyperperturb info``: what hyperperturb stored in a file (the one reader that prints the raw ledger)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import numpy as np
+
+from ._common import PROG, _read, _rna
+from ._plots import _summary_lines
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, np.ndarray):
+        if v.dtype.kind in "USO" and v.ndim == 1:
+            head = ", ".join(map(str, v[:5]))
+            return f"[{head}{', ...' if v.size > 5 else ''}] ({v.size})"
+        if v.size <= 6:
+            return np.array2string(v, separator=", ", threshold=6)
+        return f"array{v.shape}"
+    if isinstance(v, list | tuple):
+        return repr(list(v)) if len(v) <= 6 else f"list[{len(v)}]"
+    if isinstance(v, dict):
+        return f"{{{len(v)} entries}}"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+def _full_info(adata: Any, led: dict[str, Any]) -> list[str]:
+    """Every ledger entry with its parameters and every hp_* array (``info --full``)."""
+    from hyperperturb._utils import stale_reason
+
+    lines = [f"written by hyperperturb {led.get('version', '?')}", "steps:"]
+    for step, entry in led.items():
+        if step == "version":
+            continue
+        stale = stale_reason(led, step) if isinstance(entry, dict) else None
+        lines.append(f"  {step}" + (" [STALE: inputs changed since]" if stale else ""))
+        if not isinstance(entry, dict):
+            continue
+        params = entry.get("params", {})
+        if isinstance(params, dict) and params:
+            lines.append("    params: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()))
+        for k, v in entry.items():
+            if k in ("params", "weights", "history"):
+                continue
+            lines.append(f"    {k}: {_short(v)}")
+        if isinstance(entry.get("history"), dict):
+            h = entry["history"]
+            n_ep = len(np.asarray(next(iter(h.values())))) if h else 0
+            last = {k: float(np.asarray(v).ravel()[-1]) for k, v in h.items() if len(np.asarray(v).ravel())}
+            lines.append(f"    history: {n_ep} epochs; last " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
+        if isinstance(entry.get("weights"), dict):
+            lines.append(f"    weights: {len(entry['weights'])} arrays")
+    return lines
+
+
+def _arrays(adata: Any) -> list[str]:
+    out = []
+    for where, store in (("var", adata.var), ("varm", adata.varm), ("varp", adata.varp), ("obsm", adata.obsm)):
+        keys = store.columns if where == "var" else store.keys()
+        for k in keys:
+            if str(k).startswith("hp_") or k in ("X_poincare", "perturbation_target", "log_fold_change"):
+                shape = (adata.n_vars,) if where == "var" else tuple(store[k].shape)
+                out.append(f".{where}[{k!r}] {shape}")
+    return out
+
+
+def _evaluation_headline(entry: dict[str, Any]) -> list[str]:
+    """One line per model/baseline: the mean held-out score of the first reported metric (spearman_excess first)."""
+    import pandas as pd
+
+    summary = entry.get("summary")
+    try:
+        df = pd.DataFrame(summary)
+    except (TypeError, ValueError):
+        return []
+    if df.empty or "metric" not in df.columns:
+        return []
+    metrics = list(dict.fromkeys(df["metric"].astype(str)))
+    metric = "spearman_excess" if "spearman_excess" in metrics else metrics[0]
+    sub = df[df["metric"].astype(str) == metric]
+    if "subset" in sub.columns and (sub["subset"].astype(str) == "all").any():
+        sub = sub[sub["subset"].astype(str) == "all"]
+    name = next((c for c in ("model", "method", "name") if c in sub.columns), None)
+    val = next((c for c in ("mean", "value", "score") if c in sub.columns), None)
+    if name is None or val is None:
+        return []
+    parts = [f"{n} {float(v):.3f}" for n, v in zip(sub[name].astype(str), sub[val], strict=True)][:8]
+    return [f"  held-out {metric}: " + ", ".join(parts)] if parts else []
+
+
+def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
+    """The headline numbers of each step (a screen's worth; ``--full`` prints everything)."""
+    from hyperperturb._utils import stale_reason
+
+    lines = [f"written by hyperperturb {led.get('version', '?')}"]
+    stale = {s: r for s in led if s != "version" and (r := stale_reason(led, s)) is not None}
+    pe = led.get("perturbations")
+    if isinstance(pe, dict):
+        names = np.asarray(pe.get("names", []))
+        ctrl = np.asarray(pe.get("control", [])).ravel()
+        ncells = np.asarray(pe.get("n_cells", [])).ravel()
+        lines.append(
+            f"perturbations: {names.size} perturbations (obs[{pe.get('key', '?')!r}]), control "
+            f"{', '.join(map(repr, map(str, ctrl))) or '?'} ({pe.get('n_control', '?')} cells)"
+            + (f", median {int(np.median(ncells))} cells per perturbation" if ncells.size else "")
+        )
+    ne = led.get("network")
+    if isinstance(ne, dict):
+        lines.append(
+            f"network: {ne.get('n_edges', '?')} edges; {ne.get('n_matched', '?')} of {adata.n_vars} genes matched, "
+            f"{ne.get('n_connected', '?')} connected, {ne.get('n_isolated', '?')} without edges "
+            f"(source: {ne.get('source', '?')})"
+        )
+    re_ = led.get("rewards")
+    if isinstance(re_, dict) and "hp_reward" in adata.varm:
+        r = np.asarray(adata.varm["hp_reward"], dtype=float)
+        line = f"rewards: {r.shape[0]} genes x {r.shape[1]} perturbations"
+        if "hp_reward_baseline" in adata.var:
+            excess = r - np.asarray(adata.var["hp_reward_baseline"], dtype=float)[:, None]
+            if np.isfinite(excess).any():
+                line += f"; largest excess over the noise floor {np.nanmax(excess):.3g}"
+        lines.append(line)
+    tr = led.get("train")
+    if isinstance(tr, dict):
+        params = tr.get("params", {}) if isinstance(tr.get("params"), dict) else {}
+        h = tr.get("history") if isinstance(tr.get("history"), dict) else {}
+        n_ep = len(np.asarray(h.get("loss", next(iter(h.values()), [])))) if h else 0
+        losses = ", ".join(
+            f"{k} {float(np.asarray(h[k]).ravel()[-1]):.3g}" for k in ("loss", "policy_loss", "value_loss") if k in h
+        )
+        lines.append(
+            f"train: {n_ep} epochs, dim {params.get('dim', '?')}, geometry {params.get('geometry', 'poincare')}, "
+            f"seed {tr.get('seed', params.get('seed', '?'))}" + (f"; final {losses}" if losses else "")
+        )
+        if "n_scorable" in tr:
+            lines.append(
+                f"  scorable perturbations: {tr['n_scorable']} of {len(np.asarray(tr.get('perturbations', [])))}"
+            )
+    ev = led.get("evaluation")
+    if isinstance(ev, dict):
+        params = ev.get("params", {}) if isinstance(ev.get("params"), dict) else {}
+        lines.append(f"evaluation: split {params.get('split', '?')}, {params.get('n_splits', '?')} splits")
+        lines += _evaluation_headline(ev)
+    for step in led:
+        if step not in ("version", "perturbations", "network", "rewards", "train", "evaluation", "preprocess"):
+            lines.append(f"{step}: recorded")
+    if "preprocess" in led and isinstance(led["preprocess"], dict):
+        pp = led["preprocess"]
+        lines.insert(
+            1,
+            f"preprocess: {pp.get('n_cells_in', '?')} -> {pp.get('n_cells', '?')} cells, "
+            f"{pp.get('n_genes_in', '?')} -> {pp.get('n_genes', '?')} genes",
+        )
+    for step, reason in stale.items():
+        lines.append(f"STALE {step}: {reason}.")
+    try:
+        top = _summary_lines(data, n_genes=5, n=3)
+    except Exception:  # noqa: BLE001 - the ranking is a bonus; never fail info on it
+        top = []
+    if len(top) > 2:
+        lines += [""] + top
+    arrays = _arrays(adata)
+    lines += ["", "arrays: " + ", ".join(a.split(" ")[0] for a in arrays)]
+    lines.append(f"(run `{PROG} info --full` for every parameter and array shape)")
+    return lines
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print what hyperperturb stored in a file: a short summary, or everything with ``--full``."""
+    from hyperperturb._utils import get_ledger
+
+    data = _read(args.input)
+    adata = _rna(data, args.mod)
+    kind = "MuData" if hasattr(data, "mod") else "AnnData"
+    print(
+        f"{args.input}: {kind}, {adata.n_obs} cells x {adata.n_vars} genes"
+        + (f" (modality {args.mod!r})" if kind == "MuData" else "")
+    )
+    led = get_ledger(adata)
+    if not led:
+        print("no hyperperturb results (.uns['hyperperturb'] is absent)")
+        return 0
+    if getattr(args, "full", False):
+        lines = _full_info(adata, led)
+        arrays = _arrays(adata)
+        lines += ["arrays:"] + [f"  {a}" for a in arrays] if arrays else ["no hp_* arrays"]
+    else:
+        lines = _summary_info(data, adata, led)
+    for line in lines:
+        print(line)
+    return 0
