@@ -24,17 +24,11 @@ from hyperperturb._utils import (
     target_sets,
 )
 
-from ._coexpression import _coexpression
-from ._edges import _merge_max, _merge_signed, _scale_weights, _sym_csr, _two_hop
-from ._go_network import go_annotations, go_similarity_edges
-from ._network_io import best_translation, edges_from_frame, edges_from_networkx, load_mapping, read_table
+from ._edges import _sym_csr
+from ._network_edge_list import from_edge_list
+from ._network_sources import from_coexpression, from_go, from_matrix
 
 _STEP = "network"
-
-
-# --------------------------------------------------------------------------------------------- main
-def _examples(x: Any, n: int = 5) -> list[str]:
-    return [str(v) for v in list(x)[:n]]
 
 
 def gene_network(
@@ -157,170 +151,30 @@ def gene_network(
     var = pd.Index(adata.var_names.astype(str))
     G = len(var)
     targets = _target_genes(_entries.entry(adata, "perturbations"))
-    signs: np.ndarray | None = None  # +1/-1 (0 unknown) per direct edge, for signed networks
-
-    extra_nodes: list[str] = []
-    extra = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64))
-    weight_scale = 1.0
-    mapped_with = "none"
-
     if isinstance(network, str) and network == "coexpression":
-        i, j, w, n_matched = _coexpression(adata, layer=layer, n_neighbors=int(n_neighbors))
-        i, j, w = _merge_max(i, j, w, symmetric=symmetric)
-        if min_weight is not None:
-            keep = w >= float(min_weight)
-            i, j, w = i[keep], j[keep], w[keep]
-        description = f"coexpression (|Pearson r|, {int(n_neighbors)} neighbours)"
-        direct = (i, j, w)
-        final = direct
+        net = from_coexpression(adata, layer=layer, n_neighbors=n_neighbors, min_weight=min_weight, symmetric=symmetric)
     elif isinstance(network, str) and network == "go":
-        ann, description, mapped_with = go_annotations(go_table, var, mapping=mapping)
-        if len(ann) == 0:
-            raw_desc = description.split(",")[0] + ")"
-            msg = (
-                f"No gene of the GO table ({raw_desc}) matches var_names (like {_examples(var)}). Check the gene "
-                "column (symbols vs Ensembl/Entrez ids) or pass `mapping=`."
-            )
-            raise ValueError(msg)
-        i, j, w, n_matched = go_similarity_edges(ann, var, n_neighbors=int(n_neighbors), min_weight=min_weight)
-        i, j, w = _merge_max(i, j, w, symmetric=symmetric)
-        description = f"{description}; Jaccard of GO term sets, top {int(n_neighbors)} per gene"
-        direct = final = (i, j, w)
+        net = from_go(
+            go_table, var, mapping=mapping, n_neighbors=n_neighbors, min_weight=min_weight, symmetric=symmetric
+        )
     elif isinstance(network, np.ndarray) or sparse.issparse(network):
-        if network.ndim != 2 or network.shape != (G, G):
-            msg = (
-                f"The network matrix has shape {network.shape}, but the data has {G} genes; a matrix network must be "
-                f"{G} x {G} with rows/columns in var_names order. Pass an edge list (DataFrame/file) to align by name."
-            )
-            raise ValueError(msg)
-        coo = sparse.coo_matrix(network)
-        if not np.issubdtype(coo.data.dtype, np.number) or np.iscomplexobj(coo.data):
-            msg = f"The network matrix has dtype {coo.data.dtype}; pass real numbers (edge weights)."
-            raise TypeError(msg)
-        wv = coo.data.astype(np.float64)
-        if not np.isfinite(wv).all():
-            msg = "The network matrix contains NaN or infinite values; replace them (e.g. with 0) first."
-            raise ValueError(msg)
-        nz = wv != 0
-        sv = np.sign(wv[nz])
-        wv, scale = _scale_weights(np.abs(wv[nz]), string_scale=False, origin="network matrix")
-        weight_scale = scale
-        i, j, w, sv = _merge_signed(
-            coo.row[nz].astype(np.int64), coo.col[nz].astype(np.int64), wv, sv, symmetric=symmetric
-        )
-        if min_weight is not None:
-            keep = w >= float(min_weight)
-            i, j, w, sv = i[keep], j[keep], w[keep], sv[keep]
-        if (sv < 0).any():
-            signs = sv
-        n_matched = G
-        description = f"matrix ({type(network).__name__})"
-        direct = final = (i, j, w)
+        net = from_matrix(network, G, min_weight=min_weight, symmetric=symmetric)
     else:
-        edges, description, string_scale = _read_network(network, source=source, target=target, weight=weight)
-        if len(edges) == 0:
-            msg = f"The network ({description}) has no edges. Pass a non-empty edge list."
-            raise ValueError(msg)
-        w_all, weight_scale = _scale_weights(
-            edges["weight"].to_numpy(np.float64), string_scale=string_scale, origin=f"network ({description})"
+        net = from_edge_list(
+            network,
+            var,
+            targets,
+            source=source,
+            target=target,
+            weight=weight,
+            mapping=mapping,
+            min_weight=min_weight,
+            hops=hops,
+            symmetric=symmetric,
         )
-        src = edges["src"].to_numpy(dtype=object)
-        dst = edges["dst"].to_numpy(dtype=object)
-        s_all = edges["sign"].to_numpy(np.float64) if "sign" in edges else None
-        translate: pd.DataFrame | None = None
-        if mapping is not None:
-            mtab = load_mapping(mapping)
-            ids = pd.unique(np.concatenate([src, dst]))
-            ids = ids[~pd.Index(ids).isin(var)]
-            translate, mapped_with = best_translation(ids, var, mtab)
-            if translate is not None and len(translate):
-                translate = translate[~translate["from"].isin(var)]
-                src, w_all, dst, s_all = _translate(src, w_all, dst, translate, s_all)
-        nodes_all = pd.Index(pd.unique(np.concatenate([src, dst])))
-        matched = var.isin(nodes_all)
-        n_matched = int(matched.sum())
-        if n_matched == 0:
-            hint = (
-                " Try `mapping=` (e.g. a symbol <-> Ensembl table) so that network ids can be matched."
-                if mapping is None
-                else ""
-            )
-            msg = (
-                f"No gene of the network matches var_names (0 of {len(nodes_all)} network ids, 0 of {G} genes; "
-                f"mapping used: {mapped_with}). Network ids look like {_examples(nodes_all)}, var_names like "
-                f"{_examples(var)}. Identifiers are matched case-sensitively.{hint}"
-            )
-            raise ValueError(msg)
-        keep = np.ones(len(w_all), dtype=bool) if min_weight is None else w_all >= float(min_weight)
-        if not keep.any():
-            msg = (
-                f"No edge of the network ({description}) has a scaled weight >= min_weight={min_weight} "
-                f"(max {w_all.max():.3g} after scaling by {weight_scale:g}). Lower `min_weight=`."
-            )
-            raise ValueError(msg)
-        src, dst, w_all = src[keep], dst[keep], w_all[keep]
-        s_all = s_all[keep] if s_all is not None else None
-        others = pd.Index(pd.unique(np.concatenate([src, dst]))).difference(var)
-        universe = var.append(others)
-        ia = universe.get_indexer(src).astype(np.int64)
-        ja = universe.get_indexer(dst).astype(np.int64)
-        ui, uj, uw = _merge_max(ia, ja, w_all, symmetric=symmetric)
-        n_nodes = len(universe)
-        measured = np.zeros(n_nodes, dtype=bool)
-        measured[:G] = True
-        in_var = (ui < G) & (uj < G)
-        direct = (ui[in_var], uj[in_var], uw[in_var])
-        final = direct
-        if s_all is not None:
-            fi = (ia < G) & (ja < G)
-            di, dj, _, ds = _merge_signed(ia[fi], ja[fi], w_all[fi], s_all[fi], symmetric=symmetric)
-            di, dj, ds = di[di != dj], dj[di != dj], ds[di != dj]
-            # align with ``direct`` (same pairs, same order: both sorted by (i, j))
-            if len(di) == len(direct[0]) and np.array_equal(di, direct[0]) and np.array_equal(dj, direct[1]):
-                signs = ds
-            else:  # pragma: no cover - defensive: both merges see the same pairs
-                lut = pd.Series(ds, index=pd.MultiIndex.from_arrays([di, dj]))
-                signs = lut.reindex(pd.MultiIndex.from_arrays([direct[0], direct[1]])).fillna(0).to_numpy()
-        if hops == 2:
-            hi_, hj_, hw_ = _two_hop(ui, uj, uw, measured, ~measured)
-            final = _merge_max(
-                np.concatenate([direct[0], hi_]),
-                np.concatenate([direct[1], hj_]),
-                np.concatenate([direct[2], hw_]),
-                symmetric=True,
-            )
-        # perturbation targets that are network nodes but not measured genes
-        if targets:
-            tt = pd.Index(targets)
-            if translate is not None and len(translate):
-                first = translate.drop_duplicates("from").set_index("from")["to"]
-                tt = pd.Index([first.get(x, x) for x in targets])
-            cand = [x for x in pd.unique(tt) if x not in var and x in universe]
-            if cand:
-                eidx = universe.get_indexer(cand)
-                is_extra = np.zeros(n_nodes, dtype=bool)
-                is_extra[eidx] = True
-                kept = measured | is_extra
-                sel = (is_extra[ui] | is_extra[uj]) & kept[ui] & kept[uj]
-                ei, ej, ew = ui[sel], uj[sel], uw[sel]
-                if hops == 2:
-                    xi, xj, xw = _two_hop(ui, uj, uw, kept, ~kept)
-                    sel2 = is_extra[xi] | is_extra[xj]
-                    ei, ej, ew = _merge_max(
-                        np.concatenate([ei, xi[sel2]]),
-                        np.concatenate([ej, xj[sel2]]),
-                        np.concatenate([ew, xw[sel2]]),
-                        symmetric=True,
-                    )
-                used = np.unique(np.concatenate([ei, ej]))
-                used = used[used >= G]
-                if len(used):
-                    remap = np.full(n_nodes, -1, dtype=np.int64)
-                    remap[:G] = np.arange(G)
-                    remap[used] = G + np.arange(len(used))
-                    extra_nodes = [str(universe[u]) for u in used]
-                    a, b = remap[ei], remap[ej]
-                    extra = (np.minimum(a, b), np.maximum(a, b), ew)
+    direct, final, signs, extra = net.direct, net.final, net.signs, net.extra
+    n_matched, description, extra_nodes = net.n_matched, net.description, net.extra_nodes
+    weight_scale, mapped_with = net.weight_scale, net.mapped_with
 
     A = _sym_csr(*final, G, symmetric=symmetric)
     A_direct = _sym_csr(*direct, G, symmetric=symmetric)
@@ -400,19 +254,6 @@ def gene_network(
     return t.done(copy)
 
 
-def _translate(
-    src: np.ndarray, w: np.ndarray, dst: np.ndarray, tab: pd.DataFrame, sign: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Replace ids by their mapped ids (many-to-many expands edges); unmapped ids are kept."""
-    df = pd.DataFrame({"src": src, "dst": dst, "w": w, "s": np.zeros(len(w)) if sign is None else sign})
-    for col in ("src", "dst"):
-        df = df.merge(tab, how="left", left_on=col, right_on="from")
-        df[col] = df["to"].where(df["to"].notna(), df[col])
-        df = df.drop(columns=["from", "to"])
-    s_out = None if sign is None else df["s"].to_numpy(np.float64)
-    return df["src"].to_numpy(dtype=object), df["w"].to_numpy(np.float64), df["dst"].to_numpy(dtype=object), s_out
-
-
 def _describe(x: Any) -> str:
     if isinstance(x, str | PathLike):
         return Path(x).name if isinstance(x, PathLike) or "/" in str(x) else str(x)
@@ -474,33 +315,3 @@ def _target_genes(pert: dict[str, Any]) -> list[str]:
     """All target genes of the perturbation design (combinations contribute each of their genes)."""
     genes = [g for genes in target_sets(pert) for g in genes]
     return list(dict.fromkeys(genes))
-
-
-def _read_network(
-    network: Any, *, source: str | None, target: str | None, weight: str | None
-) -> tuple[pd.DataFrame, str, bool]:
-    """Edge table, a description of the source, and whether weights are STRING scores (0-1000)."""
-    if isinstance(network, pd.DataFrame):
-        edges, wcol = edges_from_frame(network, source=source, target=target, weight=weight, origin="network DataFrame")
-        return edges, "DataFrame", wcol is not None and wcol.lower() in ("combined_score", "score")
-    if type(network).__module__.startswith("networkx"):
-        return edges_from_networkx(network, weight), f"networkx.{type(network).__name__}", False
-    if isinstance(network, str | PathLike):
-        path = Path(network)
-        table = read_table(path, what="network")
-        cols = [str(c) for c in table.columns]
-        is_string = all(c in cols for c in ("protein1", "protein2", "combined_score"))
-        if is_string:
-            source = source or "protein1"
-            target = target or "protein2"
-            weight = weight or "combined_score"
-        edges, wcol = edges_from_frame(
-            table, source=source, target=target, weight=weight, origin=f"network file {path.name!r}"
-        )
-        string_scale = is_string or (wcol is not None and wcol.lower() in ("combined_score", "score"))
-        return edges, f"file {path.name}", string_scale
-    msg = (
-        f"Unsupported network of type {type(network).__name__}. Pass 'coexpression', a path to an edge list or STRING "
-        "links file, a pandas DataFrame, a networkx Graph, or a square matrix aligned to var_names."
-    )
-    raise TypeError(msg)
