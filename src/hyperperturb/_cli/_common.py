@@ -141,7 +141,7 @@ def _align_modalities(data: Any) -> None:
 
     if not is_mudata(data) or len(data.mod) < 2:
         return
-    common = None
+    common: Any = None
     for m in data.mod.values():
         common = m.obs_names if common is None else common.intersection(m.obs_names, sort=False)
     for name, m in list(data.mod.items()):

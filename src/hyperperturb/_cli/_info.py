@@ -97,7 +97,7 @@ def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
     from hyperperturb._utils import stale_reason
 
     lines = [f"written by hyperperturb {led.get('version', '?')}"]
-    stale = {s: r for s in led if s != "version" and (r := stale_reason(led, s)) is not None}
+    stale = {s: why for s in led if s != "version" and (why := stale_reason(led, s)) is not None}
     pe = led.get("perturbations")
     if isinstance(pe, dict):
         names = np.asarray(pe.get("names", []))
@@ -127,7 +127,7 @@ def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
     tr = led.get("train")
     if isinstance(tr, dict):
         params = tr.get("params", {}) if isinstance(tr.get("params"), dict) else {}
-        h = tr.get("history") if isinstance(tr.get("history"), dict) else {}
+        h: dict[str, Any] = tr["history"] if isinstance(tr.get("history"), dict) else {}
         n_ep = len(np.asarray(h.get("loss", next(iter(h.values()), [])))) if h else 0
         losses = ", ".join(
             f"{k} {float(np.asarray(h[k]).ravel()[-1]):.3g}" for k in ("loss", "policy_loss", "value_loss") if k in h

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from ._common import _rna
+
+
+def _save_png(fig: Any, path: Path) -> None:
+    fig.savefig(path, dpi=150, bbox_inches="tight", format="png")
 
 
 def _save_plots(data: Any, out: Path, *, say: Callable[..., None]) -> list[Path]:
@@ -25,7 +30,7 @@ def _save_plots(data: Any, out: Path, *, say: Callable[..., None]) -> list[Path]
     adata = _rna(data)
     trained = has_step(adata, "train")
     written = []
-    jobs = []
+    jobs: list[tuple[str, Callable[[], Any]]] = []
     if trained:
         jobs.append(
             ("poincare.png", lambda: hp.pl.poincare(data, "hp_value", labels="top", edges=True, return_fig=True))
@@ -38,7 +43,7 @@ def _save_plots(data: Any, out: Path, *, say: Callable[..., None]) -> list[Path]
         fig = make()
         path = out / name
         try:
-            write_atomic(path, lambda tmp, fig=fig: fig.savefig(tmp, dpi=150, bbox_inches="tight", format="png"))
+            write_atomic(path, partial(_save_png, fig))
         finally:
             plt.close(fig)
         written.append(path)
@@ -52,7 +57,8 @@ def _summary_lines(data: Any, *, n_genes: int = 10, n: int = 5) -> list[str]:
 
     adata = _rna(data)
     if "hp_policy" in adata.varm and "hp_value" in adata.var:
-        source, vkey = "predicted", "hp_value"
+        source: Literal["predicted", "observed"] = "predicted"
+        vkey = "hp_value"
     elif "hp_reward" in adata.varm and "hp_value_target" in adata.var:
         source, vkey = "observed", "hp_value_target"
     else:

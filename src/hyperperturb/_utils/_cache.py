@@ -57,7 +57,9 @@ def numba_cache_dir() -> Path | None:
 def njit(**kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
     """``numba.njit(cache=True, **kwargs)`` with the cache in the per-user folder (or off); see the module docs."""
     import numba
-    from numba.core import config
+    from numba.core import config as numba_config
+
+    config: Any = numba_config  # CACHE_DIR is set at run time: not in numba's stubs
 
     def deco(func: Callable[..., Any]) -> Any:
         if os.environ.get("NUMBA_CACHE_DIR"):  # the user's explicit choice

@@ -7,7 +7,7 @@ writes it, so that the fix is "re-run that step" — never a silent ``nan_to_num
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from anndata import AnnData
@@ -42,7 +42,7 @@ _KERNEL: dict[str, tuple[float | None, float | None]] = {
 }
 
 
-def _fail(what: str, problem: str, step: str, needed_by: str) -> None:
+def _fail(what: str, problem: str, step: str, needed_by: str) -> NoReturn:
     how = _PRODUCER.get(step, step)
     msg = f"{needed_by}: {what} {problem}; it was changed after `{how.split('(')[0]}` wrote it. Re-run `{how}`."
     raise ValueError(msg)
@@ -194,7 +194,7 @@ def check_rewards_outputs(adata: AnnData, entry: dict[str, Any], *, needed_by: s
     """The arrays ``hp.tl.rewards`` wrote: finite, one row per gene, one column per recorded perturbation."""
     P = len(np.asarray(entry.get("perturbations", [])).ravel())
     G = adata.n_vars
-    kw = {"step": "rewards", "needed_by": needed_by}
+    kw: dict[str, Any] = {"step": "rewards", "needed_by": needed_by}
     check_matrix(adata, "hp_reward", (G, P), **kw)
     check_matrix(adata, "hp_policy_target", (G, P), row_sums=True, **kw)
     check_vector(adata, "hp_value_target", nonnegative=True, **kw)

@@ -34,7 +34,7 @@ def _int(name: str, value: Any, low: int, high: int | None = None, why: str = ""
 
 
 def _real(name: str, value: Any, low: float, high: float, *, low_open: bool, high_open: bool, why: str = "") -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
         msg = f"`{name}` must be a finite number, got {value!r}."
         raise ValueError(msg)
     value = float(value)

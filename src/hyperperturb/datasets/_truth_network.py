@@ -33,10 +33,10 @@ def _find_truth(data: Any) -> dict[str, Any]:
 
 
 def _fraction(name: str, value: Any, high: float | None) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)) or value < 0:
         msg = f"`{name}` must be a number >= 0, got {value!r}."
         raise ValueError(msg)
-    if high is not None and value > high:
+    if high is not None and float(value) > high:
         msg = f"`{name}={value}` must be at most {high} (it is the share of true edges to remove)."
         raise ValueError(msg)
     return float(value)

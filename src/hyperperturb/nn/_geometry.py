@@ -483,7 +483,7 @@ def get_manifold(
         return geometry
     if isinstance(geometry, dict):
         name = geometry.get("name", "poincare")
-        cls = {"poincare": PoincareBall, "euclidean": Euclidean}.get(name)
+        cls: Any = {"poincare": PoincareBall, "euclidean": Euclidean}.get(name)
         if cls is None:
             msg = f"Unknown manifold config name {name!r}; expected 'poincare' or 'euclidean'."
             raise ValueError(msg)

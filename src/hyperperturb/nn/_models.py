@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -97,7 +98,7 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         self,
         n_nodes: int,
         n_features: int,
-        target_node: Sequence[int],
+        target_node: Sequence[int] | np.ndarray,
         *,
         geometry: str | dict = "poincare",
         head: str = "distance",
@@ -364,7 +365,7 @@ class HyperPerturbModel(_FullBatchTraining, keras.Model):
         self,
         features: np.ndarray,
         adjacency: tf.SparseTensor,
-        policy_target: np.ndarray | sparse.csr_matrix,
+        policy_target: Any,  # np.ndarray | sparse.csr_matrix (scipy's stubs do not narrow on issparse)
         value_target: np.ndarray,
         row_weight: np.ndarray,
         mask: tf.Variable,

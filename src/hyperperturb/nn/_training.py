@@ -60,6 +60,7 @@ class _FullBatchTraining:
             # one placeholder batch repeated forever: Keras keeps the iterator across epochs (no per-epoch set-up)
             return tf.data.Dataset.from_tensors(tf.zeros((1, 1))).repeat(), 1
         rows = np.asarray(self.batch_rows, dtype=np.int32)
+        assert self.batch_size is not None  # set together with batch_rows
         size = int(self.batch_size)
         ds = tf.data.Dataset.from_tensor_slices(rows).shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)
         return ds.batch(size).repeat(), int(np.ceil(len(rows) / size))

@@ -157,7 +157,7 @@ def _draw_disk(ax: Axes, radius: float, c: float, grid: bool) -> None:
     if grid:
         last = -np.inf
         for d in GRID_RADII:
-            r = _ball.norm_at_radius(d, c=c)
+            r = float(_ball.norm_at_radius(d, c=c))
             ax.plot(r * np.cos(theta), r * np.sin(theta), color="0.82", lw=0.6, ls=(0, (3, 3)), zorder=0.5)
             if r - last < 0.1 * radius:  # circles crowd towards the boundary: label only well-separated ones
                 continue

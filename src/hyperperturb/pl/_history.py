@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from hyperperturb._utils import resolve
@@ -135,7 +136,7 @@ def history(
         if len(axes) != n or not all(isinstance(a, Axes) for a in axes):
             msg = f"`ax` must be {n} matplotlib Axes (one per key {keys}), got {len(axes)}."
             raise ValueError(msg)
-        fig = axes[0].figure
+        fig = cast(Figure, axes[0].figure)
     else:
         nc = (n if n <= 3 else 3) if ncols is None else max(1, int(ncols))
         nr = int(np.ceil(n / nc))

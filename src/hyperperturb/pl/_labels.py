@@ -122,7 +122,7 @@ def place_labels(
     """
     fig = ax.figure
     fig.canvas.draw()  # fix the layout so that display coordinates are final
-    renderer = fig.canvas.get_renderer()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg-based canvases have it; stubs miss it
     to_px = fig.dpi / 72.0
     pts = ax.transData.transform(np.asarray(points, dtype=float).reshape(-1, 2))
     n = len(pts)
@@ -188,8 +188,8 @@ def place_labels(
         arrow = {"arrowstyle": "-", "lw": 0.4, "color": "0.35", "shrinkA": 0, "shrinkB": 1.5}
         ann = ax.annotate(
             s,
-            xy=inv.transform(pts[k]),
-            xytext=inv.transform(c[k]),
+            xy=tuple(inv.transform(pts[k])),
+            xytext=tuple(inv.transform(c[k])),
             ha="center",
             va="center",
             fontsize=fontsize,

@@ -48,7 +48,9 @@ def _excess_score(adata: Any) -> np.ndarray:
     """Per gene: the largest observed reward above its noise floor (``hp_reward`` - ``hp_reward_baseline``)."""
     if "hp_reward" in adata.varm:
         r = np.asarray(adata.varm["hp_reward"], dtype=float)
-        base = np.asarray(adata.var["hp_reward_baseline"], dtype=float) if "hp_reward_baseline" in adata.var else 0.0
+        base: Any = (
+            np.asarray(adata.var["hp_reward_baseline"], dtype=float) if "hp_reward_baseline" in adata.var else 0.0
+        )
         with np.errstate(invalid="ignore"):
             ex = r - (base[:, None] if np.ndim(base) else base)
             ex = np.where(np.isfinite(ex), ex, -np.inf)
@@ -102,7 +104,7 @@ def _draw_genes(
     cb.set_label(colour.label, fontsize=9)
     cb.ax.tick_params(labelsize=8)
     cb.outline.set_linewidth(0.5)
-    mid = sc_.cmap(sc_.norm(np.nanmedian(vals[fin]))) if fin.any() else "0.5"
+    mid: Any = sc_.cmap(sc_.norm(np.nanmedian(vals[fin]))) if fin.any() else "0.5"
     return [Line2D([], [], marker="o", ls="", color=mid, ms=4, label=f"gene ({len(idx)}), colour: see bar")]
 
 
@@ -284,7 +286,7 @@ def poincare(
                 f">= {radius:.4g}); the stored curvature does not match the embedding. Re-run `hp.tl.train`."
             )
             raise ValueError(msg)
-    colours_in = list(color) if isinstance(color, list | tuple) else [color]
+    colours_in: list[Any] = list(color) if isinstance(color, list | tuple) else [color]
     if not colours_in:
         msg = "`color` is an empty list; pass a key, a list of keys or None."
         raise ValueError(msg)
@@ -307,6 +309,8 @@ def poincare(
         raise ValueError(msg)
     if edges:
         ei, ej, ew = _edges(adata, ok, max_edges)
+    pert_emb: Any = None
+    pert_names: Any = None
     if perturbations:
         entry = _entries.train_entry(adata, needed_by="hp.pl.poincare(perturbations=True)")
         pert_emb = entry.get("perturbation_embedding")
@@ -362,7 +366,7 @@ def poincare(
                 )
         if edges and len(ew):
             if geometry != "euclidean":
-                segs = geodesic_segments(xy[ei], xy[ej], radius)
+                segs: Any = geodesic_segments(xy[ei], xy[ej], radius)
             else:
                 segs = np.stack([xy[ei], xy[ej]], axis=1)
             rgba = np.zeros((len(ew), 4))
@@ -409,6 +413,7 @@ def poincare(
         a.set_title(ttl if ttl is not None else default_title, fontsize=10)
         pts, txt, pert_idx = [], [], set()
         pnames = set(pert_names) if perturbations else set()
+        genes_idx: Any
         if labels == "top" and n_labels > 0:
             genes_idx = _label_order(colour, score, drawn, int(n_labels))
         elif label_genes is not None:
@@ -427,7 +432,8 @@ def poincare(
                 txt.append(nm)
         if pts:
             label_jobs.append((a, np.asarray(pts), txt, pert_idx))
-    for a, pts, txt, pert_idx in label_jobs:
-        flags = [k in pert_idx for k in range(len(txt))]
-        place_labels(a, pts, txt, obstacles=xy[drawn], colors=["crimson" if f else "black" for f in flags], bold=flags)
+    for a, label_pts, label_txt, label_pert in label_jobs:
+        flags = [k in label_pert for k in range(len(label_txt))]
+        colors = ["crimson" if f else "black" for f in flags]
+        place_labels(a, label_pts, label_txt, obstacles=xy[drawn], colors=colors, bold=flags)
     return finish(fig, axes if multi else axes[0], ax_given=ax is not None, show=show, return_fig=return_fig)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
@@ -92,7 +93,9 @@ def rank_perturbations(
     cols = np.where(above, color, "#b0b0b0")
     # bars start at the reference: their length is the difference from what no preference would give
     a.barh(ypos, score - base, left=base, color=cols, height=0.7)
-    handles = [Patch(color=color, label=f"above {'reference' if ref is None else ref_label.split(' (')[0]}")]
+    handles: list[Artist] = [
+        Patch(color=color, label=f"above {'reference' if ref is None else ref_label.split(' (')[0]}")
+    ]
     if (~above).any():
         handles.append(Patch(color="#b0b0b0", label="below"))
     if ref is not None:

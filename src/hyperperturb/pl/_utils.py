@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
@@ -55,7 +55,7 @@ def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axe
         if not isinstance(ax, Axes):
             msg = f"`ax` must be a matplotlib Axes, got {type(ax).__name__}. Make one with `fig, ax = plt.subplots()`."
             raise TypeError(msg)
-        return ax.figure, ax
+        return cast(Figure, ax.figure), ax  # an Axes of a subfigure draws into its parent figure the same way
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     return fig, ax
 

@@ -9,7 +9,9 @@ from scipy import sparse
 from hyperperturb._utils import check_finite_matrix, get_matrix, logger
 
 
-def _coexpression(adata: AnnData, *, layer: str | None, n_neighbors: int) -> tuple[np.ndarray, ...]:
+def _coexpression(
+    adata: AnnData, *, layer: str | None, n_neighbors: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """|Pearson r| kNN graph between genes over control cells (all cells if none), streamed over cell chunks."""
     X = get_matrix(adata, layer)
     what = f"adata.layers[{layer!r}]" if layer is not None else "the expression matrix"

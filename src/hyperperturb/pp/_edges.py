@@ -9,7 +9,9 @@ from scipy import sparse
 _MAX_PAIRS = 5_000_000  # two-hop pairs materialised at once
 
 
-def _merge_max(i: np.ndarray, j: np.ndarray, w: np.ndarray, *, symmetric: bool) -> tuple[np.ndarray, ...]:
+def _merge_max(
+    i: np.ndarray, j: np.ndarray, w: np.ndarray, *, symmetric: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Drop self-loops, (for ``symmetric``) orient each pair ``i < j``, merge duplicates by max weight."""
     keep = i != j
     i, j, w = i[keep], j[keep], w[keep]

@@ -96,8 +96,8 @@ def embed_network(
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1):
         msg = f"epochs must be None or a positive integer, got {epochs!r}."
         raise ValueError(msg)
-    for name, val in (("curvature", curvature), ("learning_rate", learning_rate)):
-        if isinstance(val, bool) or not (np.isfinite(val) and val > 0):
+    for name, fval in (("curvature", curvature), ("learning_rate", learning_rate)):
+        if isinstance(fval, bool) or not (np.isfinite(fval) and fval > 0):
             msg = f"{name} must be a positive number, got {val!r}."
             raise ValueError(msg)
     if isinstance(radial, bool) or not (np.isfinite(radial) and radial >= 0):

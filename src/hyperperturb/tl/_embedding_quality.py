@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -206,7 +206,7 @@ def embedding_quality(
         if pi.size > n_pairs:
             pick = rng.choice(pi.size, n_pairs, replace=False)
             pi, pj, dg = pi[pick], pj[pick], dg[pick]
-        de = D[pi, pj]
+        de = cast(np.ndarray, D)[pi, pj]  # D is computed whenever the exact hop matrix is
     else:
         pi = rng.integers(0, n, n_pairs)
         hop_rows = csgraph.shortest_path(A, unweighted=True, directed=False, indices=np.unique(pi))

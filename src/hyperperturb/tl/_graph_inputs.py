@@ -190,7 +190,7 @@ def _corr_with_proteins(
     if len(idx) > MAX_CONTROL_CELLS:
         pos = np.sort(rng.choice(len(idx), MAX_CONTROL_CELLS, replace=False))
         idx, pidx = idx[pos], pidx[pos]
-    G = _rows(X, idx)
+    G: Any = _rows(X, idx)
     G = sparse.csr_matrix(G, dtype=np.float64) if sparse.issparse(G) else np.asarray(G, dtype=np.float64)
     Pb = _rows_in_order(P, pidx)
     Pb = Pb.toarray() if sparse.issparse(Pb) else np.asarray(Pb, dtype=np.float64)
@@ -311,11 +311,11 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
                 x_w.append(np.array([1.0]))
                 linked.add(gi)
             top = np.argsort(-np.abs(corr[:, k]))[:5]
-            top = [g for g in top if abs(corr[g, k]) >= 0.3 and g not in linked]
-            if top:
-                x_i.append(np.asarray(top, dtype=np.int64))
-                x_j.append(np.full(len(top), pid))
-                x_w.append(np.abs(corr[top, k]))
+            close = [g for g in top if abs(corr[g, k]) >= 0.3 and g not in linked]
+            if close:
+                x_i.append(np.asarray(close, dtype=np.int64))
+                x_j.append(np.full(len(close), pid))
+                x_w.append(np.abs(corr[close, k]))
     ei, ej, ew = np.concatenate(x_i).astype(np.int64), np.concatenate(x_j).astype(np.int64), np.concatenate(x_w)
     rows.append(ei)
     cols.append(ej)
@@ -354,7 +354,7 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     if n_prot:
         pr = None
         if prot_adata is not None and "hp_reward" in prot_adata.varm:
-            kw = {"step": "rewards", "needed_by": "hp.tl.train (protein modality)"}
+            kw: dict[str, Any] = {"step": "rewards", "needed_by": "hp.tl.train (protein modality)"}
             check_matrix(prot_adata, "hp_reward", (n_prot, n_p), **kw)
             check_matrix(prot_adata, "hp_policy_target", (n_prot, n_p), row_sums=True, **kw)
             check_vector(prot_adata, "hp_value_target", nonnegative=True, **kw)

@@ -32,7 +32,7 @@ from scipy.sparse import csgraph
 from hyperperturb._utils import _ball, as_rng
 
 #: Defaults of the stage (see ``docs/training.md``); chosen on the synthetic hierarchy and a regulon network.
-DEFAULTS = {"epochs": None, "learning_rate": 0.1, "negatives": 50, "burn_in": 20, "radial": 0.1}
+DEFAULTS: dict[str, Any] = {"epochs": None, "learning_rate": 0.1, "negatives": 50, "burn_in": 20, "radial": 0.1}
 #: With ``epochs=None``: as many epochs as fit this many distance evaluations, clipped to ``EPOCH_RANGE``.
 EPOCH_BUDGET = 3e7
 EPOCH_RANGE = (100, 1000)

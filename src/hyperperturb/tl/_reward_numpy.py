@@ -10,6 +10,8 @@ Values are formed with the same float64 operations (``|x - c| - |c|`` or ``x``),
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import sparse
 
@@ -40,7 +42,7 @@ def _add_rows(
     ekey = np.repeat(keyrow, ln)
     one_cm = cmrow is not None and bool((cmrow == cmrow[0]).all()) if cmrow is not None and cmrow.size else True
     ecm = None if cmrow is None or one_cm else np.repeat(cmrow, ln)
-    cm0 = None if cmrow is None or not one_cm else s.cm.ravel()[int(cmrow[0]) :]
+    cm0: Any = None if cmrow is None or not one_cm else s.cm.ravel()[int(cmrow[0]) :]
     cmf = s.cm.ravel()
     m = min(_BLOCK, nnz)
     v, c, k = np.empty(m), np.empty(m), np.empty(m, dtype=np.int64)

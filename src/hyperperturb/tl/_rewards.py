@@ -426,7 +426,7 @@ def rewards(
     policy, value, zero = _targets(res["reward"], res["baseline"], kind=targets, signed=signed)
 
     # protein modality
-    prot = resolve_protein(t, prot_mod)
+    prot: Any = resolve_protein(t, prot_mod)  # (names, matrix, AnnData or None) or None
     pname = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else prot_mod
     pres = None
     if prot is not None:
