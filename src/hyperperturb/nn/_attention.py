@@ -8,7 +8,7 @@ import keras
 import tensorflow as tf
 
 from ._debug import check_inputs
-from ._geometry import Euclidean, PoincareBall, _inverse_softplus
+from ._geometry import Euclidean, PoincareBall
 from ._layer_base import (
     _check_adjacency,
     _check_positive_int,
@@ -16,6 +16,7 @@ from ._layer_base import (
     _dim,
     _ManifoldLayer,
 )
+from ._tensor_ops import _inverse_softplus
 
 
 @keras.saving.register_keras_serializable(package="hyperperturb")
