@@ -6,13 +6,26 @@ import anndata as ad
 import numpy as np
 import pytest
 
-from hyperperturb.tl._baselines import fit_linear, permute_embedding, predict_linear, predict_mean, rewire
+from hyperperturb.tl._baselines import (
+    fit_linear,
+    permute_embedding,
+    predict_linear,
+    predict_mean,
+    predict_median,
+    rewire,
+)
 from hyperperturb.tl._metrics import spearman
 
 
 def test_mean_baseline_is_column_mean():
     R = np.arange(12.0).reshape(4, 3)
     np.testing.assert_allclose(predict_mean(R, 2), np.repeat(R.mean(1)[:, None], 2, axis=1))
+
+
+def test_median_baseline_by_hand():
+    R = np.array([[0.0, 1.0, 10.0], [4.0, 2.0, 3.0], [1.0, 1.0, 1.0]])  # one strong column pulls the mean of row 0
+    np.testing.assert_array_equal(predict_median(R, 2), [[1.0, 1.0], [3.0, 3.0], [1.0, 1.0]])
+    np.testing.assert_array_equal(predict_median(R[:, :2], 1), [[0.5], [3.0], [1.0]])  # even count: midpoint
 
 
 def _bilinear_screen(seed=0, n_genes=60, rank=3):

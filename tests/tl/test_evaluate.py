@@ -214,7 +214,7 @@ def test_mean_wins_when_every_perturbation_has_the_same_profile():
         ({"holdout_frac": 0.0}, ValueError, "holdout_frac"),
         ({"holdout_frac": 1.0}, ValueError, "holdout_frac"),
         ({"models": ("hyperbolic",)}, ValueError, "Unknown model"),
-        ({"baselines": ("median",)}, ValueError, "Unknown baseline"),
+        ({"baselines": ("medoid",)}, ValueError, "Unknown baseline"),
         ({"metrics": ("auc",)}, ValueError, "Unknown metric"),
         ({"effect_level": 2.0}, ValueError, "effect_level"),
         ({"models": (), "baselines": ()}, ValueError, "Nothing to evaluate"),
@@ -329,7 +329,7 @@ def test_new_metrics_mean_is_zero_ceiling_and_majority_vote(screen):
 
 def test_corrupting_heldout_columns_leaves_baseline_and_ceiling_predictions_unchanged(screen, monkeypatch):
     """No leakage: predictions of held-out perturbations never read their columns of .varm['hp_reward']."""
-    kw = {"n_splits": 1, "seed": 5, "baselines": ("mean", "linear", "ceiling", "majority-vote"), **BASE_KW}
+    kw = {"n_splits": 1, "seed": 5, "baselines": ("mean", "median", "linear", "ceiling", "majority-vote"), **BASE_KW}
 
     def run(a):
         preds = []

@@ -56,12 +56,15 @@ def test_kernel_readout_is_stored_and_excludes_holdout():
     held = perts[:2]
     b = hp.tl.train(a, epochs=10, holdout=held, verbose=False, copy=True)
     k = b.uns["hyperperturb"]["train"]["kernel"]
-    assert k["available"]
-    assert set(k["perturbations"]) == set(perts[2:])  # held-out profiles are never kernel sources
-    assert k["tau"] > 0 and 0 <= k["shrinkage"] <= 1 and k["n_cv"] == 6
-    # the transfer from neighbours is kept only when leave-one-out says it beats the mean on the residual score
+    assert k["available"] and k["form"] == "residual"
+    assert set(k["perturbations"]) == set(perts[2:])  # held-out profiles are never sources
+    assert k["tau"] > 0 and k["kappa"] >= 0 and k["n_cv"] == 6
+    assert k["prior"] in ("mean", "median") and k["source"] in ("none", "graph", "embedding")
+    rel = np.asarray(k["reliability"])
+    assert rel.shape == (6,) and ((rel >= 0) & (rel <= 1)).all() and bool(k["reliability_measured"])
+    # transfer from neighbours is kept only when leave-one-out says it beats the prior alone
     assert np.isfinite(k["transfer_cv_gain"])
-    assert (k["transfer_cv_gain"] > 0) or (k["shrinkage"] == 1.0 and k["form"] == "mixture")
+    assert k["source"] == "none" or k["transfer_cv_gain"] > 0
     # the prediction for a held-out perturbation does not change when its observed reward does
     before = hp.tl.predict(b, held, kind="reward", method="kernel")
     c = b.copy()
@@ -70,7 +73,7 @@ def test_kernel_readout_is_stored_and_excludes_holdout():
     c.varm["hp_reward"] = R
     after = hp.tl.predict(c, held, kind="reward", method="kernel")
     np.testing.assert_allclose(before.to_numpy(), after.to_numpy())
-    # without the on-target term, reward = B + a convex combination of training excesses
+    # without the on-target term, reward = B + a convex combination of the prior and training excesses
     nb = b.copy()
     nb.uns["hyperperturb"]["train"]["kernel"] = {**k, "on_target": 0.0}
     plain = hp.tl.predict(nb, held, kind="reward", method="kernel")
@@ -78,24 +81,56 @@ def test_kernel_readout_is_stored_and_excludes_holdout():
     diff = before.to_numpy() - plain.to_numpy()
     assert (np.abs(diff) > 1e-12).sum() <= len(held)
     np.testing.assert_allclose(diff[np.abs(diff) > 1e-12], float(k["on_target"]))
-    before = plain
     Rtr = np.asarray(b.varm["hp_reward"])[:, 2:]
-    assert (before.to_numpy() >= Rtr.min(1, keepdims=True) - 1e-9).all()
-    assert (before.to_numpy() <= Rtr.max(1, keepdims=True) + 1e-9).all()
+    assert (plain.to_numpy() >= Rtr.min(1, keepdims=True) - 1e-9).all()
+    assert (plain.to_numpy() <= Rtr.max(1, keepdims=True) + 1e-9).all()
 
 
-def test_kernel_with_full_shrinkage_is_the_mean_and_methods_differ(trained):
+def test_held_out_data_never_reaches_the_readout_or_its_choice():
+    """Corrupting everything of the held-out perturbations (rewards, policy targets, cells) changes nothing."""
+    a = _prepared(seed=4, n_genes=50, n_perturbations=8)
+    perts = list(a.uns["hyperperturb"]["rewards"]["perturbations"])
+    held = perts[:2]
+    b = hp.tl.train(a, epochs=8, holdout=held, verbose=False, copy=True)
+    c = a.copy()
+    R = np.asarray(c.varm["hp_reward"]).copy()
+    R[:, :2] = R[:, :2][::-1] * 7.0 + 0.3
+    c.varm["hp_reward"] = R
+    T = np.asarray(c.varm["hp_policy_target"]).copy()
+    T[:, :2] = T[:, [1, 0]]  # rows must still sum to 1: swap the held-out columns
+    c.varm["hp_policy_target"] = T
+    design = np.asarray(c.obsm["perturbation_target"].todense() if hasattr(c.obsm["perturbation_target"], "todense")
+                        else c.obsm["perturbation_target"])  # fmt: skip
+    names = list(c.uns["hyperperturb"]["perturbations"]["names"])
+    cells = (design[:, [names.index(h) for h in held]] > 0.5).any(axis=1)
+    X = c.X.toarray() if hasattr(c.X, "toarray") else np.asarray(c.X).copy()
+    X[cells] = X[cells][::-1] * 3.0
+    c.X = X
+    d = hp.tl.train(c, epochs=8, holdout=held, verbose=False, copy=True)
+    kb, kd = b.uns["hyperperturb"]["train"]["kernel"], d.uns["hyperperturb"]["train"]["kernel"]
+    for key in ("prior", "source", "tau", "kappa", "gamma", "on_target", "cv_score"):
+        assert kb[key] == kd[key], key
+    np.testing.assert_array_equal(np.asarray(kb["reliability"]), np.asarray(kd["reliability"]))
+    np.testing.assert_allclose(
+        hp.tl.predict(b, held, kind="reward").to_numpy(), hp.tl.predict(d, held, kind="reward").to_numpy()
+    )
+
+
+def test_kernel_with_the_prior_alone_is_the_leave_one_out_prior_and_methods_differ(trained):
     e = trained.uns["hyperperturb"]["train"]
     perts = list(e["perturbations"])
     head = hp.tl.predict(trained, kind="reward", method="head")
     kern = hp.tl.predict(trained, kind="reward", method="kernel")
     assert not np.allclose(head.to_numpy(), kern.to_numpy())
-    b = trained.copy()
-    b.uns["hyperperturb"]["train"]["kernel"] = {**e["kernel"], "shrinkage": 1.0, "on_target": 0.0}
-    r = hp.tl.predict(b, perts, kind="reward", method="kernel").to_numpy()
-    R = np.asarray(b.varm["hp_reward"])
-    loo = (R.sum(1, keepdims=True) - R) / (R.shape[1] - 1)  # a trained perturbation never uses its own profile
-    np.testing.assert_allclose(r, loo, rtol=1e-6, atol=1e-9)
+    R = np.asarray(trained.varm["hp_reward"])
+    B = np.asarray(e["reward_baseline"])[:, None]
+    for prior, f in (("mean", np.mean), ("median", np.median)):
+        b = trained.copy()
+        b.uns["hyperperturb"]["train"]["kernel"] = {**e["kernel"], "source": "none", "prior": prior, "on_target": 0.0}
+        r = hp.tl.predict(b, perts, kind="reward", method="kernel").to_numpy()
+        # a trained perturbation never uses its own profile
+        loo = np.column_stack([f(np.delete(R - B, j, axis=1), axis=1) for j in range(R.shape[1])]) + B
+        np.testing.assert_allclose(r, loo, rtol=1e-6, atol=1e-9)
 
 
 def test_predict_method_errors(trained):
@@ -108,12 +143,12 @@ def test_predict_method_errors(trained):
     np.testing.assert_allclose(hp.tl.predict(b).to_numpy(), hp.tl.predict(b, method="head").to_numpy())
 
 
-def test_kernel_form_is_stored_and_old_ledgers_without_form_use_the_mixture(trained):
+def test_old_ledgers_without_form_use_the_mixture(trained):
     e = trained.uns["hyperperturb"]["train"]
-    assert e["kernel"]["form"] in ("mixture", "adaptive")
-    assert float(e["kernel"]["kappa"]) >= 0
+    assert e["kernel"]["form"] == "residual"
     perts = list(e["perturbations"])
-    old = {k: v for k, v in e["kernel"].items() if k not in ("form", "kappa", "on_target")}
+    keep = ("available", "perturbations", "geometry", "curvature", "tau", "shrinkage", "cv_score", "n_cv")
+    old = {k: v for k, v in e["kernel"].items() if k in keep}
     b, m = trained.copy(), trained.copy()
     b.uns["hyperperturb"]["train"]["kernel"] = old
     m.uns["hyperperturb"]["train"]["kernel"] = {**old, "form": "mixture", "kappa": 0.0}

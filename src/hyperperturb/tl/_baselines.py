@@ -1,4 +1,4 @@
-"""Private baselines of :func:`hyperperturb.tl.evaluate`: train-mean, linear PCA/ridge, rewiring, random embedding.
+"""Private baselines of :func:`hyperperturb.tl.evaluate`: train-mean/median, linear PCA/ridge, rewiring, random embedding.
 
 The predictors only ever receive the training columns of the reward matrix, so they cannot read held-out data.
 """
@@ -12,7 +12,7 @@ from scipy import sparse
 
 #: Baselines accepted by ``hp.tl.evaluate(baselines=...)``. ``ceiling`` is the split-half noise ceiling,
 #: ``majority-vote`` the gene-agnostic reference of ``policy_auroc`` (it only has that metric).
-BASELINES = ("mean", "linear", "shuffled-network", "ceiling", "majority-vote")
+BASELINES = ("mean", "median", "linear", "shuffled-network", "ceiling", "majority-vote")
 #: Models accepted by ``hp.tl.evaluate(models=...)`` and the ``hp.tl.train`` geometry each uses.
 MODELS = {
     "hyperperturb": "poincare",
@@ -27,6 +27,17 @@ PREDICT_METHOD = {name: ("head" if name.endswith("-head") else "auto") for name 
 RANDOM_EMBEDDING = ("hyperperturb-random-embedding",)
 #: Arrays of ``.uns["hyperperturb"]["train"]`` permuted by the random-embedding floor (besides ``.varm[key_added]``).
 PERMUTED_TRAIN_KEYS = ("extra_embedding", "perturbation_embedding")
+
+
+def predict_median(R_train: np.ndarray, n_out: int) -> np.ndarray:
+    """Every held-out perturbation gets the per-gene median of the training perturbations' reward profiles.
+
+    The robust "typical perturbation": most perturbations of a screen do little and a few strong ones pull the
+    mean, so the median is closer to a weak held-out perturbation. It carries no perturbation-specific
+    information (the same profile for every held-out perturbation), which is why a model should beat it too.
+    """
+    m = np.median(np.asarray(R_train, dtype=np.float64), axis=1)
+    return np.repeat(m[:, None], n_out, axis=1)
 
 
 def predict_mean(R_train: np.ndarray, n_out: int) -> np.ndarray:

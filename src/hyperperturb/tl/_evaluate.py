@@ -19,6 +19,7 @@ from ._baselines import (
     fit_linear,
     predict_linear,
     predict_mean,
+    predict_median,
     shuffled_network_copy,
 )
 from ._evaluate_models import _model_predictions
@@ -48,7 +49,14 @@ def evaluate(
     holdout_frac: float = 0.2,
     seed: int = 0,
     models: str | Sequence[str] | None = ("hyperperturb", "hyperperturb-euclidean", "hyperperturb-random-embedding"),
-    baselines: str | Sequence[str] | None = ("mean", "linear", "shuffled-network", "ceiling", "majority-vote"),
+    baselines: str | Sequence[str] | None = (
+        "mean",
+        "median",
+        "linear",
+        "shuffled-network",
+        "ceiling",
+        "majority-vote",
+    ),
     metrics: str | Sequence[str] | None = None,
     train_kwargs: Mapping[str, Any] | None = None,
     effect_level: float = 0.05,
@@ -103,7 +111,10 @@ def evaluate(
         before ``hp.tl.predict`` (reuses the split's training when ``"hyperperturb"`` is also evaluated). Pass
         ``()`` to evaluate baselines only.
     baselines
-        ``"mean"`` (average training profile), ``"linear"`` (PCA gene embedding + ridge, K=10, lambda=0.1, in the
+        ``"mean"`` (average training profile), ``"median"`` (per-gene median of the training profiles: the robust
+        typical perturbation, the same for every held-out one; the residual transfer readout of ``hyperperturb``
+        starts from it when leave-one-out prefers it, so a model must beat it to claim perturbation-specific
+        information), ``"linear"`` (PCA gene embedding + ridge, K=10, lambda=0.1, in the
         style of Ahlmann-Eltze et al.), ``"shuffled-network"`` (the hyperbolic model on a degree-preserving rewired
         graph), ``"ceiling"`` (split-half noise ceiling: the rewards of one random half of the perturbation's cells
         predict the other half; correlations Spearman–Brown corrected) and ``"majority-vote"`` (reference of
@@ -278,9 +289,10 @@ def evaluate(
                     per_pert_metrics, split_metrics, want_auroc, float(policy_threshold),
                 )  # fmt: skip
                 continue
-            if method == "mean":
-                pred = predict_mean(R_train, held_cols.size)
-                tpol = predict_mean(R_train, train_cols.size)
+            if method in ("mean", "median"):
+                prior = predict_mean if method == "mean" else predict_median
+                pred = prior(R_train, held_cols.size)
+                tpol = prior(R_train, train_cols.size)
             elif method == "linear":  # one fit per split serves both predictions
                 tidx_train = screen.target_index[train_cols]
                 linear_fit = fit_linear(R_train, tidx_train)

@@ -51,11 +51,14 @@ def predict(
         ``"head"``: the policy and value heads,
         :math:`\hat E(g, p) = u\, v_g\, n_p\, \pi_g(p)` (the value head's mean excess in units ``u`` times the
         distance-head softmax over the ``n_p`` perturbations).
-        ``"kernel"``: the embedding-kernel transfer readout, a shrunken average of the *training* perturbations'
-        observed excess profiles weighted by :math:`\exp(-d(e_p, e_q)/\tau)`, the geodesic distance between the
-        perturbations' target embeddings (:math:`\tau` and the shrinkage toward the mean profile were chosen by
-        leave-one-out at the end of training; a trained perturbation never uses its own profile; held-out ones
-        are never among the sources).
+        ``"kernel"``: the residual transfer readout chosen by leave-one-out at the end of training,
+        :math:`\hat E_p = m + \sum_q w_{pq}(E_q - m) / (\sum_q w_{pq} + \kappa)` over the *training*
+        perturbations' observed excess profiles :math:`E_q`, with :math:`m` their per-gene mean or median and
+        :math:`w_{pq} = \rho_q^\gamma \exp(-d(p, q)/\tau)`: :math:`d` the hop distance between the targets in the
+        training graph or the geodesic distance between their embeddings, :math:`\rho_q` the split-half
+        reliability of source :math:`q`; plus an on-target term when leave-one-out kept it (see
+        ``.uns["hyperperturb"]["train"]["kernel"]`` and the training docs). A trained perturbation never uses its own
+        profile; held-out ones are never among the sources.
         ``"auto"``: ``"kernel"`` when at least 3 training perturbations are scorable, else ``"head"``.
     mod
         RNA modality of a MuData.
@@ -154,7 +157,7 @@ def predict(
         if new:
             zn = z64[[node_index[w] for w in new]]
             emb_all = np.concatenate([emb_all, zn], axis=0)
-        reward = _kernel_reward(adata, entry, kern, allnames, emb_all, trained)
+        reward = _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index)
     else:
         reward = None
     if head == "distance":
@@ -198,11 +201,9 @@ def predict(
     return pd.DataFrame(mat[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
 
 
-def _kernel_reward(adata, entry, kern, allnames, emb_all, trained) -> np.ndarray:
-    """``B + Ê`` for every name in ``allnames`` from the kernel readout stored by training."""
+def _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index) -> np.ndarray:
+    """``B + Ê`` for every name in ``allnames`` from the held-out readout stored by training."""
     from hyperperturb._utils import get_ledger
-
-    from ._kernel import predict_kernel
 
     rew_names = _names(get_ledger(adata)["rewards"]["perturbations"])
     sources = _names(kern["perturbations"])
@@ -217,26 +218,30 @@ def _kernel_reward(adata, entry, kern, allnames, emb_all, trained) -> np.ndarray
     R = np.asarray(adata.varm["hp_reward"], dtype=np.float64)[:, [rew_names.index(q) for q in sources]]
     E = R - B[:, None]
     src = {q: k for k, q in enumerate(sources)}
-    emb_src = emb_all[[trained.index(q) for q in sources]]
     scorable = np.asarray(entry["scorable"], dtype=bool).ravel()
-    emb_q = emb_all.copy()
-    # a held-out perturbation without a target node has an untrained free point: it gets the mean profile
+    # a held-out perturbation without a target node has an untrained free point: it gets the prior profile
     far = np.array([i < len(trained) and not scorable[i] and n not in src for i, n in enumerate(allnames)])
     exclude = np.array([src.get(n, -1) if i < len(trained) else -1 for i, n in enumerate(allnames)])
-    Ehat = predict_kernel(
-        E,
-        emb_src,
-        emb_q,
-        tau=float(kern["tau"]),
-        shrinkage=float(kern["shrinkage"]),
-        geometry=str(kern["geometry"]),
-        c=float(kern["curvature"]),
-        exclude=exclude,
-        form=str(kern.get("form", "mixture")),  # ledgers written before the adaptive form: the mixture
-        kappa=float(kern.get("kappa", 0.0)),
-    )
-    if far.any():
-        Ehat[:, far] = E.mean(axis=1, keepdims=True)
+    if str(kern.get("form", "mixture")) == "residual":
+        Ehat = _residual_readout(adata, entry, kern, E, allnames, emb_all, trained, node_index, exclude, far)
+    else:  # ledgers written before the residual readout: the kernel forms of that version
+        from ._kernel import predict_kernel
+
+        emb_src = emb_all[[trained.index(q) for q in sources]]
+        Ehat = predict_kernel(
+            E,
+            emb_src,
+            emb_all,
+            tau=float(kern["tau"]),
+            shrinkage=float(kern["shrinkage"]),
+            geometry=str(kern["geometry"]),
+            c=float(kern["curvature"]),
+            exclude=exclude,
+            form=str(kern.get("form", "mixture")),  # ledgers written before the adaptive form: the mixture
+            kappa=float(kern.get("kappa", 0.0)),
+        )
+        if far.any():
+            Ehat[:, far] = E.mean(axis=1, keepdims=True)
     amp = float(kern.get("on_target", 0.0))  # "the targeted gene moves", chosen by leave-one-out in training
     if amp:
         gene_index = {g: i for i, g in enumerate(map(str, adata.var_names))}
@@ -246,3 +251,37 @@ def _kernel_reward(adata, entry, kern, allnames, emb_all, trained) -> np.ndarray
             if tg in gene_index:
                 Ehat[gene_index[tg], k] += amp
     return B[:, None] + Ehat
+
+
+def _residual_readout(adata, entry, kern, E, allnames, emb_all, trained, node_index, exclude, far) -> np.ndarray:
+    """Prior + reliability-weighted transfer of the training residuals (:mod:`hyperperturb.tl._transfer`)."""
+    from ._kernel import pairwise_distance
+    from ._transfer import graph_distances, predict_transfer, prior_profile
+
+    sources = _names(kern["perturbations"])
+    source = str(kern["source"])
+    n_q = len(allnames)
+    D = np.full((n_q, len(sources)), np.inf)
+    if source == "embedding":
+        emb_src = emb_all[[trained.index(q) for q in sources]]
+        D = pairwise_distance(emb_all, emb_src, geometry=str(kern["geometry"]), c=float(kern["curvature"]))
+        scorable = np.asarray(entry["scorable"], dtype=bool).ravel()
+        src_ok = np.array([bool(scorable[trained.index(q)]) for q in sources])
+        D[:, ~src_ok] = np.inf
+    elif source == "graph":
+        from ._graph_inputs import stored_adjacency
+
+        graph = entry["graph"]
+        tnode = np.asarray(entry["target_node"], dtype=np.int64).ravel()
+        q_nodes = np.array([tnode[i] if i < len(trained) else node_index.get(n, -1) for i, n in enumerate(allnames)])
+        s_nodes = tnode[[trained.index(q) for q in sources]]
+        A = stored_adjacency(adata, len(_names(graph["nodes"])), int(graph["n_genes"]), graph["extra_edges"])
+        D = graph_distances(A, q_nodes, s_nodes)
+    rel = np.asarray(kern.get("reliability", np.ones(len(sources))), dtype=np.float64).ravel()
+    Ehat = predict_transfer(
+        E, D, prior=str(kern["prior"]), source=source, tau=float(kern["tau"]), kappa=float(kern["kappa"]),
+        gamma=float(kern["gamma"]), rel=rel, exclude=exclude,
+    )  # fmt: skip
+    if far.any():
+        Ehat[:, far] = prior_profile(E, str(kern["prior"]))[:, None]
+    return Ehat

@@ -141,13 +141,7 @@ def readout(net, g, *, model, trainable, history, targets, base=None) -> dict[st
     else:
         c = float("nan")
     hist = {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
-    kernel = (
-        fit_kernel_readout(net, g, emb, scorable, trainable, targets)
-        if model == "hyperperturb"
-        else {"available": False}
-    )
     return {
-        "kernel": kernel,
         "z": z,
         "policy": policy,
         "value": value,
@@ -155,58 +149,56 @@ def readout(net, g, *, model, trainable, history, targets, base=None) -> dict[st
         "pert_bias": bias,
         "scorable": scorable,
         "curvature": c if np.isfinite(c) else 0.0,
+        "geometry": net.manifold.name,
         "history": hist,
         "weights": weights_to_dict(net),
     }
 
 
-def fit_kernel_readout(net, g, emb, scorable, trainable, targets) -> dict[str, Any]:
-    """Leave-one-out choice of the kernel readout's bandwidth and shrinkage (training perturbations only).
+def fit_kernel_readout(
+    g,
+    emb: np.ndarray,
+    scorable: np.ndarray,
+    trainable: np.ndarray,
+    targets,
+    *,
+    geometry: str,
+    curvature: float,
+    reliability: np.ndarray | None,
+) -> dict[str, Any]:
+    """Leave-one-out choice of the residual transfer readout (training perturbations only).
 
-    Screens with more than :data:`~hyperperturb.tl._kernel.MAX_LOO` scorable training perturbations leave out a
-    seeded subsample of that many (bandwidth, shrinkage, on-target term and transfer guard all use it); only
-    left-out × training distance rows are formed, never a perturbations × perturbations × genes tensor.
+    Prior, distance (graph hops or embedding geodesics), bandwidth, pseudo-count, reliability weighting and the
+    on-target term are chosen together (:func:`~hyperperturb.tl._transfer.fit_transfer`). Screens with more than
+    :data:`~hyperperturb.tl._kernel.MAX_LOO` scorable training perturbations leave out a seeded subsample of that
+    many; only left-out × training distance rows are formed, never a perturbations × perturbations × genes tensor.
     """
-    from ._kernel import fit_kernel, fit_on_target, loo_subset, predict_kernel, residual_pearson_topk
+    from ._kernel import loo_subset, pairwise_distance
+    from ._transfer import fit_transfer, graph_distances
 
     tr = np.flatnonzero(trainable)
     E = g.reward[: g.n_genes, tr] - targets["baseline"][: g.n_genes, None]  # signed rewards: B = 0
-    geometry = net.manifold.name if net.manifold.name == "poincare" else "euclidean"
-    c = float(net.manifold.curvature) if geometry == "poincare" else 1.0
-    # leave-one-out set: every scorable training perturbation, or a seeded subsample of MAX_LOO on large screens
-    loo = loo_subset(scorable[tr])
-    fit = fit_kernel(E, emb[tr], loo, geometry=geometry, c=c)
+    geometry = "poincare" if geometry == "poincare" else "euclidean"
+    c = float(curvature) if geometry == "poincare" else 1.0
+    loo = loo_subset(scorable[tr])  # every scorable training perturbation, or a seeded subsample of MAX_LOO
+    cv_idx = np.flatnonzero(loo)
     n_cv = int(scorable[tr].sum())
-    # on-target term, chosen by leave-one-out on the same training perturbations
     tn = g.target_node[tr]
     target_row = np.where((tn >= 0) & (tn < g.n_genes), tn, -1)
-    cv_idx = np.flatnonzero(loo)
-    if cv_idx.size >= 3 and len(tr) >= 3:
-        n = len(tr)
-        means = (E.sum(axis=1, keepdims=True) - E[:, cv_idx]) / (n - 1)
-        P_loo = predict_kernel(
-            E, emb[tr], emb[tr][cv_idx], tau=fit["tau"], shrinkage=fit["shrinkage"], geometry=geometry, c=c,
-            exclude=cv_idx, form=fit["form"], kappa=fit["kappa"],
-        )  # fmt: skip
-        fit.update(fit_on_target(E, target_row, P_loo, means, cv_idx))
-        # keep the transfer from neighbouring perturbations only if, in leave-one-out, it predicts what differs from
-        # the mean better than the mean itself (both with the chosen on-target term): the worst case is the mean
-        bump = np.zeros_like(P_loo)
-        for j, q in enumerate(cv_idx):
-            if target_row[q] >= 0:
-                bump[target_row[q], j] = fit["on_target"]
-        O = E[:, cv_idx]
-        s_transfer = float(np.mean(residual_pearson_topk(P_loo + bump, O, means)))
-        s_mean = float(np.mean(residual_pearson_topk(means + bump, O, means)))
-        fit["transfer_cv_gain"] = s_transfer - s_mean
-        if s_transfer <= s_mean:
-            fit.update({"form": "mixture", "shrinkage": 1.0, "kappa": 0.0})
-    else:
-        fit.update({"on_target": 0.0, "on_target_cv_gain": 0.0, "n_on_target": 0, "transfer_cv_gain": 0.0})
+    emb_tr = emb[tr]
+    D_emb = pairwise_distance(emb_tr[cv_idx], emb_tr, geometry=geometry, c=c)
+    D_emb[:, ~scorable[tr]] = np.inf  # a source without a target node has no meaningful position
+    distances = {"embedding": D_emb}
+    if g.adjacency.nnz:
+        distances["graph"] = graph_distances(g.adjacency, tn[cv_idx], tn)
+    rel = None if reliability is None else np.asarray(reliability, dtype=np.float64)  # one per training column
+    fit = fit_transfer(E, cv_idx, distances=distances, rel=rel, target_row=target_row)
     return {
         "available": bool(n_cv >= 3 and len(tr) >= 3),
         "perturbations": [g.perturbations[i] for i in tr],
         "geometry": geometry,
         "curvature": c,
+        "reliability": rel if rel is not None else np.ones(len(tr)),
+        "reliability_measured": rel is not None,
         **fit,
     }

@@ -212,8 +212,10 @@ def train(
     ``.uns["hyperperturb"]["train"]``
         ``params``, ``history`` (incl. ``graph_loss``), ``weights``, ``perturbations``, ``perturbation_embedding``,
         ``perturbation_bias``, ``scorable``, ``value_unit`` (genes), ``value_unit_protein``, ``reward_baseline``,
-        ``kernel`` (the kernel readout: source perturbations, ``form``, ``tau``, ``shrinkage``, ``kappa``,
-        leave-one-out score), ``extra_nodes``, ``extra_embedding``,
+        ``kernel`` (the held-out readout, see :func:`hyperperturb.tl.predict`: source perturbations, their split-half
+        ``reliability``, ``form`` ``"residual"``, the chosen ``prior``, ``source``, ``tau``, ``kappa``, ``gamma``,
+        ``on_target`` and the leave-one-out scores ``cv_score``, ``prior_cv_score``, ``transfer_cv_gain``),
+        ``extra_nodes``, ``extra_embedding``,
         ``node_features``, ``graph``, ``versions``, ``seed``, ``wall_time``.
 
     For a MuData with a protein modality the proteins' embedding, policy and value go to
@@ -312,6 +314,21 @@ def train(
         map_kwargs=dict(map_kwargs or {}),
         batch_size=batch,
     )
+    if model == "hyperperturb":  # the held-out readout, chosen by leave-one-out over the training perturbations
+        from ._readout import fit_kernel_readout
+        from ._reliability import perturbation_reliability
+
+        rw_layer = rew.get("params", {}).get("layer") if isinstance(rew.get("params"), dict) else None
+        rel = perturbation_reliability(
+            adata, [g.perturbations[i] for i in np.flatnonzero(trainable)], seed=int(seed),
+            layer=None if rw_layer in (None, "None") else str(rw_layer),
+        )  # fmt: skip
+        res["kernel"] = fit_kernel_readout(
+            g, res["pert_emb"], res["scorable"], trainable, targets, geometry=str(res["geometry"]),
+            curvature=float(res["curvature"]), reliability=rel,  # of the training perturbations only
+        )  # fmt: skip
+    else:
+        res["kernel"] = {"available": False}
 
     n_scorable = int(res["scorable"].sum())
     entry = {
