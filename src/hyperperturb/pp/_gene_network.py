@@ -202,7 +202,7 @@ def gene_network(
         "weight_scale": float(weight_scale),
         "key_added": key_added,
         "signed": S is not None,
-        "sign_key": sign_key if S is not None else "None",
+        "sign_key": sign_key if S is not None else None,  # record() stores None as "None"
         "n_negative": n_negative,
         "empty": bool(A.nnz == 0),
         "checksum": array_digest(A, S if S is not None else np.zeros(0)),
