@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pytest
 
@@ -161,3 +162,19 @@ def test_old_ledgers_without_form_use_the_mixture(trained):
     r = hp.tl.predict(a, perts, kind="reward", method="kernel").to_numpy()
     R = np.asarray(a.varm["hp_reward"])
     np.testing.assert_allclose(r, (R.sum(1, keepdims=True) - R) / (R.shape[1] - 1), rtol=1e-6, atol=1e-9)
+
+
+def test_residual_readout_with_signed_rewards_and_after_h5ad_round_trip(tmp_path):
+    a = _prepared(seed=5, n_genes=40, n_perturbations=6)
+    hp.tl.rewards(a, signed=True, verbose=False)
+    perts = list(a.uns["hyperperturb"]["rewards"]["perturbations"])
+    b = hp.tl.train(a, epochs=8, holdout=perts[:1], verbose=False, copy=True)
+    k = b.uns["hyperperturb"]["train"]["kernel"]
+    assert k["form"] == "residual" and k["available"]
+    before = hp.tl.predict(b, perts, kind="reward", method="kernel")
+    assert np.isfinite(before.to_numpy()).all()
+    assert (before.to_numpy() < 0).any()  # signed: predicted knock-down effects keep their sign
+    path = tmp_path / "signed.h5ad"
+    b.write_h5ad(path)
+    c = ad.read_h5ad(path)
+    np.testing.assert_allclose(hp.tl.predict(c, perts, kind="reward", method="kernel").to_numpy(), before.to_numpy())
