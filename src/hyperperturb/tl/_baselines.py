@@ -153,18 +153,17 @@ def rewire(
 
 def shuffled_network_copy(adata: Any, *, seed: int) -> Any:
     """A copy of ``adata`` whose graph (``.varp['hp_adjacency']`` + extra-node edges) is rewired, degrees kept."""
-    from hyperperturb._utils import get_ledger
+    from hyperperturb._utils import _entries, get_ledger
 
     new = adata.copy()
     n_var = new.n_vars
     A = sparse.triu(sparse.csr_matrix(new.varp["hp_adjacency"]), k=1).tocoo()
     led = dict(get_ledger(new))
     net = dict(led.get("network", {}))
-    ex = net.get("extra_edges", {}) if isinstance(net.get("extra_edges", {}), dict) else {}
-    xi = np.asarray(ex.get("i", []), dtype=np.int64)
-    xj = np.asarray(ex.get("j", []), dtype=np.int64)
-    xw = np.asarray(ex.get("weight", np.ones(xi.size)), dtype=np.float64)
-    extra_nodes = np.asarray(net.get("extra_nodes", []), dtype=str)
+    ex = _entries.network_extra_edges(new)
+    xi, xj = ex["i"].astype(np.int64), ex["j"].astype(np.int64)
+    xw = ex["weight"].astype(np.float64)
+    extra_nodes = np.asarray(_entries.network_extra_nodes(new), dtype=str)
     i = np.concatenate([A.row, xi])
     j = np.concatenate([A.col, xj])
     w = np.concatenate([A.data, xw])
@@ -187,16 +186,14 @@ def permute_embedding(adata: Any, *, seed: int) -> list[str]:
     ``.uns["hyperperturb"]["train"]``: the same set of points (so the same radii), assigned to random nodes. Keys
     that are missing or empty are skipped. Returns the permuted keys (``"varm:<key>"``, ``"train:<key>"``).
     """
-    from hyperperturb._utils import get_ledger
+    from hyperperturb._utils import _entries
 
     rng = np.random.default_rng(seed)
-    led = get_ledger(adata)
-    entry = led.get("train")
-    if not isinstance(entry, dict):
+    if not _entries.has_step(adata, "train"):
         msg = "The random-embedding floor needs a trained model (.uns['hyperperturb']['train']); none was found."
         raise KeyError(msg)
-    params = entry.get("params", {})
-    key = params.get("key_added", "X_poincare") if isinstance(params, dict) else "X_poincare"
+    entry = _entries.entry(adata, "train")
+    key = str(_entries.params(adata, "train").get("key_added", "X_poincare"))
     done: list[str] = []
     if isinstance(key, str) and key in adata.varm:
         Z = np.asarray(adata.varm[key])

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hyperperturb._utils import as_rng, get_ledger, logger, progress, record, resolve
+from hyperperturb._utils import _entries, as_rng, logger, progress, record, resolve
 
 from ._baselines import (
     BASELINES,
@@ -216,9 +216,8 @@ def evaluate(
 
     # detectability of every perturbation that is ever scored (one cell-level pass)
     ever = np.unique(np.concatenate(scored_splits))
-    rw_params = get_ledger(t.adata)["rewards"].get("params", {})
-    layer = rw_params.get("layer") if isinstance(rw_params, dict) else None
-    layer = None if layer in (None, "None") else str(layer)
+    layer = _entries.params(t.adata, "rewards").get("layer")
+    layer = None if layer is None else str(layer)
     det, stat, thr = detectable_effects(
         t.adata,
         screen,

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from hyperperturb._utils import get_ledger, resolve
+from hyperperturb._utils import _entries, resolve
 
 from ._baselines import permute_embedding
 
@@ -79,8 +79,7 @@ def _stored_policy(trained: Any, train_names: np.ndarray, mod: str | None, predi
     the leave-one-out mean anti-correlated with the observed ranking by construction.
     """
     ad_ = resolve(trained, mod=mod or "rna").adata
-    entry = get_ledger(ad_).get("train", {})
-    cols = np.asarray(entry.get("perturbations", []), dtype=str) if isinstance(entry, dict) else np.asarray([])
+    cols = np.asarray(_entries.train_perturbations(ad_), dtype=str)
     if "hp_policy" in ad_.varm and np.asarray(ad_.varm["hp_policy"]).shape[1] == cols.size and cols.size:
         pos = {n: i for i, n in enumerate(cols)}
         if all(str(n) in pos for n in train_names):

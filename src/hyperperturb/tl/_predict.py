@@ -8,13 +8,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from hyperperturb._utils import require_step, resolve
+from hyperperturb._utils import _entries, require_step, resolve
+from hyperperturb._utils._entries import names as _names
 
 from ._readout import head_reward, reward_policy
-
-
-def _names(x: Any) -> list[str]:
-    return [str(v) for v in np.asarray(x).ravel()]
 
 
 def predict(
@@ -92,7 +89,7 @@ def predict(
     t = resolve(data, mod=mod)
     adata = t.adata
     entry = require_step(adata, "train", needed_by="hp.tl.predict")
-    p = entry["params"]
+    p = _entries.decode_params(entry["params"])
     trained = _names(entry["perturbations"])
     if perturbations is None:
         wanted = list(trained)
@@ -163,7 +160,7 @@ def predict(
     if head == "distance":
         emb = np.asarray(net.perturbation_embedding(z).numpy(), dtype=np.float32)  # as the heads were trained
         bias = np.asarray(entry["perturbation_bias"], dtype=np.float32).ravel()
-        holdout = set(_names(p.get("holdout", []))) if not isinstance(p.get("holdout"), str) else set()
+        holdout = set(_names(p.get("holdout") or []))
         fitted = np.array([n not in holdout for n in trained])
         mean_b = float(bias[fitted].mean()) if fitted.any() else 0.0
         factor = None
@@ -203,9 +200,7 @@ def predict(
 
 def _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index) -> np.ndarray:
     """``B + Ê`` for every name in ``allnames`` from the held-out readout stored by training."""
-    from hyperperturb._utils import get_ledger
-
-    rew_names = _names(get_ledger(adata)["rewards"]["perturbations"])
+    rew_names = _entries.reward_perturbations(adata)
     sources = _names(kern["perturbations"])
     missing = [q for q in sources if q not in rew_names]
     if missing or "hp_reward" not in adata.varm:

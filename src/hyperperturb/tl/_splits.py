@@ -9,7 +9,7 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
-from hyperperturb._utils import get_ledger, get_matrix
+from hyperperturb._utils import _entries, get_matrix
 
 
 @dataclass
@@ -29,19 +29,15 @@ class Screen:
 
 def read_screen(adata: AnnData, *, needed_by: str) -> Screen:
     """Collect rewards, targets and graph membership; raise clear errors when a step is missing."""
-    led = get_ledger(adata)
     for step, how in (("perturbations", "hp.pp.perturbations(adata, ...)"), ("rewards", "hp.tl.rewards(adata)")):
-        if step not in led:
+        if not _entries.has_step(adata, step):
             msg = f"{needed_by} needs the results of `{how.split('(')[0]}`, which has not been run. Run `{how}` first."
             raise KeyError(msg)
     if "hp_reward" not in adata.varm:
         msg = f'{needed_by} needs adata.varm["hp_reward"], which is missing. Run `hp.tl.rewards(adata)` first.'
         raise KeyError(msg)
-    rw = led["rewards"]
-    names = np.asarray(rw.get("perturbations", led["perturbations"].get("names")), dtype=str)
-    all_names = np.asarray(led["perturbations"]["names"], dtype=str)
-    all_targets = np.asarray(led["perturbations"].get("targets", all_names), dtype=str)
-    tmap = dict(zip(all_names, all_targets, strict=False))
+    names = np.asarray(_entries.reward_perturbations(adata) or _entries.perturbation_names(adata), dtype=str)
+    tmap = _entries.target_of(adata)
     targets = np.asarray([tmap.get(n, n) for n in names], dtype=str)
     R = np.asarray(adata.varm["hp_reward"], dtype=np.float64)
     if R.shape[1] != names.size:
@@ -53,8 +49,7 @@ def read_screen(adata: AnnData, *, needed_by: str) -> Screen:
     if not np.isfinite(R).all():
         msg = 'adata.varm["hp_reward"] contains NaN or inf. Re-run `hp.tl.rewards(adata)` on finite expression.'
         raise ValueError(msg)
-    params = rw.get("params", {}) if isinstance(rw.get("params", {}), dict) else {}
-    signed = bool(params.get("signed", False))
+    signed = bool(_entries.params(adata, "rewards").get("signed", False))
     if "hp_reward_baseline" in adata.var:
         B = adata.var["hp_reward_baseline"].to_numpy(dtype=np.float64)
     elif signed:
@@ -68,8 +63,7 @@ def read_screen(adata: AnnData, *, needed_by: str) -> Screen:
     if not np.isfinite(B).all():
         msg = 'adata.var["hp_reward_baseline"] contains NaN. Re-run `hp.tl.rewards(adata)`.'
         raise ValueError(msg)
-    net = led.get("network", {})
-    extra = np.asarray(net.get("extra_nodes", []), dtype=str) if isinstance(net, dict) else np.asarray([], dtype=str)
+    extra = np.asarray(_entries.network_extra_nodes(adata), dtype=str)
     var_index = {g: i for i, g in enumerate(map(str, adata.var_names))}
     tidx = np.asarray([var_index.get(t, -1) for t in targets], dtype=np.int64)
     in_extra = np.isin(targets, extra)
@@ -140,12 +134,11 @@ def _row_reader(X: Any) -> Any:
 
 def _perturbation_cells(adata: AnnData, screen: Screen, columns: np.ndarray) -> list[np.ndarray]:
     """Row indices of the cells carrying each perturbation in ``columns`` (the design's non-zero rows)."""
-    led = get_ledger(adata)
     if "perturbation_target" not in adata.obsm:
         msg = 'adata.obsm["perturbation_target"] is missing. Run `hp.pp.perturbations(adata, ...)` first.'
         raise KeyError(msg)
     design = sparse.csc_matrix(adata.obsm["perturbation_target"])
-    all_names = {n: j for j, n in enumerate(np.asarray(led["perturbations"]["names"], dtype=str))}
+    all_names = {n: j for j, n in enumerate(_entries.perturbation_names(adata))}
     cells = []
     for c in columns:
         j = all_names[str(screen.names[c])]
@@ -245,12 +238,12 @@ def detectable_effects(
     ``(detectable, statistic, threshold)`` arrays, one entry per column.
     """
     X = get_matrix(adata, layer)
-    led = get_ledger(adata)
     if "hp_control" in adata.obs:
         ctrl = np.flatnonzero(adata.obs["hp_control"].to_numpy(dtype=bool))
     else:
-        key = led["perturbations"]["key"]
-        control = list(np.atleast_1d(led["perturbations"]["control"]).astype(str))
+        pert = _entries.entry(adata, "perturbations")
+        key = str(pert["key"])
+        control = _entries.names(pert["control"])
         ctrl = np.flatnonzero(adata.obs[key].astype(str).isin(control).to_numpy())
     if ctrl.size < 2:
         msg = "Fewer than 2 control cells; detectability needs control cells. Check `hp.pp.perturbations(control=...)`."

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import sparse
 
-from hyperperturb._utils import check_unique_names, library_versions, logger, record, require_step, resolve
+from hyperperturb._utils import _entries, check_unique_names, library_versions, logger, record, require_step, resolve
 from hyperperturb._utils._atomic import atomic_write
 
 _MODELS = ("hyperperturb", "simple")
@@ -318,10 +318,10 @@ def train(
         from ._readout import fit_kernel_readout
         from ._reliability import perturbation_reliability
 
-        rw_layer = rew.get("params", {}).get("layer") if isinstance(rew.get("params"), dict) else None
+        rw_layer = _entries.params(adata, "rewards").get("layer")
         rel = perturbation_reliability(
             adata, [g.perturbations[i] for i in np.flatnonzero(trainable)], seed=int(seed),
-            layer=None if rw_layer in (None, "None") else str(rw_layer),
+            layer=None if rw_layer is None else str(rw_layer),
         )  # fmt: skip
         res["kernel"] = fit_kernel_readout(
             g, res["pert_emb"], res["scorable"], trainable, targets, geometry=str(res["geometry"]),
