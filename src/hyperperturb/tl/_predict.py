@@ -160,7 +160,8 @@ def predict(
     if head == "distance":
         emb = np.asarray(net.perturbation_embedding(z).numpy(), dtype=np.float32)  # as the heads were trained
         bias = np.asarray(entry["perturbation_bias"], dtype=np.float32).ravel()
-        holdout = set(_names(p.get("holdout") or []))
+        held = p.get("holdout")
+        holdout = set(_names(held)) if held is not None else set()
         fitted = np.array([n not in holdout for n in trained])
         mean_b = float(bias[fitted].mean()) if fitted.any() else 0.0
         factor = None

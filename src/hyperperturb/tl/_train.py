@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-from scipy import sparse
 
 from hyperperturb._utils import _entries, check_unique_names, library_versions, logger, record, require_step, resolve
 from hyperperturb._utils._atomic import atomic_write
@@ -274,6 +273,7 @@ def train(
 
     from ._fit import fit_model
     from ._graph_inputs import build_graph_inputs
+    from ._targets import excess_targets, signed_rewards
 
     g = build_graph_inputs(t, prot_mod=prot_mod, seed=seed)
     for name, arr in (
@@ -287,7 +287,7 @@ def train(
 
     n_rows = int((g.row_weight > 0).sum())
     batch = resolve_batch_size(batch_size, n_rows, len(perts)) if model == "hyperperturb" else None
-    targets = _excess_targets(g, trainable, signed=_signed(rew), as_sparse=batch is not None)
+    targets = excess_targets(g, trainable, signed=signed_rewards(rew), as_sparse=batch is not None)
 
     res = fit_model(
         g,
@@ -431,59 +431,3 @@ def _write(adata, res, sl, key_added, entry, t0) -> None:
     adata.var["hp_in_network"] = res["in_network"][sl]
     entry["wall_time"] = float(time.perf_counter() - t0)
     record(adata, "train", entry)
-
-
-def _signed(rew: dict[str, Any]) -> bool:
-    params = rew.get("params", {})
-    return bool(params.get("signed", False)) if isinstance(params, dict) else False
-
-
-def _excess_targets(g, trainable: np.ndarray, *, signed: bool, as_sparse: bool = False) -> dict[str, Any]:
-    """Leak-free targets on top of each node's control noise floor ``B`` (only the training columns are read).
-
-    ``E = max(R - B, 0)`` over the training perturbations; the policy target is ``E`` (normalised over the active
-    perturbations in the loss), the value target the mean of ``E`` per node in units of ``unit`` (its mean over
-    nodes with targets), so that the value head works on O(1) numbers whatever the scale of the rewards. ``E`` is
-    float32 (what the model trains on), computed in row blocks without a full-size float64 temporary, and a
-    ``scipy.sparse`` CSR matrix with ``as_sparse`` (exact: entries at or below the floor are zero).
-    """
-    B = np.zeros(g.n_nodes)
-    if g.baseline is not None and not signed:
-        B = np.where(g.row_weight > 0, np.nan_to_num(g.baseline), 0.0)
-    n_p = g.reward.shape[1]
-    v = np.zeros(g.n_nodes)
-    blocks = []
-    E = None if as_sparse else np.empty((g.n_nodes, n_p), dtype=np.float32)
-    for i in range(0, g.n_nodes, 4096):
-        sl = slice(i, min(i + 4096, g.n_nodes))
-        R = np.abs(g.reward[sl]) if signed else g.reward[sl]
-        e = np.clip(R - B[sl, None], 0.0, None)
-        e[:, ~trainable] = 0.0
-        v[sl] = e[:, trainable].mean(1)
-        if as_sparse:
-            blocks.append(sparse.csr_matrix(e.astype(np.float32)))
-        else:
-            E[sl] = e
-    if as_sparse:
-        E = sparse.vstack(blocks, format="csr") if blocks else sparse.csr_matrix((0, n_p), dtype=np.float32)
-    v = np.where(g.row_weight > 0, v, 0.0)
-    rows = g.row_weight > 0
-    # one unit per modality: protein rewards (e.g. ADT counts) live on another scale than log expression
-    is_prot = np.zeros(g.n_nodes, dtype=bool)
-    is_prot[g.n_nodes - g.n_prot :] = g.n_prot > 0
-    units = np.ones(g.n_nodes)
-    unit_by_kind = {}
-    for kind, sel in (("genes", ~is_prot), ("proteins", is_prot)):
-        r = rows & sel
-        u = float(v[r].mean()) if r.any() and v[r].mean() > 0 else 1.0
-        units[sel] = u
-        unit_by_kind[kind] = u
-    return {
-        "baseline": B,
-        "excess": E,
-        "value": v / units,
-        "unit": unit_by_kind["genes"],
-        "unit_protein": unit_by_kind["proteins"],
-        "units": units,
-        "signed": signed,
-    }
