@@ -61,12 +61,11 @@ def embedding(data: Any, *, basis: str = "X_poincare", extra_nodes: bool = True,
     measured = np.ones(len(names), dtype=bool)
     if extra_nodes:
         extra, extra_emb = train_extra_nodes(adata)
-        if extra:
-            if extra_emb.shape[1] == x.shape[1]:
-                names += extra
-                x = np.vstack([x, extra_emb])
-                value = np.concatenate([value, np.full(len(extra_emb), np.nan)])
-                measured = np.concatenate([measured, np.zeros(len(extra_emb), dtype=bool)])
+        if extra and extra_emb.shape[1] == x.shape[1]:
+            names += extra
+            x = np.vstack([x, extra_emb])
+            value = np.concatenate([value, np.full(len(extra_emb), np.nan)])
+            measured = np.concatenate([measured, np.zeros(len(extra_emb), dtype=bool)])
     ok = np.isfinite(x).all(axis=1)
     if not ok.all():
         logger.info(
