@@ -42,7 +42,8 @@ def main() -> None:
         hp.tl.rewards(a, verbose=False)
         hp.tl.train(a, epochs=args.epochs, seed=0, verbose=False)
         for strategy in ("greedy", "ucb", "degree", "random"):
-            df = hp.tl.design(a, n=a.n_vars, strategy=strategy, seed=seed)
+            hp.tl.design(a, n=a.n_vars, strategy=strategy, seed=seed)
+            df = hp.get.design(a)
             reg = a.var["is_regulator"].reindex(list(df["gene"])).fillna(False).to_numpy(bool)
             auc = roc_auc_score(reg, -np.arange(len(reg)))
             rows.append((seed, strategy, auc, reg[:10].mean()))

@@ -55,19 +55,24 @@ def _worker(kind: str, path: Path, splits: int, epochs: int) -> dict:
     base = ("mean", "linear", "ceiling", "majority-vote")
     t0 = time.perf_counter()
     if kind == "evaluate-baselines":
-        res = hp.tl.evaluate(a, n_splits=splits, models=(), baselines=base, verbose=False)
+        hp.tl.evaluate(a, n_splits=splits, models=(), baselines=base, verbose=False)
+        res = hp.get.evaluation(a)
     elif kind == "evaluate-baselines-all":
-        res = hp.tl.evaluate(a, n_splits=splits, models=(), baselines=base, max_heldout=None, verbose=False)
+        hp.tl.evaluate(a, n_splits=splits, models=(), baselines=base, max_heldout=None, verbose=False)
+        res = hp.get.evaluation(a)
     elif kind == "evaluate-model":
-        res = hp.tl.evaluate(
+        hp.tl.evaluate(
             a, n_splits=splits, models=("hyperperturb",), baselines=("mean",), train_kwargs={"epochs": epochs}
         )
+        res = hp.get.evaluation(a)
     elif kind == "design-linear":
-        res = hp.tl.design(a, n=50, predictor="linear")
+        hp.tl.design(a, n=50, predictor="linear")
+        res = hp.get.design(a)
     elif kind == "design-model":
         hp.tl.train(a, epochs=epochs, verbose=False)
         t0 = time.perf_counter()  # the proposal step only
-        res = hp.tl.design(a, n=50, predictor="model", strategy="ucb")
+        hp.tl.design(a, n=50, predictor="model", strategy="ucb")
+        res = hp.get.design(a)
     else:  # pragma: no cover
         raise ValueError(kind)
     dt = time.perf_counter() - t0

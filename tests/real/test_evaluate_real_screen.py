@@ -24,7 +24,8 @@ def papalexi(papalexi_path, string_path):
 
 def test_baselines_calibration(papalexi):
     a = papalexi.copy()
-    res = hp.tl.evaluate(a, n_splits=5, models=(), baselines=("mean", "linear"), verbose=False)
+    hp.tl.evaluate(a, n_splits=5, models=(), baselines=("mean", "linear"), verbose=False)
+    res = hp.get.evaluation(a)
     ent = a.uns["hyperperturb"]["evaluation"]
     # coverage: targets measured or added from STRING as extra nodes; CD86/ETV7/MARCH8/POU2F2 are not graph nodes
     assert 18 <= ent["coverage"]["n_eligible"] < 25

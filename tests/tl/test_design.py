@@ -25,7 +25,8 @@ def screen():
 @pytest.mark.parametrize("strategy", ["greedy", "ucb", "random", "degree"])
 def test_proposals_are_unscreened_graph_genes(screen, strategy):
     a = screen.copy()
-    d = hp.tl.design(a, n=5, strategy=strategy, predictor="linear")
+    hp.tl.design(a, n=5, strategy=strategy, predictor="linear")
+    d = hp.get.design(a)
     assert list(d.columns) == ["rank", "gene", "score", "predicted_effect", "uncertainty", "degree", "measured"]
     assert len(d) == 5 and d["rank"].tolist() == [1, 2, 3, 4, 5]
     assert not set(d["gene"]) & set(a.obs["perturbation"].astype(str))
@@ -39,23 +40,25 @@ def test_degree_proposes_regulators_before_leaves(screen):
     cand = ~screen.var["is_perturbation_target"]
     n_reg = int((screen.var["is_regulator"] & cand).sum())
     assert n_reg >= 1
-    d = hp.tl.design(screen.copy(), n=n_reg, strategy="degree")
+    d = hp.get.design(hp.tl.design(screen.copy(), n=n_reg, strategy="degree", copy=True))
     assert screen.var.loc[d["gene"], "is_regulator"].all()
 
 
 def test_greedy_ranks_by_predicted_effect_and_ucb_spreads(screen):
-    d = hp.tl.design(screen.copy(), n=8, strategy="greedy", predictor="linear")
+    d = hp.get.design(hp.tl.design(screen.copy(), n=8, strategy="greedy", predictor="linear", copy=True))
     assert (np.diff(d["predicted_effect"].to_numpy()) <= 1e-12).all()
-    u = hp.tl.design(screen.copy(), n=8, strategy="ucb", predictor="linear", kappa=5.0)
+    u = hp.get.design(hp.tl.design(screen.copy(), n=8, strategy="ucb", predictor="linear", kappa=5.0, copy=True))
     assert u["uncertainty"].mean() >= d["uncertainty"].mean()
 
 
 def test_random_is_seeded_and_budget_stops_early(screen):
-    r1 = hp.tl.design(screen.copy(), n=6, strategy="random", seed=1)
-    r2 = hp.tl.design(screen.copy(), n=6, strategy="random", seed=1)
+    r1 = hp.get.design(hp.tl.design(screen.copy(), n=6, strategy="random", seed=1, copy=True))
+    r2 = hp.get.design(hp.tl.design(screen.copy(), n=6, strategy="random", seed=1, copy=True))
     pd.testing.assert_frame_equal(r1, r2)
-    full = hp.tl.design(screen.copy(), n=60, strategy="greedy", predictor="linear")
-    part = hp.tl.design(screen.copy(), n=60, strategy="greedy", predictor="linear", budget=0.2)
+    full = hp.get.design(hp.tl.design(screen.copy(), n=60, strategy="greedy", predictor="linear", copy=True))
+    part = hp.get.design(
+        hp.tl.design(screen.copy(), n=60, strategy="greedy", predictor="linear", budget=0.2, copy=True)
+    )
     assert 1 <= len(part) < len(full)
 
 
@@ -64,6 +67,12 @@ def test_copy_and_errors_leave_object_unchanged(screen):
     before = set(a.uns["hyperperturb"])
     out = hp.tl.design(a, n=3, copy=True, predictor="linear")
     assert "design" in out.uns["hyperperturb"] and set(a.uns["hyperperturb"]) == before
+    # in place: returns None; proposals via hp.get.design under key_added
+    assert hp.tl.design(a, n=3, predictor="linear", key_added="next_round") is None
+    assert len(hp.get.design(a, key="next_round")) == 3
+    with pytest.raises(KeyError, match="design"):
+        hp.get.design(a)  # nothing stored under the default key
+    before = set(a.uns["hyperperturb"])
     for kw, match in [
         ({"strategy": "thompson"}, "strategy"),
         ({"n": 0}, "positive integer"),
@@ -95,9 +104,9 @@ def test_blocked_candidates_give_the_same_proposals(screen, monkeypatch, strateg
     a = screen.copy()
     if predictor == "model":
         hp.tl.train(a, epochs=3, verbose=False)
-    ref = hp.tl.design(a.copy(), n=8, strategy=strategy, predictor=predictor)
+    ref = hp.get.design(hp.tl.design(a.copy(), n=8, strategy=strategy, predictor=predictor, copy=True))
     monkeypatch.setattr(_design, "CANDIDATE_BLOCK", 7)
     monkeypatch.setattr(_design, "_DIST_BLOCK", 5)
-    blk = hp.tl.design(a.copy(), n=8, strategy=strategy, predictor=predictor)
+    blk = hp.get.design(hp.tl.design(a.copy(), n=8, strategy=strategy, predictor=predictor, copy=True))
     assert blk["gene"].tolist() == ref["gene"].tolist()
     pd.testing.assert_frame_equal(blk, ref, check_exact=False, rtol=1e-12, atol=1e-12)

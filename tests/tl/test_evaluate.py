@@ -56,7 +56,8 @@ def _same(a, snap):
 
 def test_tidy_table_ledger_and_roundtrip(screen, tmp_path):
     a = screen.copy()
-    res = hp.tl.evaluate(a, n_splits=2, models=(), baselines=("mean", "linear"), n_null=50, verbose=False)
+    hp.tl.evaluate(a, n_splits=2, models=(), baselines=("mean", "linear"), n_null=50, verbose=False)
+    res = hp.get.evaluation(a)
     assert list(res.columns) == COLUMNS
     assert set(res["model"]) == {"mean", "linear"}
     assert set(res["effect"]) <= {"detectable", "none", "all"}
@@ -88,10 +89,10 @@ def test_reproducible_with_seed(screen):
         "n_null": 30,
         "verbose": False,
     }
-    r1 = hp.tl.evaluate(screen.copy(), seed=3, **kw)
-    r2 = hp.tl.evaluate(screen.copy(), seed=3, **kw)
+    r1 = hp.get.evaluation(hp.tl.evaluate(screen.copy(), seed=3, **kw, copy=True))
+    r2 = hp.get.evaluation(hp.tl.evaluate(screen.copy(), seed=3, **kw, copy=True))
     pd.testing.assert_frame_equal(r1, r2)
-    r3 = hp.tl.evaluate(screen.copy(), seed=4, **kw)
+    r3 = hp.get.evaluation(hp.tl.evaluate(screen.copy(), seed=4, **kw, copy=True))
     assert not r1.equals(r3)
 
 
@@ -102,6 +103,19 @@ def test_copy_returns_object_and_leaves_input(screen):
     assert "evaluation" in out.uns["hyperperturb"]
     _same(a, snap)
     assert "evaluation" not in a.uns["hyperperturb"]
+    # in place: returns None (one return rule); the tables come from hp.get.evaluation, as copies
+    assert hp.tl.evaluate(a, n_splits=1, models=(), baselines="mean", n_null=20, verbose=False) is None
+    res = hp.get.evaluation(a)
+    assert list(res.columns) == ["split", "model", "perturbation", "metric", "value", "effect"]
+    res.loc[:, "value"] = -99.0
+    assert not (hp.get.evaluation(a)["value"] == -99.0).any()
+    summary = hp.get.evaluation(a, table="summary")
+    assert {"model", "metric", "subset", "mean"} <= set(summary.columns)
+    assert len(hp.get.evaluation(a, table="detectability")) > 0
+    with pytest.raises(ValueError, match="table"):
+        hp.get.evaluation(a, table="splits")
+    with pytest.raises(KeyError, match="hp.tl.evaluate"):
+        hp.get.evaluation(screen.copy())
 
 
 def test_baselines_only_see_training_columns(screen, monkeypatch):
@@ -148,7 +162,7 @@ def test_models_get_holdout_and_scores_are_used(screen, monkeypatch):
 
     monkeypatch.setattr(train_mod, "train", fake_train)  # evaluate imports them directly from these modules
     monkeypatch.setattr(predict_mod, "predict", fake_predict)
-    res = hp.tl.evaluate(
+    hp.tl.evaluate(
         a,
         n_splits=2,
         models=("hyperperturb", "hyperperturb-euclidean"),
@@ -157,6 +171,7 @@ def test_models_get_holdout_and_scores_are_used(screen, monkeypatch):
         verbose=False,
         train_kwargs={"epochs": 3},
     )
+    res = hp.get.evaluation(a)
     splits = a.uns["hyperperturb"]["evaluation"]["splits"]
     geoms = [c["geometry"] for c in calls]
     assert geoms.count("poincare") == 4 and geoms.count("euclidean") == 2  # 2 splits x (2 poincare-based + 1)
@@ -201,7 +216,8 @@ def test_detectability_separates_effect_from_none():
 
 def test_mean_wins_when_every_perturbation_has_the_same_profile():
     a = _toy_cells([[0, 1, 2, 3, 4, 5]] * 10, n_per=60, seed=1)
-    res = hp.tl.evaluate(a, n_splits=3, models=(), baselines=("mean", "linear"), n_null=30, verbose=False)
+    hp.tl.evaluate(a, n_splits=3, models=(), baselines=("mean", "linear"), n_null=30, verbose=False)
+    res = hp.get.evaluation(a)
     m = res[res["metric"] == "spearman_excess"].groupby("model")["value"].mean()
     assert m["mean"] > 0.5
     assert m["mean"] >= m["linear"] - 0.05
@@ -254,7 +270,7 @@ def test_too_few_eligible_perturbations():
 def test_end_to_end_with_real_training(screen):
     """One split with the real hp.tl.train/predict (few epochs): finite scores, holdout recorded in the model."""
     a = screen.copy()
-    res = hp.tl.evaluate(
+    hp.tl.evaluate(
         a,
         n_splits=1,
         models=("hyperperturb",),
@@ -264,6 +280,7 @@ def test_end_to_end_with_real_training(screen):
         n_null=20,
         verbose=False,
     )
+    res = hp.get.evaluation(a)
     m = res[res["model"] == "hyperperturb"]
     assert (m.loc[m["metric"] == "spearman_excess", "perturbation"].nunique()) == 3
     assert set(m.loc[m["metric"] == "js_policy", "effect"]) >= {"all"}
@@ -274,7 +291,7 @@ def test_end_to_end_with_real_training(screen):
 def test_random_embedding_floor_with_real_training(screen):
     """The floor reuses the split's training, permutes the stored positions and still predicts finite values."""
     a = screen.copy()
-    res = hp.tl.evaluate(
+    hp.tl.evaluate(
         a,
         n_splits=1,
         models=("hyperperturb", "hyperperturb-random-embedding"),
@@ -284,6 +301,7 @@ def test_random_embedding_floor_with_real_training(screen):
         n_null=20,
         verbose=False,
     )
+    res = hp.get.evaluation(a)
     assert set(res["model"]) == {"hyperperturb", "hyperperturb-random-embedding"}
     assert np.isfinite(res["value"]).all()
     keys = list(a.uns["hyperperturb"]["evaluation"]["random_embedding_keys"])
@@ -295,7 +313,8 @@ BASE_KW = {"models": (), "n_null": 20, "verbose": False}
 
 def test_loo_split_holds_out_each_eligible_perturbation_once(screen):
     a = screen.copy()
-    res = hp.tl.evaluate(a, split="loo", baselines=("mean", "linear"), **BASE_KW)
+    hp.tl.evaluate(a, split="loo", baselines=("mean", "linear"), **BASE_KW)
+    res = hp.get.evaluation(a)
     ent = a.uns["hyperperturb"]["evaluation"]
     splits = ent["splits"]
     assert len(splits) == ent["coverage"]["n_eligible"] == 15
@@ -311,7 +330,8 @@ def test_loo_split_holds_out_each_eligible_perturbation_once(screen):
 
 def test_new_metrics_mean_is_zero_ceiling_and_majority_vote(screen):
     a = screen.copy()
-    res = hp.tl.evaluate(a, n_splits=2, baselines=("mean", "linear", "ceiling", "majority-vote"), **BASE_KW)
+    hp.tl.evaluate(a, n_splits=2, baselines=("mean", "linear", "ceiling", "majority-vote"), **BASE_KW)
+    res = hp.get.evaluation(a)
     mean = res[res["model"] == "mean"].set_index("metric")["value"]
     assert (mean.loc["residual_pearson"] == 0.0).all()  # exactly 0 by construction, not NaN
     assert (mean.loc["retrieval_rank"] == 0.5).all()
@@ -416,7 +436,7 @@ def test_random_embedding_floor_permutes_positions_of_a_copy(screen, monkeypatch
 
     monkeypatch.setattr(train_mod, "train", fake_train)
     monkeypatch.setattr(predict_mod, "predict", fake_predict)
-    res = hp.tl.evaluate(
+    hp.tl.evaluate(
         a,
         n_splits=3,
         models=("hyperperturb-random-embedding", "hyperperturb"),
@@ -425,6 +445,7 @@ def test_random_embedding_floor_permutes_positions_of_a_copy(screen, monkeypatch
         n_null=20,
         verbose=False,
     )
+    res = hp.get.evaluation(a)
     assert len(calls) == 3  # the floor's training is reused by "hyperperturb"
     v = res.groupby("model")["value"].mean()
     assert v["hyperperturb"] == pytest.approx(1.0)  # the cached model was not permuted in place
@@ -439,8 +460,10 @@ def test_random_embedding_floor_permutes_positions_of_a_copy(screen, monkeypatch
 def test_max_heldout_above_the_screen_changes_nothing(screen):
     kw = {"n_splits": 2, "models": (), "baselines": ("mean", "linear", "ceiling"), "n_null": 20, "verbose": False}
     a, b = screen.copy(), screen.copy()
-    r_default = hp.tl.evaluate(a, **kw)  # default bound (200) is far above 3 held out per split
-    r_none = hp.tl.evaluate(b, max_heldout=None, **kw)
+    hp.tl.evaluate(a, **kw)
+    r_default = hp.get.evaluation(a)
+    hp.tl.evaluate(b, max_heldout=None, **kw)
+    r_none = hp.get.evaluation(b)
     pd.testing.assert_frame_equal(r_default, r_none)
     ent = a.uns["hyperperturb"]["evaluation"]
     assert ent["scored"] == ent["splits"] and ent["params"]["max_heldout"] == 200
@@ -458,7 +481,8 @@ def test_max_heldout_scores_a_seeded_subsample_but_trains_without_all(screen, mo
     monkeypatch.setattr(train_mod, "train", spy_train)
     kw = {"n_splits": 2, "holdout_frac": 0.4, "n_null": 20, "verbose": False, "seed": 1}
     a = screen.copy()
-    res = hp.tl.evaluate(a, models=("hyperperturb",), baselines=("mean", "ceiling"), max_heldout=2, **kw)
+    hp.tl.evaluate(a, models=("hyperperturb",), baselines=("mean", "ceiling"), max_heldout=2, **kw)
+    res = hp.get.evaluation(a)
     ent = a.uns["hyperperturb"]["evaluation"]
     for s in ("0", "1"):
         held, scored = ent["splits"][s], ent["scored"][s]
@@ -475,7 +499,8 @@ def test_max_heldout_scores_a_seeded_subsample_but_trains_without_all(screen, mo
 
 def test_max_heldout_caps_leave_one_out_splits(screen):
     a = screen.copy()
-    res = hp.tl.evaluate(a, split="loo", models=(), baselines=("mean",), n_null=20, max_heldout=4, verbose=False)
+    hp.tl.evaluate(a, split="loo", models=(), baselines=("mean",), n_null=20, max_heldout=4, verbose=False)
+    res = hp.get.evaluation(a)
     ent = a.uns["hyperperturb"]["evaluation"]
     assert len(ent["splits"]) == 4 and all(len(v) == 1 for v in ent["splits"].values())
     assert res["split"].nunique() == 4

@@ -281,12 +281,13 @@ def design(
     mod
         Modality of a MuData holding RNA.
     copy
-        Return a copy of ``data`` holding the result instead of the table.
+        Return a copy of ``data`` holding the result instead of writing into ``data``.
 
     Returns
     -------
-    The proposals (``rank``, ``gene``, ``score``, ``predicted_effect``, ``uncertainty``, ``degree``, ``measured``),
-    or the copy of ``data`` when ``copy=True``. Also stored with the parameters in ``.uns["hyperperturb"][key_added]``.
+    ``None`` (in place), or the copy of ``data`` when ``copy=True``. The proposals (``rank``, ``gene``, ``score``,
+    ``predicted_effect``, ``uncertainty``, ``degree``, ``measured``) are stored with the parameters in
+    ``.uns["hyperperturb"][key_added]`` and read with :func:`hyperperturb.get.design`.
 
     Examples
     --------
@@ -359,7 +360,7 @@ def design(
     logger.info(
         "design: %d proposals (%s, predictor %s) from %d candidates", len(table), strategy, pred_kind, cand_names.size
     )
-    return t.done(True) if copy else table
+    return t.done(copy)
 
 
 def _simulate_acquisition(

@@ -151,8 +151,9 @@ def evaluate(
 
     Returns
     -------
-    The tidy results table (columns ``split``, ``model``, ``perturbation``, ``metric``, ``value``, ``effect``), or
-    the copy of ``data`` when ``copy=True``. Per-split metrics (``js_policy``, ``spearman_value``,
+    ``None`` (in place), or the copy of ``data`` holding the results when ``copy=True``. The tables are read with
+    :func:`hyperperturb.get.evaluation`: ``table="results"`` (columns ``split``, ``model``, ``perturbation``,
+    ``metric``, ``value``, ``effect``), ``"summary"``, ``"detectability"``. Per-split metrics (``js_policy``, ``spearman_value``,
     ``policy_auroc``) have ``perturbation == "all"`` and ``effect`` ``"all"``, ``"detectable"`` or ``"none"``
     (the held-out columns of that subset; at least 2 needed, so never with ``split="loo"``); ``policy_auroc`` is
     scored on the split's training perturbations and has ``effect == "all"`` only. Correlations are ``nan`` where
@@ -170,9 +171,9 @@ def evaluate(
 
     Examples
     --------
-    >>> res = hp.tl.evaluate(adata, n_splits=5, train_kwargs={"epochs": 100})  # doctest: +SKIP
-    >>> res = hp.tl.evaluate(adata, split="loo", models=(), baselines=("mean", "linear", "ceiling"))  # doctest: +SKIP
-    >>> adata.uns["hyperperturb"]["evaluation"]["summary"]  # doctest: +SKIP
+    >>> hp.tl.evaluate(adata, n_splits=5, train_kwargs={"epochs": 100})  # doctest: +SKIP
+    >>> hp.tl.evaluate(adata, split="loo", models=(), baselines=("mean", "median", "ceiling"))  # doctest: +SKIP
+    >>> hp.get.evaluation(adata, table="summary")  # doctest: +SKIP
     """
     t0 = time.perf_counter()
     t = resolve(data, mod=mod)
@@ -401,4 +402,4 @@ def evaluate(
         t = t.copy()
     record(t.adata, _STEP, entry)
     logger.info("evaluate: %d rows in %.1f s", len(results), entry["wall_time"])
-    return t.done(True) if copy else results
+    return t.done(copy)

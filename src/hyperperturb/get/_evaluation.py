@@ -1,0 +1,57 @@
+"""``hp.get.evaluation``: the tables written by ``hp.tl.evaluate``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pandas as pd
+
+from hyperperturb._utils import require_step, resolve
+
+_TABLES = ("results", "summary", "detectability")
+
+
+def evaluation(
+    data: Any, *, table: Literal["results", "summary", "detectability"] = "results", mod: str = "rna"
+) -> pd.DataFrame:
+    """A table of the last :func:`hyperperturb.tl.evaluate` run, as a :class:`~pandas.DataFrame` (a copy).
+
+    Parameters
+    ----------
+    data
+        AnnData or MuData after :func:`hyperperturb.tl.evaluate`.
+    table
+        ``"results"``: one row per split, model, perturbation and metric (columns ``split``, ``model``,
+        ``perturbation``, ``metric``, ``value``, ``effect``). ``"summary"``: mean, sd, median and n per model ×
+        metric × subset with the paired Wilcoxon p-values ``p_vs_<method>``. ``"detectability"``: per scored
+        perturbation, the detectability statistic, threshold and effect (and the split-half ``split_half_r``
+        when the ceiling was evaluated).
+    mod
+        Modality of a MuData holding the RNA (where the ledger lives).
+
+    Returns
+    -------
+    The table; it survives an h5ad round trip.
+
+    Raises
+    ------
+    KeyError
+        If :func:`hyperperturb.tl.evaluate` has not been run.
+    ValueError
+        For an unknown ``table``.
+
+    Examples
+    --------
+    >>> import hyperperturb as hp
+    >>> hp.tl.evaluate(adata, split="loo", models=(), baselines=("mean", "median"))  # doctest: +SKIP
+    >>> hp.get.evaluation(adata, table="summary")  # doctest: +SKIP
+    """
+    if table not in _TABLES:
+        msg = f"Unknown table {table!r}; choose from {list(_TABLES)}."
+        raise ValueError(msg)
+    entry = require_step(resolve(data, mod=mod).adata, "evaluation", needed_by="hp.get.evaluation")
+    out = entry.get(table)
+    if out is None:
+        msg = f"The evaluation entry has no {table!r} table; re-run `hp.tl.evaluate`."
+        raise KeyError(msg)
+    return out.copy() if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
