@@ -44,7 +44,8 @@ def _model_predictions(
     if cache is not None and geometry in cache:
         trained = cache[geometry]
     else:
-        trained = train(obj, model="hyperperturb", geometry=geometry, holdout=list(held), copy=True, **kw)
+        geo: Any = geometry  # "poincare" or "euclidean" (MODELS)
+        trained = train(obj, model="hyperperturb", geometry=geo, holdout=list(held), copy=True, **kw)
         if cache is not None:
             cache[geometry] = trained
     if random_embedding:
@@ -52,7 +53,7 @@ def _model_predictions(
         keys = permute_embedding(resolve(trained, mod=mod or "rna").adata, seed=seed)
         if permuted is not None and not permuted:
             permuted.extend(keys)
-    pkw = {"mod": mod} if mod is not None else {}
+    pkw: dict[str, Any] = {"mod": mod} if mod is not None else {}
     if method != "auto":
         pkw["method"] = method
     out = list(held) if scored is None else list(scored)
@@ -85,6 +86,6 @@ def _stored_policy(trained: Any, train_names: np.ndarray, mod: str | None, predi
         if all(str(n) in pos for n in train_names):
             P = np.asarray(ad_.varm["hp_policy"], dtype=np.float64)
             return P[:, [pos[str(n)] for n in train_names]]
-    pkw = {"mod": mod} if mod is not None else {}
+    pkw: dict[str, Any] = {"mod": mod} if mod is not None else {}
     out = predict(trained, perturbations=list(train_names), kind="policy", method="head", **pkw)
     return out.reindex(columns=list(train_names)).to_numpy(dtype=np.float64)

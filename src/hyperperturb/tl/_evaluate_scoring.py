@@ -152,9 +152,9 @@ def _ceiling_rows(
         a_t, b_t = A[:, train_cols], B[:, train_cols]
         okt = np.isfinite(a_t).all(axis=0) & np.isfinite(b_t).all(axis=0)
         a_t, b_t = a_t[:, okt], b_t[:, okt]
-        kw_l = {"signed": screen.signed, "threshold": policy_threshold}
+        sg, th = bool(screen.signed), float(policy_threshold)
         auc = 0.5 * (
-            _policy_auroc(a_t, moved_labels(b_t, screen.baseline, **kw_l))
-            + _policy_auroc(b_t, moved_labels(a_t, screen.baseline, **kw_l))
+            _policy_auroc(a_t, moved_labels(b_t, screen.baseline, signed=sg, threshold=th))
+            + _policy_auroc(b_t, moved_labels(a_t, screen.baseline, signed=sg, threshold=th))
         )
         add(s, "ceiling", "all", "policy_auroc", auc, "all")

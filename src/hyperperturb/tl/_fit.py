@@ -225,5 +225,5 @@ def _network_map(g, *, geometry, dim, curvature, seed, map_kwargs, verbose) -> d
             int((~res["in_network"]).sum()),
             res["wall_time"],
         )
-    res["params"] = {k: ("None" if v is None else v) for k, v in params.items()}
+    res["params"] = dict(params)  # record() stores None h5ad-safe
     return res

@@ -323,6 +323,7 @@ def score_split(
         msg = f"{sorted(needs_mean)} need `train_mean` (mean profile of the training perturbations)."
         raise ValueError(msg)
     if "residual_pearson" in metrics:
+        assert train_mean is not None  # checked above
         per["residual_pearson"] = np.asarray(
             [residual_pearson(pred[:, j], obs[:, j], train_mean, k) for j in range(n)], dtype=np.float64
         )
