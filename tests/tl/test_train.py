@@ -185,6 +185,16 @@ def test_learned_curvature_and_dim(screen):
     assert c > 0 and c != 1.0
 
 
+def test_second_training_under_another_key_warns_and_keeps_the_first_embedding(screen, caplog):
+    a = hp.tl.train(screen, epochs=3, verbose=False, copy=True)
+    first = np.asarray(a.varm["X_poincare"]).copy()
+    with caplog.at_level("WARNING", logger="hyperperturb"):
+        hp.tl.train(a, epochs=3, verbose=False, key_added="X_second", geometry="euclidean")
+    assert any("key_added='X_poincare' is replaced" in r.getMessage() for r in caplog.records)
+    np.testing.assert_array_equal(a.varm["X_poincare"], first)
+    assert a.uns["hyperperturb"]["train"]["params"]["key_added"] == "X_second"
+
+
 @pytest.mark.parametrize(
     ("kw", "err", "match"),
     [

@@ -186,7 +186,9 @@ def train(
     verbose
         Show a progress bar and log a summary.
     key_added
-        Key in ``.varm`` for the gene embedding.
+        Key in ``.varm`` for the gene embedding. Only the embedding is namespaced: the ledger entry ``train``,
+        ``.varm["hp_policy"]`` and ``.var["hp_value"]`` belong to the last training (a warning says when a model
+        trained under another key is replaced); keep two models on two copies (``copy=True``).
     copy
         Return a trained copy instead of writing into ``data``.
     callbacks
@@ -405,6 +407,14 @@ def train(
             res["history"]["loss"][-1],
         )
 
+    previous = _entries.params(adata, "train").get("key_added")
+    if previous is not None and str(previous) != key_added and not copy:
+        logger.warning(
+            "hp.tl.train: the model trained with key_added=%r is replaced (ledger entry 'train', .varm['hp_policy'], "
+            ".var['hp_value']); only its embedding .varm[%r] stays. Train on a copy (copy=True) to keep both models.",
+            str(previous),
+            str(previous),
+        )
     if copy:
         t = t.copy()
     prot_adata = None
