@@ -22,7 +22,7 @@ def atomic_write(adata: AnnData) -> Iterator[AnnData]:
 
     Examples
     --------
-    >>> with atomic_write(adata):
+    >>> with atomic_write(adata):  # doctest: +SKIP
     ...     adata.varm["hp_reward"] = reward
     ...     adata.var["hp_value_target"] = value
     """

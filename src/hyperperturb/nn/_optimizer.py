@@ -144,6 +144,7 @@ class HyperbolicAdam(keras.optimizers.Adam):
 
     Examples
     --------
+    >>> from hyperperturb.nn import HyperbolicAdam, PoincareBall, QuantumAnnealer
     >>> opt = HyperbolicAdam(learning_rate=QuantumAnnealer(1e-2, T_max=200), manifold=PoincareBall(1.0))
     >>> model.compile(optimizer=opt, loss="mse")  # doctest: +SKIP
     """
