@@ -10,6 +10,7 @@ from scipy import sparse
 from hyperperturb._utils import logger
 
 from ._readout import BLOCK_PAIRS, readout
+from ._train_params import TrainParams
 
 
 def _nan_guard(keras):
@@ -67,10 +68,13 @@ def _progress(keras, epochs: int):
     return Progress()
 
 
-def fit_model(g, *, targets, trainable, model, geometry, head, dim, hidden, curvature, learn_curvature, epochs,
-         learning_rate, dropout, graph_weight, curriculum, seed, verbose, callbacks,
-         attention=False, refine=None, rank=0, map_kwargs=None, batch_size=None) -> dict[str, Any]:  # fmt: skip
+def fit_model(g, params: TrainParams, *, targets, trainable, batch_size, verbose, callbacks) -> dict[str, Any]:
     """Build, train and read out the model; returns plain arrays (nothing is written)."""
+    p = params
+    model, geometry, head, dim, hidden = p.model, p.geometry, p.head, p.dim, p.hidden
+    curvature, learn_curvature, epochs, learning_rate = p.curvature, p.learn_curvature, p.epochs, p.learning_rate
+    dropout, graph_weight, curriculum, seed = p.dropout, p.graph_weight, p.curriculum, p.seed
+    attention, refine, rank, map_kwargs = p.attention, p.refine, p.rank, dict(p.map_kwargs)
     import keras
     import tensorflow as tf
     from tensorflow.python.framework import config as tf_config  # public API has no query/disable

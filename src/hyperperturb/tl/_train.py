@@ -11,46 +11,7 @@ import numpy as np
 from hyperperturb._utils import _entries, check_unique_names, library_versions, logger, record, require_step, resolve
 from hyperperturb._utils._atomic import atomic_write
 
-_MODELS = ("hyperperturb", "simple")
-_GEOMETRIES = ("poincare", "euclidean")
-_HEADS = ("distance", "dense")
-
-
-def _validate(*, model, geometry, head, dim, hidden, curvature, epochs, learning_rate, dropout, key_added,
-              graph_weight=1.0) -> None:  # fmt: skip
-    if model not in _MODELS:
-        msg = f"model must be one of {list(_MODELS)}, got {model!r}. Use 'hyperperturb' (gene graph) or 'simple'."
-        raise ValueError(msg)
-    if geometry not in _GEOMETRIES:
-        msg = f"geometry must be one of {list(_GEOMETRIES)}, got {geometry!r}."
-        raise ValueError(msg)
-    if head not in _HEADS:
-        msg = f"head must be one of {list(_HEADS)}, got {head!r}."
-        raise ValueError(msg)
-    if not isinstance(dim, int | np.integer) or dim < 2:
-        msg = f"dim must be an integer >= 2 (2 gives a readable disk), got {dim!r}."
-        raise ValueError(msg)
-    if not isinstance(hidden, int | np.integer) or hidden < 1:
-        msg = f"hidden must be a positive integer, got {hidden!r}."
-        raise ValueError(msg)
-    if not isinstance(epochs, int | np.integer) or epochs < 1:
-        msg = f"epochs must be a positive integer, got {epochs!r}."
-        raise ValueError(msg)
-    if not (np.isfinite(curvature) and curvature > 0):
-        msg = f"curvature must be a positive number, got {curvature!r}; use geometry='euclidean' for flat space."
-        raise ValueError(msg)
-    if not (np.isfinite(learning_rate) and learning_rate > 0):
-        msg = f"learning_rate must be a positive number, got {learning_rate!r}."
-        raise ValueError(msg)
-    if not 0 <= dropout < 1:
-        msg = f"dropout must be in [0, 1), got {dropout!r}."
-        raise ValueError(msg)
-    if isinstance(graph_weight, bool) or not (np.isfinite(graph_weight) and graph_weight >= 0):
-        msg = f"graph_weight must be a number >= 0 (0 disables the graph-reconstruction loss), got {graph_weight!r}."
-        raise ValueError(msg)
-    if not isinstance(key_added, str) or not key_added:
-        msg = f"key_added must be a non-empty string, got {key_added!r}."
-        raise ValueError(msg)
+from ._train_params import TrainParams
 
 
 def _holdout_mask(holdout: Sequence[str] | str | None, perts: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -239,24 +200,12 @@ def train(
     """
     t0 = time.perf_counter()
     t = resolve(data, mod=mod)
-    _validate(
-        model=model,
-        geometry=geometry,
-        head=head,
-        dim=dim,
-        hidden=hidden,
-        curvature=curvature,
-        epochs=epochs,
-        learning_rate=learning_rate,
-        dropout=dropout,
-        key_added=key_added,
-        graph_weight=graph_weight,
-    )
-    if batch_size is not None and (
-        isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1
-    ):
-        msg = f"batch_size must be None (automatic) or a positive integer (nodes per step), got {batch_size!r}."
-        raise ValueError(msg)
+    params = TrainParams.checked(
+        model=model, geometry=geometry, head=head, dim=dim, hidden=hidden, curvature=curvature,
+        learn_curvature=learn_curvature, epochs=epochs, learning_rate=learning_rate, dropout=dropout,
+        graph_weight=graph_weight, attention=attention, refine=refine, rank=rank, batch_size=batch_size,
+        curriculum=curriculum, seed=seed, key_added=key_added, map_kwargs=map_kwargs,
+    )  # fmt: skip
     adata = t.adata
     check_unique_names(adata)
     rew = require_step(adata, "rewards", needed_by="hp.tl.train")
@@ -292,30 +241,9 @@ def train(
     targets = excess_targets(g, trainable, signed=signed_rewards(rew), as_sparse=batch is not None)
 
     res = fit_model(
-        g,
-        targets=targets,
-        trainable=trainable,
-        model=model,
-        geometry=geometry,
-        head=head,
-        dim=int(dim),
-        hidden=int(hidden),
-        curvature=float(curvature),
-        learn_curvature=bool(learn_curvature),
-        epochs=int(epochs),
-        learning_rate=float(learning_rate),
-        dropout=float(dropout),
-        graph_weight=float(graph_weight),
-        attention=bool(attention),
-        curriculum=bool(curriculum),
-        seed=int(seed),
-        verbose=bool(verbose),
+        g, params, targets=targets, trainable=trainable, batch_size=batch, verbose=bool(verbose),
         callbacks=list(callbacks or []),
-        refine=None if refine is None else float(refine),
-        rank=int(rank),
-        map_kwargs=dict(map_kwargs or {}),
-        batch_size=batch,
-    )
+    )  # fmt: skip
     if model == "hyperperturb":  # the held-out readout, chosen by leave-one-out over the training perturbations
         from ._readout import fit_kernel_readout
         from ._reliability import perturbation_reliability
@@ -334,31 +262,14 @@ def train(
 
     n_scorable = int(res["scorable"].sum())
     entry = {
-        "params": {
-            "model": model,
-            "geometry": geometry,
-            "head": head,
-            "dim": int(dim),
-            "hidden": int(hidden),
-            "curvature": res["curvature"],
-            "initial_curvature": float(curvature),
-            "learn_curvature": bool(learn_curvature),
-            "epochs": int(epochs),
-            "learning_rate": float(learning_rate),
-            "dropout": float(dropout),
-            "graph_weight": float(graph_weight),
-            "attention": bool(attention),
-            "refine": None if refine is None else float(refine),
-            "distance_scale": res["distance_scale"],
-            "rank": int(rank),
-            "batch_size": None if batch is None else int(batch),
-            "holdout": held,
-            "curriculum": bool(curriculum),
-            "seed": int(seed),
-            "mod": mod,
-            "prot_mod": prot_mod,
-            "key_added": key_added,
-        },
+        "params": params.ledger(
+            curvature=res["curvature"],
+            distance_scale=res["distance_scale"],
+            batch_size=batch,
+            holdout=held,
+            mod=mod,
+            prot_mod=prot_mod,
+        ),
         "history": res["history"],
         "weights": res["weights"],
         "perturbations": perts,
