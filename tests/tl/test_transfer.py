@@ -178,3 +178,28 @@ def test_fit_transfer_with_too_few_perturbations_is_the_mean():
     E = np.random.default_rng(0).normal(size=(10, 2))
     fit = fit_transfer(E, np.arange(2), distances={}, rel=None, target_row=np.full(2, -1))
     assert fit["prior"] == "mean" and fit["source"] == "none" and np.isnan(fit["cv_score"])
+
+
+def test_one_standard_error_rule_by_hand():
+    from hyperperturb.tl._transfer import _beats
+
+    ref = np.zeros(4)
+    assert _beats(np.array([0.1, 0.1, 0.1, 0.1]), ref)  # a consistent gain (no spread)
+    # mean gain 0.1, sd 0.41, standard error 0.21: not enough
+    assert not _beats(np.array([0.5, -0.4, 0.2, 0.1]), ref)
+    assert not _beats(np.array([0.5, np.nan, np.nan, 0.4]), ref)  # fewer than 3 paired columns
+    assert not _beats(np.array([-0.1, -0.1, -0.1]), np.zeros(3))
+
+
+def test_transfer_from_neighbours_that_do_not_respond_alike_is_not_kept():
+    # the graph pairs perturbations whose profiles are unrelated: a chance gain must not pass the rule
+    rng = np.random.default_rng(11)
+    n_genes, n = 60, 12
+    E = rng.gamma(2.0, size=n_genes)[:, None] + rng.normal(scale=1.0, size=(n_genes, n))
+    nodes = np.arange(n)
+    rows = np.concatenate([nodes[:-1], nodes[1:]])
+    cols = np.concatenate([nodes[1:], nodes[:-1]])
+    A = sparse.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))  # a path
+    fit = fit_transfer(E, nodes, distances={"graph": graph_distances(A, nodes, nodes)}, rel=None,
+                       target_row=np.full(n, -1))  # fmt: skip
+    assert fit["source"] == "none" and fit["transfer_cv_gain"] == 0.0

@@ -169,9 +169,10 @@ def fit_kernel_readout(
     """Leave-one-out choice of the residual transfer readout (training perturbations only).
 
     Prior, distance (graph hops or embedding geodesics), bandwidth, pseudo-count, reliability weighting and the
-    on-target term are chosen together (:func:`~hyperperturb.tl._transfer.fit_transfer`). Screens with more than
-    :data:`~hyperperturb.tl._kernel.MAX_LOO` scorable training perturbations leave out a seeded subsample of that
-    many; only left-out × training distance rows are formed, never a perturbations × perturbations × genes tensor.
+    on-target term are chosen together (:func:`~hyperperturb.tl._transfer.fit_transfer`), leaving out every
+    training perturbation in turn (the transfer is kept only when it beats the prior by more than one standard
+    error). Screens with more than :data:`~hyperperturb.tl._kernel.MAX_LOO` training perturbations leave out a
+    seeded subsample of that many; only left-out × training distance rows are formed, never a perturbations × perturbations × genes tensor.
     """
     from ._kernel import loo_subset, pairwise_distance
     from ._transfer import fit_transfer, graph_distances
@@ -180,7 +181,9 @@ def fit_kernel_readout(
     E = g.reward[: g.n_genes, tr] - targets["baseline"][: g.n_genes, None]  # signed rewards: B = 0
     geometry = "poincare" if geometry == "poincare" else "euclidean"
     c = float(curvature) if geometry == "poincare" else 1.0
-    loo = loo_subset(scorable[tr])  # every scorable training perturbation, or a seeded subsample of MAX_LOO
+    # every training perturbation is left out in turn (a seeded subsample of MAX_LOO on large screens): the prior
+    # and the on-target term are judged on all of them; the transfer only changes the scorable ones' predictions
+    loo = loo_subset(np.ones(len(tr), dtype=bool))
     cv_idx = np.flatnonzero(loo)
     n_cv = int(scorable[tr].sum())
     tn = g.target_node[tr]
@@ -188,6 +191,7 @@ def fit_kernel_readout(
     emb_tr = emb[tr]
     D_emb = pairwise_distance(emb_tr[cv_idx], emb_tr, geometry=geometry, c=c)
     D_emb[:, ~scorable[tr]] = np.inf  # a source without a target node has no meaningful position
+    D_emb[~scorable[tr][cv_idx]] = np.inf  # nor a left-out perturbation without one (it gets the prior)
     distances = {"embedding": D_emb}
     if g.adjacency.nnz:
         distances["graph"] = graph_distances(g.adjacency, tn[cv_idx], tn)

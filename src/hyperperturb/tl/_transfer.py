@@ -11,9 +11,12 @@ pull the mean: the median is the robust "typical perturbation"); ``d`` is either
 between the targets in the training graph or the geodesic distance between their embeddings; ``ρ_q`` is the
 split-half reliability of source ``q`` (a reproducible profile is a better source than noise) and ``γ`` whether to
 use it. The prior, the distance, ``τ`` (relative to the median distance), ``κ``, ``γ`` and the on-target term are
-chosen together by leave-one-out over the training perturbations, on the residual score (Pearson of predicted vs
-observed delta from the leave-one-out mean on the left-out perturbation's top-20 genes); "no transfer" (``m``
-alone) is a candidate, so the worst case is the prior. Held-out perturbations are never sources or scored.
+chosen by leave-one-out over the training perturbations, on the residual score (Pearson of predicted vs
+observed delta from the leave-one-out mean on the left-out perturbation's top-20 genes): first the best readout
+without transfer (prior and on-target term), then the best with transfer, which is kept only when its paired
+gain over the former exceeds one standard error (:data:`TRANSFER_SE`; with few or noisy perturbations, or a
+network whose neighbours do not respond alike, the prior wins). Held-out perturbations are never sources or
+scored.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ KAPPA_GRID = (10.0, 3.0, 1.0, 0.3, 0.1)
 GAMMA_GRID = (0.0, 1.0)
 #: Genes per left-out perturbation in the residual score.
 TOP_K = 20
+#: The transfer is kept only when its leave-one-out gain over the best prior-only readout exceeds this many
+#: standard errors of the paired per-perturbation differences (the one-standard-error rule: with few or noisy
+#: left-out perturbations, the simpler readout wins).
+TRANSFER_SE = 1.0
 #: Elements of one gathered (left-out, top gene, source) block in the leave-one-out scan.
 _BLOCK = 2**23
 #: Graph sources per breadth-first block in :func:`graph_distances` (rows x nodes float64 kept below ~128 MiB).
@@ -165,7 +172,8 @@ def fit_transfer(
     E
         Genes × training perturbations: observed excess profiles.
     cv_idx
-        Training columns left out one at a time (the scorable ones, at most ``MAX_LOO``).
+        Training columns left out one at a time (all of them, or a seeded subsample of ``MAX_LOO``); a column
+        whose distance row is all ``inf`` (no target node) is predicted by the prior under every candidate.
     distances
         ``{source: D}`` with ``D`` ``len(cv_idx)`` × training perturbations (``inf``: no path / no position);
         a column's distance to itself is ignored.
@@ -231,28 +239,30 @@ def fit_transfer(
             bump_pos[j] = int(hit[0]) if hit.size else -1
     bumped = np.flatnonzero(bump_pos >= 0)
 
-    def scores(Pt: np.ndarray) -> tuple[float, float]:
-        """Mean residual score without and with the on-target term (``Pt``: n_cv × k predictions)."""
-        plain = float(np.nanmean(_pearson_rows(Pt - Mt, dO)))
+    def scores(Pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per left-out column: residual score without and with the on-target term (``Pt``: n_cv × k)."""
+        plain = _pearson_rows(Pt - Mt, dO)
         Pb = Pt.copy()
         Pb[bumped, bump_pos[bumped]] += amp[bumped]
-        return plain, float(np.nanmean(_pearson_rows(Pb - Mt, dO)))
+        return plain, _pearson_rows(Pb - Mt, dO)
 
     priors = {p: loo_priors(E, cv_idx, p)[top.T, jj.T].T for p in PRIORS}
-    best_score, best = -np.inf, dict(base)
-    prior_best = -np.inf
+    # the best candidate without transfer and the best with it, each with its per-column scores
+    groups: dict[str, dict[str, Any]] = {
+        "prior": {"score": -np.inf, "cols": None, "kw": dict(base)},
+        "transfer": {"score": -np.inf, "cols": None, "kw": None},
+    }
 
-    def consider(score: float, on: bool, **kw: Any) -> None:
-        nonlocal best_score, best
-        if np.isfinite(score) and score > best_score + 1e-9:  # strict: ties keep the simpler, earlier candidate
-            best_score = score
-            best = {**base, **kw, "on_target": 1.0 if on else 0.0}
+    def consider(group: str, cols: np.ndarray, on: bool, **kw: Any) -> None:
+        score = float(np.nanmean(cols)) if np.isfinite(cols).any() else -np.inf
+        g = groups[group]
+        if np.isfinite(score) and score > g["score"] + 1e-9:  # strict: ties keep the simpler, earlier candidate
+            g.update(score=score, cols=cols, kw={**base, **kw, "on_target": 1.0 if on else 0.0})
 
     for p in PRIORS:
         plain, bumped_s = scores(priors[p])
         for on, s in ((False, plain), (True, bumped_s)):
-            prior_best = max(prior_best, s) if np.isfinite(s) else prior_best
-            consider(s, on, prior=p)
+            consider("prior", s, on, prior=p)
     gammas = GAMMA_GRID if rel is not None else (0.0,)
     for src in SOURCES:
         if src not in distances:
@@ -274,11 +284,15 @@ def fit_transfer(
                         plain, bumped_s = scores(Pt)
                         for on, s in ((False, plain), (True, bumped_s)):
                             consider(
-                                s, on, prior=p, source=src, tau_rel=float(rel_tau), tau=float(rel_tau * med),
-                                median_distance=med, kappa=float(kappa), gamma=float(gamma),
+                                "transfer", s, on, prior=p, source=src, tau_rel=float(rel_tau),
+                                tau=float(rel_tau * med), median_distance=med, kappa=float(kappa), gamma=float(gamma),
                             )  # fmt: skip
-    if not np.isfinite(best_score):
+    pg, tg = groups["prior"], groups["transfer"]
+    if not np.isfinite(pg["score"]):
         return base
+    best, best_score, prior_best = pg["kw"], pg["score"], pg["score"]
+    if tg["kw"] is not None and _beats(tg["cols"], pg["cols"]):
+        best, best_score = tg["kw"], tg["score"]
     on = bool(best["on_target"])
     best["on_target"] = float(o[has].mean()) if on and has.size else 0.0
     if on:  # the gain of the on-target term at the chosen readout
@@ -288,6 +302,17 @@ def fit_transfer(
     best["prior_cv_score"] = float(prior_best)
     best["transfer_cv_gain"] = float(best_score - prior_best) if best["source"] != "none" else 0.0
     return best
+
+
+def _beats(cols: np.ndarray, ref: np.ndarray, n_se: float = TRANSFER_SE) -> bool:
+    """Whether ``cols`` beats ``ref`` by more than ``n_se`` standard errors of their paired differences."""
+    diff = np.asarray(cols, dtype=np.float64) - np.asarray(ref, dtype=np.float64)
+    diff = diff[np.isfinite(diff)]
+    if diff.size < 3:
+        return False
+    gain = float(diff.mean())
+    se = float(diff.std(ddof=1) / np.sqrt(diff.size))
+    return gain > n_se * se and gain > 0
 
 
 def _score_without_bump(best, priors, E, distances, rel, cv_idx, top, Mt, dO) -> float:
