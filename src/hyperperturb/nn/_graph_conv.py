@@ -113,17 +113,7 @@ class HyperbolicGraphConv(_ManifoldLayer):
         if d_in is None:
             msg = f"{self.name}: the feature axis of x must have a known size."
             raise ValueError(msg)
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(d_in, self.units),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
-        self.bias = (
-            self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
-            if self.use_bias
-            else None
-        )
+        self._add_kernel_and_bias(int(d_in))
 
     def call(self, inputs: Any, training: bool | None = None) -> tf.Tensor:
         """Convolve ``(x, adj)`` to ball points ``(n_nodes, units)``."""

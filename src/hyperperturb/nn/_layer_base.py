@@ -61,6 +61,20 @@ class _ManifoldLayer(keras.layers.Layer):
             # tracked (trainable, saved) as a weight of this layer
             self.raw_curvature = self.manifold.variable
 
+    def _add_kernel_and_bias(self, d_in: int) -> None:
+        """The tangent-space kernel ``(d_in, units)`` and, with ``use_bias``, the bias of a dense-like layer."""
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(d_in, self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+        )
+        self.bias = (
+            self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
+            if self.use_bias
+            else None
+        )
+
     def _geometry_config(self) -> dict[str, Any]:
         return {
             "geometry": self.geometry,

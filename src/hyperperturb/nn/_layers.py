@@ -79,17 +79,7 @@ class HyperbolicDense(_ManifoldLayer):
         if d_in is None:
             msg = f"{self.name}: the last input axis (point coordinates) must have a known size."
             raise ValueError(msg)
-        self.kernel = self.add_weight(
-            name="kernel",
-            shape=(d_in, self.units),
-            initializer=self.kernel_initializer,
-            regularizer=self.kernel_regularizer,
-        )
-        self.bias = (
-            self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
-            if self.use_bias
-            else None
-        )
+        self._add_kernel_and_bias(int(d_in))
 
     def call(self, inputs: tf.Tensor) -> tf.Tensor:
         """Map ball points ``(..., d_in)`` to ball points ``(..., units)``."""
