@@ -148,17 +148,6 @@ class HyperbolicGraphConv(_ManifoldLayer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(self._geometry_config())
-        config.update(
-            {
-                "units": self.units,
-                "activation": keras.activations.serialize(self.activation) if self.activation else None,
-                "use_bias": self.use_bias,
-                "dropout": self.dropout,
-                "input_space": self.input_space,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-                "seed": self.seed,
-            }
-        )
+        config.update(self._dense_config())
+        config.update({"dropout": self.dropout, "input_space": self.input_space, "seed": self.seed})
         return config

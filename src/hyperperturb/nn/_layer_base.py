@@ -75,6 +75,17 @@ class _ManifoldLayer(keras.layers.Layer):
             else None
         )
 
+    def _dense_config(self) -> dict[str, Any]:
+        """The serialisable config of the kernel/bias created by :meth:`_add_kernel_and_bias`."""
+        return {
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation) if self.activation else None,
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+        }
+
     def _geometry_config(self) -> dict[str, Any]:
         return {
             "geometry": self.geometry,

@@ -100,14 +100,5 @@ class HyperbolicDense(_ManifoldLayer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(self._geometry_config())
-        config.update(
-            {
-                "units": self.units,
-                "activation": keras.activations.serialize(self.activation) if self.activation else None,
-                "use_bias": self.use_bias,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-            }
-        )
+        config.update(self._dense_config())
         return config

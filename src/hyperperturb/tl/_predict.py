@@ -136,7 +136,7 @@ def predict(
         s = pred.sum(1, keepdims=True)
         pol = np.where(s > 0, pred / np.maximum(s, 1e-12), 1.0 / len(trained))
         mat = pol if kind == "policy" else pred
-        cols = [trained.index(w) for w in wanted]
+        cols = _positions(trained, wanted)
         return pd.DataFrame(mat[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
     out = net((feats, adj), training=False)
     z = out["embedding"]
@@ -148,7 +148,7 @@ def predict(
         z64 = refined_embedding(net, feats, adj, np.asarray(nmap["embedding"], dtype=np.float64))
     value = out["value"].numpy().astype(np.float64)[:n_genes]
     allnames = trained + new
-    cols = [allnames.index(w) for w in wanted]
+    cols = _positions(allnames, wanted)
     if use_kernel:
         emb_all = np.asarray(entry["perturbation_embedding"], dtype=np.float64).reshape(len(trained), -1)
         if new:
@@ -199,11 +199,17 @@ def predict(
     return pd.DataFrame(mat[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
 
 
+def _positions(names: list[str], wanted: list[str]) -> list[int]:
+    """Index of each of ``wanted`` in ``names`` (one dictionary, not a list search per name)."""
+    pos = {n: i for i, n in enumerate(names)}
+    return [pos[w] for w in wanted]
+
+
 def _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index) -> np.ndarray:
     """``B + Ê`` for every name in ``allnames`` from the held-out readout stored by training."""
-    rew_names = _entries.reward_perturbations(adata)
+    rew_pos = {q: i for i, q in enumerate(_entries.reward_perturbations(adata))}
     sources = _names(kern["perturbations"])
-    missing = [q for q in sources if q not in rew_names]
+    missing = [q for q in sources if q not in rew_pos]
     if missing or "hp_reward" not in adata.varm:
         msg = (
             f"The kernel readout needs the training perturbations' rewards in .varm['hp_reward'] ({missing or sources} "
@@ -211,19 +217,20 @@ def _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index) -
         )
         raise KeyError(msg)
     B = np.asarray(entry["reward_baseline"], dtype=np.float64).ravel()
-    R = np.asarray(adata.varm["hp_reward"], dtype=np.float64)[:, [rew_names.index(q) for q in sources]]
+    R = np.asarray(adata.varm["hp_reward"], dtype=np.float64)[:, [rew_pos[q] for q in sources]]
     E = R - B[:, None]
     src = {q: k for k, q in enumerate(sources)}
     scorable = np.asarray(entry["scorable"], dtype=bool).ravel()
     # a held-out perturbation without a target node has an untrained free point: it gets the prior profile
     far = np.array([i < len(trained) and not scorable[i] and n not in src for i, n in enumerate(allnames)])
     exclude = np.array([src.get(n, -1) if i < len(trained) else -1 for i, n in enumerate(allnames)])
+    src_rows = _positions(trained, sources)  # row of each source among the trained perturbations
     if str(kern.get("form", "mixture")) == "residual":
-        Ehat = _residual_readout(adata, entry, kern, E, allnames, emb_all, trained, node_index, exclude, far)
+        Ehat = _residual_readout(adata, entry, kern, E, allnames, emb_all, src_rows, node_index, exclude, far)
     else:  # ledgers written before the residual readout: the kernel forms of that version
         from ._kernel import predict_kernel
 
-        emb_src = emb_all[[trained.index(q) for q in sources]]
+        emb_src = emb_all[src_rows]
         Ehat = predict_kernel(
             E,
             emb_src,
@@ -249,7 +256,7 @@ def _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index) -
     return B[:, None] + Ehat
 
 
-def _residual_readout(adata, entry, kern, E, allnames, emb_all, trained, node_index, exclude, far) -> np.ndarray:
+def _residual_readout(adata, entry, kern, E, allnames, emb_all, src_rows, node_index, exclude, far) -> np.ndarray:
     """Prior + reliability-weighted transfer of the training residuals (:mod:`hyperperturb.tl._transfer`)."""
     from ._kernel import pairwise_distance
     from ._transfer import graph_distances, predict_transfer, prior_profile
@@ -259,18 +266,16 @@ def _residual_readout(adata, entry, kern, E, allnames, emb_all, trained, node_in
     n_q = len(allnames)
     D = np.full((n_q, len(sources)), np.inf)
     if source == "embedding":
-        emb_src = emb_all[[trained.index(q) for q in sources]]
-        D = pairwise_distance(emb_all, emb_src, geometry=str(kern["geometry"]), c=float(kern["curvature"]))
-        scorable = np.asarray(entry["scorable"], dtype=bool).ravel()
-        src_ok = np.array([bool(scorable[trained.index(q)]) for q in sources])
-        D[:, ~src_ok] = np.inf
+        D = pairwise_distance(emb_all, emb_all[src_rows], geometry=str(kern["geometry"]), c=float(kern["curvature"]))
+        D[:, ~np.asarray(entry["scorable"], dtype=bool).ravel()[src_rows]] = np.inf
     elif source == "graph":
         from ._graph_inputs import stored_adjacency
 
         graph = entry["graph"]
         tnode = np.asarray(entry["target_node"], dtype=np.int64).ravel()
-        q_nodes = np.array([tnode[i] if i < len(trained) else node_index.get(n, -1) for i, n in enumerate(allnames)])
-        s_nodes = tnode[[trained.index(q) for q in sources]]
+        n_tr = tnode.size
+        q_nodes = np.array([tnode[i] if i < n_tr else node_index.get(n, -1) for i, n in enumerate(allnames)])
+        s_nodes = tnode[src_rows]
         A = stored_adjacency(adata, len(_names(graph["nodes"])), int(graph["n_genes"]), graph["extra_edges"])
         D = graph_distances(A, q_nodes, s_nodes)
     rel = np.asarray(kern.get("reliability", np.ones(len(sources))), dtype=np.float64).ravel()
