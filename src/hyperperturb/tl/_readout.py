@@ -165,13 +165,16 @@ def fit_kernel_readout(
     geometry: str,
     curvature: float,
     reliability: np.ndarray | None,
+    operator: Any = None,
+    control_mean: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Leave-one-out choice of the residual transfer readout (training perturbations only).
 
     Prior, distance (graph hops or embedding geodesics), bandwidth, pseudo-count, reliability weighting and the
     on-target term are chosen together (:func:`~hyperperturb.tl._transfer.fit_transfer`), leaving out every
     training perturbation in turn (the transfer is kept only when it beats the prior by more than one standard
-    error). Screens with more than :data:`~hyperperturb.tl._kernel.MAX_LOO` training perturbations leave out a
+    error; so must the propagation of each left-out target's change along ``operator``, the signed node
+    operator of :func:`~hyperperturb.tl._propagation.network_operator`). Screens with more than :data:`~hyperperturb.tl._kernel.MAX_LOO` training perturbations leave out a
     seeded subsample of that many; only left-out × training distance rows are formed, never a perturbations × perturbations × genes tensor.
     """
     from ._kernel import loo_subset, pairwise_distance
@@ -196,7 +199,18 @@ def fit_kernel_readout(
     if g.adjacency.nnz:
         distances["graph"] = graph_distances(g.adjacency, tn[cv_idx], tn)
     rel = None if reliability is None else np.asarray(reliability, dtype=np.float64)  # one per training column
-    fit = fit_transfer(E, cv_idx, distances=distances, rel=rel, target_row=target_row)
+    propagation = None
+    if operator is not None and operator.nnz:
+        from ._propagation import candidate_profiles
+
+        propagation = candidate_profiles(operator, tn[cv_idx], g.n_genes)
+    level = None
+    if control_mean is not None:  # the on-target term may scale with the target's control mean
+        cm = np.asarray(control_mean, dtype=np.float64).ravel()
+        level = np.where(target_row >= 0, cm[np.clip(target_row, 0, cm.size - 1)], np.nan)
+    fit = fit_transfer(
+        E, cv_idx, distances=distances, rel=rel, target_row=target_row, propagation=propagation, target_level=level
+    )
     return {
         "available": bool(n_cv >= 3 and len(tr) >= 3),
         "perturbations": [g.perturbations[i] for i in tr],

@@ -253,9 +253,13 @@ def train(
             adata, [g.perturbations[i] for i in np.flatnonzero(trainable)], seed=int(seed),
             layer=None if rw_layer is None else str(rw_layer),
         )  # fmt: skip
+        from ._propagation import network_operator
+
+        op = network_operator(adata, g.n_genes + g.n_extra, g.n_genes, g.extra_edges) if g.adjacency.nnz else None
         res["kernel"] = fit_kernel_readout(
             g, res["pert_emb"], res["scorable"], trainable, targets, geometry=str(res["geometry"]),
-            curvature=float(res["curvature"]), reliability=rel,  # of the training perturbations only
+            curvature=float(res["curvature"]), reliability=rel, operator=op,  # of the training perturbations only
+            control_mean=adata.var["hp_control_mean"].to_numpy(np.float64) if "hp_control_mean" in adata.var else None,
         )  # fmt: skip
     else:
         res["kernel"] = {"available": False}
