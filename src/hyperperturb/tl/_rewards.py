@@ -36,7 +36,7 @@ def rewards(
     *,
     layer: str | None = None,
     signed: bool = False,
-    statistic: str = "mean_abs_lfc",
+    statistic: str = "mean_shift",
     groupby: str | None = None,
     chunk_size: int = 20_000,
     mod: str = "rna",
