@@ -390,8 +390,10 @@ def report(out: Path, seeds: list[int], networks: list[str]) -> dict:
                 continue
             r = json.loads(f.read_text())
             res = pd.DataFrame(r["results"])
-            print(f"\n#### Screen seed {seed}, {net} network ({r['n_detectable']}/{r['n_scored']} held-out knock-outs ")
-            print(f"detectable; {r['seconds']:.0f} s)\n")
+            print(
+                f"\n#### Screen seed {seed}, {net} network ({r['n_detectable']}/{r['n_scored']} distinct held-out "
+                f"knock-outs detectable; {r['seconds']:.0f} s)\n"
+            )
             print(evaluate_tables(res, f"seed {seed}, {net} network"))
             res = res.assign(split=res["split"] + 1000 * seed, perturbation=f"s{seed}:" + res["perturbation"])
             pooled.append(res)
