@@ -421,6 +421,7 @@ def simulate(
     import anndata as ad
     from scipy import sparse
 
+    _sergio()  # fail before any work when the optional extra is missing
     t0 = time.perf_counter()
     edges, info = build_grn(seed, **(grn_kwargs or {}))
     rng = np.random.default_rng(seed)
