@@ -148,3 +148,21 @@ def test_gene_network_stores_the_direction_and_sign_of_an_edge_list():
     np.testing.assert_array_equal(Dm, want)
     assert a.uns["hyperperturb"]["network"]["directed_key"] == "hp_adjacency_directed"
     np.testing.assert_array_equal(a.varp["hp_adjacency"].toarray(), (want != 0) | (want.T != 0))
+
+
+def test_in_sample_excess_leans_on_the_readout_for_noisy_genes_only():
+    from hyperperturb.tl._readout import in_sample_excess
+
+    rng = np.random.default_rng(0)
+    n = 40
+    truth = np.zeros((2, n))
+    truth[:, :5] = 1.0
+    B = np.array([0.5, 0.01])  # gene 0 noisy, gene 1 precise
+    E = truth + rng.normal(size=(2, n)) * (B * np.sqrt(np.pi / 2))[:, None]
+    loo = truth + 0.1 * rng.normal(size=truth.shape)  # a readout with small errors
+    post = in_sample_excess(E, loo, B)
+    err = lambda X: np.abs(X - truth).mean(axis=1)  # noqa: E731
+    assert err(post)[0] < 0.5 * err(E)[0]  # the noisy gene is denoised
+    np.testing.assert_allclose(post[1], E[1], atol=0.01)  # the precise gene keeps its data
+    bad = rng.permutation(truth.T).T  # a readout that is wrong everywhere: the data stays close to itself
+    assert err(in_sample_excess(E, bad, B))[1] < 0.05

@@ -255,12 +255,12 @@ def _loo_excess(E, fit, distances, rel, propagation, target_row, level) -> np.nd
 def in_sample_excess(E: np.ndarray, loo: np.ndarray, baseline: np.ndarray) -> np.ndarray:
     """Empirical-Bayes combination of the observed excess profiles with the readout's leave-one-out predictions.
 
-    Per gene ``g``: ``Ẽ = (E τ_g² + Ê σ_g²) / (σ_g² + τ_g²)``, with ``σ_g² = B_g² (π/2 - 1)`` the variance of the
-    excess of a perturbation without effect (the noise floor ``B`` is the mean of a half-normal) and ``τ_g²`` the
+    Per gene ``g``: ``Ẽ = (E τ_g² + Ê σ_g²) / (σ_g² + τ_g²)``, with ``σ_g² = B_g² π/2`` the sampling variance of
+    a perturbation's shift (the noise floor ``B`` is the mean of the half-normal of that shift) and ``τ_g²`` the
     readout's leave-one-out error beyond that noise, ``mean_p (E - Ê)² - σ_g²`` (floored at a tiny value). A noisy
     gene leans on what the network and the other perturbations say; a gene the readout predicts badly keeps its
     own data.
     """
-    sig2 = (np.asarray(baseline, dtype=np.float64) ** 2 * (np.pi / 2 - 1))[:, None]
+    sig2 = (np.asarray(baseline, dtype=np.float64) ** 2 * (np.pi / 2))[:, None]
     tau2 = np.maximum(((E - loo) ** 2).mean(axis=1, keepdims=True) - sig2, 1e-12)
     return (E * tau2 + loo * sig2) / (sig2 + tau2)
