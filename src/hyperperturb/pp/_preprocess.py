@@ -19,6 +19,7 @@ from hyperperturb._utils import (
     record,
     resolve,
 )
+from hyperperturb._utils._data import update_mudata
 
 _STEP = "preprocess"
 
@@ -287,10 +288,7 @@ def preprocess(
         if t.mod is not None:
             out = t.data.copy()
             out.mod[t.mod] = work
-            try:
-                out.update()
-            except Exception:  # noqa: BLE001 - best effort, as Target.done
-                pass
+            update_mudata(out)
             return out
         return work
     # write back in place: subset the user's object, then carry over what scanpy computed
