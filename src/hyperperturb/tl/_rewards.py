@@ -133,8 +133,10 @@ def rewards(
     >>> sc.pp.log1p(adata)
     >>> hp.pp.perturbations(adata, key="perturbation", control="non-targeting")
     >>> hp.tl.rewards(adata, verbose=False)
-    >>> hp.get.rewards(adata).shape  # genes x perturbations
+    >>> hp.get.rewards(adata, layout="wide").shape  # genes x perturbations
     (30, 4)
+    >>> hp.get.rewards(adata).columns.tolist()  # tidy: one row per gene and perturbation
+    ['gene', 'perturbation', 'value']
     """
     if targets not in ("excess", "reward"):
         msg = f"`targets` must be 'excess' (default) or 'reward' (hyperperturb 0.1's definition), got {targets!r}."
