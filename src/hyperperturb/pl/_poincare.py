@@ -275,8 +275,8 @@ def poincare(
         Add a legend of the marks drawn (genes, not in network, network edges, perturbation targets, the ringed
         gene) below the disk; categorical colours always get their legend.
     source
-        Colour by ``"predicted"`` policy columns (``hp_policy``) or ``"observed"`` rewards (``hp_reward``) when
-        ``color`` names a perturbation.
+        When ``color`` names a perturbation: colour by its ``"predicted"`` excess (from ``hp_value`` and
+        ``hp_policy``) or its ``"observed"`` excess (``hp_reward`` minus ``hp_reward_baseline``).
     palette
         Colours of categories: a list, a dict category → colour, or a colormap name. Defaults to
         ``.uns[f"<key>_colors"]`` if present, else tab10/tab20.
