@@ -43,6 +43,12 @@ def main():
     perts = list(adata.uns["hyperperturb"]["train"]["perturbations"])
 
     save(hp.pl.poincare(adata, return_fig=True), "poincare_value.png")  # the defaults
+    save(hp.pl.poincare(adata, radius="poincare", return_fig=True), "poincare_raw.png")  # the raw disk
+    net = adata.var["hp_in_network"].to_numpy()
+    d = 2 * np.arctanh(np.linalg.norm(adata.varm["X_poincare"], axis=1))
+    reg = adata.var["is_regulator"].to_numpy()
+    print(f"median |x| of network genes {np.median(np.linalg.norm(adata.varm['X_poincare'][net], axis=1)):.3f}")
+    print(f"median d: regulators {np.median(d[net & reg]):.2f}, other genes {np.median(d[net & ~reg]):.2f}")
     # the README's picture
     save(
         hp.pl.poincare(adata, n_labels=8, perturbations=True, return_fig=True),
@@ -53,6 +59,12 @@ def main():
     save(hp.pl.rewards(adata, n_genes=25, return_fig=True), "rewards.png")
     save(hp.pl.rewards(adata, n_genes=25, kind="policy", return_fig=True), "rewards_policy.png")
     save(hp.pl.history(adata, return_fig=True), "history.png")
+    hp.tl.evaluate(
+        adata, n_splits=3, models=("hyperperturb",), baselines=("mean", "median", "ceiling"),
+        train_kwargs={"epochs": 30}, verbose=False,
+    )  # fmt: skip
+    print(hp.get.evaluation(adata, table="headline").round(3).to_string(index=False))
+    save(hp.pl.evaluation(adata, "residual_pearson", return_fig=True), "evaluation.png")
     excess = adata.varm["hp_reward"] - adata.var["hp_reward_baseline"].to_numpy()[:, None]
     top_gene = adata.var_names[int(np.argmax(excess.max(axis=1)))]  # the gene with the largest observed excess
     print("rank_perturbations gene:", top_gene)

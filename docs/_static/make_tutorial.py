@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import scanpy as sc
 
@@ -29,9 +30,11 @@ print(adata)
 sc.pp.normalize_total(adata)
 sc.pp.log1p(adata)
 
+sc.settings.verbosity = 2  # the info lines quoted in the tutorial
 hp.pp.perturbations(adata, key="perturbation", control="non-targeting")
 string = hp.datasets.string_network(data_dir / "string_v12_human_ppi_symbols.csv.gz", min_score=700)
 hp.pp.gene_network(adata, string, min_weight=0.7, hops=2)
+sc.settings.verbosity = 1
 net = adata.uns["hyperperturb"]["network"]
 print(
     f"network: matched {net['n_matched']} / {adata.n_vars} genes, {net['n_connected']} connected, "
@@ -54,6 +57,32 @@ print("\nembedding (first rows):")
 print(emb.sort_values("value", ascending=False).head(5).round(3).to_string())
 print("\nembedding quality:")
 print(hp.tl.embedding_quality(adata).round(3).to_string(index=False))
+in_net = adata.var["hp_in_network"].to_numpy()
+print(
+    f"genes without edges (hp_in_network False): {int((~in_net).sum())}; network entry n_isolated: {net['n_isolated']}"
+)
+x = adata.varm["X_poincare"]
+d = 2 * np.arctanh(np.linalg.norm(x, axis=1))
+order = np.argsort(np.where(in_net, d, np.inf))
+print(
+    "network genes nearest the centre (hyperbolic distance d):",
+    [(adata.var_names[i], round(float(d[i]), 2)) for i in order[:5]],
+)
+print(
+    f"median |x| of network genes {np.median(np.linalg.norm(x[in_net], axis=1)):.3f}; median d {np.median(d[in_net]):.2f}"
+)
+
+t_ev = time.perf_counter()
+hp.tl.evaluate(
+    adata,
+    n_splits=3,
+    models=("hyperperturb", "hyperperturb-random-embedding"),
+    baselines=("mean", "median", "ceiling"),
+    train_kwargs={"epochs": 100},
+    verbose=False,
+)
+print(f"\nevaluate: {time.perf_counter() - t_ev:.0f} s; headline:")
+print(hp.get.evaluation(adata, table="headline").round(3).to_string(index=False))
 
 # figures
 ax = hp.pl.poincare(adata, n_labels=12, perturbations=True, show=False)
@@ -70,6 +99,9 @@ fig.savefig(HERE / "tutorial_history.png", dpi=110, bbox_inches="tight")
 plt.close("all")
 ax = hp.pl.rank_perturbations(adata, "STAT1", n=10, show=False)
 ax.figure.savefig(HERE / "tutorial_rank_stat1.png", dpi=110, bbox_inches="tight")
+plt.close("all")
+ax = hp.pl.evaluation(adata, "residual_pearson", show=False)
+ax.figure.savefig(HERE / "tutorial_evaluation.png", dpi=110, bbox_inches="tight")
 plt.close("all")
 
 out = Path("/tmp") / "papalexi_hp.h5ad"

@@ -28,28 +28,28 @@ def _screen(protein: bool = False) -> ad.AnnData:
 
 def test_wide_and_long_agree_with_stored_arrays():
     a = _screen()
-    wide = hp.get.rewards(a)
+    wide = hp.get.rewards(a, layout="wide")
     assert wide.shape == (5, 2)
     assert list(wide.columns) == ["A", "B"] and wide.columns.name == "perturbation"
     assert list(wide.index) == list(a.var_names) and wide.index.name == "gene"
     np.testing.assert_array_equal(wide.to_numpy(), a.varm["hp_reward"])
     assert wide.loc["g2"].idxmax() == "B"
-    long = hp.get.rewards(a, layout="long")
+    long = hp.get.rewards(a)  # tidy by default
     assert list(long.columns) == ["gene", "perturbation", "value"] and len(long) == 10
     back = long.pivot(index="gene", columns="perturbation", values="value").loc[wide.index, wide.columns]
     np.testing.assert_array_equal(back.to_numpy(), wide.to_numpy())
-    pol = hp.get.rewards(a, kind="policy_target")
+    pol = hp.get.rewards(a, kind="policy_target", layout="wide")
     np.testing.assert_allclose(pol.sum(1), 1.0)
-    val = hp.get.rewards(a, kind="value_target")
+    val = hp.get.rewards(a, kind="value_target", layout="wide")
     assert list(val.columns) == ["value_target"]
     np.testing.assert_array_equal(val["value_target"].to_numpy(), a.var["hp_value_target"].to_numpy())
-    vlong = hp.get.rewards(a, kind="value_target", layout="long")
+    vlong = hp.get.rewards(a, kind="value_target")
     assert list(vlong.columns) == ["gene", "value"]
 
 
 def test_protein_rewards():
     a = _screen(protein=True)
-    df = hp.get.rewards(a, protein=True)
+    df = hp.get.rewards(a, protein=True, layout="wide")
     assert list(df.index) == ["CD4", "CD8"] and list(df.columns) == ["A", "B"]
     np.testing.assert_array_equal(df.to_numpy(), a.uns["hyperperturb"]["rewards"]["protein"]["reward"])
     with pytest.raises(KeyError, match="protein"):
@@ -65,7 +65,7 @@ def test_mudata_protein_modality():
     hp.tl.rewards(m, verbose=False)
     df = hp.get.rewards(m, mod="prot", layout="long")
     assert set(df["gene"]) == {"p1", "p2", "p3"} and set(df["perturbation"]) == {"A", "B"}
-    assert hp.get.rewards(m).shape == (5, 2)
+    assert hp.get.rewards(m, layout="wide").shape == (5, 2)
 
 
 def test_errors():

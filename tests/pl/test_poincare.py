@@ -73,11 +73,16 @@ def test_colour_categorical_has_legend(trained):
     assert len(ax.figure.axes) == 1  # no colourbar
 
 
-def test_colour_by_perturbation_uses_policy_column(trained):
+def test_colour_by_perturbation_is_its_predicted_effect_size(trained):
     ax = hp.pl.poincare(trained, "JAK2", show=False)
     sc = next(c for c in ax.collections if isinstance(c, PathCollection))
-    np.testing.assert_allclose(np.sort(sc.get_array()), np.sort(trained.varm["hp_policy"][:, 1]))
-    assert "JAK2" in ax.get_title()
+    pol = trained.varm["hp_policy"]
+    # the heads' predicted excess n_p * value * share, not the per-gene normalised share
+    effect = pol.shape[1] * trained.var["hp_value"].to_numpy() * pol[:, 1]
+    np.testing.assert_allclose(np.sort(sc.get_array()), np.sort(effect))
+    assert "JAK2" in ax.get_title() and "predicted excess" in ax.get_title()
+    cbar = next(a for a in ax.figure.axes if a is not ax)
+    assert "mean |LFC| above noise floor" in cbar.get_ylabel()  # units on the colour bar
     ax2 = hp.pl.poincare(trained, "JAK2", source="observed", show=False)
     sc2 = next(c for c in ax2.collections if isinstance(c, PathCollection))
     np.testing.assert_allclose(np.sort(sc2.get_array()), np.sort(trained.varm["hp_reward"][:, 1]))
@@ -107,7 +112,11 @@ def test_missing_training_says_run_train(trained):
 
 def test_labels_top_and_list(trained):
     ax = hp.pl.poincare(trained, labels="top", n_labels=7, show=False)
-    assert len(ax.texts) - _grid_texts(ax) == 7
+    got = [t.get_text() for t in ax.texts if t.get_gid() != "hp_grid_label"]
+    # the 7 top genes, then the hub(s) nearest the centre that are not among them (at most 3)
+    assert 7 <= len(got) <= 10
+    d = np.linalg.norm(trained.varm["X_poincare"], axis=1)
+    assert trained.var_names[np.argmin(d)] in got
     ax = hp.pl.poincare(trained, labels=["G01", "STAT1"], show=False)
     got = {t.get_text() for t in ax.texts}
     assert {"G01", "STAT1"} <= got
@@ -172,7 +181,7 @@ def test_perturbation_overlay(trained):
 
 def test_higher_dim_components_and_curvature(make_trained):
     ad = make_trained(30, dim=4, curvature=4.0)
-    ax = hp.pl.poincare(ad, components=(1, 3), show=False)
+    ax = hp.pl.poincare(ad, components=(1, 3), radius="poincare", show=False)
     sc = next(c for c in ax.collections if isinstance(c, PathCollection))
     got = np.asarray(sc.get_offsets())
     want = ad.varm["X_poincare"][:, [1, 3]]
@@ -237,10 +246,10 @@ def test_legend_names_every_mark(trained):
     ax = hp.pl.poincare(trained, perturbations=True, show=False)
     texts = _legend_texts(ax)
     assert any(t.startswith("gene (") for t in texts)
-    assert f"not in network ({(trained.n_vars + 4) // 5})" in texts
+    assert f"not in network ({(trained.n_vars + 4) // 5}: no edge)" in texts
     assert any(t.startswith("network edge") for t in texts)
     assert any(t.startswith("perturbation") for t in texts)
-    assert "hyperbolic distance d from centre" in texts
+    assert "rings: hyperbolic distance d from centre" in texts
     ax = hp.pl.poincare(trained, "G05", show=False)
     assert "gene G05" in _legend_texts(ax)
 
@@ -267,7 +276,7 @@ def test_isolated_genes_apart_hidden_or_shown(trained):
     adj[0, :] = 0
     adj[:, 0] = 0
     trained.varp["hp_adjacency"] = adj.tocsr()
-    ax = hp.pl.poincare(trained, labels=None, show=False)
+    ax = hp.pl.poincare(trained, labels=None, radius="poincare", show=False)
     faint = [c for c in ax.collections if isinstance(c, PathCollection) and c.get_gid() == "hp_not_in_network"]
     assert len(faint) == 1
     assert trained.varm["X_poincare"][0].tolist() in np.asarray(faint[0].get_offsets()).tolist()
@@ -281,7 +290,12 @@ def test_default_labels_largest_excess_in_network_no_duplicates(trained):
     got = [t.get_text() for t in ax.texts if t.get_gid() != "hp_grid_label"]
     excess = trained.varm["hp_reward"].max(axis=1)
     excess[:2] = -np.inf  # not in network: never labelled
-    assert got == list(trained.var_names[np.argsort(-excess, kind="stable")[:5]])
+    assert got[:5] == list(trained.var_names[np.argsort(-excess, kind="stable")[:5]])
+    # then the hub(s) nearest the centre, never a gene outside the network
+    d = np.linalg.norm(trained.varm["X_poincare"], axis=1)
+    d[:2] = np.inf
+    assert set(got[5:]) <= set(trained.var_names[np.argsort(d)[:3]]) and len(got) <= 8
+    assert trained.var_names[np.argmin(d)] in got
     # a gene that is also a drawn perturbation is labelled once
     ax = hp.pl.poincare(trained, labels=["STAT1", "STAT1", "G10"], perturbations=True, show=False)
     got = [t.get_text() for t in ax.texts if t.get_gid() != "hp_grid_label"]
@@ -299,3 +313,104 @@ def test_dense_labels_never_overlap(make_trained):
     boxes = [Text.get_window_extent(t, r) for t in ax.texts if t.get_gid() != "hp_grid_label"]
     assert len(boxes) >= 20
     assert sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]) == 0
+
+
+def _crushed(make_trained, n=80, seed=5):
+    """A learned-looking embedding: most genes on the rim (|x| > 0.99, d > 5.3), a few hubs further in."""
+    ad = make_trained(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    ang = rng.uniform(0, 2 * np.pi, n)
+    d = np.concatenate([rng.uniform(2.5, 4.0, 4), rng.uniform(5.5, 10.0, n - 4)])
+    r = np.tanh(d / 2)
+    ad.varm["X_poincare"] = np.column_stack([r * np.cos(ang), r * np.sin(ang)])
+    ad.var["hp_in_network"] = True
+    return ad, d
+
+
+def _gene_offsets(ax):
+    sc = next(c for c in ax.collections if isinstance(c, PathCollection) and c.get_gid() != "hp_not_in_network")
+    return np.asarray(sc.get_offsets())
+
+
+def test_distance_display_spreads_the_rim(make_trained):
+    ad, d = _crushed(make_trained)
+    raw = np.linalg.norm(_gene_offsets(hp.pl.poincare(ad, radius="poincare", show=False)), axis=1)
+    assert np.median(raw) > 0.99  # the raw disk crushes them on the boundary
+    ax = hp.pl.poincare(ad, show=False)  # default: radius proportional to hyperbolic distance
+    r = np.linalg.norm(_gene_offsets(ax), axis=1)
+    assert np.median(r) < 0.9
+    # radius is d / d_max with d_max the largest distance rounded up to a ring; directions are kept
+    np.testing.assert_allclose(np.sort(r), np.sort(d / 10.0), rtol=1e-6)
+    rings = [t.get_text() for t in ax.texts if t.get_gid() == "hp_grid_label"]
+    assert rings == ["d=2", "d=4", "d=6", "d=8", "d=10"]
+    # the hubs (nearest the centre) are labelled
+    got = {t.get_text() for t in ax.texts if t.get_gid() != "hp_grid_label"}
+    assert ad.var_names[np.argmin(d)] in got
+    with pytest.raises(ValueError, match="radius"):
+        hp.pl.poincare(ad, radius="log", show=False)
+
+
+def test_distance_display_moves_edges_and_perturbations_with_the_genes(make_trained):
+    ad, _ = _crushed(make_trained)
+    ax = hp.pl.poincare(ad, perturbations=True, labels=None, show=False)
+    pts = _gene_offsets(ax)
+    segs = next(c for c in ax.collections if isinstance(c, LineCollection)).get_segments()
+    ends = np.vstack([s[[0, -1]] for s in segs])
+    # every edge starts and ends on a drawn gene
+    dmin = np.min(np.linalg.norm(ends[:, None, :] - pts[None, :, :], axis=2), axis=1)
+    assert dmin.max() < 1e-6
+    assert all(np.linalg.norm(s, axis=1).max() <= 1.0 + 1e-9 for s in segs)
+
+
+def test_labels_do_not_cover_other_points(make_trained):
+    ad, _ = _crushed(make_trained, n=50, seed=2)
+    ax = hp.pl.poincare(ad, n_labels=8, edges=False, show=False)
+    fig = ax.figure
+    fig.canvas.draw()
+    rend = fig.canvas.get_renderer()
+    pts = ax.transData.transform(_gene_offsets(ax))
+    texts = [t for t in ax.texts if t.get_gid() != "hp_grid_label"]
+    assert len(texts) >= 8
+    boxes = [Text.get_window_extent(t, rend) for t in texts]
+    assert sum(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]) == 0
+    for t, box in zip(texts, boxes, strict=True):
+        own = ax.transData.transform(t.xy)
+        inside = (pts[:, 0] > box.x0) & (pts[:, 0] < box.x1) & (pts[:, 1] > box.y0) & (pts[:, 1] < box.y1)
+        others = inside & (np.linalg.norm(pts - own, axis=1) > 1e-6)
+        assert not others.any(), t.get_text()
+
+
+def test_robust_colour_limits_and_ticks_on_both_halves(make_trained):
+    trained = make_trained(100)
+    # a narrow range with one outlier: robust limits (2nd-98th percentile) keep the spread visible
+    v = np.linspace(0.040, 0.063, trained.n_vars)
+    v[0] = 5.0
+    trained.var["narrow"] = v
+    ax = hp.pl.poincare(trained, "narrow", show=False)
+    sc = next(c for c in ax.collections if isinstance(c, PathCollection))
+    assert 0.06 < sc.norm.vmax < 0.064 and 0.04 < sc.norm.vmin < 0.042
+    # two-signed values: diverging scale centred at 0, ticks on the negative half too
+    trained.var["signed"] = np.linspace(-0.2, 0.8, trained.n_vars)
+    ax = hp.pl.poincare(trained, "signed", show=False)
+    cbar = next(a for a in ax.figure.axes if a is not ax)
+    ticks = np.asarray(cbar.get_yticks())
+    assert (ticks < 0).any() and (ticks > 0).any()
+    sc = next(c for c in ax.collections if isinstance(c, PathCollection))
+    assert sc.norm.vcenter == 0.0
+    # explicit limits win
+    ax = hp.pl.poincare(trained, "narrow", vmin=0.0, vmax=1.0, show=False)
+    sc = next(c for c in ax.collections if isinstance(c, PathCollection))
+    assert (sc.norm.vmin, sc.norm.vmax) == (0.0, 1.0)
+
+
+def test_observed_colour_is_the_excess_over_the_noise_floor(trained):
+    trained.var["hp_reward_baseline"] = 0.1
+    ax = hp.pl.poincare(trained, "JAK2", source="observed", show=False)
+    sc = next(c for c in ax.collections if isinstance(c, PathCollection))
+    np.testing.assert_allclose(np.sort(sc.get_array()), np.sort(trained.varm["hp_reward"][:, 1] - 0.1))
+    assert "observed excess" in ax.get_title()
+
+
+def test_unknown_gene_suggests_the_case_insensitive_match(trained):
+    with pytest.raises(KeyError, match="Did you mean 'STAT1'"):
+        hp.pl.poincare(trained, "stat1", show=False)

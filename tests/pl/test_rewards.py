@@ -108,3 +108,28 @@ def test_excess_over_noise_floor_and_caption(trained):
     assert "excess" in cbar.get_ylabel()
     ax = hp.pl.rewards(trained, n_genes=8, excess=False, cluster=False, show=False)
     assert _image(ax).get_array().min() >= 0
+
+
+def test_protein_modality_says_protein():
+    import anndata as ad
+    import pandas as pd
+    from scipy import sparse
+
+    md = pytest.importorskip("mudata")
+    rng = np.random.default_rng(0)
+    labels = np.array(["nt", "A", "B"])[np.arange(60) % 3]
+    X = np.log1p(rng.poisson(1.0, size=(60, 5)).astype(np.float32))
+    obs = pd.DataFrame({"perturbation": labels}, index=[f"c{i}" for i in range(60)])
+    rna = ad.AnnData(sparse.csr_matrix(X), obs=obs, var=pd.DataFrame(index=[f"g{i}" for i in range(5)]))
+    prot = ad.AnnData(rng.random((60, 3)), obs=pd.DataFrame(index=obs.index))
+    prot.var_names = ["p1", "p2", "p3"]
+    with md.set_options(pull_on_update=False):
+        m = md.MuData({"rna": rna, "prot": prot})
+    hp.pp.perturbations(m, key="perturbation", control="nt")
+    hp.tl.rewards(m, verbose=False)
+    ax = hp.pl.rewards(m, mod="prot", excess=False, show=False)
+    heat = ax if ax.get_ylabel() else next(a for a in ax.figure.axes if a.get_ylabel() in ("gene", "protein"))
+    assert heat.get_ylabel() == "protein"
+    assert any("proteins" in a.get_title() for a in ax.figure.axes)  # "the 5 proteins with the largest reward"
+    ax = hp.pl.rewards(m, show=False)
+    assert any(a.get_ylabel() == "gene" for a in ax.figure.axes)

@@ -274,3 +274,31 @@ def test_copy_and_roundtrip(tmp_path):
     c = __import__("anndata").read_h5ad(tmp_path / "b.h5ad")
     assert (c.varp["hp_adjacency"] != b.varp["hp_adjacency"]).nnz == 0
     assert get_ledger(c)["network"]["n_edges"] == get_ledger(b)["network"]["n_edges"]
+
+
+def test_genes_in_the_network_one_definition_for_file_and_prefiltered_table(tmp_path):
+    # the same network, filtered by min_weight here or before it is passed (a DataFrame of scores >= 700):
+    # the same "genes in the network" and "genes without edges"
+    path = tmp_path / "links.csv"
+    EDGES.to_csv(path, index=False)
+    full, pre = _adata(), _adata()
+    hp.pp.gene_network(full, str(path), min_weight=0.7)
+    hp.pp.gene_network(pre, EDGES[EDGES["combined_score"] >= 700].reset_index(drop=True))
+    a, b = full.uns["hyperperturb"]["network"], pre.uns["hyperperturb"]["network"]
+    assert a["n_matched"] == b["n_matched"] == 3  # G0, G1, G2: G3 and G4 only have edges below 0.7
+    assert a["n_isolated"] == b["n_isolated"] == full.n_vars - a["n_connected"]
+
+
+def test_genes_without_edges_count_edges_to_unmeasured_targets():
+    a = _adata()
+    a.obs["perturbation"] = ["non-targeting"] * (a.n_obs // 2) + ["X1"] * (a.n_obs - a.n_obs // 2)
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    hp.pp.gene_network(a, EDGES)
+    net = a.uns["hyperperturb"]["network"]
+    assert "X1" in list(net["extra_nodes"])
+    # G3 and G4 are linked only to the unmeasured target X1: in the training graph, so not "without edges"
+    deg_varp = np.asarray((a.varp["hp_adjacency"] != 0).sum(axis=1)).ravel()
+    ee = net["extra_edges"]
+    touched = set(np.asarray(ee["i"]).tolist()) | set(np.asarray(ee["j"]).tolist())
+    expect = sum(1 for g in range(a.n_vars) if deg_varp[g] == 0 and g not in touched)
+    assert net["n_isolated"] == expect

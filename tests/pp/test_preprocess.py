@@ -111,3 +111,19 @@ def test_neighbors_can_be_skipped():
     assert "X_pca" in b.obsm
     assert "connectivities" not in b.obsp
     assert get_ledger(b)["preprocess"]["params"]["neighbors"] is False
+
+
+def test_message_counts_only_targets_added_on_top_of_the_hvgs(capsys):
+    from hyperperturb._utils._log import override_verbosity
+
+    a = _counts()
+    with override_verbosity(2):  # every gene is an HVG: no target is added on top of them
+        hp.pp.preprocess(a, n_top_genes=a.n_vars, n_pcs=5, neighbors=False, perturbation_key="perturbation")
+    err = capsys.readouterr().err
+    assert f"({a.n_vars} HVGs + 0 perturbation targets kept although not highly variable" in err
+    b = _counts()
+    with override_verbosity(2):
+        hp.pp.preprocess(b, n_top_genes=5, n_pcs=3, neighbors=False, perturbation_key="perturbation")
+    err = capsys.readouterr().err
+    n_hvg = int(b.var["highly_variable"].sum())
+    assert f"({n_hvg} HVGs + {b.n_vars - n_hvg} perturbation targets kept" in err

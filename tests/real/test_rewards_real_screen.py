@@ -28,7 +28,7 @@ def screen(papalexi_path):
 
 
 def test_all_perturbations_have_finite_rewards(screen):
-    R = hp.get.rewards(screen)
+    R = hp.get.rewards(screen, layout="wide")
     assert R.shape == (screen.n_vars, 25)
     assert "STAT1" in R.columns and "non-targeting" not in R.columns and "multiple" not in R.columns
     assert np.isfinite(R.to_numpy()).all() and (R.to_numpy() >= 0).all()
@@ -39,16 +39,16 @@ def test_all_perturbations_have_finite_rewards(screen):
 
 
 def test_stat1_knockout_moves_stat1_most(screen):
-    R = hp.get.rewards(screen)
+    R = hp.get.rewards(screen, layout="wide")
     top = R["STAT1"].nlargest(5).index.tolist()
     assert "STAT1" in top, top
     # and the knock-out lowers STAT1 (signed rewards)
     signed = hp.tl.rewards(screen, signed=True, verbose=False, copy=True)
-    assert hp.get.rewards(signed).loc["STAT1", "STAT1"] < 0
+    assert hp.get.rewards(signed, layout="wide").loc["STAT1", "STAT1"] < 0
 
 
 def test_ifng_pathway_knockouts_share_affected_genes(screen):
-    R = hp.get.rewards(screen)
+    R = hp.get.rewards(screen, layout="wide")
     excess = R.sub(screen.var["hp_reward_baseline"].to_numpy(), axis=0)  # above the control noise floor
 
     def top(p):

@@ -30,7 +30,7 @@ def test_rerun_perturbations_makes_rewards_stale():
         hp.get.rewards(a)
     assert_unchanged(a, snap)
     hp.tl.rewards(a, verbose=False)  # the fix named in the message
-    assert "multiple" not in hp.get.rewards(a).columns
+    assert "multiple" not in hp.get.rewards(a, layout="wide").columns
 
 
 def test_identical_rerun_keeps_results_valid():

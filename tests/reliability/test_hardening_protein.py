@@ -82,7 +82,7 @@ def test_protein_modality_found_automatically(name):
     hp.tl.rewards(m, verbose=False)
     assert "hp_reward" in m.mod[name].varm
     assert get_ledger(m.mod["rna"])["rewards"]["protein_mod"] == name
-    df = hp.get.rewards(m, mod=name)
+    df = hp.get.rewards(m, mod=name, layout="wide")
     assert df.shape == (m.mod[name].n_vars, 4)
     g = build_graph_inputs(resolve(m), seed=0)
     assert g.n_prot == m.mod[name].n_vars and g.info["prot_mod"] == name

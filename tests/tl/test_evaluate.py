@@ -528,3 +528,20 @@ def test_linear_baseline_fits_once_per_split(screen, monkeypatch):
     monkeypatch.setattr(baselines_mod, "fit_linear", spy)
     hp.tl.evaluate(screen.copy(), n_splits=3, models=(), baselines=("linear",), n_null=20, verbose=False)
     assert len(calls) == 3
+
+
+def test_progress_per_split_and_headline_in_the_log(screen, capsys):
+    from hyperperturb._utils._log import override_verbosity
+
+    a = screen.copy()
+    with override_verbosity(2):
+        hp.tl.evaluate(a, n_splits=2, models=(), baselines=("mean", "median", "ceiling"), n_null=20, verbose=False)
+    err = capsys.readouterr().err
+    assert "evaluate: split 1/2 done" in err and "evaluate: split 2/2 done" in err
+    assert "headline" in err and "best_baseline" in err
+    head = hp.get.evaluation(a, table="headline")
+    assert head["best_baseline"].isin(["mean", "median"]).all()
+    assert np.isfinite(head["ceiling"]).any() and head["floor"].isna().all()
+    with override_verbosity(1):  # warnings only: no per-split lines
+        hp.tl.evaluate(a, n_splits=2, models=(), baselines=("mean",), n_null=20, verbose=False)
+    assert "split 1/2" not in capsys.readouterr().err

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,38 +38,23 @@ def _version() -> str:
 
 
 #: Environment variable that sets TensorFlow's C++ log level; the command sets it to "2" unless the user did.
-TF_LOG_ENV = "TF_CPP_MIN_LOG_LEVEL"
-
-
 def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow without its start-up lines (CUDA probing, oneDNN notice, absl banner) on stderr.
+    """Import TensorFlow without its start-up lines on stderr (:func:`~hyperperturb._utils._quiet.quiet_tensorflow_start`).
 
-    TensorFlow >= 2.18 prints these from C++ before its log level applies, so stderr's file descriptor is pointed at
-    ``/dev/null`` while TensorFlow loads and probes its devices. Nothing is hidden when the user set
-    ``TF_CPP_MIN_LOG_LEVEL`` themselves (they asked for TensorFlow's own logging) or TensorFlow is already loaded;
-    an import error is still raised as usual.
+    Nothing is imported when the user set ``TF_CPP_MIN_LOG_LEVEL`` to 0 or 1 (they asked for TensorFlow's own
+    logging; ``hp.tl.train`` imports it then); an import error is left to ``hp.tl.train`` to report.
     """
-    if os.environ.get(TF_LOG_ENV) != "2" or getattr(_import_tensorflow_quietly, "user_set", False):
-        return
-    if "tensorflow" in sys.modules:
-        return
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # stderr replaced by an object without a descriptor
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, fd)
-        import tensorflow as tf
+    from hyperperturb._utils._quiet import quiet_tensorflow_start, wants_tensorflow_logs
 
-        tf.config.list_physical_devices()
+    if wants_tensorflow_logs() or "tensorflow" in sys.modules:
+        return
+    try:
+        with quiet_tensorflow_start():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()
     except ImportError:
         pass  # reported by hp.tl.train with its own message
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-        os.close(devnull)
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -147,10 +131,9 @@ def _align_modalities(data: Any) -> None:
     for name, m in list(data.mod.items()):
         if m.n_obs != len(common) or not m.obs_names.equals(common):
             data.mod[name] = m[common].copy()
-    try:
-        data.update()
-    except Exception:  # noqa: BLE001 - updating global names is best effort
-        pass
+    from hyperperturb._utils._data import update_mudata
+
+    update_mudata(data)
 
 
 def _bars(args: argparse.Namespace) -> bool:

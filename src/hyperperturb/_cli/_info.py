@@ -111,8 +111,9 @@ def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
     ne = led.get("network")
     if isinstance(ne, dict):
         lines.append(
-            f"network: {ne.get('n_edges', '?')} edges; {ne.get('n_matched', '?')} of {adata.n_vars} genes matched, "
-            f"{ne.get('n_connected', '?')} connected, {ne.get('n_isolated', '?')} without edges "
+            f"network: {ne.get('n_edges', '?')} edges; {ne.get('n_matched', '?')} of {adata.n_vars} genes in the "
+            f"network (named by an edge that passes min_weight), {ne.get('n_isolated', '?')} without edges (no edge "
+            f"in the graph hp.tl.train uses; the 'not in network' genes of hp.pl.poincare) "
             f"(source: {ne.get('source', '?')})"
         )
     re_ = led.get("rewards")

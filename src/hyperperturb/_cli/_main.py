@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import traceback
 import warnings
 from collections.abc import Sequence
 
-from ._common import PROG, TF_LOG_ENV, _import_tensorflow_quietly, _one_line, _version
+from ._common import PROG, _one_line, _version
 from ._demo import cmd_demo
 from ._info import cmd_info
 from ._train import cmd_train
@@ -100,8 +99,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    _import_tensorflow_quietly.user_set = TF_LOG_ENV in os.environ  # type: ignore[attr-defined]
-    os.environ.setdefault(TF_LOG_ENV, "2")  # before TensorFlow is imported
     warnings.filterwarnings("ignore", category=FutureWarning, module="mudata")
     from hyperperturb._utils._log import override_verbosity
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import warnings
 from dataclasses import dataclass
@@ -45,11 +46,35 @@ class Target:
     def done(self, copy: bool) -> Any:
         """What a scanpy-style function returns: the object if ``copy`` else ``None``."""
         if is_mudata(self.data):
-            try:
-                self.data.update()
-            except Exception:  # noqa: BLE001 - updating global obs/var names is best effort
-                pass
+            update_mudata(self.data)
         return self.data if copy else None
+
+
+def update_mudata(mdata: Any) -> None:
+    """``mdata.update()`` (global obs/var names after a modality changed), without mudata 0.3's warnings.
+
+    mudata 0.3 warns (``FutureWarning``) at every ``update()`` unless ``pull_on_update`` is set, and its legacy column
+    pulling warns "Cannot join columns ..." when modalities share obs names. Unless the user chose the option
+    themselves, the update runs with ``pull_on_update=False`` (mudata 0.4's default: names and indices are updated,
+    results stay in the modalities, e.g. ``mdata["rna"].var["hp_value"]``). Best effort: a failing update is ignored.
+    """
+    import mudata
+
+    ctx: Any = contextlib.nullcontext()
+    try:
+        from mudata._core.config import OPTIONS  # no public getter in mudata 0.3
+
+        if OPTIONS.get("pull_on_update", False) is None:
+            ctx = mudata.set_options(pull_on_update=False)
+    except (ImportError, AttributeError, ValueError):  # other mudata versions: update as they do
+        pass
+    with ctx, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*will not pull obs/var columns.*", category=FutureWarning)
+        warnings.filterwarnings("ignore", message="Cannot join columns.*")
+        try:
+            mdata.update()
+        except Exception:  # noqa: BLE001 - updating global obs/var names is best effort
+            pass
 
 
 def resolve(data: Any, *, mod: str = "rna", name: str = "data") -> Target:

@@ -133,8 +133,25 @@ def sanitize_for_h5ad(obj: Any) -> Any:
     return obj
 
 
+def close_matches(word: str, names: Sequence[str], *, n: int = 3) -> list[str]:
+    """Names that ``word`` may have meant: case-insensitive exact matches first, then :func:`difflib.get_close_matches`.
+
+    ``close_matches("stat1", ["STAT1", "STAT2"])`` gives ``["STAT1"]``; a near miss such as ``"STAT11"`` gives the
+    closest names (compared case-insensitively).
+    """
+    names = [str(x) for x in names]
+    low = str(word).lower()
+    exact = [x for x in names if x.lower() == low]
+    if exact:
+        return exact[:n]
+    by_lower: dict[str, str] = {}
+    for x in names:
+        by_lower.setdefault(x.lower(), x)
+    return [by_lower[m] for m in difflib.get_close_matches(low, list(by_lower), n=n)]
+
+
 def unknown_gene_message(gene: str, names: Sequence[str]) -> str:
-    """The error message for a gene that is not in ``var_names``, with close matches."""
-    close = difflib.get_close_matches(gene, list(names), n=5)
-    hint = f" Close matches: {close}." if close else ""
+    """The error message for a gene that is not in ``var_names``, with close matches ("did you mean 'STAT1'?")."""
+    close = close_matches(gene, list(names))
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     return f"Gene {gene!r} is not in var_names.{hint} Pass names from `adata.var_names`."

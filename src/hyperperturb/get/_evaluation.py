@@ -7,12 +7,17 @@ from typing import Any, Literal
 import pandas as pd
 
 from hyperperturb._utils import require_step, resolve
+from hyperperturb._utils._entries import decode_params
+from hyperperturb._utils._headline import headline
 
-_TABLES = ("results", "summary", "detectability")
+_TABLES = ("results", "summary", "detectability", "headline")
 
 
 def evaluation(
-    data: Any, *, table: Literal["results", "summary", "detectability"] = "results", mod: str = "rna"
+    data: Any,
+    *,
+    table: Literal["results", "summary", "detectability", "headline"] = "results",
+    mod: str = "rna",
 ) -> pd.DataFrame:
     """A table of the last :func:`hyperperturb.tl.evaluate` run, as a :class:`~pandas.DataFrame` (a copy).
 
@@ -25,7 +30,12 @@ def evaluation(
         ``perturbation``, ``metric``, ``value``, ``effect``). ``"summary"``: mean, sd, median and n per model ×
         metric × subset with the paired Wilcoxon p-values ``p_vs_<method>``. ``"detectability"``: per scored
         perturbation, the detectability statistic, threshold and effect (and the split-half ``split_half_r``
-        when the ceiling was evaluated).
+        when the ceiling was evaluated). ``"headline"``: one row per metric, the first thing to read — the
+        model's mean (``model``: ``hyperperturb`` when evaluated) against the best baseline's
+        (``best_baseline``: the highest mean among the baselines run, lowest for ``better == "lower"``), the paired
+        Wilcoxon ``p_vs_baseline``, the split-half ``ceiling`` and the random-embedding ``floor``
+        (``nan`` when not evaluated) and ``n`` paired values; over all held-out perturbations (``subset == "all"`` of
+        the summary).
     mod
         Modality of a MuData holding the RNA (where the ledger lives).
 
@@ -44,12 +54,21 @@ def evaluation(
     --------
     >>> import hyperperturb as hp
     >>> hp.tl.evaluate(adata, split="loo", models=(), baselines=("mean", "median"))  # doctest: +SKIP
+    >>> hp.get.evaluation(adata, table="headline")  # doctest: +SKIP
     >>> hp.get.evaluation(adata, table="summary")  # doctest: +SKIP
     """
     if table not in _TABLES:
         msg = f"Unknown table {table!r}; choose from {list(_TABLES)}."
         raise ValueError(msg)
     entry = require_step(resolve(data, mod=mod).adata, "evaluation", needed_by="hp.get.evaluation")
+    if table == "headline":
+        summary = entry.get("summary")
+        if summary is None:
+            msg = "The evaluation entry has no 'summary' table; re-run `hp.tl.evaluate`."
+            raise KeyError(msg)
+        baselines = decode_params(entry.get("params")).get("baselines", [])
+        baselines = [baselines] if isinstance(baselines, str) else [str(b) for b in baselines]
+        return headline(summary if isinstance(summary, pd.DataFrame) else pd.DataFrame(summary), baselines=baselines)
     out = entry.get(table)
     if out is None:
         msg = f"The evaluation entry has no {table!r} table; re-run `hp.tl.evaluate`."

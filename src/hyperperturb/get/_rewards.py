@@ -17,7 +17,7 @@ def rewards(
     *,
     kind: Literal["reward", "policy_target", "value_target"] = "reward",
     mod: str = "rna",
-    layout: Literal["wide", "long"] = "wide",
+    layout: Literal["long", "wide"] = "long",
     protein: bool = False,
 ) -> pd.DataFrame:
     """Rewards, policy targets or value targets written by :func:`hyperperturb.tl.rewards`, as a DataFrame.
@@ -33,9 +33,10 @@ def rewards(
         Modality of a MuData to read: the RNA modality, or the protein modality (e.g. ``"prot"``) whose protein
         rewards ``hp.tl.rewards`` stored there.
     layout
-        ``"wide"``: genes × perturbations (index ``gene``, columns ``perturbation``; one column
-        ``value_target`` for ``kind="value_target"``). ``"long"``: one row per gene and perturbation with columns
-        ``gene``, ``perturbation``, ``value`` (``gene``, ``value`` for ``kind="value_target"``).
+        ``"long"`` (default, tidy like the rest of ``hp.get``): one row per gene and perturbation with columns
+        ``gene``, ``perturbation``, ``value`` (``gene``, ``value`` for ``kind="value_target"``). ``"wide"``: genes ×
+        perturbations (index ``gene``, columns ``perturbation``; one column ``value_target`` for
+        ``kind="value_target"``), handy for ``R["STAT1"].nlargest(10)``.
     protein
         For an AnnData with ``.obsm["protein"]``: return the protein rewards kept in the ledger (rows are
         proteins) instead of the gene rewards.
@@ -55,8 +56,8 @@ def rewards(
     --------
     >>> import hyperperturb as hp
     >>> hp.tl.rewards(adata)  # doctest: +SKIP
-    >>> hp.get.rewards(adata)["STAT1"].nlargest(10)  # doctest: +SKIP
-    >>> hp.get.rewards(adata, kind="policy_target", layout="long")  # doctest: +SKIP
+    >>> hp.get.rewards(adata)  # tidy: gene, perturbation, value  # doctest: +SKIP
+    >>> hp.get.rewards(adata, layout="wide")["STAT1"].nlargest(10)  # doctest: +SKIP
     """
     if kind not in _KINDS:
         msg = f"`kind` must be one of {list(_KINDS)}, got {kind!r}."

@@ -1,7 +1,18 @@
 """TensorFlow / Keras 3 core of hyperperturb: Poincaré-ball geometry, optimizer, schedule, layers, models.
 
-This subpackage knows tensors, not AnnData. Importing it imports TensorFlow.
+This subpackage knows tensors, not AnnData. Importing it imports TensorFlow (quietly: without TensorFlow's C++
+start-up lines, see :mod:`hyperperturb._utils._quiet`).
 """
+
+# ruff: noqa: E402 - TensorFlow is loaded quietly before the modules that import it
+from hyperperturb._utils._quiet import quiet_tensorflow_start
+
+with quiet_tensorflow_start():  # Keras loads its TensorFlow backend and TensorFlow probes devices in here
+    import keras as _keras
+    import tensorflow as _tf
+
+    _tf.config.list_physical_devices()
+del _keras, _tf, quiet_tensorflow_start
 
 from ._curriculum import ComplexityScheduler, PerturbationEnv
 from ._debug import debug_numerics, is_debug_numerics

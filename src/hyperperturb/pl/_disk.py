@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,11 +14,14 @@ from matplotlib.axes import Axes
 from scipy import sparse
 
 from hyperperturb._utils import _ball
-from hyperperturb._utils._entries import perturbation_columns, perturbation_names, perturbation_targets
+from hyperperturb._utils._entries import params, perturbation_columns, perturbation_names, perturbation_targets
+from hyperperturb._utils._validate import close_matches
 
 #: Hyperbolic distances from the origin of the grid circles.
 GRID_RADII = (1.0, 2.0, 3.0)
-_VALUE_LABEL = "predicted sensitivity (hp_value)"
+#: Units of rewards and their excess over the noise floor.
+_UNITS = "mean |LFC| above noise floor"
+_VALUE_LABEL = "predicted sensitivity (hp_value)\nmean |LFC| above noise floor"
 
 _NA_COLOR = "#d3d3d3"
 
@@ -64,8 +66,33 @@ def _policy_key(adata: Any, source: str) -> str | None:
     return key if key in adata.varm else None
 
 
+def _effect_columns(adata: Any, pkey: str, cols: list[int]) -> tuple[np.ndarray, str, str]:
+    """Per gene, the effect size of the perturbation columns ``cols`` (averaged), its colour-bar label and kind.
+
+    ``hp_reward`` (observed): the excess over the gene's noise floor, ``hp_reward - hp_reward_baseline`` (signed
+    rewards: the signed mean LFC itself). ``hp_policy`` (predicted): the heads' predicted excess
+    ``n_p * hp_value * hp_policy`` (the value is the gene's mean predicted excess, the policy its share per
+    perturbation; the same formula as ``hp.tl.predict(kind="reward", method="head")`` minus the noise floor); without
+    ``.var["hp_value"]`` the policy share itself.
+    """
+    mat = np.asarray(adata.varm[pkey], dtype=float)
+    col = np.mean([mat[:, j] for j in cols], axis=0)
+    if pkey == "hp_reward":
+        signed = bool(params(adata, "rewards").get("signed", False))
+        if signed:
+            return col, "observed signed reward (mean LFC)", "observed"
+        if "hp_reward_baseline" in adata.var:
+            base = np.asarray(adata.var["hp_reward_baseline"], dtype=float)
+            return col - base, f"observed excess\n{_UNITS}", "observed excess"
+        return col, "observed reward (mean |LFC|)", "observed"
+    if "hp_value" in adata.var:
+        value = np.asarray(adata.var["hp_value"], dtype=float)
+        return mat.shape[1] * value * col, f"predicted excess\n{_UNITS}", "predicted excess"
+    return col, "share of the gene's predicted policy", "predicted policy share"
+
+
 def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, c: float, geometry: str) -> _Colour:
-    """Turn ``color=`` into values: ``.var`` column, perturbation (policy column), target gene, or gene name."""
+    """Turn ``color=`` into values: ``.var`` column, perturbation (effect size), target gene, or gene name."""
     if key is None:
         if "hp_value" in adata.var:
             return _Colour("numeric", np.asarray(adata.var["hp_value"], dtype=float), _VALUE_LABEL)
@@ -82,26 +109,20 @@ def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, 
     pkey = _policy_key(adata, source)
     if pkey is not None:
         cols = perturbation_columns(adata, pkey)
-        what = "policy" if source == "predicted" else "reward"
         if key in cols:
-            j = cols.index(key)
-            return _Colour(
-                "numeric",
-                np.asarray(adata.varm[pkey][:, j], dtype=float),
-                f"{what} of perturbation {key}",
-                title=f"genes moved by perturbation {key} ({source})",
-            )
+            vals, label, what = _effect_columns(adata, pkey, [cols.index(key)])
+            return _Colour("numeric", vals, f"{label}", title=f"genes moved by perturbation {key} ({what})")
         if perturbation_names(adata):
             pairs = zip(perturbation_names(adata), perturbation_targets(adata), strict=False)
             hits = [p for p, tg in pairs if tg == key and p in cols]
             if hits:
-                m = np.mean([np.asarray(adata.varm[pkey][:, cols.index(p)], dtype=float) for p in hits], axis=0)
+                vals, label, what = _effect_columns(adata, pkey, [cols.index(p) for p in hits])
                 n = len(hits)
                 return _Colour(
                     "numeric",
-                    m,
-                    f"mean {what} of the {n} perturbation{'s' * (n > 1)} of {key}",
-                    title=f"genes moved by perturbing target {key} ({source})",
+                    vals,
+                    f"mean {label}" if n > 1 else label,
+                    title=f"genes moved by perturbing {key} ({what}{f', mean of {n} perturbations' if n > 1 else ''})",
                 )
     if key in adata.var_names:
         i = int(adata.var_names.get_loc(key))
@@ -115,8 +136,8 @@ def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, 
     avail = list(adata.var.columns)
     if pkey is not None:
         avail += perturbation_columns(adata, pkey)
-    close = difflib.get_close_matches(key, avail + list(map(str, adata.var_names[:5000])), n=5)
-    hint = f" Close matches: {close}." if close else ""
+    close = close_matches(key, avail + list(map(str, adata.var_names)))
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     msg = (
         f"color={key!r} is neither a .var column, a perturbation nor a gene name.{hint} Available .var columns and "
         f"perturbations: {avail[:40]}{' ...' if len(avail) > 40 else ''}."
@@ -183,3 +204,64 @@ def _draw_disk(ax: Axes, radius: float, c: float, grid: bool) -> None:
                 zorder=0.5,
             )
     ax.plot(radius * np.cos(theta), radius * np.sin(theta), color="0.15", lw=1.0, zorder=1)
+
+
+def ring_step(outer: float) -> float:
+    """Spacing of the grid rings of the distance display: 1, 2 or 5 × 10^k, at most 6 rings up to ``outer``."""
+    for k in range(-2, 6):
+        for m in (1.0, 2.0, 5.0):
+            step = m * 10.0**k
+            if outer / step <= 6 + 1e-9:
+                return step
+    return float(outer)
+
+
+def outer_distance(d: np.ndarray) -> float:
+    """Hyperbolic distance drawn at the rim of the distance display: the largest ``d``, rounded up to a ring."""
+    fin = np.asarray(d, dtype=float)
+    fin = fin[np.isfinite(fin)]
+    top = float(fin.max()) if fin.size else 0.0
+    if top <= 0:
+        return 1.0
+    step = ring_step(top)
+    return float(np.ceil(top / step - 1e-9) * step)
+
+
+def to_distance_display(p: np.ndarray, *, c: float, outer: float) -> np.ndarray:
+    """Points of the disk (last axis 2) moved radially to plotted radius ``d / outer``.
+
+    ``d`` is the hyperbolic distance from the origin, so the plot keeps each point's direction and shows distances
+    from the centre to scale (the azimuthal equidistant view of the hyperbolic plane).
+    """
+    p = np.asarray(p, dtype=float)
+    n = np.linalg.norm(p, axis=-1, keepdims=True)
+    d = _ball.radius(p, c=c)[..., None]
+    return np.where(n > 0, p / np.maximum(n, 1e-300), 0.0) * (d / outer)
+
+
+def _draw_distance_disk(ax: Axes, outer: float, grid: bool) -> None:
+    """Rim and rings of the distance display: plotted radius ``d / outer``, rings labelled in units of ``d``."""
+    theta = np.linspace(0, 2 * np.pi, 361)
+    step = ring_step(outer)
+    if grid:
+        rings = np.arange(step, outer + 1e-9, step)
+        for d in rings:
+            r = d / outer
+            if d < outer - 1e-9:
+                ax.plot(r * np.cos(theta), r * np.sin(theta), color="0.82", lw=0.6, ls=(0, (3, 3)), zorder=0.5)
+            ax.text(
+                r * np.cos(np.deg2rad(98)),
+                r * np.sin(np.deg2rad(98)),
+                f"d={d:g}",
+                fontsize=6,
+                color="0.45",
+                ha="center",
+                va="center",
+                zorder=0.6,
+                gid="hp_grid_label",
+                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
+            )
+        for a in np.deg2rad(np.arange(0, 180, 45)):
+            ax.plot([-np.cos(a), np.cos(a)], [-np.sin(a), np.sin(a)], color="0.88", lw=0.5, zorder=0.5)
+    # the rim is the ring d = outer, not the boundary at infinity: drawn lighter than the raw disk's boundary
+    ax.plot(np.cos(theta), np.sin(theta), color="0.45", lw=0.8, zorder=1)

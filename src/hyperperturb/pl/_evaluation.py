@@ -46,7 +46,8 @@ def evaluation(
     Reads ``.uns["hyperperturb"]["evaluation"]["results"]`` written by :func:`hyperperturb.tl.evaluate`. For each
     model, one box per subset: ``all`` held-out perturbations and those with a ``detectable`` effect; points are the
     individual perturbations (per-split metrics: the splits). A dashed line marks the ``mean`` baseline's median, a
-    dotted line the split-half ``ceiling``'s median (when evaluated).
+    dotted line the split-half ``ceiling``'s median (when evaluated); the legend says so. The title names the metric;
+    only methods scored on it get a slot (``majority-vote`` scores ``policy_auroc`` alone).
 
     Parameters
     ----------
@@ -85,12 +86,19 @@ def evaluation(
     if metric not in known:
         msg = f"Metric {metric!r} is not in the evaluation results; evaluated metrics are {known}."
         raise ValueError(msg)
-    order = list(dict.fromkeys(res["model"].astype(str)))
+    r_metric = res[(res["metric"] == metric) & np.isfinite(res["value"].to_numpy(dtype=np.float64))]
+    # only methods scored on this metric (majority-vote, for example, scores policy_auroc alone): no empty slots
+    order = [m for m in dict.fromkeys(res["model"].astype(str)) if (r_metric["model"] == m).any()]
     if models is not None:
         models = [models] if isinstance(models, str) else list(models)
-        bad = [m for m in models if m not in order]
+        evaluated = list(dict.fromkeys(res["model"].astype(str)))
+        bad = [m for m in models if m not in evaluated]
         if bad:
-            msg = f"Models {bad} were not evaluated; evaluated models are {order}."
+            msg = f"Models {bad} were not evaluated; evaluated models are {evaluated}."
+            raise ValueError(msg)
+        missing = [m for m in models if m not in order]
+        if missing:
+            msg = f"Models {missing} have no {metric!r} values (not scored on this metric); drawable: {order}."
             raise ValueError(msg)
         order = models
     subsets = [subsets] if isinstance(subsets, str) else list(subsets)
@@ -110,7 +118,7 @@ def evaluation(
         v = rm["value"].to_numpy(dtype=np.float64)
         return v[np.isfinite(v)]
 
-    fig, axis = new_axes(ax, (1.2 + 1.1 * len(order) * len(subsets) ** 0.5, 3.6))
+    fig, axis = new_axes(ax, (3.0 + 1.1 * len(order) * len(subsets) ** 0.5, 3.6))
     width = 0.8 / len(subsets)
     rng = np.random.default_rng(0)  # jitter only
     for si, s in enumerate(subsets):
@@ -135,19 +143,25 @@ def evaluation(
                 x = pos[i] + rng.uniform(-width * 0.25, width * 0.25, vals[i].size)
                 axis.scatter(x, vals[i], s=9, color=_COLORS[s], edgecolor="none", alpha=0.9, zorder=3)
         axis.plot([], [], marker="s", ls="", color=_COLORS[s], alpha=0.6, label=s)
+    lines = []
     if "mean" in order and "all" in subsets:
         base = _values("mean", "all")
         if base.size:
-            axis.axhline(float(np.median(base)), color="0.3", ls="--", lw=0.8, zorder=0)
+            lines.append(axis.axhline(float(np.median(base)), color="0.3", ls="--", lw=0.8, zorder=0,
+                                      label="median of the mean baseline"))  # fmt: skip
     if "ceiling" in order and "all" in subsets:
         top = _values("ceiling", "all")
         if top.size:
-            axis.axhline(float(np.median(top)), color="0.3", ls=":", lw=0.8, zorder=0)
+            lines.append(axis.axhline(float(np.median(top)), color="0.3", ls=":", lw=0.8, zorder=0,
+                                      label="median of the noise ceiling (split-half)"))  # fmt: skip
     axis.set_xticks(np.arange(len(order)))
     axis.set_xticklabels(order, rotation=30, ha="right")
     axis.set_ylabel(_LABELS.get(metric, metric))
-    axis.set_title(f"held-out perturbations ({'per split' if per_split else 'per perturbation'})", fontsize=10)
-    if len(subsets) > 1:
-        axis.legend(frameon=False, fontsize=8, title="effect", title_fontsize=8)
+    unit = "per split" if per_split else "per held-out perturbation"
+    axis.set_title(f"{metric}: {_LABELS.get(metric, metric)}\n{unit}", fontsize=9)
+    handles, texts = axis.get_legend_handles_labels()
+    if len(subsets) > 1 or lines:
+        axis.legend(handles, texts, frameon=False, fontsize=7, title="effect" if len(subsets) > 1 else None,
+                    title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # fmt: skip
     axis.spines[["top", "right"]].set_visible(False)
     return finish(fig, axis, ax_given=ax is not None, show=show, return_fig=return_fig)

@@ -6,8 +6,9 @@ Works in display (pixel) coordinates after the axes layout is final:
 2. **repulsion**: for a fixed number of steps, overlapping label boxes push each other apart (along the line
    between their centres, by half the overlap each), labels are pushed off drawn points, a weak spring pulls each
    label back towards its point, and boxes are kept inside the axes;
-3. **fix-up**: a label that still overlaps another label is moved to the nearest free spot of a ring of candidate
-   positions; if there is none it is left out (and counted in the log), so labels never overlap.
+3. **fix-up**: a label that still overlaps another label or covers a point is moved to the nearest spot of a ring of
+   candidate positions that is free of labels and points; failing that, to the nearest spot free of labels; if
+   there is none it is left out (and counted in the log), so labels never overlap each other.
 
 Labels moved away from their point get a thin leader line.
 """
@@ -87,7 +88,7 @@ def _free_spot(
 ) -> np.ndarray | None:
     """The nearest centre on rings around ``p`` whose box is inside ``bounds`` and overlaps none of ``taken``."""
     x0, y0, x1, y1 = bounds
-    for k in range(1, 16):
+    for k in range(1, 21):
         ang = np.linspace(0, 2 * np.pi, 8 + 4 * k, endpoint=False)
         cand = p + k * step * np.column_stack([np.cos(ang), np.sin(ang)]) * (wh / wh.max())
         box = _boxes(cand, np.broadcast_to(wh, cand.shape))
@@ -140,7 +141,7 @@ def place_labels(
     r = 2.5 * to_px
     dots = pts if obstacles is None else np.vstack([pts, ax.transData.transform(np.asarray(obstacles).reshape(-1, 2))])
     # only points a label can reach matter (keeps the repulsion fast with tens of thousands of genes)
-    reach = float(np.linalg.norm(wh, axis=1).max()) + 60 * to_px
+    reach = float(np.linalg.norm(wh, axis=1).max()) + 130 * to_px  # the fix-up's farthest ring (20 x 6 pt)
     near = np.zeros(len(dots), bool)
     for lo in range(0, len(dots), 4096):
         d = np.linalg.norm(dots[lo : lo + 4096, None, :] - pts[None, :, :], axis=2)
@@ -162,14 +163,22 @@ def place_labels(
     )
     start[outside] = pts[outside] - out_dir[outside] * (wh[outside] / 2 + 3 * to_px)
     c = repel(pts, wh, start=start, obstacles=dot_boxes, bounds=bounds)
-    # fix-up: no two labels may overlap, whatever the repulsion left
+    # fix-up: no two labels may overlap, whatever the repulsion left; a label covering a point moves where there is room
     placed = np.zeros((0, 4))
     keep = np.ones(n, bool)
+
+    def _hits(box: np.ndarray, others: np.ndarray) -> bool:
+        ov = _overlap(box, others)
+        return bool(np.any((ov[..., 0] > 0) & (ov[..., 1] > 0)))
+
     for k in range(n):
         box = _boxes(c[k : k + 1], wh[k : k + 1])
-        ov = _overlap(box, placed)
-        if np.any((ov[..., 0] > 0) & (ov[..., 1] > 0)):
-            spot = _free_spot(pts[k], wh[k], placed, bounds, step=6 * to_px)
+        if _hits(box, placed) or _hits(box, dot_boxes):
+            spot = _free_spot(pts[k], wh[k], np.vstack([placed, dot_boxes]), bounds, step=6 * to_px)
+            if spot is None and _hits(box, placed):
+                spot = _free_spot(pts[k], wh[k], placed, bounds, step=6 * to_px)
+            elif spot is None:
+                spot = c[k]  # no spot free of points: stays where the repulsion put it (no label overlap)
             if spot is None:
                 keep[k] = False
                 continue

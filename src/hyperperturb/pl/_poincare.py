@@ -13,8 +13,9 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from hyperperturb._utils import _entries, logger, resolve
+from hyperperturb._utils import _ball, _entries, logger, resolve
 from hyperperturb._utils._ball import geodesic_segments
+from hyperperturb._utils._data import PROTEIN_MODALITIES
 
 from ._disk import (
     _NA_COLOR,
@@ -23,13 +24,21 @@ from ._disk import (
     _check_components,
     _Colour,
     _draw_disk,
+    _draw_distance_disk,
     _edges,
     _resolve_colour,
+    outer_distance,
+    to_distance_display,
 )
 from ._labels import place_labels
 from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, doc_params, finish, new_axes
 
 __all__ = ["GRID_RADII", "geodesic_segments", "place_labels", "poincare"]
+
+#: Hubs labelled by ``labels="top"``: the gene nearest the centre and any other within this hyperbolic distance of
+#: the nearest one (at most ``_MAX_HUBS``).
+_HUB_BAND = 0.5
+_MAX_HUBS = 3
 
 
 def _in_network(adata: Any) -> np.ndarray:
@@ -72,14 +81,42 @@ def _label_order(colour: _Colour, excess: np.ndarray, drawn: np.ndarray, n_label
     return order[np.isfinite(score[order])][:n_labels]
 
 
+def _robust_limits(vals: np.ndarray, vmin: float | None, vmax: float | None) -> tuple[float, float]:
+    """Colour limits: ``vmin``/``vmax`` where given, else the 2nd/98th percentiles (min/max if those coincide)."""
+    lo = float(np.percentile(vals, 2)) if vmin is None else float(vmin)
+    hi = float(np.percentile(vals, 98)) if vmax is None else float(vmax)
+    if not hi > lo:
+        lo = float(vals.min()) if vmin is None else lo
+        hi = float(vals.max()) if vmax is None else hi
+    if not hi > lo:  # constant values: a small window around them
+        lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
+    return lo, hi
+
+
+def _colour_scale(vals: np.ndarray, cmap: Any, vmin: float | None, vmax: float | None) -> tuple[Any, Any, list[float]]:
+    """Colormap, norm and colour-bar ticks of numeric values (robust limits; diverging at 0 for two-signed values)."""
+    lo, hi = _robust_limits(vals, vmin, vmax)
+    if lo < 0 < hi:
+        norm: Any = mpl.colors.TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi)
+        neg = [v for v in mpl.ticker.MaxNLocator(2).tick_values(lo, 0.0) if lo <= v < 0]
+        pos = [v for v in mpl.ticker.MaxNLocator(4).tick_values(0.0, hi) if 0 <= v <= hi]
+        ticks = [*neg, *pos]
+        cm = plt.get_cmap("RdBu_r" if cmap is None else cmap)
+    else:
+        norm = mpl.colors.Normalize(vmin=lo, vmax=hi)
+        ticks = [v for v in mpl.ticker.MaxNLocator(5).tick_values(lo, hi) if lo <= v <= hi]
+        cm = plt.get_cmap("viridis" if cmap is None else cmap)
+    return cm, norm, ticks
+
+
 def _draw_genes(
     a: Axes, fig: Figure, adata: Any, colour: _Colour, xy: np.ndarray, idx: np.ndarray, kw: dict[str, Any], palette: Any,
-    cmap: Any, vmin: float | None, vmax: float | None,
+    cmap: Any, vmin: float | None, vmax: float | None, noun: str = "gene",
 ) -> list[Line2D]:  # fmt: skip
     """Scatter the genes ``idx`` coloured by ``colour`` (with a colour bar); their legend handles (one per category)."""
     if colour.kind == "none":
         a.scatter(xy[idx, 0], xy[idx, 1], c="#4c72b0", **kw)
-        return [Line2D([], [], marker="o", ls="", color="#4c72b0", ms=4, label=f"gene ({len(idx)})")]
+        return [Line2D([], [], marker="o", ls="", color="#4c72b0", ms=4, label=f"{noun} ({len(idx)})")]
     if colour.kind == "categorical":
         cat = colour.values
         cats = list(cat.cat.categories)
@@ -99,13 +136,25 @@ def _draw_genes(
         a.scatter(xy[idx[~fin], 0], xy[idx[~fin], 1], c=_NA_COLOR, **{**kw, "zorder": 1.9})
     order = np.argsort(vals[fin], kind="stable")  # high values on top
     sel = idx[fin][order]
-    sc_ = a.scatter(xy[sel, 0], xy[sel, 1], c=vals[fin][order], cmap=cmap, vmin=vmin, vmax=vmax, **kw)
-    cb = fig.colorbar(sc_, ax=a, shrink=0.7, pad=0.02, aspect=25)
+    shown = vals[fin][order]
+    if shown.size:
+        cm, norm, ticks = _colour_scale(shown, cmap, vmin, vmax)
+    else:
+        cm, norm, ticks = plt.get_cmap("viridis" if cmap is None else cmap), mpl.colors.Normalize(0, 1), []
+    sc_ = a.scatter(xy[sel, 0], xy[sel, 1], c=shown, cmap=cm, norm=norm, **kw)
+    below = bool(shown.size and shown.min() < norm.vmin)
+    above = bool(shown.size and shown.max() > norm.vmax)
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}[
+        (below, above)
+    ]
+    cb = fig.colorbar(sc_, ax=a, shrink=0.7, pad=0.02, aspect=25, extend=extend)
+    if ticks:
+        cb.set_ticks(ticks)
     cb.set_label(colour.label, fontsize=9)
     cb.ax.tick_params(labelsize=8)
     cb.outline.set_linewidth(0.5)
-    mid: Any = sc_.cmap(sc_.norm(np.nanmedian(vals[fin]))) if fin.any() else "0.5"
-    return [Line2D([], [], marker="o", ls="", color=mid, ms=4, label=f"gene ({len(idx)}), colour: see bar")]
+    mid: Any = sc_.cmap(sc_.norm(np.nanmedian(shown))) if shown.size else "0.5"
+    return [Line2D([], [], marker="o", ls="", color=mid, ms=4, label=f"{noun} ({len(idx)}), colour: see bar")]
 
 
 def _style_axes(a: Axes, lim: float, geometry: str, key: str, comps: tuple[int, int], dim: int) -> None:
@@ -128,6 +177,7 @@ def poincare(
     *,
     basis: str = "X_poincare",
     components: Sequence[int] = (0, 1),
+    radius: Literal["distance", "poincare"] = "distance",
     labels: Literal["top"] | Sequence[str] | None = "top",
     n_labels: int = 10,
     edges: bool | None = None,
@@ -138,7 +188,7 @@ def poincare(
     legend: bool = True,
     source: Literal["predicted", "observed"] = "predicted",
     palette: Any = None,
-    cmap: str | mpl.colors.Colormap = "viridis",
+    cmap: str | mpl.colors.Colormap | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
     size: float | None = None,
@@ -152,11 +202,17 @@ def poincare(
 ) -> Any:
     r"""Genes on the Poincaré disk.
 
-    Draws the gene embedding learned by :func:`hyperperturb.tl.train` in the disk model of hyperbolic space: the
-    boundary circle (radius :math:`1/\sqrt{c}`), a geodesic grid, genes as points coloured by a gene annotation, the
-    predicted sensitivity or a perturbation's policy column, and optionally the gene network as geodesic arcs and
-    the perturbation embeddings. Genes near the boundary are specific (few perturbations move them, strongly);
-    genes near the centre are general.
+    Draws the gene embedding learned by :func:`hyperperturb.tl.train`: genes as points coloured by a gene
+    annotation, the predicted sensitivity or a perturbation's effect size, a grid of circles of equal hyperbolic
+    distance from the centre, and optionally the gene network as geodesic arcs and the perturbation embeddings.
+    Hubs of the network (genes close to many others) sit near the centre, specific genes towards the rim.
+
+    By default (``radius="distance"``) each gene keeps its direction from the centre and is drawn at a radius
+    proportional to its hyperbolic distance :math:`d = 2\,\mathrm{artanh}(\sqrt{c}\,|x|)/\sqrt{c}` from the origin
+    (the azimuthal equidistant view of the hyperbolic plane): the rim is the ring :math:`d = d_{max}` (the largest
+    distance, rounded up to a ring) and the rings are labelled in units of :math:`d`. In the disk model itself
+    (``radius="poincare"``) a learned embedding crowds on the boundary circle (:math:`|x| > 0.99` is already
+    :math:`d > 5.3`), which hides the hierarchy.
 
     Parameters
     ----------
@@ -166,9 +222,11 @@ def poincare(
         What colours the genes (``None``: ``.var["hp_value"]`` if present). One of
 
         * a ``.var`` column: categorical (legend) or numeric (colourbar), e.g. ``"hp_value"``;
-        * a perturbation name (a column of ``.varm["hp_policy"]``): each gene is coloured by the probability the
-          model gives that perturbation for the gene, i.e. how strongly perturbing it moves the gene
-          (``source="observed"`` uses the measured ``.varm["hp_reward"]`` instead);
+        * a perturbation name (a column of ``.varm["hp_policy"]``): each gene is coloured by the perturbation's
+          predicted effect on it, the excess over the gene's noise floor predicted by the heads,
+          ``n_p * hp_value * hp_policy[:, p]`` (mean \|LFC\| above the noise floor; without ``.var["hp_value"]``: the
+          policy share, and the colour bar says so). ``source="observed"`` uses the measured excess
+          ``.varm["hp_reward"] - .var["hp_reward_baseline"]`` instead;
         * a perturbation *target* gene (from ``hp.pp.perturbations``): the mean over the perturbations of that
           target;
         * any other gene name: genes are coloured by their hyperbolic distance to that gene (its neighbourhood on the
@@ -180,13 +238,19 @@ def poincare(
     components
         The two embedding axes to draw when ``dim > 2`` (a projection; arcs are then drawn as geodesics of the
         projected disk).
+    radius
+        ``"distance"`` (default): plotted radius :math:`d / d_{max}`, proportional to the hyperbolic distance from the
+        centre (network edges are the disk's geodesics moved the same way). ``"poincare"``: the raw Poincaré disk
+        (plotted radius :math:`|x|`, the boundary circle at infinity). Ignored for ``geometry="euclidean"``.
     labels
         ``"top"`` (default): label the ``n_labels`` genes that matter most for the panel — the genes with the
         largest observed *excess* (reward above the gene's noise floor, ``.varm["hp_reward"]`` minus
         ``.var["hp_reward_baseline"]``; predicted ``hp_value`` when rewards are absent), the genes most moved when
-        colouring by a perturbation, the nearest genes when colouring by distance to a gene. A list of gene names
+        colouring by a perturbation, the nearest genes when colouring by distance to a gene — plus the hub(s): the
+        network gene nearest the centre and any other within 0.5 of its distance (at most 3). A list of gene names
         labels those genes; ``None`` draws no labels. Labels are placed by a repulsion step so that none overlap
-        (labels that find no free spot are left out); a gene that is also a drawn perturbation is labelled once.
+        each other and, where there is room, none covers a point (labels that find no free spot are left out); a
+        gene that is also a drawn perturbation is labelled once.
     n_labels
         Number of labels for ``labels="top"``.
     edges
@@ -198,8 +262,9 @@ def poincare(
         Overlay the perturbation embeddings (``.uns["hyperperturb"]["train"]["perturbation_embedding"]``) as
         diamonds with their names.
     grid
-        Draw circles of equal hyperbolic distance :math:`d` = 1, 2, 3 from the origin (labelled ``d=1`` ...; Euclidean
-        radius :math:`\tanh(\sqrt{c}\,d/2)/\sqrt{c}`) and diameters.
+        Draw circles of equal hyperbolic distance :math:`d` from the origin, labelled ``d=2``, ``d=4`` ... and
+        diameters. ``radius="distance"``: rings every 1, 2 or 5 units up to :math:`d_{max}` (at most 6);
+        ``radius="poincare"``: :math:`d` = 1, 2, 3 at Euclidean radius :math:`\tanh(\sqrt{c}\,d/2)/\sqrt{c}`.
     isolated
         Genes without any network edge (``.var["hp_in_network"]`` is ``False``, else rows of
         ``.varp["hp_adjacency"]`` without an entry) carry no network information in their position.
@@ -210,20 +275,23 @@ def poincare(
         Add a legend of the marks drawn (genes, not in network, network edges, perturbation targets, the ringed
         gene) below the disk; categorical colours always get their legend.
     source
-        Colour by ``"predicted"`` policy columns (``hp_policy``) or ``"observed"`` rewards (``hp_reward``) when
-        ``color`` names a perturbation.
+        When ``color`` names a perturbation: colour by its ``"predicted"`` excess (from ``hp_value`` and
+        ``hp_policy``) or its ``"observed"`` excess (``hp_reward`` minus ``hp_reward_baseline``).
     palette
         Colours of categories: a list, a dict category → colour, or a colormap name. Defaults to
         ``.uns[f"<key>_colors"]`` if present, else tab10/tab20.
     cmap
-        Colormap of numeric colours.
+        Colormap of numeric colours. Default: ``"viridis"``; ``"RdBu_r"`` centred at 0 when the values have both
+        signs (e.g. an observed excess below the noise floor), with ticks on both halves of the colour bar.
     vmin, vmax
-        Limits of the colour scale of numeric colours.
+        Limits of the colour scale of numeric colours. Default: the 2nd and 98th percentiles of the drawn values
+        (robust limits: a few extreme genes do not flatten the others into one colour); values beyond them get
+        the end colours and the colour bar an arrow.
     size
         Marker size (points²); default scales with the number of genes.
     title
-        Panel title(s); default says what is shown (e.g. "genes moved by perturbation STAT1 (predicted)"); the
-        colour bar names the colour scale.
+        Panel title(s); default says what is shown (e.g. "genes moved by perturbation STAT1 (predicted excess)");
+        the colour bar names the colour scale and its units. A protein modality (``mod="prot"``) says "protein".
     ncols
         Panels per row when ``color`` is a list.
     {mod}
@@ -257,33 +325,37 @@ def poincare(
     if source not in ("predicted", "observed"):
         msg = f"`source` must be 'predicted' or 'observed', got {source!r}."
         raise ValueError(msg)
+    if radius not in ("distance", "poincare"):
+        msg = f"`radius` must be 'distance' (radius proportional to hyperbolic distance) or 'poincare', got {radius!r}."
+        raise ValueError(msg)
     if not isinstance(n_labels, int | np.integer) or n_labels < 0:
         msg = f"`n_labels` must be a non-negative integer, got {n_labels!r}."
         raise ValueError(msg)
     t = resolve(data, mod=mod)
     adata = t.adata
+    noun = "protein" if t.mod is not None and str(t.mod).lower() in PROTEIN_MODALITIES else "gene"
     key = _entries.basis_key(adata, basis, needed_by="hp.pl.poincare")
     x_full = np.asarray(adata.varm[key], dtype=float)
     if x_full.ndim != 2 or x_full.shape[1] < 2:
-        msg = f".varm[{key!r}] must be genes x dim with dim >= 2 to draw a disk, got shape {x_full.shape}."
+        msg = f".varm[{key!r}] must be {noun}s x dim with dim >= 2 to draw a disk, got shape {x_full.shape}."
         raise ValueError(msg)
     comps = _check_components(components, x_full.shape[1])
     geometry = _entries.geometry(adata)
     c = _entries.curvature(adata)
-    radius = 1.0 / np.sqrt(c)
+    r_ball = 1.0 / np.sqrt(c)
     ok = np.isfinite(x_full).all(axis=1)
     if not ok.any():
         msg = f".varm[{key!r}] has no finite rows; re-run `hp.tl.train`."
         raise ValueError(msg)
     if (~ok).any():
-        logger.info("hp.pl.poincare: %d genes without an embedding are not drawn", int((~ok).sum()))
+        logger.info("hp.pl.poincare: %d %ss without an embedding are not drawn", int((~ok).sum()), noun)
     xy = x_full[:, comps]
     if geometry != "euclidean":
         norms = np.linalg.norm(x_full[ok], axis=1)
-        if norms.max() >= radius:
+        if norms.max() >= r_ball:
             msg = (
                 f".varm[{key!r}] has points outside the Poincaré ball of curvature {c} (largest norm {norms.max():.4g} "
-                f">= {radius:.4g}); the stored curvature does not match the embedding. Re-run `hp.tl.train`."
+                f">= {r_ball:.4g}); the stored curvature does not match the embedding. Re-run `hp.tl.train`."
             )
             raise ValueError(msg)
     colours_in: list[Any] = list(color) if isinstance(color, list | tuple) else [color]
@@ -298,7 +370,7 @@ def poincare(
         label_genes = [labels] if isinstance(labels, str) else list(labels)
         unknown = [g for g in label_genes if g not in adata.var_names]
         if unknown:
-            msg = f"labels {unknown[:5]} are not in var_names; pass gene names or labels='top'."
+            msg = f"labels {unknown[:5]} are not in var_names; pass {noun} names or labels='top'."
             raise KeyError(msg)
     in_net = _in_network(adata)
     if edges is None:
@@ -337,9 +409,22 @@ def poincare(
         msg = "`ax` cannot be used with a list of colours; draw each colour into its own axes instead."
         raise ValueError(msg)
 
-    # ---- drawing -------------------------------------------------------------------------------------------------
+    # ---- where things are drawn ----------------------------------------------------------------------------------
     apart = ~in_net if isolated != "show" else np.zeros_like(ok)
     drawn = ok & ~apart
+    dist0 = _ball.radius(np.where(ok[:, None], xy, 0.0), c=c) if geometry != "euclidean" else np.zeros(len(xy))
+    by_distance = geometry != "euclidean" and radius == "distance"
+    outer = 1.0
+    if by_distance:
+        extra = [] if pert_emb is None else [_ball.radius(pert_emb, c=c)]
+        outer = outer_distance(np.concatenate([dist0[ok], *extra]))
+        plot_xy = np.where(ok[:, None], to_distance_display(np.where(ok[:, None], xy, 0.0), c=c, outer=outer), np.nan)
+        if pert_emb is not None:
+            pert_emb = to_distance_display(pert_emb, c=c, outer=outer)
+        rim = 1.0
+    else:
+        plot_xy = xy
+        rim = r_ball
     if size is None:
         size = float(np.clip(4000.0 / max(int(drawn.sum()), 1), 4.0, 60.0))
     if multi:
@@ -353,20 +438,28 @@ def poincare(
     else:
         fig, one = new_axes(ax, (5.6, 5.6 if legend else 4.8))
         axes = [one]
-    lim = 1.06 * radius if geometry != "euclidean" else 1.08 * float(np.abs(xy[ok]).max() or 1.0)
+    lim = 1.06 * rim if geometry != "euclidean" else 1.08 * float(np.abs(xy[ok]).max() or 1.0)
     label_jobs = []
     score = _excess_score(adata)
+    hubs = _hubs(dist0, drawn & in_net) if geometry != "euclidean" else np.zeros(0, dtype=int)
     for a, colour, ttl in zip(axes, colours, titles, strict=True):
         handles: list[Any] = []
         if geometry != "euclidean":
-            _draw_disk(a, radius, c, grid)
+            if by_distance:
+                _draw_distance_disk(a, outer, grid)
+            else:
+                _draw_disk(a, r_ball, c, grid)
             if grid:
                 handles.append(
-                    Line2D([], [], color="0.6", lw=0.8, ls=(0, (3, 3)), label="hyperbolic distance d from centre")
+                    Line2D(
+                        [], [], color="0.6", lw=0.8, ls=(0, (3, 3)), label="rings: hyperbolic distance d from centre"
+                    )
                 )
         if edges and len(ew):
             if geometry != "euclidean":
-                segs: Any = geodesic_segments(xy[ei], xy[ej], radius)
+                segs: Any = geodesic_segments(xy[ei], xy[ej], r_ball)
+                if by_distance:
+                    segs = to_distance_display(segs, c=c, outer=outer)
             else:
                 segs = np.stack([xy[ei], xy[ej]], axis=1)
             rgba = np.zeros((len(ew), 4))
@@ -378,44 +471,48 @@ def poincare(
         scatter_kw.update(kwargs)
         n_apart = int((ok & apart).sum())
         gene_handle = _draw_genes(
-            a, fig, adata, colour, xy, np.flatnonzero(drawn), scatter_kw, palette, cmap, vmin, vmax
+            a, fig, adata, colour, plot_xy, np.flatnonzero(drawn), scatter_kw, palette, cmap, vmin, vmax, noun
         )
         if colour.kind != "categorical":
             handles.insert(0, gene_handle[0])
         if isolated == "faint" and n_apart:
             far = np.flatnonzero(ok & apart)
-            a.scatter(xy[far, 0], xy[far, 1], s=max(size * 0.6, 3.0), facecolors="none", edgecolors="0.72",
+            a.scatter(plot_xy[far, 0], plot_xy[far, 1], s=max(size * 0.6, 3.0), facecolors="none", edgecolors="0.72",
                       linewidths=0.5, zorder=1.8, gid="hp_not_in_network")  # fmt: skip
-        if isolated == "faint" and n_apart:
             handles.append(
-                Line2D([], [], marker="o", ls="", mfc="none", mec="0.6", ms=4, label=f"not in network ({n_apart})")
-            )
+                Line2D([], [], marker="o", ls="", mfc="none", mec="0.6", ms=4,
+                       label=f"not in network ({n_apart}: no edge)")
+            )  # fmt: skip
         if colour.highlight is not None and ok[colour.highlight]:
             h = colour.highlight
-            a.scatter([xy[h, 0]], [xy[h, 1]], s=size * 4 + 30, facecolors="none", edgecolors="crimson",
+            a.scatter([plot_xy[h, 0]], [plot_xy[h, 1]], s=size * 4 + 30, facecolors="none", edgecolors="crimson",
                       linewidths=1.2, zorder=4)  # fmt: skip
             handles.append(Line2D([], [], marker="o", ls="", mfc="none", mec="crimson", ms=7,
-                                  label=f"gene {adata.var_names[h]}"))  # fmt: skip
+                                  label=f"{noun} {adata.var_names[h]}"))  # fmt: skip
         if perturbations:
             a.scatter(pert_emb[:, 0], pert_emb[:, 1], marker="D", s=28, c="crimson", edgecolors="white",
                       linewidths=0.6, zorder=4, label="perturbations")  # fmt: skip
             handles.append(Line2D([], [], marker="D", ls="", color="crimson", mec="white", ms=5,
                                   label=f"perturbation ({len(pert_names)}; at its target)"))  # fmt: skip
         if colour.kind == "categorical":  # one legend on the right: the categories, then the other marks
-            extra = [Line2D([], [], ls="", label=" ")] + handles if legend and handles else []
-            a.legend(handles=gene_handle + extra, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
+            extra_h = [Line2D([], [], ls="", label=" ")] + handles if legend and handles else []
+            a.legend(handles=gene_handle + extra_h, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
                      fontsize=7.5, title=colour.label, title_fontsize=8, handlelength=1.6)  # fmt: skip
         elif legend and handles:
             a.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncols=2, frameon=False,
                      fontsize=7, handlelength=1.6, columnspacing=1.2)  # fmt: skip
         _style_axes(a, lim, geometry, key, comps, x_full.shape[1])
-        default_title = colour.title or f"{int(drawn.sum())} genes on the Poincaré disk"
+        default_title = colour.title or f"{int(drawn.sum())} {noun}s on the Poincaré disk"
+        if by_distance and ttl is None:
+            default_title += "\n(plotted radius ∝ hyperbolic distance d from the centre)"
         a.set_title(ttl if ttl is not None else default_title, fontsize=10)
         pts, txt, pert_idx = [], [], set()
         pnames = set(pert_names) if perturbations else set()
         genes_idx: Any
         if labels == "top" and n_labels > 0:
-            genes_idx = _label_order(colour, score, drawn, int(n_labels))
+            genes_idx = list(_label_order(colour, score, drawn, int(n_labels)))
+            if colour.highlight is None:
+                genes_idx += [int(h) for h in hubs if int(h) not in genes_idx]
         elif label_genes is not None:
             genes_idx = [int(adata.var_names.get_loc(g)) for g in dict.fromkeys(label_genes)]
             genes_idx = [i for i in genes_idx if ok[i]]
@@ -423,7 +520,7 @@ def poincare(
             genes_idx = []
         for i in genes_idx:
             if str(adata.var_names[i]) not in pnames:  # the perturbation's own label names it once
-                pts.append(xy[i])
+                pts.append(plot_xy[i])
                 txt.append(str(adata.var_names[i]))
         if perturbations:
             for p, nm in zip(pert_emb, pert_names, strict=True):
@@ -435,5 +532,19 @@ def poincare(
     for a, label_pts, label_txt, label_pert in label_jobs:
         flags = [k in label_pert for k in range(len(label_txt))]
         colors = ["crimson" if f else "black" for f in flags]
-        place_labels(a, label_pts, label_txt, obstacles=xy[drawn], colors=colors, bold=flags)
+        obstacles = plot_xy[drawn]
+        if perturbations:
+            obstacles = np.vstack([obstacles, pert_emb])
+        place_labels(a, label_pts, label_txt, obstacles=obstacles, colors=colors, bold=flags)
     return finish(fig, axes if multi else axes[0], ax_given=ax is not None, show=show, return_fig=return_fig)
+
+
+def _hubs(dist0: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """The network genes nearest the centre: the nearest one and any within :data:`_HUB_BAND` of its distance."""
+    idx = np.flatnonzero(candidates)
+    if not idx.size:
+        return idx
+    d = dist0[idx]
+    order = np.argsort(d, kind="stable")
+    near = order[d[order] <= d[order[0]] + _HUB_BAND][:_MAX_HUBS]
+    return idx[near]

@@ -10,9 +10,10 @@ from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
 from hyperperturb._utils import resolve
+from hyperperturb._utils._data import is_mudata
 from hyperperturb.get._rank_perturbations import rank_perturbations as _get_rank
 
-from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, doc_params, finish, new_axes
+from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, doc_params, feature_noun, finish, new_axes
 
 _XLABELS = {"predicted": "predicted policy (probability)", "observed": "observed reward (mean |log fold change|)"}
 
@@ -115,5 +116,6 @@ def rank_perturbations(
     a.grid(axis="x", alpha=0.3, lw=0.5)
     a.set_axisbelow(True)
     what = "predicted" if source == "predicted" else "observed"
-    a.set_title(title if title is not None else f"gene {gene}: top {k} perturbations ({what})", fontsize=10)
+    noun = feature_noun(mod if is_mudata(data) else None)
+    a.set_title(title if title is not None else f"{noun} {gene}: top {k} perturbations ({what})", fontsize=10)
     return finish(fig, a, ax_given=ax is not None, show=show, return_fig=return_fig)

@@ -14,7 +14,7 @@ from hyperperturb._utils import require_step, resolve
 from hyperperturb._utils._entries import perturbation_columns
 from hyperperturb._utils._validate import unknown_gene_message
 
-from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, doc_params, finish, new_axes
+from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, doc_params, feature_noun, finish, new_axes
 
 _KINDS = {
     "reward": ("hp_reward", "rewards", "reward (mean |log fold change|)"),
@@ -139,7 +139,8 @@ def rewards(
         m_full = m_full - np.asarray(adata.var["hp_reward_baseline"], dtype=float)[:, None]
         label = "excess reward (reward − noise floor)"
     finite_rows = np.isfinite(m_full).all(axis=1)
-    chosen = "the given genes"
+    noun = feature_noun(t.mod)
+    chosen = f"the given {noun}s"
     if genes is None:
         vkey = (
             "hp_value" if "hp_value" in adata.var else ("hp_value_target" if "hp_value_target" in adata.var else None)
@@ -147,10 +148,10 @@ def rewards(
         if kind == "reward" and "hp_reward" in adata.varm:
             vkey = None
             score = np.nanmax(m_full, axis=1) if m_full.shape[1] else np.zeros(adata.n_vars)
-            chosen = f"the {{n}} genes with the largest {'excess' if use_excess else 'reward'}"
+            chosen = f"the {{n}} {noun}s with the largest {'excess' if use_excess else 'reward'}"
         else:
             score = np.asarray(adata.var[vkey], dtype=float) if vkey is not None else np.nanmean(m_full, axis=1)
-            chosen = f"the {{n}} genes with the highest {vkey or 'mean'}"
+            chosen = f"the {{n}} {noun}s with the highest {vkey or 'mean'}"
         score = np.where(finite_rows & np.isfinite(score), score, -np.inf)
         rows = np.argsort(-score, kind="stable")[: min(n_genes, int(finite_rows.sum()))]
         if len(rows) == 0:
@@ -200,7 +201,7 @@ def rewards(
     a.set_yticks(np.arange(n_r))
     a.set_yticklabels(gene_names, fontsize=7 if n_r > 40 else 8)
     a.set_xlabel("perturbation")
-    a.set_ylabel("gene")
+    a.set_ylabel(noun)
     a.tick_params(length=0)
     for spine in a.spines.values():
         spine.set_visible(False)

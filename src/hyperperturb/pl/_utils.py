@@ -81,3 +81,10 @@ def check_bool(name: str, value: Any) -> None:
     if not isinstance(value, bool):
         msg = f"`{name}` must be True or False, got {value!r}."
         raise TypeError(msg)
+
+
+def feature_noun(mod: str | None) -> str:
+    """``"protein"`` for a protein modality of a MuData (``"prot"``, ``"adt"``, ``"protein"``), else ``"gene"``."""
+    from hyperperturb._utils._data import PROTEIN_MODALITIES
+
+    return "protein" if mod is not None and str(mod).lower() in PROTEIN_MODALITIES else "gene"

@@ -101,14 +101,17 @@ def gene_network(
     -------
     ``None``, or the modified copy if ``copy=True``. Writes ``.varp[key_added]`` (CSR float32, symmetric,
     weights in [0, 1], no self-loops) and ``.uns["hyperperturb"]["network"]`` with ``source``, ``hops``,
-    ``n_edges`` (undirected edges between measured genes), ``n_matched`` (genes found in the network),
-    ``n_connected`` (genes with at least one edge), ``n_connected_direct``, ``n_isolated``, ``coverage``
-    (``n_matched / n_vars``), ``weight_scale``, ``extra_nodes`` and ``extra_edges`` (``i``, ``j``, ``weight``;
-    indices into ``[*var_names, *extra_nodes]``) and ``params``. Signed networks add ``.varp[f"{key_added}_sign"]``
-    (the sign of each undirected edge). Edge lists (files, DataFrames) also add ``.varp[f"{key_added}_directed"]``:
-    the edges between measured genes as listed, row ``source`` → column ``target``, value = weight × sign
-    (unsigned networks: the weight); the held-out readout propagates a knock-out's effect along it
-    (ledger key ``directed_key``).
+    ``n_edges`` (undirected edges between measured genes), ``n_matched`` ("genes in the network": genes named by an
+    edge whose weight passes ``min_weight``, the same count for a file, a DataFrame or a pre-filtered table),
+    ``n_connected`` (genes with at least one edge in the graph :func:`hyperperturb.tl.train` uses: ``.varp`` plus the
+    edges to unmeasured perturbation targets), ``n_connected_direct`` (with an edge to another measured gene in the
+    network itself), ``n_isolated`` ("genes without edges", ``n_vars - n_connected``: after training exactly the
+    genes with ``.var["hp_in_network"] == False``), ``coverage`` (``n_matched / n_vars``), ``weight_scale``, ``extra_nodes`` and ``extra_edges`` (``i``, ``j``, ``weight``;
+    indices into ``[*var_names, *extra_nodes]``) and ``params``.
+    Signed networks add ``.varp[f"{key_added}_sign"]`` (the sign of each undirected edge). Edge lists (files,
+    DataFrames) also add ``.varp[f"{key_added}_directed"]``: the edges between measured genes as listed, row
+    ``source`` → column ``target``, value = weight × sign (unsigned networks: the weight); the held-out readout
+    propagates a knock-out's effect along it (ledger key ``directed_key``).
 
     Notes
     -----
@@ -197,6 +200,10 @@ def gene_network(
         Dir = sparse.csr_matrix((dw.astype(np.float32), (di, dj)), shape=(G, G))
     deg = np.diff(A.indptr) + np.bincount(A.indices, minlength=G)
     deg_direct = np.diff(A_direct.indptr) + np.bincount(A_direct.indices, minlength=G)
+    # "genes without edges" means no edge in the graph hp.tl.train uses: .varp plus the edges to unmeasured
+    # perturbation targets (the same genes as .var["hp_in_network"] == False after training on this network)
+    ei, ej = np.asarray(extra[0], dtype=np.int64), np.asarray(extra[1], dtype=np.int64)
+    deg = deg + np.bincount(ei[ei < G], minlength=G) + np.bincount(ej[ej < G], minlength=G)
     n_connected = int((deg > 0).sum())
     n_edges = int(len(final[0]))
     entry = {
@@ -254,14 +261,16 @@ def gene_network(
             del adata.varp[directed_key]
         record(adata, _STEP, entry)
     logger.info(
-        "gene_network: %s; %d/%d genes in the network (coverage %.1f%%), %d connected (%d directly), %d edges, "
-        "%d extra target nodes",
+        "gene_network: %s; %d/%d genes in the network (named by an edge that passes min_weight; coverage %.1f%%); "
+        "%d genes with an edge in the graph hp.tl.train uses (%d to another measured gene directly), %d without "
+        "edges; %d edges between measured genes, %d extra target nodes",
         description,
         n_matched,
         G,
         100 * n_matched / G,
         n_connected,
         entry["n_connected_direct"],
+        G - n_connected,
         n_edges,
         len(extra_nodes),
     )

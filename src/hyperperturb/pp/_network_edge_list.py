@@ -77,6 +77,9 @@ def from_edge_list(
         )
         raise ValueError(msg)
     src, dst, w_all = src[keep], dst[keep], w_all[keep]
+    # "genes in the network": named by an edge that passes min_weight (the same count whether the table was
+    # filtered before it was passed, e.g. a DataFrame of STRING scores >= 700, or by min_weight here)
+    n_matched = int(var.isin(pd.Index(pd.unique(np.concatenate([src, dst])))).sum())
     s_all = s_all[keep] if s_all is not None else None
     others = pd.Index(pd.unique(np.concatenate([src, dst]))).difference(var)
     universe = var.append(others)

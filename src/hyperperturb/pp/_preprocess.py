@@ -19,6 +19,7 @@ from hyperperturb._utils import (
     record,
     resolve,
 )
+from hyperperturb._utils._data import update_mudata
 
 _STEP = "preprocess"
 
@@ -241,7 +242,11 @@ def preprocess(
         warnings.simplefilter("ignore", category=RuntimeWarning)  # zero-variance genes in tiny data
         sc.pp.highly_variable_genes(work, n_top_genes=n_hvg, flavor="seurat")
     protected = sorted(_protected_genes(work, labels))
-    keep_genes = work.var["highly_variable"].to_numpy(dtype=bool) | work.var_names.isin(protected)
+    hvg = work.var["highly_variable"].to_numpy(dtype=bool)
+    keep_genes = hvg | work.var_names.isin(protected)
+    # protected targets kept *on top of* the HVGs (those already highly variable are counted once, as HVGs)
+    n_added = int((keep_genes & ~hvg).sum())
+    n_hvg_kept = int(hvg.sum())
     work = work[:, keep_genes].copy()
     sc.pp.scale(work, max_value=max_value, zero_center=not sparse.issparse(work.X))
     n_comps = int(min(n_pcs, work.n_obs - 1, work.n_vars - 1))
@@ -274,12 +279,14 @@ def preprocess(
     }
     record(work, _STEP, entry)
     logger.info(
-        "preprocess: %d -> %d cells, %d -> %d genes (%d HVGs + %d protected targets), %d PCs",
+        "preprocess: %d -> %d cells, %d -> %d genes (%d HVGs + %d perturbation targets kept although not highly "
+        "variable; %d targets protected in all), %d PCs",
         n_in,
         work.n_obs,
         g_in,
         work.n_vars,
-        int(work.var["highly_variable"].sum()),
+        n_hvg_kept,
+        n_added,
         len(protected),
         n_comps,
     )
@@ -287,10 +294,7 @@ def preprocess(
         if t.mod is not None:
             out = t.data.copy()
             out.mod[t.mod] = work
-            try:
-                out.update()
-            except Exception:  # noqa: BLE001 - best effort, as Target.done
-                pass
+            update_mudata(out)
             return out
         return work
     # write back in place: subset the user's object, then carry over what scanpy computed

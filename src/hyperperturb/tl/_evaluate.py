@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hyperperturb._utils import _entries, as_rng, logger, progress, record, resolve
+from hyperperturb._utils._headline import headline, headline_text
 
 from ._baselines import (
     BASELINES,
@@ -262,9 +263,11 @@ def evaluate(
             }
         )
 
+    desc = f"hp.tl.evaluate: {len(splits)} {split} split(s) x {len(methods)} method(s)"
     for s, (all_held, held_cols) in enumerate(
-        progress(list(zip(splits, scored_splits, strict=True)), verbose=verbose, total=len(splits), desc="evaluate")
+        progress(list(zip(splits, scored_splits, strict=True)), verbose=verbose, total=len(splits), desc=desc)
     ):
+        t_split = time.perf_counter()
         train_cols = np.setdiff1d(np.arange(screen.names.size), all_held)
         R_train = screen.reward[:, train_cols]
         m_train = R_train.mean(axis=1)
@@ -346,6 +349,18 @@ def evaluate(
                     _add(s, method, "all", metric, val, subset)
             if want_auroc and tpol is not None:
                 _add(s, method, "all", "policy_auroc", _policy_auroc(tpol, labels), "all")
+        elapsed = time.perf_counter() - t0
+        logger.info(
+            "evaluate: split %d/%d done (%d held out, %d scored, %d method(s)) in %.1f s; %.0f s so far, ~%.0f s left",
+            s + 1,
+            len(splits),
+            all_held.size,
+            held_cols.size,
+            len(methods),
+            time.perf_counter() - t_split,
+            elapsed,
+            elapsed / (s + 1) * (len(splits) - s - 1),
+        )
     results = pd.DataFrame(rows, columns=["split", "model", "perturbation", "metric", "value", "effect"])
     results["split"] = results["split"].astype(np.int64)
     n_nan = int(results["value"].isna().sum())
@@ -402,4 +417,9 @@ def evaluate(
         t = t.copy()
     record(t.adata, _STEP, entry)
     logger.info("evaluate: %d rows in %.1f s", len(results), entry["wall_time"])
+    logger.info(
+        "evaluate: headline (mean over held-out perturbations, all effects; hp.get.evaluation(adata, "
+        "table='headline')):\n%s",
+        headline_text(headline(summary, baselines=baselines_t)),
+    )
     return t.done(copy)

@@ -75,6 +75,9 @@ def fit_model(g, params: TrainParams, *, targets, trainable, batch_size, verbose
     curvature, learn_curvature, epochs, learning_rate = p.curvature, p.learn_curvature, p.epochs, p.learning_rate
     dropout, graph_weight, curriculum, seed = p.dropout, p.graph_weight, p.curriculum, p.seed
     attention, refine, rank, map_kwargs = p.attention, p.refine, p.rank, dict(p.map_kwargs)
+    from ._tensorflow import import_tensorflow
+
+    import_tensorflow()
     import keras
     import tensorflow as tf
     from tensorflow.python.framework import config as tf_config  # public API has no query/disable

@@ -47,7 +47,9 @@ def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
 
     ``features`` and ``adjacency`` (a ``tf.SparseTensor``) are ``None`` for ``model="simple"``.
     """
-    import tensorflow as tf
+    from ._tensorflow import import_tensorflow
+
+    tf = import_tensorflow()
 
     from hyperperturb.nn._graph import normalized_adjacency
     from hyperperturb.nn._models import HyperbolicPerturbationModel, HyperPerturbModel
@@ -156,6 +158,9 @@ def load_model(path: str | Path) -> Any:
     """
     import zipfile
 
+    from ._tensorflow import import_tensorflow
+
+    import_tensorflow()
     import keras
 
     import hyperperturb.nn  # noqa: F401 - registers the serialisable classes

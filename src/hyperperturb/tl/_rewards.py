@@ -145,8 +145,10 @@ def rewards(
     >>> sc.pp.log1p(adata)
     >>> hp.pp.perturbations(adata, key="perturbation", control="non-targeting")
     >>> hp.tl.rewards(adata, verbose=False)
-    >>> hp.get.rewards(adata).shape  # genes x perturbations
+    >>> hp.get.rewards(adata, layout="wide").shape  # genes x perturbations
     (30, 4)
+    >>> hp.get.rewards(adata).columns.tolist()  # tidy: one row per gene and perturbation
+    ['gene', 'perturbation', 'value']
     """
     if statistic not in STATISTICS:
         msg = f"`statistic` must be one of {STATISTICS}, got {statistic!r}."
