@@ -76,7 +76,9 @@ def predict(
     --------
     >>> hp.tl.predict(adata, ["STAT1", "IRF1"], kind="reward")  # doctest: +SKIP
     """
-    import tensorflow as tf
+    from ._tensorflow import import_tensorflow
+
+    tf = import_tensorflow()  # quiet: no TensorFlow C++ start-up lines in a fresh process
 
     from ._model_io import rebuild
 
