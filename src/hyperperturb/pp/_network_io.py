@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,10 @@ def read_table(path: str | PathLike, *, what: str = "network") -> pd.DataFrame:
         msg = f"The {what} file {path.name!r} is empty. Pass an edge list with a header line (e.g. 'source,target,weight')."
         raise ValueError(msg)
     sep = _sep_for(line)
+    header = _has_header(line, sep)
     try:
-        return pd.read_csv(path, sep=sep, engine="c", low_memory=False)
+        df = pd.read_csv(path, sep=sep, engine="c", low_memory=False, header=0 if header else None)
+        return df if header else _name_headerless(df)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         msg = (
             f"Could not parse the {what} file {path.name!r} as a {'tab' if sep == chr(9) else 'comma' if sep == ',' else 'space'}"
@@ -49,6 +52,26 @@ def read_table(path: str | PathLike, *, what: str = "network") -> pd.DataFrame:
         )
         raise ValueError(msg) from e
 
+
+def _has_header(line: str, sep: str) -> bool:
+    """Whether the first line is a header: no field is a number (a weight, PMIDs) or a mode of regulation."""
+    fields = [f.strip().strip('"') for f in re.split(sep, line.strip())]
+    modes = _ACTIVATION | _REPRESSION | {"unknown"}
+    return not any(f.lower() in modes or _NUMBER.fullmatch(f) for f in fields if f)
+
+
+def _name_headerless(df: pd.DataFrame) -> pd.DataFrame:
+    """Column names for a file without header: TRRUST (tf, target, mode, PMIDs) or source, target[, weight]."""
+    n = df.shape[1]
+    if n >= 3 and not pd.api.types.is_numeric_dtype(df[2]):
+        modes = df[2].astype(str).str.strip().str.lower().isin(_ACTIVATION | _REPRESSION | {"unknown"})
+        if modes.mean() > 0.9:  # TRRUST: tf, target, mode of regulation, PMIDs (never a weight)
+            return df.set_axis(["tf", "target", "mode", *(["pmid"] if n >= 4 else []), *map(str, range(4, n))], axis=1)
+    names = ["source", "target", *(["weight"] if n >= 3 else []), *(f"column_{i}" for i in range(3, n))]
+    return df.set_axis(names[:n], axis=1)
+
+
+_NUMBER = re.compile(r"[-+]?[\d.;,]*\d[\d.;,eE+-]*")
 
 # Known gene-column pairs (lower case), most specific first: OmniPath, decoupler/CollecTRI/PROGENy, DoRothEA,
 # TRRUST, STRING (links file, API/TSV export, the symbol subset), generic edge lists.
