@@ -110,7 +110,7 @@ def predict(
         if model_kind == "hyperperturb"
         else {}
     )
-    new = [w for w in wanted if w not in trained]
+    new = list(dict.fromkeys(w for w in wanted if w not in trained))  # a repeated name is one column
     if new:
         if model_kind != "hyperperturb" or head != "distance":
             msg = (
