@@ -255,3 +255,82 @@ def test_require_step_stand_in_design_entry_under_key_is_tracked():
     record(a, "train", {"params": {"seed": 1}, "perturbations": np.asarray(["G0"])})  # retrained
     with pytest.raises(ValueError, match=r"stale.*hp.tl.design\(adata, key_added='next'\)"):
         require_step(a, "next", needed_by="t")
+
+
+def test_hdf5_file_that_is_not_an_anndata_is_a_clear_cli_error(tmp_path, capsys):
+    import h5py
+
+    from hyperperturb._cli import main
+
+    f = tmp_path / "x.h5ad"
+    with h5py.File(f, "w") as h:
+        h["foo"] = np.arange(3)
+    assert main(["info", str(f)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "not another kind of HDF5 file" in err and "Traceback" not in err
+
+
+def test_go_annotation_table_as_network_suggests_network_go(tmp_path):
+    path = tmp_path / "gene2go.tsv"
+    path.write_text(
+        "entrez\tsymbol\tgo_id\tevidence\tontology\n1\tG0\tGO:0008150\tND\tBP\n2\tG1\tGO:0001553\tIEA\tBP\n"
+    )
+    a = screen()
+    _refused(a, ValueError, r"Gene Ontology annotation table.*network='go'", lambda x: hp.pp.gene_network(x, path))
+
+
+# ----------------------------------------------------------------------------------------- edits after training (LOW)
+@pytest.mark.parametrize("what", ["hp_reward", "hp_adjacency"])
+def test_edits_after_training_refused(trained, what):
+    a = trained.copy()
+    if what == "hp_reward":
+        R = np.asarray(a.varm["hp_reward"]).copy()
+        R[0, 0] += 1.0
+        a.varm["hp_reward"] = R
+    else:
+        A = a.varp["hp_adjacency"].tocsr().copy()
+        A.data[:] = 0.5 * A.data
+        a.varp["hp_adjacency"] = A
+    _refused(a, ValueError, rf"\['{what}'\] changed after `hp.tl.train`", hp.tl.predict)
+
+
+def test_edit_checks_survive_h5ad_and_gene_reorder(trained, tmp_path):
+    import anndata as ad
+
+    trained.write_h5ad(tmp_path / "t.h5ad")
+    b = ad.read_h5ad(tmp_path / "t.h5ad")
+    b = b[:, list(b.var_names)[::-1]].copy()
+    np.testing.assert_allclose(
+        hp.tl.predict(b).to_numpy(), hp.tl.predict(trained).loc[list(b.var_names)].to_numpy(), rtol=1e-5, atol=1e-7
+    )
+
+
+def test_concatenated_trained_objects_clear_error(trained):
+    import anndata as ad
+
+    b = trained.copy()
+    b.obs_names = [f"{n}-2" for n in b.obs_names]
+    c = ad.concat([trained, b], uns_merge="first", merge="first")
+    with pytest.raises(ValueError, match=r"cells changed since `hp.tl.rewards`.*Re-run `hp.tl.rewards"):
+        hp.tl.predict(c)
+
+
+def test_sigterm_while_writing_leaves_no_part_file(tmp_path):
+    import os
+    import signal
+
+    from hyperperturb._utils._files import write_atomic
+
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        pytest.skip("SIGTERM is handled by the test runner here")
+    out = tmp_path / "out.h5ad"
+
+    def writer(tmp):
+        tmp.write_text("partial")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(SystemExit) as e:
+        write_atomic(out, writer)
+    assert e.value.code == 128 + signal.SIGTERM
+    assert list(tmp_path.iterdir()) == []  # neither the output nor a hidden .part file
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored

@@ -160,6 +160,36 @@ def cells_digest(adata: AnnData) -> str:
     return f"{len(names)}:{int(np.sum(h, dtype=np.uint64)):016x}"
 
 
+_K1, _K2, _K3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9)
+
+
+def _name_hashes(names: Any) -> np.ndarray:
+    return pd.util.hash_pandas_object(pd.Series(np.asarray(names).astype(str)), index=False).to_numpy(np.uint64)
+
+
+def gene_digest(names: Any, M: Any) -> str:
+    """A digest of a genes x columns matrix keyed by gene name: independent of the order of the genes."""
+    M = np.ascontiguousarray(np.asarray(M, dtype=np.float64))
+    bits = M.reshape(len(M), -1).view(np.uint64)
+    cols = (np.arange(bits.shape[1], dtype=np.uint64) * _K2) | np.uint64(1)
+    with np.errstate(over="ignore"):
+        rows = (bits * cols[None, :]).sum(axis=1, dtype=np.uint64)
+        h = (rows ^ _name_hashes(names)) * _K1
+    return f"{bits.shape}:{int(h.sum(dtype=np.uint64)):016x}"
+
+
+def edge_digest(names: Any, A: Any) -> str:
+    """A digest of a gene x gene adjacency keyed by gene names (independent of the order of the genes)."""
+    from scipy import sparse
+
+    C = sparse.coo_matrix(A)
+    nh = _name_hashes(names)
+    w = np.ascontiguousarray(C.data.astype(np.float64)).view(np.uint64)
+    with np.errstate(over="ignore"):
+        h = nh[C.row] * _K1 + nh[C.col] * _K2 + w * _K3
+    return f"{C.nnz}:{int(h.sum(dtype=np.uint64)):016x}"
+
+
 def _cells_reason(adata: AnnData, led: dict[str, Any], step: str) -> str | None:
     """Why the rewards (and what was computed from them) no longer describe the object's cells, or ``None``."""
     if _kind(step, led.get(step)) not in _CELL_STEPS:

@@ -294,6 +294,7 @@ def validate_step(adata: AnnData, step: str, entry: Any, *, needed_by: str) -> N
     elif step == "train":
         check_train_entry(entry, needed_by=needed_by)
         _check_on_target(adata, entry, needed_by)
+        _check_train_inputs(adata, entry, needed_by)
     elif step == "network":
         key = entry.get("key_added", "hp_adjacency")
         sym = entry.get("params", {}).get("symmetric", True) if isinstance(entry.get("params"), dict) else True
@@ -311,3 +312,33 @@ def _check_on_target(adata: AnnData, entry: dict[str, Any], needed_by: str) -> N
     if abs(amp) > 2.0 * top + 1e-9:
         _fail(f"the stored kernel readout parameter 'on_target' ({amp:.3g})",
               f"exceeds twice the largest observed |reward| ({top:.3g})", "train", needed_by)  # fmt: skip
+
+
+def _check_train_inputs(adata: AnnData, entry: dict[str, Any], needed_by: str) -> None:
+    """What the stored model reads at prediction time (``hp_reward``, the adjacency) is what it was trained with."""
+    from ._ledger import edge_digest, gene_digest
+
+    digests = entry.get("input_digests")
+    if not isinstance(digests, dict):
+        return  # older ledgers
+    now = {
+        "hp_reward": (lambda: gene_digest(adata.var_names, adata.varm["hp_reward"]))
+        if "hp_reward" in adata.varm
+        else None,
+        "hp_adjacency": (lambda: edge_digest(adata.var_names, adata.varp["hp_adjacency"]))
+        if "hp_adjacency" in adata.varp
+        else None,
+    }
+    for key, stored in digests.items():
+        fn = now.get(str(key))
+        where = "varm" if key == "hp_reward" else "varp"
+        if fn is None or str(stored) == "None":
+            continue  # absence is reported by the reader with its own message
+        if fn() != str(stored):
+            step = "hp.tl.rewards" if key == "hp_reward" else "hp.pp.gene_network"
+            msg = (
+                f"{needed_by}: adata.{where}[{key!r}] changed after `hp.tl.train` read it (edited by hand, or "
+                f"overwritten without `{step}`); the stored model would mix old and new data. Re-run `{step}(adata)` "
+                "and `hp.tl.train(adata)`."
+            )
+            raise ValueError(msg)

@@ -193,6 +193,7 @@ def edges_from_frame(
         raise ValueError(msg)
     df = df.copy() if any(not isinstance(c, str) for c in df.columns) else df
     s, t, w = _pick_columns(df, source, target, weight, origin)
+    _refuse_go_annotations(df, (s, t), origin)
     out = pd.DataFrame({"src": df[s].astype(str).to_numpy(), "dst": df[t].astype(str).to_numpy()})
     sign: np.ndarray | None = None
     if w is None:
@@ -215,6 +216,19 @@ def edges_from_frame(
     if sign is not None:
         out["sign"] = sign.astype(np.float64)
     return out, w
+
+
+def _refuse_go_annotations(df: pd.DataFrame, cols: tuple[str, str], origin: str) -> None:
+    """A gene -> GO term table is not an edge list: say so and point to ``network="go"``."""
+    for c in cols:
+        head = df[c].astype(str).head(200)
+        if len(head) and head.str.match(r"^GO:\d{7}$").mean() > 0.9:
+            msg = (
+                f"The {origin} looks like a Gene Ontology annotation table (column {c!r} holds GO term ids such as "
+                f"{head.iloc[0]!r}), not a gene-gene edge list. For a GO similarity graph pass "
+                "`network='go', go_table=<this file or DataFrame>`."
+            )
+            raise ValueError(msg)
 
 
 def edges_from_networkx(graph: Any, weight: str | None) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from hyperperturb._utils import (
 )
 from hyperperturb._utils._atomic import atomic_write
 from hyperperturb._utils._entries import check_varm_key
+from hyperperturb._utils._ledger import edge_digest, gene_digest
 
 from ._train_params import TrainParams
 
@@ -311,6 +312,12 @@ def train(
             "n_prot": g.n_prot,
             "extra_edges": g.extra_edges,
             "has_network": bool(g.info["has_network"]),
+        },
+        "input_digests": {  # what predict reads again, keyed by gene name: edits after training are refused
+            "hp_reward": gene_digest(adata.var_names, adata.varm["hp_reward"]),
+            "hp_adjacency": edge_digest(adata.var_names, adata.varp["hp_adjacency"])
+            if "hp_adjacency" in adata.varp
+            else None,
         },
         "versions": library_versions(),
         "seed": int(seed),
