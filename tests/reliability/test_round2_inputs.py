@@ -334,3 +334,16 @@ def test_sigterm_while_writing_leaves_no_part_file(tmp_path):
     assert e.value.code == 128 + signal.SIGTERM
     assert list(tmp_path.iterdir()) == []  # neither the output nor a hidden .part file
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # restored
+
+
+def test_greedy_design_over_tied_scores_warns():
+    from hyperperturb.tl._design import _rank
+
+    kw = {"coord_c": np.zeros((5, 2)), "coord_s": np.ones((1, 2)), "kappa": 1.0, "rng": np.random.default_rng(0)}
+    with pytest.warns(UserWarning, match=r"5 candidates tie at the cut-off"):
+        _rank("greedy", np.ones(5), degree=np.arange(5.0), n=2, **kw)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        _rank("greedy", np.arange(5.0), degree=np.zeros(5), n=2, **kw)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -139,6 +140,14 @@ def _rank(
     e_scale = effect.max() if effect.size and effect.max() > 0 else 1.0
     if strategy == "greedy":
         order = np.lexsort((-degree, -effect))
+        if order.size > n and np.isclose(effect[order[n - 1]], effect[order[n]], rtol=1e-9, atol=0.0):
+            tied = int(np.isclose(effect, effect[order[n - 1]], rtol=1e-9, atol=0.0).sum())
+            warnings.warn(
+                f"hp.tl.design: {tied} candidates tie at the cut-off (predicted effect {effect[order[n - 1]]:.3g}); "
+                "among them the proposals are ordered by network degree, then candidate order, not by the model.",
+                UserWarning,
+                stacklevel=4,
+            )
         return order[:n], effect[order[:n]] / e_scale, unc[order[:n]]
     # ucb: sequential batch selection; a picked candidate counts as screened for the next picks
     u = unc.copy()

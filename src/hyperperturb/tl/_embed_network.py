@@ -64,7 +64,8 @@ def embed_network(
     radial
         Weight of the hierarchy phase (0 switches it off).
     seed
-        Seed of the initialisation, edge order and negatives; same seed, same map on the same machine.
+        Seed of the initialisation, edge order and negatives; same seed, same map on the same machine. A
+        non-negative integer (``None`` is refused: the seed is recorded to reproduce the map).
     mod
         RNA modality of a MuData.
     verbose

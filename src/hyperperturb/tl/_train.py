@@ -151,11 +151,13 @@ def train(
         of training (:class:`~hyperperturb.nn.ComplexityScheduler`); ``False``: all from the start.
     seed
         Random seed (initialisation, dropout, subsampling of control cells for features). Same data + same seed
-        give an identical embedding on the same machine.
+        give an identical embedding on the same machine. A non-negative integer: ``None`` (a fresh random seed) is
+        refused, since the ledger records the seed to reproduce the result.
     mod
         RNA modality of a MuData.
     prot_mod
-        Protein modality of a MuData (used if present).
+        Protein modality of a MuData (used if present). The default ``"prot"`` also finds ``"adt"`` or ``"protein"``
+        (with a warning when several are present); the modality is resolved once, before any work.
     verbose
         Show a progress bar and log a summary.
     key_added
