@@ -347,3 +347,21 @@ def test_greedy_design_over_tied_scores_warns():
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         _rank("greedy", np.arange(5.0), degree=np.zeros(5), n=2, **kw)
+
+
+def test_ctrl_c_while_parsing_a_network_stays_an_interrupt(tmp_path, monkeypatch):
+    path = tmp_path / "edges.csv"
+    path.write_text("source,target\nG0,G1\n")
+
+    def interrupted(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as e:
+            raise pd.errors.ParserError("Error tokenizing data") from e
+
+    monkeypatch.setattr(pd, "read_csv", interrupted)
+    a = screen()
+    snap = snapshot(a)
+    with pytest.raises(KeyboardInterrupt):
+        hp.pp.gene_network(a, path)
+    assert_unchanged(a, snap)

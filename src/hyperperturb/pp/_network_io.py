@@ -46,11 +46,25 @@ def read_table(path: str | PathLike, *, what: str = "network") -> pd.DataFrame:
         df = pd.read_csv(path, sep=sep, engine="c", low_memory=False, header=0 if header else None)
         return df if header else _name_headerless(df)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        if _interrupted(e):  # Ctrl-C inside the C parser can surface wrapped in a parser error
+            raise KeyboardInterrupt from e
         msg = (
             f"Could not parse the {what} file {path.name!r} as a {'tab' if sep == chr(9) else 'comma' if sep == ',' else 'space'}"
             f"-separated table: {e}. Pass a csv/tsv edge list with a header, or load it yourself and pass a DataFrame."
         )
         raise ValueError(msg) from e
+
+
+def _interrupted(e: BaseException) -> bool:
+    """Whether ``e`` was caused by a ``KeyboardInterrupt`` (in its cause/context chain or its message)."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt) or "KeyboardInterrupt" in str(cur):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 def _has_header(line: str, sep: str) -> bool:
