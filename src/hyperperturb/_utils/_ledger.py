@@ -169,13 +169,17 @@ def _name_hashes(names: Any) -> np.ndarray:
 
 def gene_digest(names: Any, M: Any) -> str:
     """A digest of a genes x columns matrix keyed by gene name: independent of the order of the genes."""
-    M = np.ascontiguousarray(np.asarray(M, dtype=np.float64))
-    bits = M.reshape(len(M), -1).view(np.uint64)
-    cols = (np.arange(bits.shape[1], dtype=np.uint64) * _K2) | np.uint64(1)
+    M = np.asarray(M)
+    M = M.reshape(len(M), -1)
+    cols = (np.arange(M.shape[1], dtype=np.uint64) * _K2) | np.uint64(1)
+    rows = np.empty(len(M), dtype=np.uint64)
+    step = max(1, (1 << 22) // max(M.shape[1], 1))  # blocks of about 4 million values (float64 -> same digest)
     with np.errstate(over="ignore"):
-        rows = (bits * cols[None, :]).sum(axis=1, dtype=np.uint64)
+        for lo in range(0, len(M), step):
+            bits = np.ascontiguousarray(M[lo : lo + step], dtype=np.float64).view(np.uint64)
+            rows[lo : lo + step] = (bits * cols[None, :]).sum(axis=1, dtype=np.uint64)
         h = (rows ^ _name_hashes(names)) * _K1
-    return f"{bits.shape}:{int(h.sum(dtype=np.uint64)):016x}"
+    return f"{M.shape}:{int(h.sum(dtype=np.uint64)):016x}"
 
 
 def edge_digest(names: Any, A: Any) -> str:
