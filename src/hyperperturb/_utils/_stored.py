@@ -315,30 +315,38 @@ def _check_on_target(adata: AnnData, entry: dict[str, Any], needed_by: str) -> N
 
 
 def _check_train_inputs(adata: AnnData, entry: dict[str, Any], needed_by: str) -> None:
-    """What the stored model reads at prediction time (``hp_reward``, the adjacency) is what it was trained with."""
+    """Refuse edits after training to what the stored model reads again at prediction time.
+
+    That is the training perturbations' columns of ``.varm["hp_reward"]`` and ``.varp["hp_adjacency"]`` (digests
+    keyed by gene name, so reordering genes is fine). Absent arrays and columns are reported by the readers.
+    """
     from ._ledger import edge_digest, gene_digest
 
     digests = entry.get("input_digests")
     if not isinstance(digests, dict):
         return  # older ledgers
-    now = {
-        "hp_reward": (lambda: gene_digest(adata.var_names, adata.varm["hp_reward"]))
-        if "hp_reward" in adata.varm
-        else None,
-        "hp_adjacency": (lambda: edge_digest(adata.var_names, adata.varp["hp_adjacency"]))
-        if "hp_adjacency" in adata.varp
-        else None,
-    }
-    for key, stored in digests.items():
-        fn = now.get(str(key))
-        where = "varm" if key == "hp_reward" else "varp"
-        if fn is None or str(stored) == "None":
-            continue  # absence is reported by the reader with its own message
-        if fn() != str(stored):
-            step = "hp.tl.rewards" if key == "hp_reward" else "hp.pp.gene_network"
-            msg = (
-                f"{needed_by}: adata.{where}[{key!r}] changed after `hp.tl.train` read it (edited by hand, or "
-                f"overwritten without `{step}`); the stored model would mix old and new data. Re-run `{step}(adata)` "
-                "and `hp.tl.train(adata)`."
-            )
-            raise ValueError(msg)
+    changed = None
+    stored = str(digests.get("hp_reward", "None"))
+    if stored != "None" and "hp_reward" in adata.varm:
+        rew = adata.uns.get("hyperperturb", {}).get("rewards", {})
+        cols = [str(c) for c in np.asarray(rew.get("perturbations", [])).ravel()] if isinstance(rew, dict) else []
+        pos = {c: k for k, c in enumerate(cols)}
+        held = entry.get("params", {}).get("holdout", []) if isinstance(entry.get("params"), dict) else []
+        held = set() if decode(held) is None else {str(h) for h in np.asarray(held).ravel()}
+        fitted = [str(p) for p in np.asarray(entry.get("perturbations", [])).ravel() if str(p) not in held]
+        R = np.asarray(adata.varm["hp_reward"])
+        if all(p in pos for p in fitted) and R.ndim == 2 and R.shape[1] == len(cols):
+            if gene_digest(adata.var_names, R[:, [pos[p] for p in fitted]]) != stored:
+                changed = ("varm", "hp_reward", "hp.tl.rewards")
+    stored = str(digests.get("hp_adjacency", "None"))
+    if changed is None and stored != "None" and "hp_adjacency" in adata.varp:
+        if edge_digest(adata.var_names, adata.varp["hp_adjacency"]) != stored:
+            changed = ("varp", "hp_adjacency", "hp.pp.gene_network")
+    if changed is not None:
+        where, key, step = changed
+        msg = (
+            f"{needed_by}: adata.{where}[{key!r}] changed after `hp.tl.train` read it (edited by hand, or "
+            f"overwritten without `{step}`); the stored model would mix old and new data. Re-run `{step}(adata)` "
+            "and `hp.tl.train(adata)`."
+        )
+        raise ValueError(msg)

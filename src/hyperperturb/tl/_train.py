@@ -315,8 +315,10 @@ def train(
             "extra_edges": g.extra_edges,
             "has_network": bool(g.info["has_network"]),
         },
-        "input_digests": {  # what predict reads again, keyed by gene name: edits after training are refused
-            "hp_reward": gene_digest(adata.var_names, adata.varm["hp_reward"]),
+        # what predict reads again (the training columns of hp_reward, the adjacency), keyed by gene name:
+        # edits after training are refused; held-out columns are never read, so they are not covered
+        "input_digests": {
+            "hp_reward": gene_digest(adata.var_names, np.asarray(adata.varm["hp_reward"])[:, trainable]),
             "hp_adjacency": edge_digest(adata.var_names, adata.varp["hp_adjacency"])
             if "hp_adjacency" in adata.varp
             else None,
