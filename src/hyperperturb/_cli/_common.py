@@ -79,8 +79,12 @@ def _read(path: str, *, what: str = "input") -> Any:
             import anndata
 
             return anndata.read_h5ad(p)
-    except (OSError, KeyError, ValueError) as e:
-        msg = f"cannot read {str(p)!r} as {suffix[1:]}: {_one_line(e)}"
+    except (OSError, KeyError, ValueError, TypeError) as e:  # TypeError: an HDF5 file that is not an AnnData
+        kind = "a MuData" if suffix == ".h5mu" else "an AnnData"
+        msg = (
+            f"cannot read {str(p)!r} as {suffix[1:]}: {_one_line(e)}. Is it {kind} written by "
+            f"{'mudata' if suffix == '.h5mu' else 'anndata/scanpy'} (not another kind of HDF5 file)?"
+        )
         raise CLIError(msg) from e
     msg = f"{what} file {str(p)!r} must end in .h5ad (AnnData) or .h5mu (MuData)."
     raise CLIError(msg)

@@ -141,7 +141,7 @@ def protein_mod_name(data: Any, prot_mod: str | None = "prot", *, mod: str | Non
     """The name of the protein modality of a MuData, or ``None`` if it has none.
 
     ``prot_mod`` if present; for the default (``None`` or ``"prot"``) the first of ``"prot"``, ``"adt"``,
-    ``"protein"`` present (any case).
+    ``"protein"`` present (any case), with a warning naming the others when several are present.
 
     Raises
     ------
@@ -153,10 +153,15 @@ def protein_mod_name(data: Any, prot_mod: str | None = "prot", *, mod: str | Non
         return prot_mod
     if prot_mod is None or prot_mod == "prot":
         lower = {k.lower(): k for k in names}
-        for cand in PROTEIN_MODALITIES:
-            if cand in lower:
-                return lower[cand]
-        return None
+        found = [lower[c] for c in PROTEIN_MODALITIES if c in lower]
+        if len(found) > 1:
+            warnings.warn(
+                f"The MuData has several protein-like modalities {found}; using {found[0]!r}. Pass "
+                f"`prot_mod=` naming the one to use (e.g. prot_mod={found[1]!r}) to choose explicitly.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return found[0] if found else None
     near = difflib.get_close_matches(str(prot_mod), names, n=1)
     hint = f" Did you mean {near[0]!r}?" if near else ""
     msg = (

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from anndata import AnnData
 
-from ._ledger import get_ledger, require_step
+from ._ledger import check_current, get_ledger, require_step
 from ._validate import NONE, decode
 
 __all__ = ["NONE", "decode"]  # re-exported: the encoding and its decoder live next to sanitize_for_h5ad
@@ -171,15 +171,46 @@ def perturbation_columns(adata: AnnData, key: str) -> list[str]:
 
 
 def basis_key(adata: AnnData, basis: str, *, needed_by: str) -> str:
-    """Find ``basis`` in ``.varm``: tries ``basis``, ``f"X_{basis}"``, then the ``key_added`` recorded by training."""
+    """Find ``basis`` in ``.varm``: tries ``basis``, ``f"X_{basis}"``, then the ``key_added`` recorded by training.
+
+    A map written by ``hp.tl.train`` or ``hp.tl.embed_network`` whose inputs were re-run since is refused.
+    """
     candidates = [basis, f"X_{basis}"]
     key_added = train_params(adata).get("key_added")
     if basis in ("X_poincare", "poincare") and isinstance(key_added, str):
         candidates.append(key_added)
     for key in candidates:
         if key in adata.varm:
+            for step in ("train", "embed_network"):  # the step that wrote this map must be current
+                if params(adata, step).get("key_added") == key:
+                    check_current(adata, step, needed_by=needed_by)
             return key
     if not has_step(adata, "train"):
         train_entry(adata, needed_by=needed_by)  # raises the "run hp.tl.train first" KeyError
     msg = f"No embedding {basis!r} in .varm; available keys: {list(adata.varm)}. Pass one of them as `basis=`."
     raise KeyError(msg)
+
+
+# -- keys ------------------------------------------------------------------------------------------------------------
+
+
+def check_varm_key(adata: AnnData, key: Any, *, owner: str) -> None:
+    """Refuse a ``key_added`` in ``.varm`` that would overwrite results another step owns."""
+    if not isinstance(key, str) or not key:
+        msg = f"key_added must be a non-empty string, got {key!r}."
+        raise ValueError(msg)
+    owned = {"hp_reward": "hp.tl.rewards", "hp_policy_target": "hp.tl.rewards", "hp_policy": "hp.tl.train"}
+    if owner != "hp.tl.train":
+        owned["X_poincare"] = "hp.tl.train"
+        tk = params(adata, "train").get("key_added")
+        if isinstance(tk, str):
+            owned[tk] = "hp.tl.train"
+    mk = params(adata, "embed_network").get("key_added")
+    if owner != "hp.tl.embed_network" and isinstance(mk, str):
+        owned[mk] = "hp.tl.embed_network"
+    if key in owned:
+        msg = (
+            f"key_added={key!r} would overwrite .varm[{key!r}], written by `{owned[key]}`; choose another key "
+            f"(e.g. {key + '_2'!r})."
+        )
+        raise ValueError(msg)

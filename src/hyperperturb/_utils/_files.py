@@ -12,12 +12,41 @@ __all__ = ["atomic_file", "check_output_file", "check_writable_dir", "write_atom
 
 
 @contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`SystemExit` (exit status 143) so that clean-up code runs.
+
+    By default SIGTERM ends the process without unwinding, which would leave a hidden temporary file behind.
+    Only the main thread can install signal handlers; elsewhere this does nothing.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def _raise(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if previous not in (signal.SIG_DFL, None):  # someone else handles SIGTERM: leave it to them
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
 def atomic_file(path: str | os.PathLike, *, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed onto ``path``, on any error removed.
 
     The temporary file lives in the same folder (so the final :func:`os.replace` is atomic on POSIX and Windows)
     and keeps the suffix of ``path`` (writers such as ``write_h5ad`` look at it). A failure or ``KeyboardInterrupt``
-    while writing leaves ``path`` exactly as it was (absent, or the previous complete file) and no temporary file.
+    while writing leaves ``path`` exactly as it was (absent, or the previous complete file) and no temporary file;
+    so does ``SIGTERM`` (turned into :class:`SystemExit` while writing, when nobody else handles it).
 
     Examples
     --------
@@ -32,7 +61,8 @@ def atomic_file(path: str | os.PathLike, *, suffix: str | None = None) -> Iterat
     tmp = Path(name)
     try:
         tmp.unlink()  # writers create the file themselves (h5py refuses some pre-existing empty files)
-        yield tmp
+        with _sigterm_raises():
+            yield tmp
         if not tmp.exists():
             msg = f"nothing was written to the temporary file for {str(path)!r}"
             raise OSError(msg)

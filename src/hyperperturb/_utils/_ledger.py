@@ -10,6 +10,7 @@ from importlib.metadata import version as _dist_version
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 
 from ._stored import validate_step
@@ -28,6 +29,7 @@ _PRODUCERS = {
     "train": "hp.tl.train(adata)",
     "evaluation": "hp.tl.evaluate(adata)",
     "design": "hp.tl.design(adata)",
+    "embed_network": "hp.tl.embed_network(adata)",
 }
 
 # What each step is computed from: re-running one of these makes the step's stored results stale.
@@ -37,7 +39,10 @@ DEPENDS_ON = {
     "train": ("rewards", "network"),
     "evaluation": ("rewards", "network"),
     "design": ("train",),
+    "embed_network": ("network",),
 }
+#: Key naming the kind of a ledger entry stored under a user-chosen key (``hp.tl.design(key_added=...)``).
+KIND = "kind"
 #: Key of the content digest of each ledger entry, and of the digests of the entries it was computed from.
 RUN_ID = "run_id"
 # Fields that differ between identical runs (timings, library versions): not part of the digest.
@@ -132,12 +137,93 @@ def array_digest(*arrays: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def record(adata: AnnData, step: str, entry: dict[str, Any]) -> None:
+def _kind(step: str, entry: Any) -> str:
+    """The kind of step that wrote ``entry`` (its ledger key unless it was stored under a ``key_added``)."""
+    kind = entry.get(KIND) if isinstance(entry, dict) else None
+    return str(kind) if kind is not None else step
+
+
+#: Steps whose results describe the cells that ``hp.tl.rewards`` read (directly or through ``rewards``).
+_CELL_STEPS = frozenset({"rewards", "train", "evaluation", "design"})
+
+
+def cells_digest(adata: AnnData) -> str:
+    """An order-free digest of the cells (``obs_names``) and their control flags (``obs['hp_control']``).
+
+    Stored by ``hp.tl.rewards``: removing, adding or renaming cells, or editing which cells are controls,
+    changes it (reordering cells does not, since nothing computed from cells depends on their order).
+    """
+    names = pd.Index(adata.obs_names.astype(str))
+    ctrl = np.asarray(adata.obs["hp_control"], dtype=bool) if "hp_control" in adata.obs else np.zeros(len(names), bool)
+    h = pd.util.hash_pandas_object(pd.Series(names.to_numpy()), index=False).to_numpy(np.uint64)
+    h = h ^ (ctrl.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    return f"{len(names)}:{int(np.sum(h, dtype=np.uint64)):016x}"
+
+
+_K1, _K2, _K3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9)
+
+
+def _name_hashes(names: Any) -> np.ndarray:
+    return pd.util.hash_pandas_object(pd.Series(np.asarray(names).astype(str)), index=False).to_numpy(np.uint64)
+
+
+def gene_digest(names: Any, M: Any) -> str:
+    """A digest of a genes x columns matrix keyed by gene name: independent of the order of the genes."""
+    M = np.asarray(M)
+    M = M.reshape(len(M), -1)
+    cols = (np.arange(M.shape[1], dtype=np.uint64) * _K2) | np.uint64(1)
+    rows = np.empty(len(M), dtype=np.uint64)
+    step = max(1, (1 << 22) // max(M.shape[1], 1))  # blocks of about 4 million values (float64 -> same digest)
+    with np.errstate(over="ignore"):
+        for lo in range(0, len(M), step):
+            bits = np.ascontiguousarray(M[lo : lo + step], dtype=np.float64).view(np.uint64)
+            rows[lo : lo + step] = (bits * cols[None, :]).sum(axis=1, dtype=np.uint64)
+        h = (rows ^ _name_hashes(names)) * _K1
+    return f"{M.shape}:{int(h.sum(dtype=np.uint64)):016x}"
+
+
+def edge_digest(names: Any, A: Any) -> str:
+    """A digest of a gene x gene adjacency keyed by gene names (independent of the order of the genes)."""
+    from scipy import sparse
+
+    C = sparse.coo_matrix(A)
+    nh = _name_hashes(names)
+    w = np.ascontiguousarray(C.data.astype(np.float64)).view(np.uint64)
+    with np.errstate(over="ignore"):
+        h = nh[C.row] * _K1 + nh[C.col] * _K2 + w * _K3
+    return f"{C.nnz}:{int(h.sum(dtype=np.uint64)):016x}"
+
+
+def _cells_reason(adata: AnnData, led: dict[str, Any], step: str) -> str | None:
+    """Why the rewards (and what was computed from them) no longer describe the object's cells, or ``None``."""
+    if _kind(step, led.get(step)) not in _CELL_STEPS:
+        return None
+    rew = led.get("rewards")
+    stored = rew.get("cells") if isinstance(rew, dict) else None
+    if stored is None:  # written before cells were recorded
+        return None
+    if str(stored) == cells_digest(adata):
+        return None
+    n_then = str(stored).split(":", 1)[0]
+    what = (
+        f"it read {n_then} cells, the object now has {adata.n_obs}"
+        if n_then != str(adata.n_obs)
+        else "cell names or obs['hp_control'] changed"
+    )
+    return (
+        f"the cells changed since `hp.tl.rewards` ran ({what}); the rewards and everything computed from them "
+        "describe other cells. Re-run `hp.tl.rewards(adata)` (and `hp.pp.perturbations` first if control labels "
+        "changed)"
+    )
+
+
+def record(adata: AnnData, step: str, entry: dict[str, Any], *, kind: str | None = None) -> None:
     """Store ``entry`` under ``adata.uns['hyperperturb'][step]`` (h5ad-safe) and stamp the package version.
 
     Each entry gets ``run_id`` (a digest of its content) and ``inputs`` (the ``run_id`` of each step it depends
     on, :data:`DEPENDS_ON`, as it was when this step ran), so that :func:`require_step` can refuse results
-    computed from an upstream step's older output.
+    computed from an upstream step's older output. ``kind`` names the step when ``step`` is a user-chosen key
+    (``hp.tl.design(key_added=...)``): the entry is then tracked like one stored under ``kind``.
     """
     led = adata.uns.get(LEDGER_KEY)
     if not isinstance(led, dict):
@@ -146,8 +232,10 @@ def record(adata: AnnData, step: str, entry: dict[str, Any]) -> None:
     clean = sanitize_for_h5ad(entry)
     if isinstance(clean, dict):
         clean = dict(clean)
+        if kind is not None and kind != step:
+            clean[KIND] = kind
         inputs = {}
-        for dep in DEPENDS_ON.get(step, ()):
+        for dep in DEPENDS_ON.get(kind or step, ()):
             dep_entry = led.get(dep)
             if isinstance(dep_entry, dict) and RUN_ID in dep_entry:
                 inputs[dep] = str(dep_entry[RUN_ID])
@@ -169,7 +257,8 @@ def stale_reason(led: dict[str, Any], step: str, *, _seen: tuple[str, ...] = ())
     inputs = entry.get(INPUTS)
     if not isinstance(inputs, dict):
         return None
-    for dep in DEPENDS_ON.get(step, ()):
+    kind = _kind(step, entry)
+    for dep in DEPENDS_ON.get(kind, ()):
         # upstream first: a stale input is reported at its own level
         deeper = stale_reason(led, dep, _seen=(*_seen, step))
         if deeper is not None:
@@ -180,14 +269,45 @@ def stale_reason(led: dict[str, Any], step: str, *, _seen: tuple[str, ...] = ())
         if now_id is None:
             continue  # absent now (handled by the caller) or an old entry without id
         if now_id != used:  # re-run since, or run for the first time after this step
-            how = _PRODUCERS.get(step, step)
+            how = _PRODUCERS.get(kind, kind)
+            if kind != step:
+                how = f"{how.rstrip(')')}, key_added={step!r})"
             dep_how = _PRODUCERS.get(dep, dep).split("(")[0]
             what = "was re-run" if used is not None else "was run"
             return (
                 f"the {step!r} results were computed from an earlier output of `{dep_how}`, which {what} since; "
-                f"they are stale. Re-run `{how}`"
+                f"they are stale. Re-run `{how}` (and the steps after it)"
             )
     return None
+
+
+def check_ledger_key(adata: AnnData, key: Any, *, kind: str) -> None:
+    """Refuse a ``key_added`` that would overwrite a ledger entry of another step (``hp.tl.design(key_added=...)``)."""
+    reserved = (set(_PRODUCERS) | {"version", "embed_network"}) - {kind}
+    now = get_ledger(adata).get(key) if isinstance(key, str) else None
+    other = now is not None and (not isinstance(now, dict) or _kind(str(key), now) != kind)
+    if not isinstance(key, str) or not key or key in reserved or other:
+        msg = (
+            f"`key_added` must be a new ledger key such as {kind!r}, got {key!r}"
+            f"{' (it holds results of another step)' if isinstance(key, str) and (key in reserved or other) else ''}. "
+            f"Reserved keys: {sorted(reserved)}."
+        )
+        raise ValueError(msg)
+
+
+def check_current(adata: AnnData, step: str, *, needed_by: str) -> None:
+    """Refuse (:class:`ValueError`) results of ``step`` computed from an upstream output that was re-run since.
+
+    Nothing happens when ``step`` has not been recorded: readers of plain ``.varm``/``.var`` arrays written by
+    other tools keep working.
+    """
+    led = get_ledger(adata)
+    if step not in led:
+        return
+    stale = stale_reason(led, step) or _cells_reason(adata, led, step)
+    if stale is not None:
+        msg = f"{needed_by}: {stale}."
+        raise ValueError(msg)
 
 
 def require_step(adata: AnnData, step: str, *, needed_by: str) -> dict[str, Any]:
@@ -198,9 +318,9 @@ def require_step(adata: AnnData, step: str, *, needed_by: str) -> dict[str, Any]
         msg = f"{needed_by} needs the results of `{how.split('(')[0]}`, which has not been run on this object. Run `{how}` first."
         raise KeyError(msg)
     entry = led[step]
-    stale = stale_reason(led, step)
+    stale = stale_reason(led, step) or _cells_reason(adata, led, step)
     if stale is not None:
-        msg = f"{needed_by}: {stale} (and the steps after it)."
+        msg = f"{needed_by}: {stale}."
         raise ValueError(msg)
     missing = [k for k in _REQUIRED.get(step, ()) if not isinstance(entry, dict) or k not in entry]
     if missing:

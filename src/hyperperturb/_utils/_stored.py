@@ -39,6 +39,14 @@ _KERNEL: dict[str, tuple[float | None, float | None]] = {
     "tau": (0.0, None),
     "kappa": (0.0, None),
     "curvature": (0.0, None),
+    "gamma": (0.0, None),
+    "on_target": (None, None),  # bounded by the rewards' scale in validate_step
+}
+# the held-out readout's choices (absent in older ledgers)
+_KERNEL_CHOICES = {
+    "prior": ("mean", "median"),
+    "source": ("none", "graph", "embedding"),
+    "geometry": ("poincare", "euclidean"),
 }
 
 
@@ -154,8 +162,8 @@ def check_train_entry(entry: dict[str, Any], *, needed_by: str) -> None:
     params = entry.get("params", {})
     if isinstance(params, dict):
         for name, (lo, hi, integer) in _TRAIN_PARAMS.items():
-            if name not in params or decode(params[name]) is None:
-                continue
+            if name not in params:
+                continue  # older ledgers: absent; a stored "None" is refused below (never int(None) later)
             v = _number(params[name])
             what = f"the stored training parameter {name!r} ({params[name]!r})"
             if v is None or not np.isfinite(v):
@@ -177,8 +185,19 @@ def check_train_entry(entry: dict[str, Any], *, needed_by: str) -> None:
                 )
             if not np.isfinite(arr.astype(np.float64, copy=False)).all():
                 _fail(f"the stored model weight {name!r}", "has NaN/infinite values", "train", needed_by)
+    _check_train_arrays(entry, needed_by)
     kern = entry.get("kernel")
     if isinstance(kern, dict):
+        for name, allowed in _KERNEL_CHOICES.items():
+            if name in kern and str(decode(kern[name])) not in allowed:
+                _fail(f"the stored kernel readout choice {name!r} ({kern[name]!r})", f"is not one of {list(allowed)}",
+                      "train", needed_by)  # fmt: skip
+        if "reliability" in kern:
+            rel = _as_float_array(kern["reliability"], "the stored kernel readout 'reliability'", "train", needed_by)
+            n_src = len(np.asarray(kern.get("perturbations", rel)).ravel())
+            if rel.size != n_src or not np.isfinite(rel).all() or (np.abs(rel) > 1 + 1e-9).any():
+                _fail("the stored kernel readout 'reliability'", f"is not {n_src} finite values in [-1, 1]", "train",
+                      needed_by)  # fmt: skip
         for name, (lo, hi) in _KERNEL.items():
             if name not in kern:
                 continue
@@ -188,6 +207,70 @@ def check_train_entry(entry: dict[str, Any], *, needed_by: str) -> None:
                 _fail(what, "is not a finite number", "train", needed_by)
             if (lo is not None and v < lo) or (hi is not None and v > hi):
                 _fail(what, f"is outside [{lo}, {hi if hi is not None else 'inf'}]", "train", needed_by)
+
+
+def _corrupt(field: str, problem: str, needed_by: str) -> NoReturn:
+    msg = (
+        f"{needed_by}: the ledger entry 'train' is corrupted: its {field!r} {problem}. It was changed after "
+        "`hp.tl.train` wrote it (hand edit, damaged file). Re-run `hp.tl.train(adata)`."
+    )
+    raise ValueError(msg)
+
+
+def _int_array(entry: dict[str, Any], key: str, needed_by: str, sub: dict[str, Any] | None = None) -> np.ndarray:
+    src = entry if sub is None else sub
+    arr = np.asarray(src[key])
+    if arr.dtype.kind not in "iub" and not (
+        arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all()
+    ):
+        _corrupt(key, f"is not an integer array (dtype {arr.dtype})", needed_by)
+    return arr.astype(np.int64).ravel()
+
+
+def _check_train_arrays(entry: dict[str, Any], needed_by: str) -> None:
+    """The structure of the arrays a ``train`` entry holds: lengths, index ranges, finiteness (each if present)."""
+    n_p = len(np.asarray(entry.get("perturbations", [])).ravel())
+    graph = entry.get("graph")
+    n_nodes = None
+    if isinstance(graph, dict) and "nodes" in graph:
+        n_nodes = len(np.asarray(graph["nodes"]).ravel())
+        parts = [int(_number(graph.get(k, 0)) or 0) for k in ("n_genes", "n_extra", "n_prot")]
+        if min(parts) < 0 or sum(parts) != n_nodes:
+            _corrupt("graph", f"counts n_genes/n_extra/n_prot {parts} do not add up to its {n_nodes} nodes", needed_by)
+        ee = graph.get("extra_edges")
+        if isinstance(ee, dict) and "i" in ee and "j" in ee:
+            i, j = _int_array(ee, "i", needed_by, ee), _int_array(ee, "j", needed_by, ee)
+            w = _as_float_array(ee.get("weight", np.ones(i.size)), "the stored extra edges", "train", needed_by).ravel()
+            if i.size != j.size or w.size != i.size:
+                _corrupt("graph.extra_edges", "arrays i, j, weight have different lengths", needed_by)
+            if i.size and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= n_nodes):
+                _corrupt("graph.extra_edges", f"indices lie outside the {n_nodes} graph nodes", needed_by)
+            if not np.isfinite(w).all():
+                _corrupt("graph.extra_edges", "weights are not finite", needed_by)
+    if n_nodes is not None and isinstance(entry.get("node_features"), dict) and "values" in entry["node_features"]:
+        F = _as_float_array(entry["node_features"]["values"], "the stored node features", "train", needed_by)
+        if F.ndim != 2 or F.shape[0] != n_nodes or not np.isfinite(F).all():
+            _corrupt("node_features", f"values are not a finite {n_nodes}-row matrix (shape {F.shape})", needed_by)
+    if "target_node" in entry:
+        tn = _int_array(entry, "target_node", needed_by)
+        if tn.size != n_p or (n_nodes is not None and tn.size and (tn.min() < -1 or tn.max() >= n_nodes)):
+            _corrupt("target_node", f"is not {n_p} node indices in [-1, {n_nodes})", needed_by)
+    for key in ("perturbation_bias", "scorable"):
+        if key in entry and len(np.asarray(entry[key]).ravel()) != n_p:
+            _corrupt(key, f"does not have one value per perturbation ({n_p})", needed_by)
+    for key in ("perturbation_embedding", "extra_embedding", "perturbation_bias", "reward_baseline"):
+        if key in entry:
+            arr = _as_float_array(entry[key], f"the stored {key!r}", "train", needed_by)
+            if not np.isfinite(arr).all():
+                _corrupt(key, "has NaN/infinite values", needed_by)
+    if "perturbation_embedding" in entry and n_p:
+        emb = np.asarray(entry["perturbation_embedding"])
+        if emb.ndim != 2 or emb.shape[0] != n_p:
+            _corrupt("perturbation_embedding", f"has shape {emb.shape}, expected ({n_p}, dim)", needed_by)
+    if isinstance(graph, dict) and "reward_baseline" in entry and "n_genes" in graph:
+        n_g = int(_number(graph["n_genes"]) or 0)
+        if len(np.asarray(entry["reward_baseline"]).ravel()) != n_g:
+            _corrupt("reward_baseline", f"does not have one value per trained gene ({n_g})", needed_by)
 
 
 def check_rewards_outputs(adata: AnnData, entry: dict[str, Any], *, needed_by: str) -> None:
@@ -210,7 +293,60 @@ def validate_step(adata: AnnData, step: str, entry: Any, *, needed_by: str) -> N
         check_rewards_outputs(adata, entry, needed_by=needed_by)
     elif step == "train":
         check_train_entry(entry, needed_by=needed_by)
+        _check_on_target(adata, entry, needed_by)
+        _check_train_inputs(adata, entry, needed_by)
     elif step == "network":
         key = entry.get("key_added", "hp_adjacency")
         sym = entry.get("params", {}).get("symmetric", True) if isinstance(entry.get("params"), dict) else True
         check_adjacency(adata, str(key), needed_by=needed_by, symmetric=bool(sym))
+
+
+def _check_on_target(adata: AnnData, entry: dict[str, Any], needed_by: str) -> None:
+    """The stored on-target amplitude is an excess in reward units: never beyond the largest observed reward."""
+    kern = entry.get("kernel")
+    amp = _number(kern.get("on_target")) if isinstance(kern, dict) and "on_target" in kern else None
+    if amp is None or "hp_reward" not in adata.varm:
+        return
+    R = np.asarray(adata.varm["hp_reward"], dtype=np.float64)
+    top = float(np.nanmax(np.abs(R))) if R.size and np.isfinite(R).any() else 0.0
+    if abs(amp) > 2.0 * top + 1e-9:
+        _fail(f"the stored kernel readout parameter 'on_target' ({amp:.3g})",
+              f"exceeds twice the largest observed |reward| ({top:.3g})", "train", needed_by)  # fmt: skip
+
+
+def _check_train_inputs(adata: AnnData, entry: dict[str, Any], needed_by: str) -> None:
+    """Refuse edits after training to what the stored model reads again at prediction time.
+
+    That is the training perturbations' columns of ``.varm["hp_reward"]`` and ``.varp["hp_adjacency"]`` (digests
+    keyed by gene name, so reordering genes is fine). Absent arrays and columns are reported by the readers.
+    """
+    from ._ledger import edge_digest, gene_digest
+
+    digests = entry.get("input_digests")
+    if not isinstance(digests, dict):
+        return  # older ledgers
+    changed = None
+    stored = str(digests.get("hp_reward", "None"))
+    if stored != "None" and "hp_reward" in adata.varm:
+        rew = adata.uns.get("hyperperturb", {}).get("rewards", {})
+        cols = [str(c) for c in np.asarray(rew.get("perturbations", [])).ravel()] if isinstance(rew, dict) else []
+        pos = {c: k for k, c in enumerate(cols)}
+        held = entry.get("params", {}).get("holdout", []) if isinstance(entry.get("params"), dict) else []
+        held = set() if decode(held) is None else {str(h) for h in np.asarray(held).ravel()}
+        fitted = [str(p) for p in np.asarray(entry.get("perturbations", [])).ravel() if str(p) not in held]
+        R = np.asarray(adata.varm["hp_reward"])
+        if all(p in pos for p in fitted) and R.ndim == 2 and R.shape[1] == len(cols):
+            if gene_digest(adata.var_names, R[:, [pos[p] for p in fitted]]) != stored:
+                changed = ("varm", "hp_reward", "hp.tl.rewards")
+    stored = str(digests.get("hp_adjacency", "None"))
+    if changed is None and stored != "None" and "hp_adjacency" in adata.varp:
+        if edge_digest(adata.var_names, adata.varp["hp_adjacency"]) != stored:
+            changed = ("varp", "hp_adjacency", "hp.pp.gene_network")
+    if changed is not None:
+        where, key, step = changed
+        msg = (
+            f"{needed_by}: adata.{where}[{key!r}] changed after `hp.tl.train` read it (edited by hand, or "
+            f"overwritten without `{step}`); the stored model would mix old and new data. Re-run `{step}(adata)` "
+            "and `hp.tl.train(adata)`."
+        )
+        raise ValueError(msg)

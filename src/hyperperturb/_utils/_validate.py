@@ -24,6 +24,18 @@ def check_seed(seed: Any, *, name: str = "seed") -> None:
         raise ValueError(msg)
 
 
+def check_fixed_seed(seed: Any, *, name: str = "seed") -> None:
+    """A seed that the ledger can record: a non-negative integer (``None`` and generators are refused clearly)."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        msg = (
+            f"`{name}` must be a non-negative integer, got {seed!r}: the seed of every result is recorded so that it "
+            f"can be reproduced, so a fresh random seed is not supported. Pass e.g. {name}=0 (another integer "
+            "gives another draw)."
+        )
+        raise TypeError(msg)
+    check_seed(seed, name=name)
+
+
 def as_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     """A NumPy generator from a seed (``None`` gives a non-reproducible generator); bad seeds raise clearly."""
     if isinstance(seed, np.random.Generator):

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from hyperperturb._utils import require_step, resolve
+from hyperperturb._utils import get_ledger, require_step, resolve
 
 
 def design(data: Any, *, key: str = "design", mod: str = "rna") -> pd.DataFrame:
@@ -36,7 +36,14 @@ def design(data: Any, *, key: str = "design", mod: str = "rna") -> pd.DataFrame:
     >>> hp.tl.design(adata, n=5)  # doctest: +SKIP
     >>> hp.get.design(adata)  # doctest: +SKIP
     """
-    entry = require_step(resolve(data, mod=mod).adata, str(key), needed_by="hp.get.design")
+    adata = resolve(data, mod=mod).adata
+    led = get_ledger(adata)
+    if str(key) not in led:
+        stored = [k for k, v in led.items() if isinstance(v, dict) and (k == "design" or v.get("kind") == "design")]
+        hint = f"designs are stored under {stored}." if stored else "run `hp.tl.design(adata)` first."
+        msg = f"No design stored under key={key!r}; {hint}"
+        raise KeyError(msg)
+    entry = require_step(adata, str(key), needed_by="hp.get.design")
     out = entry.get("proposals")
     if out is None:
         msg = f"The ledger entry {key!r} holds no proposals; it was not written by `hp.tl.design`."

@@ -73,6 +73,12 @@ def embedding(data: Any, *, basis: str = "X_poincare", extra_nodes: bool = True,
             (~ok).sum(),
             len(ok),
         )
+    if not ok.any():
+        msg = (
+            f"hp.get.embedding: .varm[{key!r}] has no finite row (all NaN/infinite); it was damaged after it was "
+            "written. Re-run `hp.tl.train(adata)` (or `hp.tl.embed_network` for a network map)."
+        )
+        raise ValueError(msg)
     x, value, measured = x[ok], value[ok], measured[ok]
     names = [n for n, keep in zip(names, ok, strict=True) if keep]
     if geometry(adata) == "euclidean":

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from hyperperturb._utils import logger, require_step, resolve
+from hyperperturb._utils import check_current, logger, require_step, resolve
 from hyperperturb._utils._entries import perturbation_columns
 from hyperperturb._utils._validate import unknown_gene_message
 
@@ -67,6 +67,7 @@ def rank_perturbations(
     t = resolve(data, mod=mod)
     adata = t.adata
     key, step = _SOURCES[source]
+    check_current(adata, step, needed_by=f"hp.get.rank_perturbations(source={source!r})")
     if key not in adata.varm:
         require_step(adata, step, needed_by=f"hp.get.rank_perturbations(source={source!r})")
         msg = f".varm[{key!r}] is missing although {step!r} is recorded in .uns; re-run the step that writes it."

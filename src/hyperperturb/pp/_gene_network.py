@@ -317,7 +317,7 @@ _LOW_COVERAGE = 0.05
 
 def _check_graph(A: sparse.spmatrix, *, n_matched: int, G: int, description: str, allow_empty: bool) -> None:
     """Refuse an empty graph (unless ``allow_empty``) and warn when the network matches almost no genes."""
-    if A.nnz == 0 and not allow_empty:
+    if not (np.asarray(A.data, dtype=np.float32) > 0).any() and not allow_empty:  # zero/underflowing weights: no edge
         msg = (
             f"The network ({description}) gives no edge between measured genes ({n_matched} of {G} genes matched); "
             "training on it would use no graph. Check the identifiers (`mapping=`), `min_weight=` or `hops=2`, or "

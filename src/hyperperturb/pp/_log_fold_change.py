@@ -165,8 +165,8 @@ def log_fold_change(
     lfc = _lfc(X, mean, chunk_size)
 
     # protein: MuData modality (own X, own control cells) or AnnData .obsm["protein"]
-    prot = resolve_protein(t, prot_mod)
-    pname = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else prot_mod
+    pname = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else prot_mod  # resolved once
+    prot = resolve_protein(t, pname)
     prot_result: tuple[np.ndarray, np.ndarray] | None = None
     prot_entry: dict[str, Any] | None = None
     if prot is not None:

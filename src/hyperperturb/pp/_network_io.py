@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -40,15 +41,51 @@ def read_table(path: str | PathLike, *, what: str = "network") -> pd.DataFrame:
         msg = f"The {what} file {path.name!r} is empty. Pass an edge list with a header line (e.g. 'source,target,weight')."
         raise ValueError(msg)
     sep = _sep_for(line)
+    header = _has_header(line, sep)
     try:
-        return pd.read_csv(path, sep=sep, engine="c", low_memory=False)
+        df = pd.read_csv(path, sep=sep, engine="c", low_memory=False, header=0 if header else None)
+        return df if header else _name_headerless(df)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
+        if _interrupted(e):  # Ctrl-C inside the C parser can surface wrapped in a parser error
+            raise KeyboardInterrupt from e
         msg = (
             f"Could not parse the {what} file {path.name!r} as a {'tab' if sep == chr(9) else 'comma' if sep == ',' else 'space'}"
             f"-separated table: {e}. Pass a csv/tsv edge list with a header, or load it yourself and pass a DataFrame."
         )
         raise ValueError(msg) from e
 
+
+def _interrupted(e: BaseException) -> bool:
+    """Whether ``e`` was caused by a ``KeyboardInterrupt`` (in its cause/context chain or its message)."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, KeyboardInterrupt) or "KeyboardInterrupt" in str(cur):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _has_header(line: str, sep: str) -> bool:
+    """Whether the first line is a header: no field is a number (a weight, PMIDs) or a mode of regulation."""
+    fields = [f.strip().strip('"') for f in re.split(sep, line.strip())]
+    modes = _ACTIVATION | _REPRESSION | {"unknown"}
+    return not any(f.lower() in modes or _NUMBER.fullmatch(f) for f in fields if f)
+
+
+def _name_headerless(df: pd.DataFrame) -> pd.DataFrame:
+    """Column names for a file without header: TRRUST (tf, target, mode, PMIDs) or source, target[, weight]."""
+    n = df.shape[1]
+    if n >= 3 and not pd.api.types.is_numeric_dtype(df[2]):
+        modes = df[2].astype(str).str.strip().str.lower().isin(_ACTIVATION | _REPRESSION | {"unknown"})
+        if modes.mean() > 0.9:  # TRRUST: tf, target, mode of regulation, PMIDs (never a weight)
+            return df.set_axis(["tf", "target", "mode", *(["pmid"] if n >= 4 else []), *map(str, range(4, n))], axis=1)
+    names = ["source", "target", *(["weight"] if n >= 3 else []), *(f"column_{i}" for i in range(3, n))]
+    return df.set_axis(names[:n], axis=1)
+
+
+_NUMBER = re.compile(r"[-+]?[\d.;,]*\d[\d.;,eE+-]*")
 
 # Known gene-column pairs (lower case), most specific first: OmniPath, decoupler/CollecTRI/PROGENy, DoRothEA,
 # TRRUST, STRING (links file, API/TSV export, the symbol subset), generic edge lists.
@@ -170,6 +207,7 @@ def edges_from_frame(
         raise ValueError(msg)
     df = df.copy() if any(not isinstance(c, str) for c in df.columns) else df
     s, t, w = _pick_columns(df, source, target, weight, origin)
+    _refuse_go_annotations(df, (s, t), origin)
     out = pd.DataFrame({"src": df[s].astype(str).to_numpy(), "dst": df[t].astype(str).to_numpy()})
     sign: np.ndarray | None = None
     if w is None:
@@ -192,6 +230,19 @@ def edges_from_frame(
     if sign is not None:
         out["sign"] = sign.astype(np.float64)
     return out, w
+
+
+def _refuse_go_annotations(df: pd.DataFrame, cols: tuple[str, str], origin: str) -> None:
+    """A gene -> GO term table is not an edge list: say so and point to ``network="go"``."""
+    for c in cols:
+        head = df[c].astype(str).head(200)
+        if len(head) and head.str.match(r"^GO:\d{7}$").mean() > 0.9:
+            msg = (
+                f"The {origin} looks like a Gene Ontology annotation table (column {c!r} holds GO term ids such as "
+                f"{head.iloc[0]!r}), not a gene-gene edge list. For a GO similarity graph pass "
+                "`network='go', go_table=<this file or DataFrame>`."
+            )
+            raise ValueError(msg)
 
 
 def edges_from_networkx(graph: Any, weight: str | None) -> pd.DataFrame:

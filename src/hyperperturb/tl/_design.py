@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from hyperperturb._utils import _entries, as_rng, logger, record, resolve
+from hyperperturb._utils import _entries, as_rng, check_ledger_key, logger, record, resolve
 
 from ._baselines import fit_linear, predict_linear
 from ._splits import Screen, make_splits, read_screen
@@ -139,6 +140,14 @@ def _rank(
     e_scale = effect.max() if effect.size and effect.max() > 0 else 1.0
     if strategy == "greedy":
         order = np.lexsort((-degree, -effect))
+        if order.size > n and np.isclose(effect[order[n - 1]], effect[order[n]], rtol=1e-9, atol=0.0):
+            tied = int(np.isclose(effect, effect[order[n - 1]], rtol=1e-9, atol=0.0).sum())
+            warnings.warn(
+                f"hp.tl.design: {tied} candidates tie at the cut-off (predicted effect {effect[order[n - 1]]:.3g}); "
+                "among them the proposals are ordered by network degree, then candidate order, not by the model.",
+                UserWarning,
+                stacklevel=4,
+            )
         return order[:n], effect[order[:n]] / e_scale, unc[order[:n]]
     # ucb: sequential batch selection; a picked candidate counts as screened for the next picks
     u = unc.copy()
@@ -306,9 +315,7 @@ def design(
     if not isinstance(kappa, float | int) or not np.isfinite(kappa) or kappa < 0:
         msg = f"`kappa` must be a non-negative number, got {kappa!r}."
         raise ValueError(msg)
-    if not isinstance(key_added, str) or key_added in ("version", "train", "rewards", "perturbations", "network"):
-        msg = f"`key_added` must be a new ledger key such as 'design', got {key_added!r}."
-        raise ValueError(msg)
+    check_ledger_key(t.adata, key_added, kind="design")
     screen = read_screen(t.adata, needed_by="hp.tl.design")
     pred_kind = _resolve_predictor(t.adata, predictor) if strategy in ("greedy", "ucb") else "none"
     screened = set(screen.targets.tolist())
@@ -356,7 +363,7 @@ def design(
     }
     if copy:
         t = t.copy()
-    record(t.adata, key_added, entry)
+    record(t.adata, key_added, entry, kind="design")  # tracked for staleness under any key
     logger.info(
         "design: %d proposals (%s, predictor %s) from %d candidates", len(table), strategy, pred_kind, cand_names.size
     )

@@ -7,6 +7,8 @@ from typing import Any, Literal
 import numpy as np
 
 from hyperperturb._utils import _entries, as_rng, atomic_write, get_matrix, logger, record, resolve
+from hyperperturb._utils._entries import check_varm_key
+from hyperperturb._utils._validate import check_fixed_seed
 
 
 def embed_network(
@@ -62,7 +64,8 @@ def embed_network(
     radial
         Weight of the hierarchy phase (0 switches it off).
     seed
-        Seed of the initialisation, edge order and negatives; same seed, same map on the same machine.
+        Seed of the initialisation, edge order and negatives; same seed, same map on the same machine. A
+        non-negative integer (``None`` is refused: the seed is recorded to reproduce the map).
     mod
         RNA modality of a MuData.
     verbose
@@ -84,30 +87,19 @@ def embed_network(
     >>> hp.tl.embedding_quality(adata, basis="X_poincare_network")  # doctest: +SKIP
     """
     from ._graph_inputs import _control_index, _control_stats, _pca_loadings, _standardise, stored_adjacency
-    from ._network_map import fit_network_map
+    from ._network_map import check_map_params, fit_network_map
 
     if geometry not in ("poincare", "euclidean"):
         msg = f"geometry must be 'poincare' or 'euclidean', got {geometry!r}."
         raise ValueError(msg)
-    for name, val, lo in (("dim", dim, 2), ("negatives", negatives, 1), ("burn_in", burn_in, 0)):
-        if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < lo:
-            msg = f"{name} must be an integer >= {lo}, got {val!r}."
-            raise ValueError(msg)
-    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1):
-        msg = f"epochs must be None or a positive integer, got {epochs!r}."
-        raise ValueError(msg)
-    for name, fval in (("curvature", curvature), ("learning_rate", learning_rate)):
-        if isinstance(fval, bool) or not (np.isfinite(fval) and fval > 0):
-            msg = f"{name} must be a positive number, got {val!r}."
-            raise ValueError(msg)
-    if isinstance(radial, bool) or not (np.isfinite(radial) and radial >= 0):
-        msg = f"radial must be a number >= 0, got {radial!r}."
-        raise ValueError(msg)
-    if not isinstance(key_added, str) or not key_added:
-        msg = f"key_added must be a non-empty string, got {key_added!r}."
-        raise ValueError(msg)
+    check_map_params(
+        dim=dim, curvature=curvature, epochs=epochs, learning_rate=learning_rate, negatives=negatives,
+        burn_in=burn_in, radial=radial,
+    )  # fmt: skip
+    check_fixed_seed(seed)
     t = resolve(data, mod=mod)
     adata = t.adata
+    check_varm_key(adata, key_added, owner="hp.tl.embed_network")
     if "hp_adjacency" not in adata.varp:
         msg = "hp.tl.embed_network needs a gene network: run `hp.pp.gene_network(adata, network)` first."
         raise KeyError(msg)

@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import sparse, stats
 from scipy.sparse import csgraph
 
-from hyperperturb._utils import _ball, _entries, as_rng, resolve
+from hyperperturb._utils import _ball, _entries, as_rng, check_current, resolve
 
 _MAX_EXACT = 3000  # nodes up to which all pairs are scored
 
@@ -143,6 +143,8 @@ def embedding_quality(
     params: dict[str, Any] = {}
     for step in ("train", "embed_network"):  # the step that wrote this basis (train by default)
         p = _entries.params(adata, step)
+        if p.get("key_added") == basis:
+            check_current(adata, step, needed_by="hp.tl.embedding_quality")  # an old map against a new network
         if p.get("key_added") == basis or (not params and step == "train"):
             params = p
     if geometry is None:

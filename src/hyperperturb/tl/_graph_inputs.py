@@ -242,11 +242,11 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     ei, ej, ew = ei[ok], ej[ok], ew[ok]
 
     # protein modality
-    prot = resolve_protein(t, prot_mod) if use_protein else None
+    prot_name = protein_mod_name(t.data, prot_mod, mod=t.mod) if (use_protein and t.mod is not None) else None
+    prot = resolve_protein(t, prot_name if t.mod is not None else prot_mod) if use_protein else None
     prot_names: list[str] = []
     P = None
     prot_adata = None
-    prot_name = protein_mod_name(t.data, prot_mod, mod=t.mod) if (prot is not None and t.mod is not None) else None
     if prot is not None:
         prot_names, P, prot_adata = prot
     n_extra, n_prot = len(extra), len(prot_names)
@@ -270,10 +270,12 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     rows, cols, vals = [], [], []
     A_checked = check_adjacency(adata, needed_by="hp.tl.train")
     if A_checked is not None:
-        if A_checked.nnz == 0 and net and not _allow_empty(net):
+        # stored zeros are not edges; an empty graph without a network entry was not chosen on purpose either
+        if not (A_checked.data > 0).any() and not (net and _allow_empty(net)):
             msg = (
-                "hp.tl.train: .varp['hp_adjacency'] has no edge. Training on an empty graph needs an explicit "
-                "choice: re-run `hp.pp.gene_network(adata, network, allow_empty=True)`, or build a network with edges."
+                "hp.tl.train: .varp['hp_adjacency'] has no edge (no positive weight). Training on an empty graph "
+                "needs an explicit choice: re-run `hp.pp.gene_network(adata, network, allow_empty=True)`, or build "
+                "a network with edges."
             )
             raise ValueError(msg)
         A = A_checked.tocoo()

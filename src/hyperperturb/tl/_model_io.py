@@ -42,10 +42,48 @@ def weights_from_dict(model, weights: dict[str, Any]) -> None:
         w.assign(arr)
 
 
+def trained_gene_order(adata, entry: dict[str, Any], *, needed_by: str) -> np.ndarray | None:
+    """Positions in ``var_names`` of the genes in the order the stored model was trained on (``None``: same order).
+
+    Everything training stored per gene (node features, the noise floor, graph nodes) is in that order; readers
+    work on ``adata[:, order]`` so that genes are matched by name, never by position.
+
+    Raises
+    ------
+    ValueError
+        If genes were added, removed or renamed since training (or ``var_names`` are not unique).
+    """
+    graph = entry.get("graph")
+    if not isinstance(graph, dict) or "nodes" not in graph or "n_genes" not in graph:
+        return None  # ledgers without node names: positional, as written (checked by count in rebuild)
+    trained = names(graph["nodes"])[: int(graph["n_genes"])]
+    now = adata.var_names
+    if len(trained) == len(now) and all(a == b for a, b in zip(trained, map(str, now), strict=True)):
+        return None
+    if not now.is_unique:
+        msg = (
+            f"{needed_by}: var_names are not unique, so genes cannot be matched to the trained model by name. "
+            "Run `adata.var_names_make_unique()` and re-run `hp.tl.train`."
+        )
+        raise ValueError(msg)
+    pos = now.get_indexer(trained)
+    missing = [g for g, i in zip(trained, pos, strict=True) if i < 0]
+    added = sorted(set(map(str, now)) - set(trained))
+    if missing or added:
+        msg = (
+            f"{needed_by}: the model was trained on {len(trained)} genes but the object has {len(now)}; "
+            f"{len(missing)} trained gene(s) are missing (e.g. {missing[:5]}) and {len(added)} are new "
+            f"(e.g. {added[:5]}). Genes are matched by name: re-run `hp.tl.train` on this object."
+        )
+        raise ValueError(msg)
+    return np.asarray(pos, dtype=np.int64)
+
+
 def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
     """Rebuild the trained model from the ``train`` ledger entry: ``(model, features, adjacency)``.
 
-    ``features`` and ``adjacency`` (a ``tf.SparseTensor``) are ``None`` for ``model="simple"``.
+    ``features`` and ``adjacency`` (a ``tf.SparseTensor``) are ``None`` for ``model="simple"``. ``adata`` must
+    hold the genes in the trained order (see :func:`trained_gene_order`); other orders are refused.
     """
     from ._tensorflow import import_tensorflow
 
@@ -56,6 +94,9 @@ def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
 
     from ._graph_inputs import stored_adjacency
 
+    if trained_gene_order(adata, entry, needed_by="hp.tl.train's stored model") is not None:
+        msg = "rebuild: genes are in another order than in training; pass adata[:, trained_gene_order(...)]."
+        raise ValueError(msg)
     p = decode_params(entry["params"])
     geometry = str(p["geometry"])
     c = float(p.get("curvature", 1.0)) if geometry == "poincare" else 1.0
@@ -138,7 +179,8 @@ def save_model(data: Any, path: str | Path, *, mod: str = "rna") -> Path:
         raise ValueError(msg)
     t = resolve(data, mod=mod)
     entry = require_step(t.adata, "train", needed_by="hp.tl.save_model")
-    net, _, _ = rebuild(t.adata, entry)
+    order = trained_gene_order(t.adata, entry, needed_by="hp.tl.save_model")
+    net, _, _ = rebuild(t.adata if order is None else t.adata[:, order], entry)
     net.save(path)
     return path
 

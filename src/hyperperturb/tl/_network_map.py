@@ -43,6 +43,47 @@ MAX_MAP_LOSS = 0.03
 _N_PLACE = 5  # connected neighbours in feature space used to place an isolated node
 
 
+def check_map_params(*, where: str = "", **kw: Any) -> None:
+    """Validate the settings of the network-map stage (``hp.tl.embed_network`` and ``train(map_kwargs=...)``).
+
+    Each error names the parameter at fault and its value. ``where`` prefixes the name (``"map_kwargs"``).
+    """
+    unknown = sorted(set(kw) - set(DEFAULTS) - {"dim", "curvature"})
+    if unknown:
+        msg = f"{where or 'the network map'} has unknown keys {unknown}; valid keys are {sorted(DEFAULTS)}."
+        raise ValueError(msg)
+
+    def name(k: str) -> str:
+        return f"{where}[{k!r}]" if where else k
+
+    for k, lo in (("dim", 2), ("negatives", 1), ("burn_in", 0)):
+        v = kw.get(k, DEFAULTS.get(k, lo))
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+            msg = f"{name(k)} must be an integer >= {lo}, got {v!r}."
+            raise ValueError(msg)
+    ep = kw.get("epochs")
+    if ep is not None and (isinstance(ep, bool) or not isinstance(ep, int | np.integer) or ep < 1):
+        msg = f"{name('epochs')} must be None (automatic) or a positive integer, got {ep!r}."
+        raise ValueError(msg)
+    for k in ("curvature", "learning_rate"):
+        v = kw.get(k, DEFAULTS.get(k, 1.0))
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, int | float | np.integer | np.floating)
+            or not (np.isfinite(v) and v > 0)
+        ):
+            msg = f"{name(k)} must be a positive finite number, got {v!r}."
+            raise ValueError(msg)
+    v = kw.get("radial", DEFAULTS["radial"])
+    if (
+        isinstance(v, bool)
+        or not isinstance(v, int | float | np.integer | np.floating)
+        or not (np.isfinite(v) and v >= 0)
+    ):
+        msg = f"{name('radial')} must be a number >= 0, got {v!r}."
+        raise ValueError(msg)
+
+
 def _symmetric_binary(adj: sparse.spmatrix) -> sparse.csr_matrix:
     A = sparse.csr_matrix(adj, dtype=np.float64)
     A = ((A + A.T) > 0).astype(np.float64).tocsr()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -80,7 +81,7 @@ def predict(
 
     tf = import_tensorflow()  # quiet: no TensorFlow C++ start-up lines in a fresh process
 
-    from ._model_io import rebuild
+    from ._model_io import rebuild, trained_gene_order
 
     if kind not in ("policy", "reward"):
         msg = f"kind must be 'policy' or 'reward', got {kind!r}."
@@ -91,6 +92,10 @@ def predict(
     t = resolve(data, mod=mod)
     adata = t.adata
     entry = require_step(adata, "train", needed_by="hp.tl.predict")
+    order = trained_gene_order(adata, entry, needed_by="hp.tl.predict")
+    if order is not None:  # genes reordered since training: predict in the trained order, return in var_names order
+        df = predict(adata[:, order], perturbations, kind=kind, method=method)
+        return df.loc[list(map(str, adata.var_names))]
     p = _entries.decode_params(entry["params"])
     trained = _names(entry["perturbations"])
     if perturbations is None:
@@ -107,7 +112,7 @@ def predict(
         if model_kind == "hyperperturb"
         else {}
     )
-    new = [w for w in wanted if w not in trained]
+    new = list(dict.fromkeys(w for w in wanted if w not in trained))  # a repeated name is one column
     if new:
         if model_kind != "hyperperturb" or head != "distance":
             msg = (
@@ -132,6 +137,8 @@ def predict(
         )
         raise ValueError(msg)
     use_kernel = method == "kernel" or (method == "auto" and has_kernel)
+    if use_kernel:
+        _warn_prior_only(entry, trained, wanted, _names(kern.get("perturbations", [])))
     net, feats, adj = rebuild(adata, entry)
     if model_kind == "simple":
         pred = net(tf.eye(len(trained)), training=False).numpy().T.astype(np.float64)
@@ -199,6 +206,20 @@ def predict(
         msg = "hp.tl.predict produced non-finite values; the training entry is corrupted. Re-run hp.tl.train."
         raise FloatingPointError(msg)
     return pd.DataFrame(mat[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
+
+
+def _warn_prior_only(entry: dict[str, Any], trained: list[str], wanted: list[str], sources: list[str]) -> None:
+    """Name the asked-for perturbations the readout can only give the prior: no target node and not a source."""
+    scorable = dict(zip(trained, np.asarray(entry.get("scorable", []), dtype=bool).ravel(), strict=False))
+    src = set(sources)
+    bad = [w for w in dict.fromkeys(wanted) if w in scorable and not scorable[w] and w not in src]
+    if bad:
+        warnings.warn(
+            f"hp.tl.predict: {bad[:10]} have no target node in the training graph (a combination such as 'A+B', or a "
+            "target neither measured nor in the network); they are predicted as the prior profile only.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _positions(names: list[str], wanted: list[str]) -> list[int]:

@@ -14,6 +14,7 @@ from scipy import sparse
 from hyperperturb._utils import (
     array_digest,
     atomic_write,
+    cells_digest,
     check_numeric_matrix,
     get_matrix,
     logger,
@@ -205,8 +206,8 @@ def rewards(
     policy, value, zero = _targets(res["reward"], res["baseline"], kind=targets, signed=signed)
 
     # protein modality
-    prot: Any = resolve_protein(t, prot_mod)  # (names, matrix, AnnData or None) or None
-    pname = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else prot_mod
+    pname = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else prot_mod  # resolved once
+    prot: Any = resolve_protein(t, pname)  # (names, matrix, AnnData or None) or None
     pres = None
     if prot is not None:
         pnames, PX, padata = prot
@@ -273,6 +274,7 @@ def rewards(
             else "mean over perturbations of max(reward - noise floor, 0)"
         ),
         "checksum": array_digest(res["reward"]),
+        "cells": cells_digest(adata),  # later steps refuse these rewards once cells are removed or relabelled
     }
     if groupby is not None:
         entry["groups"] = res["groups"]

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
 
-from hyperperturb._utils import _entries, check_unique_names, library_versions, logger, record, require_step, resolve
+from hyperperturb._utils import (
+    _entries,
+    check_unique_names,
+    library_versions,
+    logger,
+    protein_mod_name,
+    record,
+    require_step,
+    resolve,
+)
 from hyperperturb._utils._atomic import atomic_write
+from hyperperturb._utils._entries import check_varm_key
+from hyperperturb._utils._ledger import edge_digest, gene_digest
 
 from ._train_params import TrainParams
 
@@ -139,11 +151,13 @@ def train(
         of training (:class:`~hyperperturb.nn.ComplexityScheduler`); ``False``: all from the start.
     seed
         Random seed (initialisation, dropout, subsampling of control cells for features). Same data + same seed
-        give an identical embedding on the same machine.
+        give an identical embedding on the same machine. A non-negative integer: ``None`` (a fresh random seed) is
+        refused, since the ledger records the seed to reproduce the result.
     mod
         RNA modality of a MuData.
     prot_mod
-        Protein modality of a MuData (used if present).
+        Protein modality of a MuData (used if present). The default ``"prot"`` also finds ``"adt"`` or ``"protein"``
+        (with a warning when several are present); the modality is resolved once, before any work.
     verbose
         Show a progress bar and log a summary.
     key_added
@@ -208,7 +222,10 @@ def train(
     )  # fmt: skip
     adata = t.adata
     check_unique_names(adata)
+    check_varm_key(adata, key_added, owner="hp.tl.train")
     rew = require_step(adata, "rewards", needed_by="hp.tl.train")
+    # the protein modality, resolved once before any work ("prot", "adt" or "protein"; None: no proteins)
+    prot_name = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else None
     for k, where in (("hp_reward", "varm"), ("hp_policy_target", "varm"), ("hp_value_target", "var")):
         store = adata.varm if where == "varm" else adata.var
         if k not in store:
@@ -226,7 +243,7 @@ def train(
     from ._graph_inputs import build_graph_inputs
     from ._targets import excess_targets, signed_rewards
 
-    g = build_graph_inputs(t, prot_mod=prot_mod, seed=seed)
+    g = build_graph_inputs(t, prot_mod=prot_name or prot_mod, seed=seed)
     for name, arr in (
         ("hp_reward", g.reward),
         ("hp_value_target", g.value_target),
@@ -244,6 +261,7 @@ def train(
         g, params, targets=targets, trainable=trainable, batch_size=batch, verbose=bool(verbose),
         callbacks=list(callbacks or []),
     )  # fmt: skip
+    _warn_divergence(res["history"].get("loss", []), learning_rate=learning_rate, curvature=curvature)
     if model == "hyperperturb":  # the held-out readout, chosen by leave-one-out over the training perturbations
         from ._readout import fit_kernel_readout
         from ._reliability import perturbation_reliability
@@ -268,6 +286,8 @@ def train(
         res["kernel"] = {"available": False}
 
     n_scorable = int(res["scorable"].sum())
+    if model == "hyperperturb":
+        _warn_unplaced(perts, g.targets, np.asarray(res["scorable"], dtype=bool))
     entry = {
         "params": params.ledger(
             curvature=res["curvature"],
@@ -275,7 +295,7 @@ def train(
             batch_size=batch,
             holdout=held,
             mod=mod,
-            prot_mod=prot_mod,
+            prot_mod=prot_name or prot_mod,
         ),
         "history": res["history"],
         "weights": res["weights"],
@@ -301,6 +321,14 @@ def train(
             "n_prot": g.n_prot,
             "extra_edges": g.extra_edges,
             "has_network": bool(g.info["has_network"]),
+        },
+        # what predict reads again (the training columns of hp_reward, the adjacency), keyed by gene name:
+        # edits after training are refused; held-out columns are never read, so they are not covered
+        "input_digests": {
+            "hp_reward": gene_digest(adata.var_names, np.asarray(adata.varm["hp_reward"])[:, trainable]),
+            "hp_adjacency": edge_digest(adata.var_names, adata.varp["hp_adjacency"])
+            if "hp_adjacency" in adata.varp
+            else None,
         },
         "versions": library_versions(),
         "seed": int(seed),
@@ -336,8 +364,8 @@ def train(
     if copy:
         t = t.copy()
     prot_adata = None
-    if g.n_prot and t.mod is not None:
-        prot_adata = t.data.mod[prot_mod]
+    if g.n_prot and t.mod is not None and prot_name is not None:
+        prot_adata = t.data.mod[prot_name]
     sl = slice(0, g.n_genes)
     with atomic_write(t.adata):
         if prot_adata is not None:
@@ -372,6 +400,43 @@ def _in_sample_policy(res, g, trainable, targets, loo) -> np.ndarray:
     out = np.array(res["policy"], copy=True)
     out[:n_genes] = reward_policy(heads).astype(out.dtype)
     return out
+
+
+#: A final loss above this, or this many times the first epoch's, is reported as divergent training.
+_DIVERGED_ABS, _DIVERGED_REL = 1e6, 100.0
+
+
+def _warn_divergence(loss: Any, *, learning_rate: float, curvature: float) -> None:
+    """Warn when the training loss exploded (finite but huge, or far above where it started)."""
+    loss = np.asarray(loss, dtype=np.float64).ravel()
+    if loss.size == 0:
+        return
+    first, last = float(loss[0]), float(loss[-1])
+    if last > _DIVERGED_ABS or last > _DIVERGED_REL * max(abs(first), 1e-12):
+        warnings.warn(
+            f"hp.tl.train: training diverged: the loss went from {first:.3g} (first epoch) to {last:.3g} (last). "
+            f"The results are not trustworthy. Lower learning_rate (now {learning_rate:g}), keep curvature "
+            f"near 1 (now {curvature:g}), and check the rewards' scale.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _warn_unplaced(perts: list[str], targets: Any, scorable: np.ndarray) -> None:
+    """Name the perturbations whose target is no node of the graph: the readout gives them the prior only."""
+    if scorable.all():
+        return
+    tg = [str(x) for x in np.asarray(targets).ravel()] if targets is not None else perts
+    bad = [f"{p}" if k >= len(tg) or tg[k] == p else f"{p} (target {tg[k]})" for k, p in enumerate(perts)]
+    bad = [b for b, ok in zip(bad, scorable, strict=False) if not ok]
+    warnings.warn(
+        f"hp.tl.train: {len(bad)} perturbation(s) have no target node in the graph (combinations such as 'A+B', or "
+        f"targets neither in var_names nor in the network): {bad[:10]}{' ...' if len(bad) > 10 else ''}. They are "
+        "fitted from their own profile, but held out or new they are predicted as the prior profile only. Split "
+        "combinations with `hp.pp.perturbations(..., sep='+')` or add the targets to the network.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _write(adata, res, sl, key_added, entry, t0) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from hyperperturb._utils._validate import check_fixed_seed
+
 MODELS = ("hyperperturb", "simple")
 GEOMETRIES = ("poincare", "euclidean")
 HEADS = ("distance", "dense")
@@ -94,7 +96,7 @@ class TrainParams:
 
 
 def _check(*, model, geometry, head, dim, hidden, curvature, epochs, learning_rate, dropout, key_added,
-           graph_weight=1.0, batch_size=None, rank=0, **_: Any) -> None:  # fmt: skip
+           graph_weight=1.0, batch_size=None, rank=0, seed=0, map_kwargs=None, **_: Any) -> None:  # fmt: skip
     if model not in MODELS:
         msg = f"model must be one of {list(MODELS)}, got {model!r}. Use 'hyperperturb' (gene graph) or 'simple'."
         raise ValueError(msg)
@@ -128,6 +130,18 @@ def _check(*, model, geometry, head, dim, hidden, curvature, epochs, learning_ra
     if not isinstance(key_added, str) or not key_added:
         msg = f"key_added must be a non-empty string, got {key_added!r}."
         raise ValueError(msg)
+    check_fixed_seed(seed)
+    if map_kwargs is not None:
+        from ._network_map import check_map_params
+
+        if not isinstance(map_kwargs, Mapping):
+            msg = f"map_kwargs must be a dict of network-map settings or None, got {type(map_kwargs).__name__}."
+            raise TypeError(msg)
+        bad = sorted(set(map_kwargs) & {"dim", "curvature"})
+        if bad:
+            msg = f"map_kwargs cannot set {bad}: the map uses the model's own `dim` and `curvature`."
+            raise ValueError(msg)
+        check_map_params(where="map_kwargs", **dict(map_kwargs))
     if batch_size is not None and (not _is_int(batch_size) or batch_size < 1):
         msg = f"batch_size must be None (automatic) or a positive integer (nodes per step), got {batch_size!r}."
         raise ValueError(msg)
