@@ -110,3 +110,17 @@ def test_blocked_candidates_give_the_same_proposals(screen, monkeypatch, strateg
     blk = hp.get.design(hp.tl.design(a.copy(), n=8, strategy=strategy, predictor=predictor, copy=True))
     assert blk["gene"].tolist() == ref["gene"].tolist()
     pd.testing.assert_frame_equal(blk, ref, check_exact=False, rtol=1e-12, atol=1e-12)
+
+
+def test_greedy_falls_back_to_degree_when_the_readout_kept_no_network_term(screen):
+    a = screen.copy()
+    hp.tl.train(a, epochs=3, verbose=False)
+    kern = a.uns["hyperperturb"]["train"]["kernel"]
+    if str(kern["source"]) != "none":  # the readout uses the network: greedy follows the predicted effect
+        hp.tl.design(a, n=6, strategy="greedy", predictor="model")
+        assert (np.diff(hp.get.design(a)["predicted_effect"].to_numpy()) <= 1e-12).all()
+    kern["source"] = "none"  # as if leave-one-out had found no network term worth keeping
+    hp.tl.design(a, n=6, strategy="greedy", predictor="model")
+    d = hp.get.design(a)
+    assert (np.diff(d["degree"].to_numpy()) <= 0).all()  # network degree first
+    assert d["degree"].iloc[0] == a.uns["hyperperturb"]["design"]["proposals"]["degree"].max()

@@ -168,6 +168,14 @@ def _rank(
     return np.asarray(chosen, dtype=np.int64), np.asarray(scores), np.asarray(uncs)
 
 
+def _network_informed(adata: Any) -> bool:
+    """Whether the trained held-out readout kept a network term (transfer or propagation), i.e. not the prior only."""
+    kern = _entries.entry(adata, "train").get("kernel")
+    if not isinstance(kern, dict) or not bool(kern.get("available", False)):
+        return True  # the heads: they read the graph
+    return str(kern.get("source", "none")) != "none"
+
+
 def _resolve_predictor(adata: Any, predictor: str) -> str:
     if predictor not in PREDICTORS:
         msg = f"`predictor` must be one of {list(PREDICTORS)}, got {predictor!r}."
@@ -211,7 +219,17 @@ def _propose(
         coord_s = np.zeros((0, 1))
     else:
         effect, coord_c, coord_s = _predict(adata, screen, train_cols, cand_idx, cand_names, predictor)
-    order, score, unc = _rank(strategy, effect, coord_c, coord_s, degree, n=n, kappa=kappa, rng=rng)
+    rank_strategy = strategy
+    if strategy not in ("random", "degree"):
+        if strategy == "greedy" and predictor == "model" and not _network_informed(adata) and degree.any():
+            # the readout kept no network term: predicted effects differ only by the on-target term and say nothing
+            # about downstream genes; the network's degree is the better guess for those, the effect breaks ties
+            logger.info(
+                "hp.tl.design: the trained readout kept no network term (kernel source 'none'), so the predicted "
+                "effects carry no downstream information; greedy proposals follow the network degree, then the effect."
+            )
+            rank_strategy = "degree"
+    order, score, unc = _rank(rank_strategy, effect, coord_c, coord_s, degree, n=n, kappa=kappa, rng=rng)
     out = pd.DataFrame(
         {
             "rank": np.arange(1, order.size + 1, dtype=np.int64),
@@ -253,7 +271,11 @@ def design(
     Strategies:
 
     ``"greedy"``
-        highest expected effect first;
+        highest expected effect first. When the trained readout kept no network term (``kernel["source"]`` is
+        ``"none"``: leave-one-out found that neither the transfer nor the propagation along the network beats the
+        prior), predicted effects differ only by the on-target term, which says nothing about downstream genes;
+        greedy then orders by network degree and breaks ties by the expected effect (logged), so that a small or
+        noisy screen does not collapse to ranking targets by their expression;
     ``"ucb"``
         expected effect plus ``kappa`` times the uncertainty (distance, in the embedding, to the nearest screened
         target; both scaled to [0, 1]); picks are sequential and a picked gene counts as screened for the next
