@@ -93,6 +93,7 @@ ORDER = [
     "hyperperturb-random-embedding",
     "hyperperturb-euclidean",
     "median+on-target",
+    "median+scaled-on-target",
     "median+observed-on-target",
     "median",
     "mean",
@@ -166,14 +167,20 @@ def _extra_baselines(a, grid: dict) -> pd.DataFrame:
         full = E.mean(axis=1)
         o = E[t_rows[has], has] - (full[t_rows[has]] * n - E[t_rows[has], has]) / (n - 1)
         amp = float(o.mean()) if has.size else 0.0
+        # the scaled on-target term (on_target_mode "scaled"): amplitude proportional to the target's control mean
+        cm = a.var["hp_control_mean"].to_numpy(np.float64)
+        lv = cm[t_rows[has]]
+        amp_s = float((o * lv).sum() / max(float((lv * lv).sum()), 1e-300)) if has.size else 0.0
         med = np.median(R, axis=1)
         obs = screen.reward[:, held]
         pred = np.repeat(med[:, None], held.size, axis=1)
         oracle = pred.copy()
+        scaled = pred.copy()
         for j, c in enumerate(held):
             t = screen.target_index[c]
             if t >= 0:
                 pred[t, j] += amp
+                scaled[t, j] += amp_s * cm[t]
                 oracle[t, j] = obs[t, j]
         kw = {
             "excess": excess,
@@ -183,7 +190,11 @@ def _extra_baselines(a, grid: dict) -> pd.DataFrame:
             "candidates": screen.reward[:, eligible_idx],
             "true_index": np.asarray([cand_pos[int(c)] for c in held]),
         }
-        for name, P in (("median+on-target", pred), ("median+observed-on-target", oracle)):
+        for name, P in (
+            ("median+on-target", pred),
+            ("median+scaled-on-target", scaled),
+            ("median+observed-on-target", oracle),
+        ):
             per, _ = score_split(P, obs, B, **kw)
             for metric, vals in per.items():
                 for j, c in enumerate(held):
@@ -329,7 +340,14 @@ def evaluate_tables(res: pd.DataFrame, title: str) -> str:
         r = summ[(summ["model"] == m) & (summ["metric"] == "residual_pearson") & (summ["subset"] == "all")]
         cells.append(str(int(r["n"].iloc[0])) if len(r) else "–")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    ref = ["median+on-target", "median", "hyperperturb-random-embedding", "hyperperturb-euclidean", "mean"]
+    ref = [
+        "median+on-target",
+        "median+scaled-on-target",
+        "median",
+        "hyperperturb-random-embedding",
+        "hyperperturb-euclidean",
+        "mean",
+    ]
     lines += ["", "Paired Wilcoxon p-values of `hyperperturb` vs each method (residual_pearson; spearman_excess):", ""]
     lines += ["| vs | residual_pearson | spearman_excess |", "|---|---|---|"]
     for other in ref:
