@@ -325,6 +325,11 @@ def _check_train_inputs(adata: AnnData, entry: dict[str, Any], needed_by: str) -
     digests = entry.get("input_digests")
     if not isinstance(digests, dict):
         return  # older ledgers
+    graph = entry.get("graph")
+    if isinstance(graph, dict) and "nodes" in graph:
+        trained = np.asarray(graph["nodes"]).astype(str).ravel()[: int(_number(graph.get("n_genes")) or 0)]
+        if len(trained) != adata.n_vars or set(trained) != set(map(str, adata.var_names)):
+            return  # other genes: refused by name, with its own message, when the model is read
     changed = None
     stored = str(digests.get("hp_reward", "None"))
     if stored != "None" and "hp_reward" in adata.varm:
