@@ -403,8 +403,8 @@ def _warn_unplaced(perts: list[str], targets: Any, scorable: np.ndarray) -> None
     warnings.warn(
         f"hp.tl.train: {len(bad)} perturbation(s) have no target node in the graph (combinations such as 'A+B', or "
         f"targets neither in var_names nor in the network): {bad[:10]}{' ...' if len(bad) > 10 else ''}. They are "
-        "fitted from their own profile, but held out or new they are predicted as the prior profile only. Split "
-        "combinations with `hp.pp.perturbations(..., sep='+')` or add the targets to the network.",
+        "fitted from their own profile, but held out they are predicted as the prior profile only (a combination "
+        "has no single node; for a missing target, use a network that contains it).",
         UserWarning,
         stacklevel=3,
     )
