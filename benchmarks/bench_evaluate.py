@@ -5,7 +5,7 @@ Prints the markdown tables of the "Prediction quality" section of docs/benchmark
     python benchmarks/bench_evaluate.py [--data ../shared/data] [--epochs 100] [--splits 5] [--only papalexi|synthetic]
         [--dim 2] [--split random|loo] [--models hyperperturb,hyperperturb-head,hyperperturb-euclidean,...]
         [--baselines mean,linear,shuffled-network,ceiling,majority-vote] [--no-design]
-        [--network string|go|coexpression]
+        [--network string|collectri|go|coexpression] [--statistic mean_shift|mean_abs_lfc]
 
 Two tables per data set and subset (all held-out perturbations, detectable effects, no detectable effect): the
 excess metrics, and the perturbation-specific ones (residual_pearson, retrieval rank/top-1, policy AUROC) with the
@@ -138,13 +138,16 @@ def papalexi(args) -> None:
     if args.network == "string":
         hp.pp.gene_network(a, data / "string_v12_human_ppi_symbols.csv.gz", min_weight=0.7, hops=2)
         what = "STRING v12 (min_weight 0.7, hops 2)"
+    elif args.network == "collectri":
+        hp.pp.gene_network(a, data / "collectri_human.csv.gz", hops=2)
+        what = "CollecTRI signed TF regulons (directed, hops 2)"
     elif args.network == "go":
         hp.pp.gene_network(a, "go", go_table=data / "go_gene2term_human.tsv.gz", n_neighbors=10)
         what = "GO similarity graph (Jaccard of GO term sets, top-10 per gene; measured genes only)"
     else:
         hp.pp.gene_network(a, "coexpression", n_neighbors=10)
         what = "co-expression kNN graph (10 neighbours; measured genes only)"
-    hp.tl.rewards(a, verbose=False)
+    hp.tl.rewards(a, verbose=False, statistic=args.statistic)
     _evaluate(a, args)
     _report(f"Papalexi 2021 (THP-1 ECCITE-seq, 299 genes) + {what}", a, t0, args)
 
@@ -156,7 +159,7 @@ def synthetic(args) -> None:
     sc.pp.log1p(a)
     hp.pp.perturbations(a, key="perturbation", control="non-targeting")
     hp.pp.gene_network(a, hp.datasets.truth_network(a))
-    hp.tl.rewards(a, verbose=False)
+    hp.tl.rewards(a, verbose=False, statistic=args.statistic)
     _evaluate(a, args)
     _report("Synthetic hierarchy (3000 cells, 150 genes, 30 knock-outs, true network)", a, t0, args)
     if args.no_design:
@@ -197,11 +200,17 @@ def main() -> None:
         default="mean,linear,shuffled-network,ceiling,majority-vote",
         help="comma-separated baselines for hp.tl.evaluate",
     )
+    p.add_argument(
+        "--statistic",
+        choices=["mean_shift", "mean_abs_lfc"],
+        default="mean_shift",
+        help="hp.tl.rewards(statistic=...) (default: the package default)",
+    )
     p.add_argument("--split", choices=["random", "loo"], default="random", help="hp.tl.evaluate(split=...)")
     p.add_argument("--no-design", action="store_true", help="skip the design-loop simulation on the synthetic screen")
     p.add_argument(
         "--network",
-        choices=["string", "go", "coexpression"],
+        choices=["string", "collectri", "go", "coexpression"],
         default="string",
         help="gene network of the Papalexi screen (default STRING; GO and co-expression cover measured genes only)",
     )

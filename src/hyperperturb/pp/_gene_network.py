@@ -104,7 +104,11 @@ def gene_network(
     ``n_edges`` (undirected edges between measured genes), ``n_matched`` (genes found in the network),
     ``n_connected`` (genes with at least one edge), ``n_connected_direct``, ``n_isolated``, ``coverage``
     (``n_matched / n_vars``), ``weight_scale``, ``extra_nodes`` and ``extra_edges`` (``i``, ``j``, ``weight``;
-    indices into ``[*var_names, *extra_nodes]``) and ``params``.
+    indices into ``[*var_names, *extra_nodes]``) and ``params``. Signed networks add ``.varp[f"{key_added}_sign"]``
+    (the sign of each undirected edge). Edge lists (files, DataFrames) also add ``.varp[f"{key_added}_directed"]``:
+    the edges between measured genes as listed, row ``source`` → column ``target``, value = weight × sign
+    (unsigned networks: the weight); the held-out readout propagates a knock-out's effect along it
+    (ledger key ``directed_key``).
 
     Notes
     -----
@@ -186,6 +190,11 @@ def gene_network(
         nzs = signs != 0
         S = _sym_csr(direct[0][nzs], direct[1][nzs], signs[nzs], G, symmetric=symmetric)
     sign_key = f"{key_added}_sign"
+    directed_key = f"{key_added}_directed"
+    Dir = None
+    if net.directed is not None and len(net.directed[0]):
+        di, dj, dw = net.directed
+        Dir = sparse.csr_matrix((dw.astype(np.float32), (di, dj)), shape=(G, G))
     deg = np.diff(A.indptr) + np.bincount(A.indices, minlength=G)
     deg_direct = np.diff(A_direct.indptr) + np.bincount(A_direct.indices, minlength=G)
     n_connected = int((deg > 0).sum())
@@ -203,6 +212,7 @@ def gene_network(
         "key_added": key_added,
         "signed": S is not None,
         "sign_key": sign_key if S is not None else None,  # record() stores None as "None"
+        "directed_key": directed_key if Dir is not None else None,
         "n_negative": n_negative,
         "empty": bool(A.nnz == 0),
         "checksum": array_digest(A, S if S is not None else np.zeros(0)),
@@ -238,6 +248,10 @@ def gene_network(
             adata.varp[sign_key] = S
         elif sign_key in adata.varp:  # a sign matrix of an earlier signed network would be stale
             del adata.varp[sign_key]
+        if Dir is not None:
+            adata.varp[directed_key] = Dir
+        elif directed_key in adata.varp:
+            del adata.varp[directed_key]
         record(adata, _STEP, entry)
     logger.info(
         "gene_network: %s; %d/%d genes in the network (coverage %.1f%%), %d connected (%d directly), %d edges, "

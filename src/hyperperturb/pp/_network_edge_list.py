@@ -99,6 +99,10 @@ def from_edge_list(
         else:  # pragma: no cover - defensive: both merges see the same pairs
             lut = pd.Series(ds, index=pd.MultiIndex.from_arrays([di, dj]))
             signs = lut.reindex(pd.MultiIndex.from_arrays([direct[0], direct[1]])).fillna(0).to_numpy()
+    fi = (ia < G) & (ja < G)
+    ds_all = s_all[fi] if s_all is not None else np.ones(int(fi.sum()))
+    xi, xj, xw, xs = _merge_signed(ia[fi], ja[fi], w_all[fi], ds_all, symmetric=False)
+    directed = (xi, xj, xw * np.where(xs == 0, 1.0, xs))  # source -> target, signed strength (unknown sign: +)
     if hops == 2:
         hi_, hj_, hw_ = _two_hop(ui, uj, uw, measured, ~measured)
         final = _merge_max(
@@ -118,6 +122,7 @@ def from_edge_list(
         signs=signs,
         extra_nodes=extra_nodes,
         extra=extra,
+        directed=directed,
     )
 
 

@@ -39,6 +39,9 @@ class NetworkEdges:
     signs: np.ndarray | None = None  # +1/-1 (0 unknown) per ``direct`` edge, for signed networks
     extra_nodes: list[str] = field(default_factory=list)  # perturbation targets that are network nodes, not genes
     extra: Edges = field(default_factory=_no_edges)  # edges touching an extra node, into ``[*var, *extra_nodes]``
+    #: edges between measured genes as listed (``source -> target``), weight times sign (unsigned: the weight);
+    #: ``None`` for sources without a direction (co-expression, GO similarity, matrices)
+    directed: Edges | None = None
 
 
 def examples(x: Any, n: int = 5) -> list[str]:

@@ -270,11 +270,31 @@ def _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index) -
     if amp:
         gene_index = {g: i for i, g in enumerate(map(str, adata.var_names))}
         targets = _names(entry.get("targets", [])) if "targets" in entry else list(trained)
+        scaled = str(kern.get("on_target_mode", "constant")) == "scaled"  # amplitude x the target's control mean
+        if scaled and "hp_control_mean" not in adata.var:
+            msg = "The on-target term needs .var['hp_control_mean']; re-run `hp.tl.rewards` and `hp.tl.train`."
+            raise KeyError(msg)
+        cm = adata.var["hp_control_mean"].to_numpy(np.float64) if scaled else None
         for k, name in enumerate(allnames):
             tg = targets[k] if k < len(trained) and k < len(targets) else name
             if tg in gene_index:
-                Ehat[gene_index[tg], k] += amp
+                r = gene_index[tg]
+                Ehat[r, k] += amp * (float(cm[r]) if cm is not None else 1.0)
     return B[:, None] + Ehat
+
+
+def _gains(kern: dict, n_genes: int) -> np.ndarray:
+    """The propagation readout's per-gene gains (one per gene; a scalar from a common gain)."""
+    beta = np.asarray(kern["prop_beta"], dtype=np.float64).ravel()
+    if beta.size == 1:
+        beta = np.full(n_genes, float(beta[0]))
+    if beta.size != n_genes or not np.isfinite(beta).all() or (beta < 0).any():
+        msg = (
+            f"The stored propagation gains are corrupted ({beta.size} values for {n_genes} genes, or not finite and "
+            "non-negative). Re-run `hp.tl.train`."
+        )
+        raise ValueError(msg)
+    return beta
 
 
 def _residual_readout(adata, entry, kern, E, allnames, emb_all, src_rows, node_index, exclude, far) -> np.ndarray:
@@ -289,6 +309,23 @@ def _residual_readout(adata, entry, kern, E, allnames, emb_all, src_rows, node_i
     if source == "embedding":
         D = pairwise_distance(emb_all, emb_all[src_rows], geometry=str(kern["geometry"]), c=float(kern["curvature"]))
         D[:, ~np.asarray(entry["scorable"], dtype=bool).ravel()[src_rows]] = np.inf
+    elif source == "propagation":  # prior + β |change sent along the network from the target|
+        from ._propagation import network_operator, normalise, propagate
+
+        graph = entry["graph"]
+        tnode = np.asarray(entry["target_node"], dtype=np.int64).ravel()
+        n_tr = tnode.size
+        q_nodes = np.array([tnode[i] if i < n_tr else node_index.get(n, -1) for i, n in enumerate(allnames)])
+        n_nodes = int(graph["n_genes"]) + int(graph.get("n_extra", 0))
+        M = normalise(
+            network_operator(adata, n_nodes, int(graph["n_genes"]), graph["extra_edges"]), str(kern["prop_norm"])
+        )
+        X = np.abs(propagate(M, q_nodes, alpha=float(kern["prop_alpha"])))[: E.shape[0]]
+        Ehat = predict_transfer(E, D, prior=str(kern["prior"]), source="none", tau=1.0, kappa=0.0, gamma=0.0, rel=None,
+                                exclude=exclude) + _gains(kern, E.shape[0])[:, None] * X  # fmt: skip
+        if far.any():
+            Ehat[:, far] = prior_profile(E, str(kern["prior"]))[:, None]
+        return Ehat
     elif source == "graph":
         from ._graph_inputs import stored_adjacency
 

@@ -165,13 +165,16 @@ def fit_kernel_readout(
     geometry: str,
     curvature: float,
     reliability: np.ndarray | None,
+    operator: Any = None,
+    control_mean: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Leave-one-out choice of the residual transfer readout (training perturbations only).
 
     Prior, distance (graph hops or embedding geodesics), bandwidth, pseudo-count, reliability weighting and the
     on-target term are chosen together (:func:`~hyperperturb.tl._transfer.fit_transfer`), leaving out every
     training perturbation in turn (the transfer is kept only when it beats the prior by more than one standard
-    error). Screens with more than :data:`~hyperperturb.tl._kernel.MAX_LOO` training perturbations leave out a
+    error; so must the propagation of each left-out target's change along ``operator``, the signed node
+    operator of :func:`~hyperperturb.tl._propagation.network_operator`). Screens with more than :data:`~hyperperturb.tl._kernel.MAX_LOO` training perturbations leave out a
     seeded subsample of that many; only left-out × training distance rows are formed, never a perturbations × perturbations × genes tensor.
     """
     from ._kernel import loo_subset, pairwise_distance
@@ -196,7 +199,21 @@ def fit_kernel_readout(
     if g.adjacency.nnz:
         distances["graph"] = graph_distances(g.adjacency, tn[cv_idx], tn)
     rel = None if reliability is None else np.asarray(reliability, dtype=np.float64)  # one per training column
-    fit = fit_transfer(E, cv_idx, distances=distances, rel=rel, target_row=target_row)
+    propagation = None
+    if operator is not None and operator.nnz:
+        from ._propagation import candidate_profiles
+
+        propagation = candidate_profiles(operator, tn[cv_idx], g.n_genes)
+    level = None
+    if control_mean is not None:  # the on-target term may scale with the target's control mean
+        cm = np.asarray(control_mean, dtype=np.float64).ravel()
+        level = np.where(target_row >= 0, cm[np.clip(target_row, 0, cm.size - 1)], np.nan)
+    fit = fit_transfer(
+        E, cv_idx, distances=distances, rel=rel, target_row=target_row, propagation=propagation, target_level=level
+    )
+    loo = None
+    if cv_idx.size == len(tr) and len(tr) >= 3:  # every training perturbation was left out: its readout in-sample
+        loo = _loo_excess(E, fit, distances, rel, propagation, target_row, level)
     return {
         "available": bool(n_cv >= 3 and len(tr) >= 3),
         "perturbations": [g.perturbations[i] for i in tr],
@@ -205,4 +222,45 @@ def fit_kernel_readout(
         "reliability": rel if rel is not None else np.ones(len(tr)),
         "reliability_measured": rel is not None,
         **fit,
+        "_loo_excess": loo,  # not stored: train combines it with the observed profiles (in_sample_excess)
     }
+
+
+def _loo_excess(E, fit, distances, rel, propagation, target_row, level) -> np.ndarray:
+    """Genes × training perturbations: each one's profile as the chosen readout predicts it without its own data."""
+    from ._propagation import loo_gene_gain
+    from ._transfer import loo_priors, predict_transfer
+
+    n = E.shape[1]
+    cols = np.arange(n)
+    src = str(fit["source"])
+    if src == "propagation":
+        X = np.asarray(propagation[f"{fit['prop_norm']}/{fit['prop_alpha']:g}"], dtype=np.float64)
+        P0 = loo_priors(E, cols, str(fit["prior"]))
+        P = P0 + loo_gene_gain(E - P0, X, float(fit["prop_shrink"])) * X
+    else:
+        D = distances.get(src, np.full((n, n), np.inf)) if src != "none" else np.full((n, n), np.inf)
+        P = predict_transfer(
+            E, D, prior=str(fit["prior"]), source=src, tau=float(fit["tau"]), kappa=float(fit["kappa"]),
+            gamma=float(fit["gamma"]), rel=rel, exclude=cols,
+        )  # fmt: skip
+    amp = float(fit["on_target"])
+    if amp:
+        has = np.flatnonzero(target_row >= 0)
+        scale = level[has] if fit["on_target_mode"] == "scaled" and level is not None else np.ones(has.size)
+        P[target_row[has], has] += amp * np.nan_to_num(scale)
+    return P
+
+
+def in_sample_excess(E: np.ndarray, loo: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """Empirical-Bayes combination of the observed excess profiles with the readout's leave-one-out predictions.
+
+    Per gene ``g``: ``Ẽ = (E τ_g² + Ê σ_g²) / (σ_g² + τ_g²)``, with ``σ_g² = B_g² π/2`` the sampling variance of
+    a perturbation's shift (the noise floor ``B`` is the mean of the half-normal of that shift) and ``τ_g²`` the
+    readout's leave-one-out error beyond that noise, ``mean_p (E - Ê)² - σ_g²`` (floored at a tiny value). A noisy
+    gene leans on what the network and the other perturbations say; a gene the readout predicts badly keeps its
+    own data.
+    """
+    sig2 = (np.asarray(baseline, dtype=np.float64) ** 2 * (np.pi / 2))[:, None]
+    tau2 = np.maximum(((E - loo) ** 2).mean(axis=1, keepdims=True) - sig2, 1e-12)
+    return (E * tau2 + loo * sig2) / (sig2 + tau2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from hyperperturb._utils import (
     progress,
@@ -162,3 +163,44 @@ def _targets(
     policy[flat] = 1.0 / P
     value = A.mean(axis=1)
     return policy, value, zero
+
+
+#: Per-gene × perturbation statistics of :func:`hyperperturb.tl.rewards`.
+STATISTICS = ("mean_shift", "mean_abs_lfc")
+
+
+def _control_sd(X: Any, control: np.ndarray, cm: np.ndarray, chunk_size: int) -> np.ndarray:
+    """Standard deviation per gene over the control cells (rows read ``chunk_size`` at a time)."""
+    rows = np.flatnonzero(control)
+    ss = np.zeros(cm.shape[0])
+    for lo in range(0, rows.size, chunk_size):
+        block = X[rows[lo : lo + chunk_size]]
+        if hasattr(block, "compute"):  # dask
+            block = block.compute()
+        if sparse.issparse(block):
+            block = block.toarray()
+        block = np.asarray(block, dtype=np.float64) - cm[None, :]
+        ss += (block * block).sum(axis=0)
+    return np.sqrt(ss / max(rows.size - 1, 1))
+
+
+def to_mean_shift(res: dict[str, Any], X: Any, control: np.ndarray, chunk_size: int) -> None:
+    """Turn signed rewards (``mean(x) - c``) into ``|mean(x) - c|`` with the noise floor of a pseudo-bulk mean.
+
+    The floor is what a perturbation of typical size (the median number of cells) gets from noise alone:
+    ``B_g = sd_g · sqrt(2/π) · sqrt(1/n + 1/n_control)`` (the mean absolute value of a normal difference of means),
+    with ``sd_g`` the control cells' standard deviation. Groups (``groupby``) use their own cell counts and the
+    pooled ``sd_g``. Modifies ``res`` in place.
+    """
+    sd = _control_sd(X, control, np.asarray(res["control_mean"], dtype=np.float64), chunk_size)
+
+    def floor(n_cells: np.ndarray, n_control: int) -> np.ndarray:
+        nc = np.asarray(n_cells)[np.asarray(n_cells) > 0]
+        n = float(np.median(nc)) if nc.size else 1.0
+        return sd * np.sqrt(2.0 / np.pi) * np.sqrt(1.0 / max(n, 1.0) + 1.0 / max(int(n_control), 1))
+
+    res["reward"] = np.abs(res["reward"])
+    res["baseline"] = floor(res["n_cells"], res["n_control"])
+    for g in (res.get("groups") or {}).values():
+        g["reward"] = np.abs(g["reward"])
+        g["baseline"] = floor(g["n_cells"], g["n_control"])

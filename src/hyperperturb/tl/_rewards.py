@@ -26,7 +26,7 @@ from hyperperturb._utils import (
     resolve_protein,
 )
 
-from ._reward_compute import _compute, _targets
+from ._reward_compute import STATISTICS, _compute, _targets, to_mean_shift
 from ._reward_inputs import _design_labels, _group_codes, _warn_raw_counts
 
 _STEP = "rewards"
@@ -37,6 +37,7 @@ def rewards(
     *,
     layer: str | None = None,
     signed: bool = False,
+    statistic: str = "mean_shift",
     groupby: str | None = None,
     chunk_size: int = 20_000,
     mod: str = "rna",
@@ -73,6 +74,17 @@ def rewards(
     signed
         Signed rewards (mean of :math:`x - c`, up/down direction) instead of mean absolute deviations.
         The policy and value targets then use :math:`|R|` (no noise floor is subtracted).
+    statistic
+        ``"mean_abs_lfc"``: the original design's mean absolute log fold change per cell (formula above).
+        ``"mean_shift"``: the pseudo-bulk shift :math:`R_{gp} = |\bar x_{gp} - c_g|`, with the noise floor of a
+        difference of means, :math:`B_g = s_g \sqrt{2/\pi} \sqrt{1/n + 1/n_C}` (:math:`s_g` the control cells'
+        standard deviation, :math:`n` the median number of cells per perturbation, :math:`n_C` the control cells).
+        The per-cell statistic cannot see a sparse gene lose expression (a cell at zero deviates by
+        :math:`c_g` whether or not the gene was knocked down: SSTR2 drops from 17 % to 5 % of cells under STAT1
+        knock-out and scores below its noise floor), and its noise floor grows with each gene's cell-to-cell
+        variance while a mean's shrinks with the number of cells. Measured on knock-out screens with a known
+        network (``docs/benchmarks.md``): true regulators are ranked at AUROC 0.73 by ``"mean_shift"`` against 0.54
+        by ``"mean_abs_lfc"``. Ignored when ``signed=True`` (the signed shift itself).
     groupby
         Column of ``.obs`` (cell type, condition, replicate) for stratified rewards: within each group the
         control mean and the rewards use only that group's cells. Stored in the ledger under ``groups``; the
@@ -137,6 +149,10 @@ def rewards(
     >>> hp.get.rewards(adata).shape  # genes x perturbations
     (30, 4)
     """
+    if statistic not in STATISTICS:
+        msg = f"`statistic` must be one of {STATISTICS}, got {statistic!r}."
+        raise ValueError(msg)
+    shift = statistic == "mean_shift" and not signed
     if targets not in ("excess", "reward"):
         msg = f"`targets` must be 'excess' (default) or 'reward' (hyperperturb 0.1's definition), got {targets!r}."
         raise ValueError(msg)
@@ -165,11 +181,13 @@ def rewards(
         n_perts=P,
         group_codes=group_codes,
         group_names=group_names,
-        signed=signed,
+        signed=signed or shift,
         chunk_size=chunk_size,
         verbose=verbose,
         what=where,
     )
+    if shift:
+        to_mean_shift(res, X, control, chunk_size)
     if res["n_empty"]:
         warnings.warn(
             f"{res['n_empty']} perturbation(s) have no cells in obsm['perturbation_target'] "
@@ -223,16 +241,19 @@ def rewards(
             n_perts=P,
             group_codes=None,
             group_names=[],
-            signed=signed,
+            signed=signed or shift,
             chunk_size=chunk_size,
             verbose=verbose,
             what=pwhat,
         )
+        if shift:
+            to_mean_shift(pres, PX, pcontrol, chunk_size)
         ppolicy, pvalue, pzero = _targets(pres["reward"], pres["baseline"], kind=targets, signed=signed)
 
     params = {
         "layer": layer,
         "signed": bool(signed),
+        "statistic": statistic,
         "targets": targets,
         "groupby": groupby,
         "chunk_size": chunk_size,

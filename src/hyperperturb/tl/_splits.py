@@ -25,6 +25,8 @@ class Screen:
     target_index: np.ndarray  # index of the target in var_names, -1 if unmeasured
     extra_nodes: np.ndarray
     coverage: dict[str, Any]
+    #: rewards are the pseudo-bulk ``|mean(x) - c|`` (``statistic="mean_shift"``), not the mean of ``|x - c|``
+    shift: bool = False
 
 
 def read_screen(adata: AnnData, *, needed_by: str) -> Screen:
@@ -83,7 +85,8 @@ def read_screen(adata: AnnData, *, needed_by: str) -> Screen:
         "coverage": float(eligible.mean()) if names.size else 0.0,
         "not_eligible": [str(n) for n in names[~eligible]],
     }
-    return Screen(names, targets, R, B, signed, eligible, tidx, extra, coverage)
+    shift = not signed and str(_entries.params(adata, "rewards").get("statistic", "mean_abs_lfc")) == "mean_shift"
+    return Screen(names, targets, R, B, signed, eligible, tidx, extra, coverage, shift)
 
 
 def make_splits(
@@ -168,7 +171,8 @@ def split_half_rewards(
 
     The cells of a perturbation are shuffled (seeded by ``rng``) and split into ``A`` (the first ``n // 2``) and
     ``B`` (the rest); on each half the reward is computed as :func:`hyperperturb.tl.rewards` does for the pooled
-    matrix: the mean over the half's cells of ``|x - c|`` (signed rewards: ``x - c``), with ``c`` the control mean
+    matrix: the mean over the half's cells of ``|x - c|`` (signed rewards: ``x - c``; ``statistic="mean_shift"``:
+    ``|mean(x) - c|``), with ``c`` the control mean
     ``.var["hp_control_mean"]``. One streamed pass over the perturbed cells in row chunks.
 
     Returns
@@ -203,7 +207,7 @@ def split_half_rewards(
     for s in range(0, used.size, chunk_size):
         blk_rows = used[s : s + chunk_size]
         dev = rows(blk_rows) - mu
-        if not screen.signed:
+        if not (screen.signed or screen.shift):
             dev = np.abs(dev)
         sums += W[blk_rows].T @ dev
     if not np.isfinite(sums).all():
@@ -212,6 +216,8 @@ def split_half_rewards(
     ok = counts > 0
     sums[ok] /= counts[ok, None]  # in place: peak 4 (was 6) genes x columns float64 arrays
     sums[~ok] = np.nan
+    if screen.shift:
+        np.abs(sums, out=sums)
     return np.ascontiguousarray(sums[0::2].T), np.ascontiguousarray(sums[1::2].T), n_cells
 
 
@@ -228,7 +234,8 @@ def detectable_effects(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Whether each perturbation in ``columns`` has an effect beyond control-vs-control resampling.
 
-    The statistic is the L2 norm over genes of the excess profile ``mean_cells |x - mu| - B``, computed on the
+    The statistic is the L2 norm over genes of the excess profile ``mean_cells |x - mu| - B`` (with
+    ``statistic="mean_shift"`` rewards: ``|mean_cells x - mu| - B``), computed on the
     perturbation's own cells and, for the null, on ``n_null`` bootstrap samples (with replacement, so that the null
     has the sampling variance of independent cells) of the same number of control cells. One streamed pass over the control cells and one over the
     perturbed cells, in row chunks; ``X`` is never densified beyond ``chunk_size`` rows.
@@ -263,7 +270,9 @@ def detectable_effects(
     thr = np.empty(len(cells))
     for b0 in range(0, len(cells), per_batch):
         batch = cells[b0 : b0 + per_batch]
-        s_b, t_b = _null_batch(batch, ctrl, mu, B, n_null, rng, _rows, chunk_size, adata.n_vars, 1.0 - effect_level)
+        s_b, t_b = _null_batch(
+            batch, ctrl, mu, B, n_null, rng, _rows, chunk_size, adata.n_vars, 1.0 - effect_level, shift=screen.shift
+        )
         stat[b0 : b0 + len(batch)] = s_b
         thr[b0 : b0 + len(batch)] = t_b
     return stat > thr, stat, thr
@@ -280,6 +289,8 @@ def _null_batch(
     chunk_size: int,
     n_vars: int,
     q: float,
+    *,
+    shift: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Observed statistic and null threshold for a batch of perturbations (one pass over the control cells)."""
     n_c = ctrl.size
@@ -295,9 +306,11 @@ def _null_batch(
     ctrl_sorted = ctrl[order]
     for s in range(0, n_c, chunk_size):
         dev = rows(ctrl_sorted[s : s + chunk_size]) - mu
-        if B is not None:
+        if B is not None and not shift:
             dev = np.abs(dev)
         null_prof += W_all[order[s : s + chunk_size]].T @ dev
+    if shift:
+        np.abs(null_prof, out=null_prof)
     stat = np.zeros(len(cells))
     thr = np.full(len(cells), np.inf)
     for i, idx in enumerate(cells):
@@ -307,8 +320,8 @@ def _null_batch(
         srt = np.sort(idx)
         for s in range(0, srt.size, chunk_size):
             blk = rows(srt[s : s + chunk_size]) - mu
-            tot += np.abs(blk).sum(0) if B is not None else blk.sum(0)
-        prof = tot / idx.size
+            tot += np.abs(blk).sum(0) if (B is not None and not shift) else blk.sum(0)
+        prof = np.abs(tot / idx.size) if shift else tot / idx.size
         nulls = null_prof[i * n_null : (i + 1) * n_null]
         if B is not None:
             prof = prof - B

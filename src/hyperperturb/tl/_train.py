@@ -271,10 +271,17 @@ def train(
             adata, [g.perturbations[i] for i in np.flatnonzero(trainable)], seed=int(seed),
             layer=None if rw_layer is None else str(rw_layer),
         )  # fmt: skip
+        from ._propagation import network_operator
+
+        op = network_operator(adata, g.n_genes + g.n_extra, g.n_genes, g.extra_edges) if g.adjacency.nnz else None
         res["kernel"] = fit_kernel_readout(
             g, res["pert_emb"], res["scorable"], trainable, targets, geometry=str(res["geometry"]),
-            curvature=float(res["curvature"]), reliability=rel,  # of the training perturbations only
+            curvature=float(res["curvature"]), reliability=rel, operator=op,  # of the training perturbations only
+            control_mean=adata.var["hp_control_mean"].to_numpy(np.float64) if "hp_control_mean" in adata.var else None,
         )  # fmt: skip
+        loo = res["kernel"].pop("_loo_excess", None)
+        if loo is not None and not signed_rewards(rew) and res["kernel"]["available"]:
+            res["policy"] = _in_sample_policy(res, g, trainable, targets, loo)
     else:
         res["kernel"] = {"available": False}
 
@@ -408,6 +415,28 @@ def _warn_unplaced(perts: list[str], targets: Any, scorable: np.ndarray) -> None
         UserWarning,
         stacklevel=3,
     )
+
+
+def _in_sample_policy(res, g, trainable, targets, loo) -> np.ndarray:
+    """``hp_policy`` of the measured genes: the training perturbations' observed excess combined with the readout.
+
+    The trained perturbations' columns hold the empirical-Bayes combination of each observed excess profile with
+    its leave-one-out readout prediction (:func:`~hyperperturb.tl._readout.in_sample_excess`), the held-out ones the
+    heads' predicted excess; each gene's row is then normalised over perturbations.
+    """
+    from ._readout import head_reward, in_sample_excess, reward_policy
+
+    n_genes = g.n_genes
+    B = targets["baseline"][:n_genes]
+    pol = np.asarray(res["policy"], dtype=np.float64)
+    heads = head_reward(pol[:n_genes], res["value"][:n_genes] / max(float(targets["unit"]), 1e-300), B,
+                        float(targets["unit"])) - B[:, None]  # fmt: skip
+    tr = np.flatnonzero(trainable)
+    E = g.reward[:n_genes, tr] - B[:, None]
+    heads[:, tr] = in_sample_excess(E, loo, B)
+    out = np.array(res["policy"], copy=True)
+    out[:n_genes] = reward_policy(heads).astype(out.dtype)
+    return out
 
 
 def _write(adata, res, sl, key_added, entry, t0) -> None:

@@ -163,6 +163,8 @@ def fit_transfer(
     distances: dict[str, np.ndarray],
     rel: np.ndarray | None,
     target_row: np.ndarray,
+    propagation: dict[str, np.ndarray] | None = None,
+    target_level: np.ndarray | None = None,
     k: int = TOP_K,
 ) -> dict[str, Any]:
     """Choose prior, distance, ``τ``, ``κ``, ``γ`` and the on-target term by leave-one-out over ``cv_idx``.
@@ -181,15 +183,24 @@ def fit_transfer(
         Reliability in [0, 1] per training perturbation, or ``None`` (then ``γ`` is 0).
     target_row
         Gene row of each training perturbation's target, ``-1`` if it is not a measured gene.
+    propagation
+        ``{candidate: |x|}`` genes × ``len(cv_idx)``: the change each left-out column's target sends along the
+        network (:func:`hyperperturb.tl._propagation.candidate_profiles`); the readout ``prior + β |x|`` (``β``
+        fitted without the left-out column) competes with the transfer.
+    target_level
+        Control mean of each training perturbation's target gene (``nan`` where it has none): the on-target term
+        may scale with it (``on_target_mode="scaled"``: a knock-out removes what the gene had).
     k
         Genes per left-out perturbation in the residual score.
 
     Returns
     -------
     ``form`` ("residual"), ``prior``, ``source`` ("none", "graph" or "embedding"), ``tau_rel``, ``tau`` (absolute),
-    ``median_distance``, ``kappa``, ``gamma``, ``on_target`` (amplitude, 0 if not kept), ``on_target_cv_gain``,
+    ``median_distance``, ``kappa``, ``gamma``, ``on_target`` (amplitude, 0 if not kept; with
+    ``on_target_mode="scaled"`` the factor of the target's control mean), ``on_target_mode``, ``on_target_cv_gain``,
     ``n_on_target``, ``cv_score`` (mean leave-one-out residual score of the choice), ``prior_cv_score`` (the best
-    choice without transfer), ``transfer_cv_gain`` (their difference), ``n_cv``.
+    choice without transfer), ``transfer_cv_gain`` (their difference), ``n_cv``; with ``source="propagation"``
+    also ``prop_norm``, ``prop_alpha``, ``prop_beta``.
     """
     E = np.asarray(E, dtype=np.float64)
     cv_idx = np.asarray(cv_idx, dtype=np.int64)
@@ -207,6 +218,7 @@ def fit_transfer(
         "kappa": 0.0,
         "gamma": 0.0,
         "on_target": 0.0,
+        "on_target_mode": "constant",
         "on_target_cv_gain": 0.0,
         "n_on_target": int(has.size),
         "cv_score": float("nan"),
@@ -214,6 +226,10 @@ def fit_transfer(
         "transfer_cv_gain": 0.0,
         "n_cv": int(n_cv),
         "shrinkage": 0.0,
+        "prop_norm": "none",
+        "prop_alpha": 0.0,
+        "prop_beta": 0.0,
+        "prop_shrink": float("inf"),
     }
     if n_cv < 3 or n < 3:
         return base
@@ -229,39 +245,48 @@ def fit_transfer(
     if has.size:
         t = target_row[has]
         o[has] = E[t, has] - (full[t] * n - E[t, has]) / (n - 1)
-    amp = np.zeros(n_cv)
+    lvl = np.full(n, np.nan) if target_level is None else np.asarray(target_level, dtype=np.float64)
+    amps = {"constant": np.zeros(n_cv), "scaled": np.zeros(n_cv)}
     bump_pos = np.full(n_cv, -1)
     for j, q in enumerate(cv_idx):
         others = has[has != q]
         if target_row[q] >= 0 and others.size:
-            amp[j] = float(o[others].mean())
+            amps["constant"][j] = float(o[others].mean())
+            sc = others[np.isfinite(lvl[others])]
+            den = float((lvl[sc] ** 2).sum())
+            if np.isfinite(lvl[q]) and den > 0:
+                amps["scaled"][j] = float((o[sc] * lvl[sc]).sum() / den) * lvl[q]
             hit = np.flatnonzero(top[j] == target_row[q])
             bump_pos[j] = int(hit[0]) if hit.size else -1
     bumped = np.flatnonzero(bump_pos >= 0)
+    modes = ("constant", "scaled") if np.isfinite(lvl[has]).sum() >= 3 else ("constant",)
 
-    def scores(Pt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per left-out column: residual score without and with the on-target term (``Pt``: n_cv × k)."""
-        plain = _pearson_rows(Pt - Mt, dO)
-        Pb = Pt.copy()
-        Pb[bumped, bump_pos[bumped]] += amp[bumped]
-        return plain, _pearson_rows(Pb - Mt, dO)
+    def scores(Pt: np.ndarray) -> list[tuple[str | bool, np.ndarray]]:
+        """Per left-out column: residual score without and with each on-target term (``Pt``: n_cv × k)."""
+        out: list[tuple[str | bool, np.ndarray]] = [(False, _pearson_rows(Pt - Mt, dO))]
+        for mode in modes:
+            Pb = Pt.copy()
+            Pb[bumped, bump_pos[bumped]] += amps[mode][bumped]
+            out.append((mode, _pearson_rows(Pb - Mt, dO)))
+        return out
 
     priors = {p: loo_priors(E, cv_idx, p)[top.T, jj.T].T for p in PRIORS}
     # the best candidate without transfer and the best with it, each with its per-column scores
     groups: dict[str, dict[str, Any]] = {
         "prior": {"score": -np.inf, "cols": None, "kw": dict(base)},
         "transfer": {"score": -np.inf, "cols": None, "kw": None},
+        "propagation": {"score": -np.inf, "cols": None, "kw": None},
     }
 
-    def consider(group: str, cols: np.ndarray, on: bool, **kw: Any) -> None:
+    def consider(group: str, cols: np.ndarray, on: str | bool, **kw: Any) -> None:
         score = float(np.nanmean(cols)) if np.isfinite(cols).any() else -np.inf
         g = groups[group]
         if np.isfinite(score) and score > g["score"] + 1e-9:  # strict: ties keep the simpler, earlier candidate
-            g.update(score=score, cols=cols, kw={**base, **kw, "on_target": 1.0 if on else 0.0})
+            mode = on if isinstance(on, str) else "constant"
+            g.update(score=score, cols=cols, kw={**base, **kw, "on_target": 1.0 if on else 0.0, "on_target_mode": mode})
 
     for p in PRIORS:
-        plain, bumped_s = scores(priors[p])
-        for on, s in ((False, plain), (True, bumped_s)):
+        for on, s in scores(priors[p]):
             consider("prior", s, on, prior=p)
     gammas = GAMMA_GRID if rel is not None else (0.0,)
     for src in SOURCES:
@@ -281,23 +306,52 @@ def fit_transfer(
                     den = (ws + kappa)[:, None]
                     for p in PRIORS:
                         Pt = priors[p] + (EWt - priors[p] * ws[:, None]) / den
-                        plain, bumped_s = scores(Pt)
-                        for on, s in ((False, plain), (True, bumped_s)):
+                        for on, s in scores(Pt):
                             consider(
                                 "transfer", s, on, prior=p, source=src, tau_rel=float(rel_tau),
                                 tau=float(rel_tau * med), median_distance=med, kappa=float(kappa), gamma=float(gamma),
                             )  # fmt: skip
-    pg, tg = groups["prior"], groups["transfer"]
+    for cand, X in (propagation or {}).items():
+        from ._propagation import SHRINK_GRID, loo_gene_gain, parse_candidate
+
+        X = np.asarray(X, dtype=np.float64)
+        if not (np.isfinite(X).all() and (X > 0).any()):
+            continue
+        norm, alpha = parse_candidate(cand)
+        Xt = X[top.T, jj.T].T
+        for p in PRIORS:
+            full_p = loo_priors(E, cv_idx, p)
+            for shrink in SHRINK_GRID:  # common gain first: ties keep the simpler readout
+                beta = loo_gene_gain(O - full_p, X, shrink)  # each left-out column's gains, fitted without it
+                Pt = priors[p] + beta[top.T, jj.T].T * Xt
+                for on, s_ in scores(Pt):
+                    consider("propagation", s_, on, prior=p, source="propagation", prop_norm=norm,
+                             prop_alpha=alpha, prop_shrink=float(shrink))  # fmt: skip
+    pg = groups["prior"]
     if not np.isfinite(pg["score"]):
         return base
     best, best_score, prior_best = pg["kw"], pg["score"], pg["score"]
-    if tg["kw"] is not None and _beats(tg["cols"], pg["cols"]):
-        best, best_score = tg["kw"], tg["score"]
+    for name in ("transfer", "propagation"):  # each must beat the prior by one standard error; the better one wins
+        g_ = groups[name]
+        if g_["kw"] is not None and _beats(g_["cols"], pg["cols"]) and g_["score"] > best_score:
+            best, best_score = g_["kw"], g_["score"]
+    if best["source"] == "propagation":
+        from ._propagation import gene_gain
+
+        X = np.asarray(propagation[f"{best['prop_norm']}/{best['prop_alpha']:g}"], dtype=np.float64)  # type: ignore[index]
+        best["prop_beta"] = gene_gain(O - loo_priors(E, cv_idx, best["prior"]), X, best["prop_shrink"])
+    if groups["propagation"]["kw"] is not None:  # the best propagation readout's score, kept or not
+        best["propagation_cv_score"] = float(groups["propagation"]["score"])
     on = bool(best["on_target"])
-    best["on_target"] = float(o[has].mean()) if on and has.size else 0.0
+    best["on_target"] = 0.0
+    if on and has.size and best["on_target_mode"] == "scaled":
+        sc = has[np.isfinite(lvl[has])]
+        best["on_target"] = float((o[sc] * lvl[sc]).sum() / max(float((lvl[sc] ** 2).sum()), 1e-300))
+    elif on and has.size:
+        best["on_target"] = float(o[has].mean())
     if on:  # the gain of the on-target term at the chosen readout
         best["on_target_cv_gain"] = float(best_score - _score_without_bump(best, priors, E, distances, rel, cv_idx,
-                                                                          top, Mt, dO))  # fmt: skip
+                                                                          top, Mt, dO, propagation))  # fmt: skip
     best["cv_score"] = float(best_score)
     best["prior_cv_score"] = float(prior_best)
     best["transfer_cv_gain"] = float(best_score - prior_best) if best["source"] != "none" else 0.0
@@ -315,10 +369,17 @@ def _beats(cols: np.ndarray, ref: np.ndarray, n_se: float = TRANSFER_SE) -> bool
     return gain > n_se * se and gain > 0
 
 
-def _score_without_bump(best, priors, E, distances, rel, cv_idx, top, Mt, dO) -> float:
+def _score_without_bump(best, priors, E, distances, rel, cv_idx, top, Mt, dO, propagation=None) -> float:
     """Leave-one-out residual score of the chosen readout without its on-target term."""
     P = priors[best["prior"]]
-    if best["source"] != "none":
+    if best["source"] == "propagation":
+        from ._propagation import loo_gene_gain
+
+        X = np.asarray(propagation[f"{best['prop_norm']}/{best['prop_alpha']:g}"], dtype=np.float64)
+        beta = loo_gene_gain(E[:, cv_idx] - loo_priors(E, cv_idx, best["prior"]), X, best["prop_shrink"])
+        jj = np.arange(cv_idx.size)[:, None]
+        P = P + (beta * X)[top.T, jj.T].T
+    elif best["source"] != "none":
         D = np.array(distances[best["source"]], dtype=np.float64)
         D[np.arange(cv_idx.size), cv_idx] = np.inf
         W = transfer_weights(D, rel, tau=best["tau"], gamma=best["gamma"])
