@@ -222,14 +222,15 @@ def test_repeated_new_name_in_policy_is_one_column(trained):
 
 
 # ----------------------------------------------------------------------------------------- combinations (MED)
-def test_combination_and_unplaced_targets_named_in_warnings():
+@pytest.mark.parametrize("sep", [None, "+"])
+def test_combination_and_unplaced_targets_named_in_warnings(sep):
     a = hp.datasets.synthetic(n_cells=300, n_genes=30, n_perturbations=5, seed=0)
     sc.pp.log1p(a)
     lab = a.obs["perturbation"].astype(str).to_numpy().copy()
     lab[lab == "G003"] = "G003+G007"
     lab[lab == "G027"] = "NOTAGENE"
     a.obs["perturbation"] = pd.Categorical(lab)
-    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting", sep=sep)
     hp.pp.gene_network(a, hp.datasets.truth_network(a))
     hp.tl.rewards(a, verbose=False)
     with pytest.warns(UserWarning, match=r"no target node in the graph.*'G003\+G007'.*'NOTAGENE'|NOTAGENE.*G003\+G007"):

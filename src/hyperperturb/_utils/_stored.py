@@ -45,7 +45,8 @@ _KERNEL: dict[str, tuple[float | None, float | None]] = {
 # the held-out readout's choices (absent in older ledgers)
 _KERNEL_CHOICES = {
     "prior": ("mean", "median"),
-    "source": ("none", "graph", "embedding"),
+    "source": ("none", "graph", "embedding", "propagation"),
+    "on_target_mode": ("constant", "scaled"),
     "geometry": ("poincare", "euclidean"),
 }
 
@@ -301,11 +302,26 @@ def validate_step(adata: AnnData, step: str, entry: Any, *, needed_by: str) -> N
         check_adjacency(adata, str(key), needed_by=needed_by, symmetric=bool(sym))
 
 
+#: Largest stored on-target factor of the target's control mean (``on_target_mode="scaled"``; a knock-out: ~1).
+_MAX_SCALED_ON_TARGET = 10.0
+
+
 def _check_on_target(adata: AnnData, entry: dict[str, Any], needed_by: str) -> None:
-    """The stored on-target amplitude is an excess in reward units: never beyond the largest observed reward."""
+    """Bound the stored on-target amplitude.
+
+    It is an excess in reward units (never beyond twice the largest observed reward) or, with
+    ``on_target_mode="scaled"``, a factor of the target's control mean (at most 10 in magnitude).
+    """
     kern = entry.get("kernel")
     amp = _number(kern.get("on_target")) if isinstance(kern, dict) and "on_target" in kern else None
-    if amp is None or "hp_reward" not in adata.varm:
+    if amp is None:
+        return
+    if isinstance(kern, dict) and str(decode(kern.get("on_target_mode", "constant"))) == "scaled":
+        if abs(amp) > _MAX_SCALED_ON_TARGET:
+            _fail(f"the stored kernel readout parameter 'on_target' ({amp:.3g})",
+                  f"exceeds {_MAX_SCALED_ON_TARGET:g} times the target's control mean", "train", needed_by)  # fmt: skip
+        return
+    if "hp_reward" not in adata.varm:
         return
     R = np.asarray(adata.varm["hp_reward"], dtype=np.float64)
     top = float(np.nanmax(np.abs(R))) if R.size and np.isfinite(R).any() else 0.0
@@ -325,6 +341,11 @@ def _check_train_inputs(adata: AnnData, entry: dict[str, Any], needed_by: str) -
     digests = entry.get("input_digests")
     if not isinstance(digests, dict):
         return  # older ledgers
+    graph = entry.get("graph")
+    if isinstance(graph, dict) and "nodes" in graph:
+        trained = np.asarray(graph["nodes"]).astype(str).ravel()[: int(_number(graph.get("n_genes")) or 0)]
+        if len(trained) != adata.n_vars or set(trained) != set(map(str, adata.var_names)):
+            return  # other genes: refused by name, with its own message, when the model is read
     changed = None
     stored = str(digests.get("hp_reward", "None"))
     if stored != "None" and "hp_reward" in adata.varm:

@@ -173,6 +173,11 @@ def network_operator(adata, n_nodes: int, n_genes: int, extra_edges: dict) -> sp
 
     from ._graph_inputs import stored_adjacency
 
+    i = np.asarray(extra_edges.get("i", []), dtype=np.int64).ravel()
+    j = np.asarray(extra_edges.get("j", []), dtype=np.int64).ravel()
+    w = np.asarray(extra_edges.get("weight", np.ones(i.size)), dtype=np.float64).ravel()
+    inside = (i < n_nodes) & (j < n_nodes)  # edges to protein nodes are not part of the gene network
+    extra_edges = {"i": i[inside], "j": j[inside], "weight": w[inside]}
     net = _entries.entry(adata, "network")
     found = {}
     for name in ("directed_key", "sign_key"):

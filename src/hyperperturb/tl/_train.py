@@ -380,28 +380,6 @@ def train(
     return t.done(copy)
 
 
-def _in_sample_policy(res, g, trainable, targets, loo) -> np.ndarray:
-    """``hp_policy`` of the measured genes: the training perturbations' observed excess combined with the readout.
-
-    The trained perturbations' columns hold the empirical-Bayes combination of each observed excess profile with
-    its leave-one-out readout prediction (:func:`~hyperperturb.tl._readout.in_sample_excess`), the held-out ones the
-    heads' predicted excess; each gene's row is then normalised over perturbations.
-    """
-    from ._readout import head_reward, in_sample_excess, reward_policy
-
-    n_genes = g.n_genes
-    B = targets["baseline"][:n_genes]
-    pol = np.asarray(res["policy"], dtype=np.float64)
-    heads = head_reward(pol[:n_genes], res["value"][:n_genes] / max(float(targets["unit"]), 1e-300), B,
-                        float(targets["unit"])) - B[:, None]  # fmt: skip
-    tr = np.flatnonzero(trainable)
-    E = g.reward[:n_genes, tr] - B[:, None]
-    heads[:, tr] = in_sample_excess(E, loo, B)
-    out = np.array(res["policy"], copy=True)
-    out[:n_genes] = reward_policy(heads).astype(out.dtype)
-    return out
-
-
 #: A final loss above this, or this many times the first epoch's, is reported as divergent training.
 _DIVERGED_ABS, _DIVERGED_REL = 1e6, 100.0
 
@@ -432,11 +410,33 @@ def _warn_unplaced(perts: list[str], targets: Any, scorable: np.ndarray) -> None
     warnings.warn(
         f"hp.tl.train: {len(bad)} perturbation(s) have no target node in the graph (combinations such as 'A+B', or "
         f"targets neither in var_names nor in the network): {bad[:10]}{' ...' if len(bad) > 10 else ''}. They are "
-        "fitted from their own profile, but held out or new they are predicted as the prior profile only. Split "
-        "combinations with `hp.pp.perturbations(..., sep='+')` or add the targets to the network.",
+        "fitted from their own profile, but held out they are predicted as the prior profile only (a combination "
+        "has no single node; for a missing target, use a network that contains it).",
         UserWarning,
         stacklevel=3,
     )
+
+
+def _in_sample_policy(res, g, trainable, targets, loo) -> np.ndarray:
+    """``hp_policy`` of the measured genes: the training perturbations' observed excess combined with the readout.
+
+    The trained perturbations' columns hold the empirical-Bayes combination of each observed excess profile with
+    its leave-one-out readout prediction (:func:`~hyperperturb.tl._readout.in_sample_excess`), the held-out ones the
+    heads' predicted excess; each gene's row is then normalised over perturbations.
+    """
+    from ._readout import head_reward, in_sample_excess, reward_policy
+
+    n_genes = g.n_genes
+    B = targets["baseline"][:n_genes]
+    pol = np.asarray(res["policy"], dtype=np.float64)
+    heads = head_reward(pol[:n_genes], res["value"][:n_genes] / max(float(targets["unit"]), 1e-300), B,
+                        float(targets["unit"])) - B[:, None]  # fmt: skip
+    tr = np.flatnonzero(trainable)
+    E = g.reward[:n_genes, tr] - B[:, None]
+    heads[:, tr] = in_sample_excess(E, loo, B)
+    out = np.array(res["policy"], copy=True)
+    out[:n_genes] = reward_policy(heads).astype(out.dtype)
+    return out
 
 
 def _write(adata, res, sl, key_added, entry, t0) -> None:
