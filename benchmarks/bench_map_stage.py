@@ -42,7 +42,7 @@ import hyperperturb as hp
 from hyperperturb.tl import _network_map
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_embedding_quality import data_dir, edges_to_graph, graph_anndata, machine  # noqa: E402
+from bench_embedding_quality import data_dir, edges_to_graph, graph_anndata, machine
 
 
 def coexpression_graph() -> tuple[list[str], sparse.csr_matrix]:

@@ -210,8 +210,10 @@ def auto_epochs(n_directed_edges: int, negatives: int) -> int:
 
 
 def edges_per_epoch(n_directed_edges: int, negatives: int, epochs: int) -> int:
-    """Directed edges visited per epoch: all of them, or a random sample when ``epochs`` full passes exceed
-    :data:`STEP_BUDGET` distance evaluations (then as many as fit the budget, at least one)."""
+    """Directed edges visited per epoch: all, or as many as fit :data:`STEP_BUDGET` over ``epochs`` (at least one).
+
+    All of them while ``epochs`` full passes need at most ``STEP_BUDGET`` distance evaluations.
+    """
     m = max(int(n_directed_edges), 0)
     per_edge = int(negatives) + 1
     if m * per_edge * max(int(epochs), 1) <= STEP_BUDGET:
