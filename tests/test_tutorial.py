@@ -23,6 +23,7 @@ def test_extracts_every_python_block():
     assert code_blocks(text) == ["x = 1\n", "y = x + 1\n"]
 
 
+@pytest.mark.slow
 def test_quickstart_runs_top_to_bottom(tmp_path, monkeypatch):
     pytest.importorskip("tensorflow")
     matplotlib.use("Agg")

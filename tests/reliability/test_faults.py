@@ -98,6 +98,7 @@ def _callback(exc, at="on_epoch_end"):
     return Raise()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, Boom])
 def test_training_interrupted_leaves_object_unchanged(trained, exc):
     a = trained.copy()
