@@ -147,10 +147,12 @@ def fit_network_map(
             losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed + 1, 0.0, off, frozen, False, n_visit))
         elif n_main:
             # large graph: the main epochs in PLATEAU_CHECKS parts; stop once the reconstruction MAP of a fixed node
-            # sample has not gained PLATEAU_GAIN over its best for PLATEAU_PATIENCE parts
+            # sample has not gained PLATEAU_GAIN over its best for PLATEAU_PATIENCE parts, and keep the map of the
+            # best check (the end of the burn-in included: on noisy graphs the small steps can reconstruct best)
             probe = _probe_nodes(A, run_seed)
             parts = np.array_split(np.arange(n_main), min(PLATEAU_CHECKS, n_main))
             best = _reconstruction(Z, A, hyperbolic, rng, nodes=probe)
+            Z_best = Z.copy()
             n_run = flat = 0
             for p, part in enumerate(parts):
                 lrs = np.full(part.size, float(learning_rate))
@@ -159,9 +161,11 @@ def fit_network_map(
                 n_run += part.size
                 now = _reconstruction(Z, A, hyperbolic, rng, nodes=probe)
                 flat = flat + 1 if now < best + PLATEAU_GAIN else 0
-                best = max(best, now)
+                if now > best:
+                    best, Z_best = now, Z.copy()
                 if p >= PLATEAU_MIN_PARTS - 1 and flat >= PLATEAU_PATIENCE:
                     break
+            Z = Z_best
             n_main = n_run
             epochs = n_burn + n_run
         if radial > 0 and n_main:
