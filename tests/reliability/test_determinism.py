@@ -46,6 +46,7 @@ def _arrays(obj, path=""):
     return out
 
 
+@pytest.mark.slow  # two whole pipelines; tl/test_train.py checks same seed, same training in the default run
 def test_pipeline_twice_same_seed_identical():
     a, b = _pipeline(3), _pipeline(3)
     assert set(a.varm) == set(b.varm) and {"hp_reward", "X_poincare", "hp_policy"} <= set(a.varm)
