@@ -24,6 +24,7 @@ def _counts(n_cells=300, n_genes=60, seed=0) -> AnnData:
     return a
 
 
+@pytest.mark.slow  # the kNN graph compiles pynndescent on first use
 def test_pipeline_keeps_targets_and_layer():
     a = _counts()
     hp.pp.preprocess(a, n_top_genes=10, n_pcs=5, n_neighbors=5, perturbation_key="perturbation")

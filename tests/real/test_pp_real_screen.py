@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import anndata as ad
 import numpy as np
 import pytest
@@ -44,14 +42,11 @@ def test_perturbations(screen):
 
 def test_string_coverage_and_hops(screen, string_path):
     a = screen.copy()
-    t0 = time.perf_counter()
     hp.pp.gene_network(a, string_path)
-    elapsed = time.perf_counter() - t0
     led = get_ledger(a)["network"]
     assert led["n_matched"] == 226 and a.n_vars == 299
     assert led["coverage"] == pytest.approx(226 / 299)
     assert led["n_connected"] == 46  # genes with a direct STRING link to another measured gene
-    assert elapsed < 10, elapsed
     hp.pp.gene_network(a, string_path, hops=2)
     led2 = get_ledger(a)["network"]
     assert led2["n_connected_direct"] == 46

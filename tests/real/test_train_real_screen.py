@@ -8,7 +8,7 @@ import pytest
 
 import hyperperturb as hp
 
-pytestmark = pytest.mark.real
+pytestmark = [pytest.mark.real, pytest.mark.slow]  # trains 200 epochs on the real screen
 
 
 @pytest.fixture(scope="module")

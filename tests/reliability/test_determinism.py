@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import hyperperturb as hp
 
@@ -45,6 +46,7 @@ def _arrays(obj, path=""):
     return out
 
 
+@pytest.mark.slow  # two whole pipelines; tl/test_train.py checks same seed, same training in the default run
 def test_pipeline_twice_same_seed_identical():
     a, b = _pipeline(3), _pipeline(3)
     assert set(a.varm) == set(b.varm) and {"hp_reward", "X_poincare", "hp_policy"} <= set(a.varm)
@@ -60,6 +62,7 @@ def test_pipeline_twice_same_seed_identical():
         np.testing.assert_array_equal(la[k], lb[k], err_msg=k)
 
 
+@pytest.mark.slow
 def test_different_seed_differs():
     a, b = _pipeline(3), _pipeline(4)
     assert not np.array_equal(a.varm["X_poincare"], b.varm["X_poincare"])

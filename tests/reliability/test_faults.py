@@ -98,6 +98,7 @@ def _callback(exc, at="on_epoch_end"):
     return Raise()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, Boom])
 def test_training_interrupted_leaves_object_unchanged(trained, exc):
     a = trained.copy()
@@ -116,6 +117,7 @@ def test_training_on_fresh_object_interrupted_adds_nothing():
     assert "X_poincare" not in a.varm and "train" not in get_ledger(a)
 
 
+@pytest.mark.slow
 def test_failing_final_write_of_train(monkeypatch, trained):
     a = trained.copy()
     snap = snapshot(a)

@@ -128,6 +128,7 @@ def test_local_cluster_runs_the_pass_in_parallel_workers(files):
         f.close()
 
 
+@pytest.mark.slow
 def test_end_to_end_backed_then_train(files):
     d, ref = files
     a = ad.read_h5ad(d / "sparse.h5ad", backed="r")

@@ -96,7 +96,10 @@ def test_simulated_acquisition_coverage_curve(screen):
 
 
 @pytest.mark.parametrize("strategy", ["greedy", "ucb"])
-@pytest.mark.parametrize("predictor", ["linear", "model"])
+@pytest.mark.parametrize(
+    "predictor",
+    ["linear", pytest.param("model", marks=pytest.mark.slow)],  # "model" trains the network
+)
 def test_blocked_candidates_give_the_same_proposals(screen, monkeypatch, strategy, predictor):
     """Issue 16: candidates are predicted and their distances computed in blocks; the proposals do not change."""
     from hyperperturb.tl import _design

@@ -57,6 +57,24 @@ def test_same_seed_same_map_other_seed_other_map():
     assert not np.allclose(a, c)
 
 
+def test_large_graph_path_samples_edges_deterministically_and_keeps_the_map(monkeypatch):
+    """Graphs over the step budget visit a random edge sample per epoch (issue 21 item 5): same seed, same map."""
+    from hyperperturb.tl import _network_map
+
+    A, level = _tree(3, 4)  # 121 nodes, 120 edges
+    full = fit_network_map(A, dim=2, seed=0, epochs=200)
+    monkeypatch.setattr(_network_map, "STEP_BUDGET", 240 * 51 * 200 / 4)  # a quarter of the edges per epoch
+    assert _network_map.edges_per_epoch(240, 50, 200) == 60
+    a = fit_network_map(A, dim=2, seed=0, epochs=200)
+    b = fit_network_map(A, dim=2, seed=0, epochs=200)
+    np.testing.assert_array_equal(a["embedding"], b["embedding"])
+    assert a["epochs"] <= 200 and a["epochs"] == b["epochs"]
+    assert (np.linalg.norm(a["embedding"], axis=1) < 1).all()
+    m_full = mean_average_precision(_ball.pairwise_distance(full["embedding"], full["embedding"]), A)[0]
+    m_a = mean_average_precision(_ball.pairwise_distance(a["embedding"], a["embedding"]), A)[0]
+    assert m_a > 0.8 and m_a >= m_full - 0.1
+
+
 def test_isolated_nodes_flagged_and_not_at_the_centre():
     A, _ = _tree(3, 2)
     n = A.shape[0]

@@ -469,6 +469,7 @@ def test_max_heldout_above_the_screen_changes_nothing(screen):
     assert ent["scored"] == ent["splits"] and ent["params"]["max_heldout"] == 200
 
 
+@pytest.mark.slow
 def test_max_heldout_scores_a_seeded_subsample_but_trains_without_all(screen, monkeypatch):
     holdouts = []
     real_train = train_mod.train

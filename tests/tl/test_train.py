@@ -163,7 +163,12 @@ def test_graph_loss_improves_reconstruction_and_is_deterministic(screen):
 
 
 @pytest.mark.parametrize(
-    ("kw", "head"), [({"model": "simple"}, None), ({"geometry": "euclidean"}, None), ({"head": "dense"}, "dense")]
+    ("kw", "head"),
+    [
+        ({"model": "simple"}, None),
+        ({"geometry": "euclidean"}, None),
+        pytest.param({"head": "dense"}, "dense", marks=pytest.mark.slow),
+    ],
 )
 def test_variants_train(screen, kw, head):
     a = hp.tl.train(screen, epochs=15, verbose=False, copy=True, curriculum=False, **kw)
@@ -185,6 +190,7 @@ def test_learned_curvature_and_dim(screen):
     assert c > 0 and c != 1.0
 
 
+@pytest.mark.slow
 def test_second_training_under_another_key_warns_and_keeps_the_first_embedding(screen, caplog):
     a = hp.tl.train(screen, epochs=3, verbose=False, copy=True)
     first = np.asarray(a.varm["X_poincare"]).copy()

@@ -14,7 +14,7 @@ from scipy.stats import spearmanr
 import hyperperturb as hp
 
 
-@pytest.mark.parametrize("data_seed", [0, 1])
+@pytest.mark.parametrize("data_seed", [0, pytest.param(1, marks=pytest.mark.slow)])
 def test_regulators_nearer_the_origin_than_their_targets(data_seed):
     a = hp.datasets.synthetic(600, 80, 10, seed=data_seed)
     sc.pp.normalize_total(a)

@@ -53,6 +53,7 @@ def test_resolve_batch_size_full_below_the_block_and_bounded_above():
     assert resolve_batch_size(None, 8_000, 50_000) < resolve_batch_size(None, 8_000, 10_000)
 
 
+@pytest.mark.slow
 def test_step_memory_does_not_grow_with_perturbations(monkeypatch):
     """With the automatic batch a training step holds at most BLOCK_PAIRS (node, perturbation) pairs whatever the
     number of perturbations, and the targets are kept sparse (ragged rows), not as a dense nodes × perturbations
@@ -127,6 +128,7 @@ def test_minibatch_training_matches_full_batch_quality(screen):
     np.testing.assert_allclose(mini.varm["hp_policy"].sum(1), 1.0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_minibatch_training_is_deterministic(screen):
     a = hp.tl.train(screen, epochs=10, verbose=False, copy=True, seed=3, batch_size=25)
     b = hp.tl.train(screen, epochs=10, verbose=False, copy=True, seed=3, batch_size=25)

@@ -32,9 +32,13 @@ def _ap_row(d: np.ndarray, nb: np.ndarray, i: int) -> float | None:
     nb = nb[nb != i]
     if nb.size == 0:
         return None
-    others = np.sort(np.delete(d, i))
     dn = np.sort(d[nb])
-    ranks = np.searchsorted(others, dn, side="right")  # nodes at least as close (ties count against)
+    # rank of each neighbour = number of other nodes at least as close (ties count against), without sorting all
+    # nodes: node o is at least as close as dn[k] iff fewer than k + 1 neighbours are strictly closer than it
+    pos = np.searchsorted(dn, d, side="left")
+    cnt = np.bincount(pos, minlength=dn.size + 1)
+    cnt[pos[i]] -= 1  # node i itself is not ranked
+    ranks = np.cumsum(cnt[: dn.size])
     hits = np.searchsorted(dn, dn, side="right")  # neighbours at least as close
     return float(np.mean(hits / np.maximum(ranks, 1)))
 

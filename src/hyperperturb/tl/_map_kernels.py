@@ -73,9 +73,12 @@ def _pull(Z, i, rate, target, hyperbolic, inward_only):
 
 @njit(nogil=True)
 def sgd_epochs(
-    Z, heads, tails, indptr, indices, n_negatives, lrs, hyperbolic, seed, radial, target_r, frozen, inward_only
+    Z, heads, tails, indptr, indices, n_negatives, lrs, hyperbolic, seed, radial, target_r, frozen, inward_only, n_visit
 ):  # pragma: no cover
     """Run ``len(lrs)`` epochs over the directed edges ``(heads, tails)``; returns the mean loss per epoch.
+
+    Each epoch shuffles all edges and visits the first ``n_visit`` of that order (all of them when ``n_visit``
+    is at least the number of edges): a fresh random sample of edges per epoch on large graphs.
 
     ``radial > 0`` adds the hierarchy term ``radial / 2 · (r(u) - target_r[u])^2`` to each edge's loss, with ``r(u)``
     the distance of the head from the origin (its norm in the flat ablation); ``target_r < 0`` switches it off;
@@ -97,11 +100,13 @@ def sgd_epochs(
     gu = np.empty(dim)
     gx = np.empty(dim)
     order = np.arange(m)
+    n_vis = min(max(n_visit, 0), m)
+    ex = np.empty(K + 1)
     for ep in range(lrs.shape[0]):
         lr = lrs[ep]
         np.random.shuffle(order)
         total = 0.0
-        for t in range(m):
+        for t in range(n_vis):
             e = order[t]
             u = heads[e]
             cand[0] = tails[e]
@@ -147,14 +152,15 @@ def sgd_epochs(
                     mn = d
             se = 0.0
             for k in range(K + 1):
-                se += math.exp(-(dists[k] - mn))
+                ex[k] = math.exp(-(dists[k] - mn))
+                se += ex[k]
             total += dists[0] - mn + math.log(se)
             # dL/dd_0 = 1 - p_0, dL/dd_k = -p_k; gradients of the candidates first (they use the old u)
             for j in range(dim):
                 gu[j] = 0.0
             for k in range(K + 1):
                 x = cand[k]
-                p = math.exp(-(dists[k] - mn)) / se
+                p = ex[k] / se
                 w = (1.0 - p) if k == 0 else -p
                 if hyperbolic:
                     for j in range(dim):
@@ -171,5 +177,5 @@ def sgd_epochs(
                 _step(Z, u, gu, 1.0, lr, hyperbolic)
                 if radial > 0.0 and target_r[u] >= 0.0:
                     _pull(Z, u, min(lr * radial, 1.0), target_r[u], hyperbolic, inward_only)
-        losses[ep] = total / max(m, 1)
+        losses[ep] = total / max(n_vis, 1)
     return losses

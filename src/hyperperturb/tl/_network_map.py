@@ -9,6 +9,11 @@ r"""The network-embedding stage: free ball points fitted to reconstruct a graph 
    :math:`\ell(u, v) = d(u, v) + \log \sum_{x \in \{v\} \cup N(u)} e^{-d(u, x)}` with ``negatives`` random
    non-neighbours :math:`N(u)`; the Euclidean gradient is rescaled by :math:`(1-|z|^2)^2/4` and points are
    projected inside the ball. The first ``burn_in`` epochs run at ``learning_rate / 10``.
+   Large graphs (issue 21 item 5): when ``epochs`` passes over all directed edges would exceed ``STEP_BUDGET``
+   distance evaluations, each epoch visits a fresh random sample of the edges (as many as fit the budget), every
+   step is ``learning_rate`` × √(edges / edges visited per epoch) (at most ``MAX_LR_BOOST`` ×), and the main epochs
+   stop early once the reconstruction MAP of a fixed sample of ``PLATEAU_NODES`` nodes gains less than
+   ``PLATEAU_GAIN`` over a tenth of them. Graphs within the budget are fitted exactly as before.
 3. Hierarchy phase (``radial > 0``): up to ``HIERARCHY_EPOCHS`` more epochs that also pull each edge's head toward
    the radius (its hop distance from its component's centre + 1/2) × the map's median edge length (capped inside
    the rim), so the radius reads as depth. It is kept only if the reconstruction MAP drops by at most
@@ -36,6 +41,19 @@ DEFAULTS: dict[str, Any] = {"epochs": None, "learning_rate": 0.1, "negatives": 5
 #: With ``epochs=None``: as many epochs as fit this many distance evaluations, clipped to ``EPOCH_RANGE``.
 EPOCH_BUDGET = 3e7
 EPOCH_RANGE = (100, 1000)
+#: Most distance evaluations (edges visited x (negatives + 1)) of the burn-in and main epochs together: a graph whose
+#: ``epochs`` full passes would need more visits a fresh random sample of its edges in each epoch (issue 21 item 5).
+STEP_BUDGET = 6e7
+#: ... and then every step is ``learning_rate`` × √(edges / edges visited per epoch), at most this factor.
+MAX_LR_BOOST = 3.0
+#: With edge sampling, the main epochs run in this many parts; they stop (not before ``PLATEAU_MIN_PARTS`` parts)
+#: after ``PLATEAU_PATIENCE`` parts in a row in which the reconstruction MAP on ``PLATEAU_NODES`` fixed source nodes
+#: stayed below its best so far + ``PLATEAU_GAIN``.
+PLATEAU_CHECKS = 10
+PLATEAU_MIN_PARTS = 3
+PLATEAU_NODES = 500
+PLATEAU_GAIN = 0.002
+PLATEAU_PATIENCE = 2
 #: Epochs of the final hierarchy phase.
 HIERARCHY_EPOCHS = 50
 #: Largest loss of reconstruction MAP accepted from the full (two-sided) hierarchy phase.
@@ -155,15 +173,42 @@ def fit_network_map(
     hierarchy = "off"
     if heads.size:
         run_seed = int(rng.integers(0, 2**31 - 1))
+        n_visit = edges_per_epoch(heads.size, int(negatives), int(epochs))
+        sampled = n_visit < heads.size
+        if sampled:  # fewer, larger steps: the step grows with the square root of the edges left out per epoch
+            learning_rate = float(learning_rate) * min(float(np.sqrt(heads.size / n_visit)), MAX_LR_BOOST)
         args = (heads, tails, A.indptr.astype(np.int64), A.indices.astype(np.int64), int(negatives))
         off = np.full(n, -1.0)
         if n_burn:
             lrs = np.full(n_burn, learning_rate / 10.0)
-            losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed, 0.0, off, frozen, False))
+            losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed, 0.0, off, frozen, False, n_visit))
         n_main = int(epochs) - n_burn
-        if n_main:
+        if n_main and not sampled:
             lrs = np.full(n_main, float(learning_rate))
-            losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed + 1, 0.0, off, frozen, False))
+            losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed + 1, 0.0, off, frozen, False, n_visit))
+        elif n_main:
+            # large graph: the main epochs in PLATEAU_CHECKS parts; stop once the reconstruction MAP of a fixed node
+            # sample has not gained PLATEAU_GAIN over its best for PLATEAU_PATIENCE parts, and keep the map of the
+            # best check (the end of the burn-in included: on noisy graphs the small steps can reconstruct best)
+            probe = _probe_nodes(A, run_seed)
+            parts = np.array_split(np.arange(n_main), min(PLATEAU_CHECKS, n_main))
+            best = _reconstruction(Z, A, hyperbolic, rng, nodes=probe)
+            Z_best = Z.copy()
+            n_run = flat = 0
+            for p, part in enumerate(parts):
+                lrs = np.full(part.size, float(learning_rate))
+                seed_p = run_seed + 1 + 7919 * p
+                losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, seed_p, 0.0, off, frozen, False, n_visit))
+                n_run += part.size
+                now = _reconstruction(Z, A, hyperbolic, rng, nodes=probe)
+                flat = flat + 1 if now < best + PLATEAU_GAIN else 0
+                if now > best:
+                    best, Z_best = now, Z.copy()
+                if p >= PLATEAU_MIN_PARTS - 1 and flat >= PLATEAU_PATIENCE:
+                    break
+            Z = Z_best
+            n_main = n_run
+            epochs = n_burn + n_run
         if radial > 0 and n_main:
             # hierarchy phase: radius target = (level + 1/2) x the map's median edge length (deepest targets kept
             # well inside the rim); kept only if it costs at most MAX_MAP_LOSS of reconstruction MAP
@@ -175,7 +220,7 @@ def fit_network_map(
             lrs = np.full(min(HIERARCHY_EPOCHS, max(n_main // 3, 1)), float(learning_rate))
             before = _reconstruction(Z, A, hyperbolic, rng)
             Zh = Z.copy()
-            lh = sgd_epochs(Zh, *args, lrs, hyperbolic, run_seed + 2, float(radial), target, frozen, False)
+            lh = sgd_epochs(Zh, *args, lrs, hyperbolic, run_seed + 2, float(radial), target, frozen, False, n_visit)
             if _reconstruction(Zh, A, hyperbolic, rng) >= before - MAX_MAP_LOSS:
                 Z = Zh
                 losses.append(lh)
@@ -209,14 +254,44 @@ def auto_epochs(n_directed_edges: int, negatives: int) -> int:
     return int(np.clip(round(EPOCH_BUDGET / per_epoch), *EPOCH_RANGE))
 
 
-def _reconstruction(Z: np.ndarray, A: sparse.csr_matrix, hyperbolic: bool, rng: np.random.Generator) -> float:
-    """Graph-reconstruction MAP of the connected nodes (on at most 1,000 random source nodes)."""
+def edges_per_epoch(n_directed_edges: int, negatives: int, epochs: int) -> int:
+    """Directed edges visited per epoch: all, or as many as fit :data:`STEP_BUDGET` over ``epochs`` (at least one).
+
+    All of them while ``epochs`` full passes need at most ``STEP_BUDGET`` distance evaluations.
+    """
+    m = max(int(n_directed_edges), 0)
+    per_edge = int(negatives) + 1
+    if m * per_edge * max(int(epochs), 1) <= STEP_BUDGET:
+        return m
+    return int(min(m, max(1, STEP_BUDGET // (per_edge * max(int(epochs), 1)))))
+
+
+def _probe_nodes(A: sparse.csr_matrix, seed: int) -> np.ndarray:
+    """The fixed sample of source nodes on which the plateau of the main phase is judged."""
+    nodes = np.flatnonzero(np.diff(A.indptr) > 0)
+    if nodes.size <= PLATEAU_NODES:
+        return nodes
+    return np.sort(np.random.default_rng(seed).choice(nodes, PLATEAU_NODES, replace=False))
+
+
+def _reconstruction(
+    Z: np.ndarray,
+    A: sparse.csr_matrix,
+    hyperbolic: bool,
+    rng: np.random.Generator,
+    *,
+    nodes: np.ndarray | None = None,
+) -> float:
+    """Graph-reconstruction MAP of the connected nodes (on at most 1,000 random source nodes, or on ``nodes``)."""
     from ._embedding_quality import _ap_row
 
-    nodes = np.flatnonzero(np.diff(A.indptr) > 0)
-    if nodes.size == 0:
+    if nodes is not None:
+        src = nodes
+    else:
+        nodes = np.flatnonzero(np.diff(A.indptr) > 0)
+        src = nodes if nodes.size <= 1000 else np.sort(rng.choice(nodes, 1000, replace=False))
+    if src.size == 0:
         return float("nan")
-    src = nodes if nodes.size <= 1000 else np.sort(rng.choice(nodes, 1000, replace=False))
     D = _ball.pairwise_distance(Z[src], Z) if hyperbolic else _ball.euclidean_pairwise_distance(Z[src], Z)
     aps = [_ap_row(D[k], A.indices[A.indptr[i] : A.indptr[i + 1]], int(i)) for k, i in enumerate(src)]
     return float(np.mean([a for a in aps if a is not None]))
