@@ -161,7 +161,7 @@ def test_in_sample_excess_leans_on_the_readout_for_noisy_genes_only():
     E = truth + rng.normal(size=(2, n)) * (B * np.sqrt(np.pi / 2))[:, None]
     loo = truth + 0.1 * rng.normal(size=truth.shape)  # a readout with small errors
     post = in_sample_excess(E, loo, B)
-    err = lambda X: np.abs(X - truth).mean(axis=1)  # noqa: E731
+    err = lambda X: np.abs(X - truth).mean(axis=1)
     assert err(post)[0] < 0.5 * err(E)[0]  # the noisy gene is denoised
     np.testing.assert_allclose(post[1], E[1], atol=0.01)  # the precise gene keeps its data
     bad = rng.permutation(truth.T).T  # a readout that is wrong everywhere: the data stays close to itself

@@ -204,16 +204,16 @@ def fit_kernel_readout(
         from ._propagation import candidate_profiles
 
         propagation = candidate_profiles(operator, tn[cv_idx], g.n_genes)
-    level = None
+    level: np.ndarray | None = None
     if control_mean is not None:  # the on-target term may scale with the target's control mean
         cm = np.asarray(control_mean, dtype=np.float64).ravel()
         level = np.where(target_row >= 0, cm[np.clip(target_row, 0, cm.size - 1)], np.nan)
     fit = fit_transfer(
         E, cv_idx, distances=distances, rel=rel, target_row=target_row, propagation=propagation, target_level=level
     )
-    loo = None
+    loo_excess: np.ndarray | None = None
     if cv_idx.size == len(tr) and len(tr) >= 3:  # every training perturbation was left out: its readout in-sample
-        loo = _loo_excess(E, fit, distances, rel, propagation, target_row, level)
+        loo_excess = _loo_excess(E, fit, distances, rel, propagation, target_row, level)
     return {
         "available": bool(n_cv >= 3 and len(tr) >= 3),
         "perturbations": [g.perturbations[i] for i in tr],
@@ -222,7 +222,7 @@ def fit_kernel_readout(
         "reliability": rel if rel is not None else np.ones(len(tr)),
         "reliability_measured": rel is not None,
         **fit,
-        "_loo_excess": loo,  # not stored: train combines it with the observed profiles (in_sample_excess)
+        "_loo_excess": loo_excess,  # not stored: train combines it with the observed profiles (in_sample_excess)
     }
 
 
