@@ -60,7 +60,7 @@ def test_rewards_match_numpy_reference(case):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         hp.pp.perturbations(a, control=controls, ignore=ignore or None)
-        hp.tl.rewards(a, signed=signed, verbose=False, chunk_size=7)
+        hp.tl.rewards(a, signed=signed, verbose=False, chunk_size=7, statistic="mean_abs_lfc")
     names, cm, R = reference_rewards(X, np.asarray(labels, dtype=object), controls, ignore, signed=signed)
     led = get_ledger(a)
     assert list(led["rewards"]["perturbations"]) == names

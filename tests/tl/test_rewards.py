@@ -101,7 +101,7 @@ FORMATS = ["dense", "csr", "csc", "backed_csr", "backed_dense", "dask_dense", "d
 def test_matches_dense_numpy(fmt, signed, tmp_path):
     a = make_screen(negative=signed)
     b = as_format(a, fmt, tmp_path)
-    hp.tl.rewards(b, signed=signed, chunk_size=13, verbose=False)
+    hp.tl.rewards(b, signed=signed, chunk_size=13, verbose=False, statistic="mean_abs_lfc")
     R, cm, B = reference(dense(a.X), a.obsm["perturbation_target"], a.obs["hp_control"].to_numpy(), signed=signed)
     np.testing.assert_allclose(b.varm["hp_reward"], R, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(b.var["hp_control_mean"], cm, rtol=1e-10, atol=1e-12)
@@ -119,12 +119,12 @@ def test_matches_dense_numpy(fmt, signed, tmp_path):
 
 def test_ignored_cells_do_not_count():
     a = make_screen()
-    hp.tl.rewards(a, verbose=False)
+    hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc")
     b = a.copy()
     X = b.X.toarray()
     X[b.obs["perturbation"].to_numpy() == "multiple"] = 50.0  # huge values in ignored cells only
     b.X = sparse.csr_matrix(X)
-    hp.tl.rewards(b, verbose=False)
+    hp.tl.rewards(b, verbose=False, statistic="mean_abs_lfc")
     np.testing.assert_allclose(a.varm["hp_reward"], b.varm["hp_reward"], rtol=1e-12)
 
 
@@ -133,7 +133,7 @@ def test_negative_values_sparse_trick_is_exact():
     assert (a.X.data < 0).any()
     R, cm, B = reference(dense(a.X), a.obsm["perturbation_target"], a.obs["hp_control"].to_numpy())
     assert (cm < 0).any()
-    hp.tl.rewards(a, verbose=False)
+    hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc")
     np.testing.assert_allclose(a.varm["hp_reward"], R, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(a.var["hp_reward_baseline"], B, rtol=1e-10, atol=1e-12)
 
@@ -141,7 +141,7 @@ def test_negative_values_sparse_trick_is_exact():
 def test_chunk_size_and_duplicate_entries_do_not_matter():
     a = make_screen(seed=5)
     ref = a.copy()
-    hp.tl.rewards(ref, verbose=False)
+    hp.tl.rewards(ref, verbose=False, statistic="mean_abs_lfc")
     # non-canonical CSR: every stored value split into two duplicate entries (sums to the same matrix)
     X = a.X.tocoo()
     dup = sparse.csr_matrix(
@@ -149,7 +149,7 @@ def test_chunk_size_and_duplicate_entries_do_not_matter():
     )
     dup.has_canonical_format = False
     a.X = dup
-    hp.tl.rewards(a, chunk_size=1, verbose=False)
+    hp.tl.rewards(a, chunk_size=1, verbose=False, statistic="mean_abs_lfc")
     np.testing.assert_allclose(a.varm["hp_reward"], ref.varm["hp_reward"], rtol=1e-9, atol=1e-12)
 
 
@@ -160,7 +160,7 @@ def test_multi_hot_design_rows():
     D[first_a, 1] = 1.0  # these cells carry A and B
     a.obsm["perturbation_target"] = D.tocsr()
     R, *_ = reference(dense(a.X), a.obsm["perturbation_target"], a.obs["hp_control"].to_numpy())
-    hp.tl.rewards(a, verbose=False)
+    hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc")
     np.testing.assert_allclose(a.varm["hp_reward"], R, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(a.uns["hyperperturb"]["rewards"]["n_cells"], [18, 22, 18])
 
@@ -170,7 +170,7 @@ def test_multi_hot_design_rows():
 
 def test_policy_rows_sum_to_one_and_zero_genes_are_uniform():
     a = make_screen()
-    hp.tl.rewards(a, verbose=False)
+    hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc")
     pol = a.varm["hp_policy_target"]
     np.testing.assert_allclose(pol.sum(1), 1.0, rtol=1e-12)
     assert (pol >= 0).all()
@@ -187,7 +187,7 @@ def test_policy_rows_sum_to_one_and_zero_genes_are_uniform():
 
 def test_reward_targets_option_keeps_the_original_definition():
     a = make_screen()
-    hp.tl.rewards(a, targets="reward", verbose=False)
+    hp.tl.rewards(a, targets="reward", verbose=False, statistic="mean_abs_lfc")
     R = a.varm["hp_reward"]
     np.testing.assert_allclose(a.varm["hp_policy_target"][1:], R[1:] / R[1:].sum(1, keepdims=True))
     np.testing.assert_allclose(a.var["hp_value_target"], R.mean(1))
@@ -198,7 +198,7 @@ def test_reward_targets_option_keeps_the_original_definition():
 
 def test_excess_targets_rank_like_the_excess_not_the_noise_floor():
     a = make_screen()
-    hp.tl.rewards(a, verbose=False)
+    hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc")
     R, B = a.varm["hp_reward"], a.var["hp_reward_baseline"].to_numpy()
     # hand-computed on gene 1: E = max(R - B, 0), normalised
     e = np.clip(R[1] - B[1], 0, None)
@@ -212,14 +212,14 @@ def test_constant_gene_has_exactly_zero_reward():
     X = a.X.toarray()
     X[:, 2] = 0.7  # expressed, but identical in every cell
     a.X = sparse.csr_matrix(X)
-    hp.tl.rewards(a, verbose=False)
+    hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc")
     assert a.var["hp_zero_reward"].iloc[2]
     np.testing.assert_array_equal(a.varm["hp_reward"][2], 0.0)
 
 
 def test_signed_policy_uses_absolute_rewards():
     a = make_screen(negative=True)
-    hp.tl.rewards(a, signed=True, verbose=False)
+    hp.tl.rewards(a, signed=True, verbose=False, statistic="mean_abs_lfc")
     R = a.varm["hp_reward"]
     assert (R < 0).any()
     pol = a.varm["hp_policy_target"]
@@ -237,7 +237,7 @@ def test_signed_policy_uses_absolute_rewards():
 
 def test_groupby_matches_per_group_reference():
     a = make_screen(n=120, groups=True)
-    hp.tl.rewards(a, groupby="cell_type", verbose=False)
+    hp.tl.rewards(a, groupby="cell_type", verbose=False, statistic="mean_abs_lfc")
     led = a.uns["hyperperturb"]["rewards"]
     assert sorted(led["groups"]) == ["B", "T"]
     ct = a.obs["cell_type"].to_numpy()
@@ -262,7 +262,7 @@ def test_groupby_skips_groups_without_controls_and_round_trips(tmp_path):
     ct[(a.obs["perturbation"].to_numpy() == "B") & (np.arange(a.n_obs) < 30)] = "rare"  # no controls
     a.obs["cell_type"] = pd.Categorical(ct)
     with pytest.warns(UserWarning, match="without control cells"):
-        hp.tl.rewards(a, groupby="cell_type", verbose=False)
+        hp.tl.rewards(a, groupby="cell_type", verbose=False, statistic="mean_abs_lfc")
     led = a.uns["hyperperturb"]["rewards"]
     assert "rare" not in led["groups"] and list(led["groups_skipped"]) == ["rare"]
     a.write_h5ad(tmp_path / "r.h5ad")
@@ -292,7 +292,7 @@ def test_protein_in_obsm(as_frame):
     else:
         a.obsm["protein"] = P
         a.uns["protein_names"] = np.array(names)
-    hp.tl.rewards(a, verbose=False)
+    hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc")
     prot = a.uns["hyperperturb"]["rewards"]["protein"]
     assert list(prot["names"]) == names
     R, cm, B = reference(P, a.obsm["perturbation_target"], a.obs["hp_control"].to_numpy())
@@ -310,7 +310,7 @@ def test_protein_mudata_aligned_by_obs_names():
     prot = ad.AnnData(P[order], obs=pd.DataFrame(index=a.obs_names[order]))
     prot.var_names = ["CD4", "CD8", "PDL1", "CD86"]
     mdata = md.MuData({"rna": a, "prot": prot})
-    hp.tl.rewards(mdata, verbose=False)
+    hp.tl.rewards(mdata, verbose=False, statistic="mean_abs_lfc")
     p = mdata["prot"]
     ctrl = a.obs["hp_control"].to_numpy()[order]
     R, cm, B = reference(P[order], a.obsm["perturbation_target"][order], ctrl)
@@ -329,7 +329,7 @@ def test_requires_perturbations_and_leaves_object_untouched():
     a = ad.AnnData(sparse.random(20, 5, density=0.5, format="csr", random_state=0, dtype=np.float32))
     before = snapshot(a)
     with pytest.raises(KeyError, match=r"hp\.pp\.perturbations"):
-        hp.tl.rewards(a, verbose=False)
+        hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc")
     after = snapshot(a)
     assert after["varm"] == before["varm"] and after["var"] == before["var"] and after["uns"] == before["uns"]
 
@@ -345,7 +345,7 @@ def test_nonfinite_raises_before_writing(bad, where, fmt, tmp_path):
     b = as_format(a, fmt, tmp_path)
     before = snapshot(a)
     with pytest.raises(ValueError, match="NaN or infinite"):
-        hp.tl.rewards(b, verbose=False)
+        hp.tl.rewards(b, verbose=False, statistic="mean_abs_lfc")
     if fmt != "dask_dense":
         after = snapshot(b)
         assert after["varm"] == before["varm"] and after["var"] == before["var"] and after["uns"] == before["uns"]
@@ -357,30 +357,30 @@ def test_design_shape_mismatch_and_control_clash():
     a.obsm["perturbation_target"] = sparse.csr_matrix((a.n_obs, 2), dtype=np.float32)
     before = snapshot(a)
     with pytest.raises(ValueError, match="out of sync"):
-        hp.tl.rewards(a, verbose=False)
+        hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc")
     assert snapshot(a)["varm"] == before["varm"]
     b = make_screen()
     D = b.obsm["perturbation_target"].tolil()
     D[np.flatnonzero(b.obs["hp_control"].to_numpy())[0], 0] = 1.0
     b.obsm["perturbation_target"] = D.tocsr()
     with pytest.raises(ValueError, match="control rows must be all zero"):
-        hp.tl.rewards(b, verbose=False)
+        hp.tl.rewards(b, verbose=False, statistic="mean_abs_lfc")
     c = make_screen()
     del c.obs["hp_control"]
     with pytest.raises(KeyError, match="hp_control"):
-        hp.tl.rewards(c, verbose=False)
+        hp.tl.rewards(c, verbose=False, statistic="mean_abs_lfc")
 
 
 def test_bad_arguments():
     a = make_screen()
     with pytest.raises(ValueError, match="chunk_size"):
-        hp.tl.rewards(a, chunk_size=0, verbose=False)
+        hp.tl.rewards(a, chunk_size=0, verbose=False, statistic="mean_abs_lfc")
     with pytest.raises(KeyError, match="groupby"):
-        hp.tl.rewards(a, groupby="nope", verbose=False)
+        hp.tl.rewards(a, groupby="nope", verbose=False, statistic="mean_abs_lfc")
     with pytest.raises(KeyError, match="Layer"):
-        hp.tl.rewards(a, layer="nope", verbose=False)
+        hp.tl.rewards(a, layer="nope", verbose=False, statistic="mean_abs_lfc")
     with pytest.raises(TypeError):
-        hp.tl.rewards(a.X, verbose=False)
+        hp.tl.rewards(a.X, verbose=False, statistic="mean_abs_lfc")
     assert "rewards" not in a.uns["hyperperturb"] and "hp_reward" not in a.varm
 
 
@@ -389,20 +389,20 @@ def test_raw_counts_warn_and_layer_is_used():
     counts = sparse.csr_matrix(np.random.default_rng(0).poisson(30, size=a.shape).astype(np.float32))
     a.layers["counts"] = counts
     with pytest.warns(UserWarning, match="raw counts"):
-        hp.tl.rewards(a, layer="counts", verbose=False)
+        hp.tl.rewards(a, layer="counts", verbose=False, statistic="mean_abs_lfc")
     R, *_ = reference(counts.toarray(), a.obsm["perturbation_target"], a.obs["hp_control"].to_numpy())
     np.testing.assert_allclose(a.varm["hp_reward"], R, rtol=1e-10)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        hp.tl.rewards(a, verbose=False)  # log-normalised X: no warning
+        hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc")  # log-normalised X: no warning
 
 
 def test_copy_returns_new_object():
     a = make_screen()
-    out = hp.tl.rewards(a, copy=True, verbose=False)
+    out = hp.tl.rewards(a, copy=True, verbose=False, statistic="mean_abs_lfc")
     assert out is not a and "hp_reward" in out.varm
     assert "hp_reward" not in a.varm and "rewards" not in a.uns["hyperperturb"]
-    assert hp.tl.rewards(a, verbose=False) is None
+    assert hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc") is None
 
 
 # ----------------------------------------------------------------------------------------------- fuzzing
@@ -436,9 +436,25 @@ def test_fuzz_against_numpy(case):
     Xm = {"csr": sparse.csr_matrix, "csc": sparse.csc_matrix, "dense": np.asarray}[fmt](X)
     a = ad.AnnData(Xm, obs=pd.DataFrame({"perturbation": labels}, index=[f"c{i}" for i in range(len(labels))]))
     hp.pp.perturbations(a, key="perturbation", control=CONTROL, ignore="ign")
-    hp.tl.rewards(a, signed=signed, chunk_size=3, verbose=False)
+    hp.tl.rewards(a, signed=signed, chunk_size=3, verbose=False, statistic="mean_abs_lfc")
     R, cm, B = reference(X, a.obsm["perturbation_target"], a.obs["hp_control"].to_numpy(), signed=signed)
     np.testing.assert_allclose(a.varm["hp_reward"], R, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(a.var["hp_reward_baseline"], B, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(a.varm["hp_policy_target"].sum(1), 1.0, rtol=1e-9)
     assert np.isfinite(a.varm["hp_policy_target"]).all()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_mean_shift_matches_dense_numpy_in_every_format(fmt, tmp_path):
+    """The default statistic: |mean(x_p) - c| and the pseudo-bulk noise floor, for every matrix format."""
+    a = make_screen()
+    b = as_format(a, fmt, tmp_path)
+    hp.tl.rewards(b, chunk_size=13, verbose=False)  # statistic="mean_shift" is the default
+    X = dense(a.X).astype(np.float64)
+    ctrl = a.obs["hp_control"].to_numpy()
+    Rs, cm, _ = reference(X, a.obsm["perturbation_target"], ctrl, signed=True)
+    n_cells = dense(a.obsm["perturbation_target"]).sum(0)
+    floor = X[ctrl].std(0, ddof=1) * np.sqrt(2 / np.pi) * np.sqrt(1 / np.median(n_cells[n_cells > 0]) + 1 / ctrl.sum())
+    np.testing.assert_allclose(b.varm["hp_reward"], np.abs(Rs), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(b.var["hp_reward_baseline"], floor, rtol=1e-7, atol=1e-12)
+    assert b.uns["hyperperturb"]["rewards"]["params"]["statistic"] == "mean_shift"
