@@ -60,7 +60,7 @@ def test_kernel_readout_is_stored_and_excludes_holdout():
     assert k["available"] and k["form"] == "residual"
     assert set(k["perturbations"]) == set(perts[2:])  # held-out profiles are never sources
     assert k["tau"] > 0 and k["kappa"] >= 0 and k["n_cv"] == 6
-    assert k["prior"] in ("mean", "median") and k["source"] in ("none", "graph", "embedding")
+    assert k["prior"] in ("mean", "median") and k["source"] in ("none", "graph", "embedding", "propagation")
     rel = np.asarray(k["reliability"])
     assert rel.shape == (6,) and ((rel >= 0) & (rel <= 1)).all() and bool(k["reliability_measured"])
     # transfer from neighbours is kept only when leave-one-out says it beats the prior alone
@@ -78,13 +78,18 @@ def test_kernel_readout_is_stored_and_excludes_holdout():
     nb = b.copy()
     nb.uns["hyperperturb"]["train"]["kernel"] = {**k, "on_target": 0.0}
     plain = hp.tl.predict(nb, held, kind="reward", method="kernel")
-    # the on-target term adds one constant at the targeted gene's row and nothing elsewhere
+    # the on-target term adds one value at the targeted gene's row and nothing elsewhere: the amplitude, or in
+    # "scaled" mode the amplitude times the target's control mean
     diff = before.to_numpy() - plain.to_numpy()
     assert (np.abs(diff) > 1e-12).sum() <= len(held)
-    np.testing.assert_allclose(diff[np.abs(diff) > 1e-12], float(k["on_target"]))
-    Rtr = np.asarray(b.varm["hp_reward"])[:, 2:]
-    assert (plain.to_numpy() >= Rtr.min(1, keepdims=True) - 1e-9).all()
-    assert (plain.to_numpy() <= Rtr.max(1, keepdims=True) + 1e-9).all()
+    rows, cols = np.nonzero(np.abs(diff) > 1e-12)
+    scale = b.var["hp_control_mean"].to_numpy()[rows] if str(k["on_target_mode"]) == "scaled" else 1.0
+    np.testing.assert_allclose(diff[rows, cols], float(k["on_target"]) * scale)
+    assert all(str(b.var_names[r]) == held[c] for r, c in zip(rows, cols, strict=True))
+    if str(k["source"]) != "propagation":  # a convex combination stays within the training range
+        Rtr = np.asarray(b.varm["hp_reward"])[:, 2:]
+        assert (plain.to_numpy() >= Rtr.min(1, keepdims=True) - 1e-9).all()
+        assert (plain.to_numpy() <= Rtr.max(1, keepdims=True) + 1e-9).all()
 
 
 def test_held_out_data_never_reaches_the_readout_or_its_choice():
