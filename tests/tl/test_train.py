@@ -85,7 +85,7 @@ def _assert_in_sample_policy_follows_the_data(a, head: np.ndarray) -> None:
     assert (P >= 0).all()
     E = np.asarray(a.varm["hp_reward"]) - a.var["hp_reward_baseline"].to_numpy()[:, None]
     top = np.argsort(-E.max(1))[:20]  # the most responsive genes
-    rho = lambda X: np.nanmean([spearmanr(X[g], E[g])[0] for g in top])  # noqa: E731
+    rho = lambda X: np.nanmean([spearmanr(X[g], E[g])[0] for g in top])
     assert rho(P) > 0.5 and rho(P) >= rho(head) - 0.05
 
 
