@@ -386,11 +386,16 @@ def test_corrupting_heldout_columns_leaves_baseline_and_ceiling_predictions_unch
 
 
 def test_split_half_rewards_average_to_the_full_reward(screen):
+    """Per-cell rewards of the two halves average to the full reward; pseudo-bulk shifts obey the triangle bound."""
     s = read_screen(screen, needed_by="t")
     cols = np.arange(s.names.size)
     A, B, n = split_half_rewards(screen, s, cols, rng=np.random.default_rng(0), chunk_size=97)
     nA = n // 2
-    np.testing.assert_allclose((nA * A + (n - nA) * B) / n, s.reward, rtol=1e-9, atol=1e-12)
+    if s.shift:  # |mean - c| of each half: the full shift is at most their cell-weighted average (triangle inequality)
+        assert (s.reward <= (nA * A + (n - nA) * B) / n + 1e-12).all()
+        assert (A >= 0).all() and (B >= 0).all()
+    else:
+        np.testing.assert_allclose((nA * A + (n - nA) * B) / n, s.reward, rtol=1e-9, atol=1e-12)
     assert not np.allclose(A, B)
     A2, _, _ = split_half_rewards(screen, s, cols, rng=np.random.default_rng(0))
     np.testing.assert_allclose(A, A2, rtol=1e-12)  # seeded: the same halves (chunking changes only rounding)
@@ -546,3 +551,13 @@ def test_progress_per_split_and_headline_in_the_log(screen, capsys):
     with override_verbosity(1):  # warnings only: no per-split lines
         hp.tl.evaluate(a, n_splits=2, models=(), baselines=("mean",), n_null=20, verbose=False)
     assert "split 1/2" not in capsys.readouterr().err
+
+
+def test_split_half_mean_abs_lfc_rewards_average_exactly(screen):
+    a = screen.copy()
+    hp.tl.rewards(a, statistic="mean_abs_lfc", verbose=False)
+    s = read_screen(a, needed_by="t")
+    assert not s.shift
+    A, B, n = split_half_rewards(a, s, np.arange(s.names.size), rng=np.random.default_rng(0), chunk_size=97)
+    nA = n // 2
+    np.testing.assert_allclose((nA * A + (n - nA) * B) / n, s.reward, rtol=1e-9, atol=1e-12)

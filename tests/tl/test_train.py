@@ -108,8 +108,11 @@ def test_round_trip_predict_identical(trained, tmp_path):
     np.testing.assert_allclose(ex[ok] / ex[ok].sum(1, keepdims=True), before.to_numpy()[ok], rtol=1e-6, atol=1e-12)
     rh = hp.tl.predict(back, kind="reward", method="head").to_numpy()
     assert (rh >= B[:, None] - 1e-9).all()
-    # hp_value is the predicted mean excess beyond the noise floor
-    np.testing.assert_allclose(rh.mean(1) - B, back.var["hp_value"].to_numpy(), rtol=1e-4, atol=1e-7)
+    # hp_value: the mean over trained perturbations of the excess combined with the readout (like hp_policy); it
+    # follows the value target (mean observed excess beyond the noise floor)
+    from scipy.stats import spearmanr
+
+    assert spearmanr(back.var["hp_value"], back.var["hp_value_target"])[0] > 0.7
 
 
 def test_predict_unseen_perturbation(trained):

@@ -153,11 +153,16 @@ def cells_digest(adata: AnnData) -> str:
     Stored by ``hp.tl.rewards``: removing, adding or renaming cells, or editing which cells are controls,
     changes it (reordering cells does not, since nothing computed from cells depends on their order).
     """
-    names = pd.Index(adata.obs_names.astype(str))
-    ctrl = np.asarray(adata.obs["hp_control"], dtype=bool) if "hp_control" in adata.obs else np.zeros(len(names), bool)
-    h = pd.util.hash_pandas_object(pd.Series(names.to_numpy()), index=False).to_numpy(np.uint64)
-    h = h ^ (ctrl.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-    return f"{len(names)}:{int(np.sum(h, dtype=np.uint64)):016x}"
+    n = adata.n_obs
+    ctrl = np.asarray(adata.obs["hp_control"], dtype=bool) if "hp_control" in adata.obs else np.zeros(n, bool)
+    parts = []
+    for lo in range(0, n, 4096):  # in blocks: no O(cells) array of Python strings at once
+        names = np.asarray(adata.obs_names[lo : lo + 4096]).astype(str)
+        h = pd.util.hash_pandas_object(pd.Series(names), index=False).to_numpy(np.uint64)
+        h = h ^ (ctrl[lo : lo + 4096].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+        parts.append(np.sum(h, dtype=np.uint64))
+    total = np.sum(np.asarray(parts, dtype=np.uint64), dtype=np.uint64) if parts else np.uint64(0)  # mod 2**64
+    return f"{n}:{int(total):016x}"
 
 
 _K1, _K2, _K3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9)

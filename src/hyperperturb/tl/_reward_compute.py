@@ -170,18 +170,22 @@ STATISTICS = ("mean_shift", "mean_abs_lfc")
 
 
 def _control_sd(X: Any, control: np.ndarray, cm: np.ndarray, chunk_size: int) -> np.ndarray:
-    """Standard deviation per gene over the control cells (rows read ``chunk_size`` at a time)."""
+    """Standard deviation per gene over the control cells (rows read ``chunk_size`` at a time, sparse kept sparse)."""
     rows = np.flatnonzero(control)
-    ss = np.zeros(cm.shape[0])
+    ss = np.zeros(cm.shape[0])  # sum over control cells of (x - c)^2
     for lo in range(0, rows.size, chunk_size):
         block = X[rows[lo : lo + chunk_size]]
         if hasattr(block, "compute"):  # dask
             block = block.compute()
-        if sparse.issparse(block):
-            block = block.toarray()
-        block = np.asarray(block, dtype=np.float64) - cm[None, :]
-        ss += (block * block).sum(axis=0)
-    return np.sqrt(ss / max(rows.size - 1, 1))
+        if sparse.issparse(block):  # from the raw sums: the zeros are never materialised
+            block = sparse.csr_matrix(block, dtype=np.float64)
+            s1 = np.asarray(block.sum(axis=0)).ravel()
+            s2 = np.asarray(block.multiply(block).sum(axis=0)).ravel()
+            ss += s2 - 2.0 * cm * s1 + block.shape[0] * cm * cm
+        else:
+            d = np.asarray(block, dtype=np.float64) - cm[None, :]
+            ss += (d * d).sum(axis=0)
+    return np.sqrt(np.clip(ss, 0.0, None) / max(rows.size - 1, 1))
 
 
 def to_mean_shift(res: dict[str, Any], X: Any, control: np.ndarray, chunk_size: int) -> None:

@@ -281,7 +281,7 @@ def train(
         )  # fmt: skip
         loo = res["kernel"].pop("_loo_excess", None)
         if loo is not None and not signed_rewards(rew) and res["kernel"]["available"]:
-            res["policy"] = _in_sample_policy(res, g, trainable, targets, loo)
+            res["policy"], res["value"] = _in_sample_policy(res, g, trainable, targets, loo)
     else:
         res["kernel"] = {"available": False}
 
@@ -417,12 +417,13 @@ def _warn_unplaced(perts: list[str], targets: Any, scorable: np.ndarray) -> None
     )
 
 
-def _in_sample_policy(res, g, trainable, targets, loo) -> np.ndarray:
-    """``hp_policy`` of the measured genes: the training perturbations' observed excess combined with the readout.
+def _in_sample_policy(res, g, trainable, targets, loo) -> tuple[np.ndarray, np.ndarray]:
+    """``hp_policy`` and ``hp_value`` of the measured genes: the observed excess combined with the readout.
 
     The trained perturbations' columns hold the empirical-Bayes combination of each observed excess profile with
     its leave-one-out readout prediction (:func:`~hyperperturb.tl._readout.in_sample_excess`), the held-out ones the
-    heads' predicted excess; each gene's row is then normalised over perturbations.
+    heads' predicted excess; each gene's row is then normalised over perturbations (policy), and the value is the
+    mean over the trained perturbations of the combined excess, clipped at 0 (the value target's definition).
     """
     from ._readout import head_reward, in_sample_excess, reward_policy
 
@@ -436,7 +437,9 @@ def _in_sample_policy(res, g, trainable, targets, loo) -> np.ndarray:
     heads[:, tr] = in_sample_excess(E, loo, B)
     out = np.array(res["policy"], copy=True)
     out[:n_genes] = reward_policy(heads).astype(out.dtype)
-    return out
+    value = np.array(res["value"], dtype=np.float64, copy=True)
+    value[:n_genes] = np.clip(heads[:, tr], 0.0, None).mean(axis=1)
+    return out, value
 
 
 def _write(adata, res, sl, key_added, entry, t0) -> None:
