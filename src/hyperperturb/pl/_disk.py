@@ -19,9 +19,18 @@ from hyperperturb._utils._validate import close_matches
 
 #: Hyperbolic distances from the origin of the grid circles.
 GRID_RADII = (1.0, 2.0, 3.0)
+
+
 #: Units of rewards and their excess over the noise floor.
-_UNITS = "mean |LFC| above noise floor"
-_VALUE_LABEL = "predicted sensitivity (hp_value)\nmean |LFC| above noise floor"
+def _units(adata: Any) -> str:
+    """What the reward measures, for colour-bar labels (follows ``hp.tl.rewards(statistic=...)``)."""
+    stat = str(params(adata, "rewards").get("statistic", "mean_abs_lfc"))
+    return "|mean shift| above noise floor" if stat == "mean_shift" else "mean |LFC| above noise floor"
+
+
+def _value_label(adata: Any) -> str:
+    return f"predicted sensitivity (hp_value)\n{_units(adata)}"
+
 
 _NA_COLOR = "#d3d3d3"
 
@@ -83,11 +92,11 @@ def _effect_columns(adata: Any, pkey: str, cols: list[int]) -> tuple[np.ndarray,
             return col, "observed signed reward (mean LFC)", "observed"
         if "hp_reward_baseline" in adata.var:
             base = np.asarray(adata.var["hp_reward_baseline"], dtype=float)
-            return col - base, f"observed excess\n{_UNITS}", "observed excess"
+            return col - base, f"observed excess\n{_units(adata)}", "observed excess"
         return col, "observed reward (mean |LFC|)", "observed"
     if "hp_value" in adata.var:
         value = np.asarray(adata.var["hp_value"], dtype=float)
-        return mat.shape[1] * value * col, f"predicted excess\n{_UNITS}", "predicted excess"
+        return mat.shape[1] * value * col, f"predicted excess\n{_units(adata)}", "predicted excess"
     return col, "share of the gene's predicted policy", "predicted policy share"
 
 
@@ -95,7 +104,7 @@ def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, 
     """Turn ``color=`` into values: ``.var`` column, perturbation (effect size), target gene, or gene name."""
     if key is None:
         if "hp_value" in adata.var:
-            return _Colour("numeric", np.asarray(adata.var["hp_value"], dtype=float), _VALUE_LABEL)
+            return _Colour("numeric", np.asarray(adata.var["hp_value"], dtype=float), _value_label(adata))
         return _Colour("none", None, "")
     if not isinstance(key, str):
         msg = f"`color` must be a string or a list of strings, got {type(key).__name__}."
@@ -104,7 +113,7 @@ def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, 
         col = adata.var[key]
         if isinstance(col.dtype, pd.CategoricalDtype) or col.dtype == object or col.dtype == bool:
             return _Colour("categorical", col.astype(str).astype("category"), key)
-        label = _VALUE_LABEL if key == "hp_value" else key
+        label = _value_label(adata) if key == "hp_value" else key
         return _Colour("numeric", np.asarray(col, dtype=float), label)
     pkey = _policy_key(adata, source)
     if pkey is not None:

@@ -46,13 +46,15 @@ def rewards(
     verbose: bool = True,
     copy: bool = False,
 ) -> AnnData | Any | None:
-    r"""Per gene × perturbation rewards: mean absolute log fold change versus the control cells.
+    r"""Per gene × perturbation rewards: how far each perturbation shifts each gene from the control cells.
 
     For gene :math:`g` and perturbation :math:`p`, with :math:`C` the control cells, :math:`c_g` their mean
-    expression and :math:`N_p` the cells carrying :math:`p`,
+    expression and :math:`N_p` the cells carrying :math:`p`, the default (``statistic="mean_shift"``) is the
+    pseudo-bulk shift and the original design's statistic (``"mean_abs_lfc"``) the mean absolute deviation per cell,
 
     .. math::
 
+        R_{gp} = \Big|\frac{1}{|N_p|} \sum_{i \in N_p} x_{ig} - c_g\Big| , \qquad
         R_{gp} = \frac{1}{|N_p|} \sum_{i \in N_p} |x_{ig} - c_g|
         \qquad (\texttt{signed=True}: \; R_{gp} = \frac{1}{|N_p|} \sum_{i \in N_p} (x_{ig} - c_g)).
 
