@@ -55,8 +55,10 @@ def predict(
         :math:`w_{pq} = \rho_q^\gamma \exp(-d(p, q)/\tau)`: :math:`d` the hop distance between the targets in the
         training graph or the geodesic distance between their embeddings, :math:`\rho_q` the split-half
         reliability of source :math:`q`; plus an on-target term when leave-one-out kept it (see
-        ``.uns["hyperperturb"]["train"]["kernel"]`` and the training docs). A trained perturbation never uses its own
-        profile; held-out ones are never among the sources.
+        ``.uns["hyperperturb"]["train"]["kernel"]`` and the training docs). Or, when leave-one-out chose
+        ``source="propagation"``, :math:`\hat E_p = m + \beta \odot |\sum_k \alpha^{k-1} (M^\top)^k e_{t_p}|`:
+        the target's change sent along the directed, signed network ``M`` with per-gene gains :math:`\beta`. A
+        trained perturbation never uses its own profile; held-out ones are never among the sources.
         ``"auto"``: ``"kernel"`` when at least 3 training perturbations are scorable, else ``"head"``.
     mod
         RNA modality of a MuData.

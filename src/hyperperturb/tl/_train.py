@@ -177,11 +177,14 @@ def train(
         ``n_vars × dim`` embedding, every row strictly inside the ball (for ``model="simple"``: the output-layer
         gene vectors mapped onto the ball with :math:`\exp_0`).
     ``.varm["hp_policy"]``
-        Predicted policy of the heads (their predicted reward normalised per gene), rows sum to 1 (columns:
-        ``.uns["hyperperturb"]["train"]["perturbations"]``).
+        Policy: per gene, a distribution over perturbations of its excess over the noise floor, rows sum to 1
+        (columns: ``.uns["hyperperturb"]["train"]["perturbations"]``). For trained perturbations, each observed
+        excess profile combined per gene (empirical Bayes) with the held-out readout's leave-one-out prediction of
+        it, so that noisy genes lean on what the network and the other perturbations say; for held-out ones (and
+        ``model="simple"``, signed rewards, or more than 500 training perturbations) the heads' predicted reward.
     ``.var["hp_value"]``
-        Predicted value (per-gene sensitivity beyond noise): the predicted mean excess over the gene's control noise
-        floor ``B``, in the units of the rewards.
+        Value (per-gene sensitivity beyond noise): the mean over trained perturbations of that combined excess, in
+        the units of the rewards (the heads' predicted mean excess where the policy is the heads').
     ``.var["hp_in_network"]``
         Whether the gene has at least one edge in the training graph (genes without one are placed by expression
         similarity, see :func:`hyperperturb.tl.embed_network`).
@@ -189,8 +192,9 @@ def train(
         ``params``, ``history`` (incl. ``graph_loss``), ``weights``, ``perturbations``, ``perturbation_embedding``,
         ``perturbation_bias``, ``scorable``, ``value_unit`` (genes), ``value_unit_protein``, ``reward_baseline``,
         ``kernel`` (the held-out readout, see :func:`hyperperturb.tl.predict`: source perturbations, their split-half
-        ``reliability``, ``form`` ``"residual"``, the chosen ``prior``, ``source``, ``tau``, ``kappa``, ``gamma``,
-        ``on_target`` and the leave-one-out scores ``cv_score``, ``prior_cv_score``, ``transfer_cv_gain``),
+        ``reliability``, ``form`` ``"residual"``, the chosen ``prior``, ``source`` (``"none"``, ``"graph"``,
+        ``"embedding"`` or ``"propagation"``), ``tau``, ``kappa``, ``gamma``, ``prop_norm``, ``prop_alpha``,
+        ``prop_shrink``, ``prop_beta``, ``on_target``, ``on_target_mode`` and the leave-one-out scores ``cv_score``, ``prior_cv_score``, ``transfer_cv_gain``),
         ``extra_nodes``, ``extra_embedding``,
         ``node_features``, ``graph``, ``versions``, ``seed``, ``wall_time``.
 
