@@ -53,3 +53,14 @@ def reference_rewards(
         d = X[labels == p] - cm
         R[:, j] = d.mean(0) if signed else np.abs(d).mean(0)
     return names, cm, R
+
+
+def rewarded() -> AnnData:
+    """:func:`screen` with the design, a 4-gene chain network (G0-G1-G2-G3) and rewards."""
+    import hyperperturb as hp
+
+    a = screen()
+    hp.pp.perturbations(a)
+    hp.pp.gene_network(a, pd.DataFrame({"a": ["G0", "G1", "G2"], "b": ["G1", "G2", "G3"]}))
+    hp.tl.rewards(a, verbose=False)
+    return a

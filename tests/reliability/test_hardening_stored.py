@@ -11,16 +11,9 @@ import hyperperturb as hp
 from hyperperturb._utils import require_step
 from hyperperturb._utils._stored import check_train_entry
 
+from ._data import rewarded as _rewarded
 from ._data import screen
 from ._snapshot import assert_unchanged, snapshot
-
-
-def _rewarded():
-    a = screen()
-    hp.pp.perturbations(a)
-    hp.pp.gene_network(a, pd.DataFrame({"a": ["G0", "G1", "G2"], "b": ["G1", "G2", "G3"]}))
-    hp.tl.rewards(a, verbose=False)
-    return a
 
 
 def _refused(a, match, call):

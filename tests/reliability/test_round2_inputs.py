@@ -15,6 +15,7 @@ import hyperperturb as hp
 from hyperperturb._utils import get_ledger, record, require_step
 from hyperperturb._utils._stored import check_train_entry
 
+from ._data import rewarded as _rewarded
 from ._data import screen
 from ._snapshot import assert_unchanged, snapshot
 
@@ -24,14 +25,6 @@ def _refused(a, exc, match, call):
     with pytest.raises(exc, match=match):
         call(a)
     assert_unchanged(a, snap)
-
-
-def _rewarded():
-    a = screen()
-    hp.pp.perturbations(a)
-    hp.pp.gene_network(a, pd.DataFrame({"a": ["G0", "G1", "G2"], "b": ["G1", "G2", "G3"]}))
-    hp.tl.rewards(a, verbose=False)
-    return a
 
 
 @pytest.fixture(scope="module")

@@ -182,28 +182,27 @@ def _check_components(components: Any, dim: int) -> tuple[int, int]:
     return comps
 
 
+def _ring(ax: Axes, theta: np.ndarray, r: float, d: float, *, circle: bool, label: bool, colour: str) -> None:
+    """One grid ring at plotted radius ``r`` (dashed circle) and its label ``d=...`` (hyperbolic distance)."""
+    if circle:
+        ax.plot(r * np.cos(theta), r * np.sin(theta), color="0.82", lw=0.6, ls=(0, (3, 3)), zorder=0.5)
+    if label:
+        ax.text(
+            r * np.cos(np.deg2rad(98)), r * np.sin(np.deg2rad(98)), f"d={d:g}", fontsize=6, color=colour,
+            ha="center", va="center", zorder=0.6, gid="hp_grid_label",
+            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
+        )  # fmt: skip
+
+
 def _draw_disk(ax: Axes, radius: float, c: float, grid: bool) -> None:
     theta = np.linspace(0, 2 * np.pi, 361)
     if grid:
         last = -np.inf
         for d in GRID_RADII:
             r = float(_ball.norm_at_radius(d, c=c))
-            ax.plot(r * np.cos(theta), r * np.sin(theta), color="0.82", lw=0.6, ls=(0, (3, 3)), zorder=0.5)
-            if r - last < 0.1 * radius:  # circles crowd towards the boundary: label only well-separated ones
-                continue
-            last = r
-            ax.text(
-                r * np.cos(np.deg2rad(98)),
-                r * np.sin(np.deg2rad(98)),
-                f"d={d:g}",
-                fontsize=6,
-                color="0.55",
-                ha="center",
-                va="center",
-                zorder=0.6,
-                gid="hp_grid_label",
-                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
-            )
+            label = r - last >= 0.1 * radius  # circles crowd towards the boundary: label only well-separated ones
+            _ring(ax, theta, r, d, circle=True, label=label, colour="0.55")
+            last = r if label else last
         for a in np.deg2rad(np.arange(0, 180, 45)):
             ax.plot(
                 [-radius * np.cos(a), radius * np.cos(a)],
@@ -255,21 +254,7 @@ def _draw_distance_disk(ax: Axes, outer: float, grid: bool) -> None:
     if grid:
         rings = np.arange(step, outer + 1e-9, step)
         for d in rings:
-            r = d / outer
-            if d < outer - 1e-9:
-                ax.plot(r * np.cos(theta), r * np.sin(theta), color="0.82", lw=0.6, ls=(0, (3, 3)), zorder=0.5)
-            ax.text(
-                r * np.cos(np.deg2rad(98)),
-                r * np.sin(np.deg2rad(98)),
-                f"d={d:g}",
-                fontsize=6,
-                color="0.45",
-                ha="center",
-                va="center",
-                zorder=0.6,
-                gid="hp_grid_label",
-                bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
-            )
+            _ring(ax, theta, d / outer, d, circle=bool(d < outer - 1e-9), label=True, colour="0.45")
         for a in np.deg2rad(np.arange(0, 180, 45)):
             ax.plot([-np.cos(a), np.cos(a)], [-np.sin(a), np.sin(a)], color="0.88", lw=0.5, zorder=0.5)
     # the rim is the ring d = outer, not the boundary at infinity: drawn lighter than the raw disk's boundary

@@ -33,7 +33,7 @@ SHRINK_GRID = (float("inf"), 1.0, 0.1)
 
 def node_operator(
     directed: sparse.spmatrix | None,
-    adjacency: sparse.spmatrix,
+    adjacency: sparse.spmatrix | None,
     n_nodes: int,
     *,
     sign: sparse.spmatrix | None = None,
@@ -41,9 +41,10 @@ def node_operator(
 ) -> sparse.csr_matrix:
     """Signed edge strengths ``M[u, v]`` (``u → v``) over the ``n_nodes`` graph nodes (genes first).
 
-    ``directed`` (genes × genes, signed) is used where given; else the symmetric ``adjacency`` (nodes × nodes,
-    only its genes block is read when ``directed`` exists) times ``sign`` where known. Edges of extra nodes
-    (``extra_edges``: ``i, j, weight`` into the node list) have no direction: both ways, positive.
+    ``directed`` (genes × genes, signed) is used where given, with the edges of extra nodes (``extra_edges``:
+    ``i, j, weight`` into the node list; no direction: both ways, positive); ``adjacency`` is then not read.
+    Without ``directed``: the symmetric ``adjacency`` (nodes × nodes, extra edges included) times ``sign`` where
+    known.
     """
     n_nodes = int(n_nodes)
     if directed is not None and sparse.csr_matrix(directed).nnz:
@@ -183,10 +184,11 @@ def network_operator(adata, n_nodes: int, n_genes: int, extra_edges: dict) -> sp
     for name in ("directed_key", "sign_key"):
         key = _entries.decode(net.get(name))
         found[name] = adata.varp[str(key)] if isinstance(key, str) and str(key) in adata.varp else None
-    A = stored_adjacency(adata, int(n_nodes), int(n_genes), extra_edges)
+    directed = found["directed_key"]
+    A = None if directed is not None else stored_adjacency(adata, int(n_nodes), int(n_genes), extra_edges)
     ee = (
         np.asarray(extra_edges.get("i", []), dtype=np.int64).ravel(),
         np.asarray(extra_edges.get("j", []), dtype=np.int64).ravel(),
         np.asarray(extra_edges.get("weight", []), dtype=np.float64).ravel(),
     )
-    return node_operator(found["directed_key"], A, int(n_nodes), sign=found["sign_key"], extra_edges=ee)
+    return node_operator(directed, A, int(n_nodes), sign=found["sign_key"], extra_edges=ee)

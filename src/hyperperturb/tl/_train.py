@@ -429,13 +429,12 @@ def _in_sample_policy(res, g, trainable, targets, loo) -> tuple[np.ndarray, np.n
     heads' predicted excess; each gene's row is then normalised over perturbations (policy), and the value is the
     mean over the trained perturbations of the combined excess, clipped at 0 (the value target's definition).
     """
-    from ._readout import head_reward, in_sample_excess, reward_policy
+    from ._readout import in_sample_excess, reward_policy
 
     n_genes = g.n_genes
     B = targets["baseline"][:n_genes]
-    pol = np.asarray(res["policy"], dtype=np.float64)
-    heads = head_reward(pol[:n_genes], res["value"][:n_genes] / max(float(targets["unit"]), 1e-300), B,
-                        float(targets["unit"])) - B[:, None]  # fmt: skip
+    pol = np.asarray(res["policy"][:n_genes], dtype=np.float64)
+    heads = res["value"][:n_genes, None] * pol.shape[1] * pol  # the heads' predicted excess (value in reward units)
     tr = np.flatnonzero(trainable)
     E = g.reward[:n_genes, tr] - B[:, None]
     heads[:, tr] = in_sample_excess(E, loo, B)

@@ -270,7 +270,8 @@ def fit_transfer(
             out.append((mode, _pearson_rows(Pb - Mt, dO)))
         return out
 
-    priors = {p: loo_priors(E, cv_idx, p)[top.T, jj.T].T for p in PRIORS}
+    full_priors = {p: loo_priors(E, cv_idx, p) for p in PRIORS}  # genes x n_cv, each column without itself
+    priors = {p: P[top.T, jj.T].T for p, P in full_priors.items()}
     # the best candidate without transfer and the best with it, each with its per-column scores
     groups: dict[str, dict[str, Any]] = {
         "prior": {"score": -np.inf, "cols": None, "kw": dict(base)},
@@ -311,16 +312,16 @@ def fit_transfer(
                                 "transfer", s, on, prior=p, source=src, tau_rel=float(rel_tau),
                                 tau=float(rel_tau * med), median_distance=med, kappa=float(kappa), gamma=float(gamma),
                             )  # fmt: skip
-    for cand, X in (propagation or {}).items():
-        from ._propagation import SHRINK_GRID, loo_gene_gain, parse_candidate
+    from ._propagation import SHRINK_GRID, gene_gain, loo_gene_gain, parse_candidate
 
+    for cand, X in (propagation or {}).items():
         X = np.asarray(X, dtype=np.float64)
         if not (np.isfinite(X).all() and (X > 0).any()):
             continue
         norm, alpha = parse_candidate(cand)
         Xt = X[top.T, jj.T].T
         for p in PRIORS:
-            full_p = loo_priors(E, cv_idx, p)
+            full_p = full_priors[p]
             for shrink in SHRINK_GRID:  # common gain first: ties keep the simpler readout
                 beta = loo_gene_gain(O - full_p, X, shrink)  # each left-out column's gains, fitted without it
                 Pt = priors[p] + beta[top.T, jj.T].T * Xt
@@ -336,10 +337,8 @@ def fit_transfer(
         if g_["kw"] is not None and _beats(g_["cols"], pg["cols"]) and g_["score"] > best_score:
             best, best_score = g_["kw"], g_["score"]
     if best["source"] == "propagation":
-        from ._propagation import gene_gain
-
         X = np.asarray(propagation[f"{best['prop_norm']}/{best['prop_alpha']:g}"], dtype=np.float64)  # type: ignore[index]
-        best["prop_beta"] = gene_gain(O - loo_priors(E, cv_idx, best["prior"]), X, best["prop_shrink"])
+        best["prop_beta"] = gene_gain(O - full_priors[best["prior"]], X, best["prop_shrink"])
     if groups["propagation"]["kw"] is not None:  # the best propagation readout's score, kept or not
         best["propagation_cv_score"] = float(groups["propagation"]["score"])
     on = bool(best["on_target"])
