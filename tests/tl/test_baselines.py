@@ -150,3 +150,33 @@ def test_permute_embedding_missing_keys():
     empty.uns["hyperperturb"] = {"train": {"params": {}}}
     with pytest.raises(KeyError, match="no stored positions"):
         permute_embedding(empty, seed=0)
+
+
+def test_directed_rewire_keeps_in_and_out_degrees_and_the_shuffled_copy_rewires_the_directed_edges():
+    import pandas as pd
+
+    import hyperperturb as hp
+    from hyperperturb.tl._baselines import shuffled_network_copy
+
+    rng = np.random.default_rng(0)
+    n = 40
+    i = rng.integers(0, n, 120)
+    j = rng.integers(0, n, 120)
+    keep = i != j
+    pairs = sorted(set(zip(i[keep].tolist(), j[keep].tolist(), strict=True)))
+    i, j = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    w = rng.choice([-1.0, 1.0], i.size)
+    ni, nj, nw = rewire(n, i, j, w, rng=np.random.default_rng(1), directed=True)
+    np.testing.assert_array_equal(np.bincount(ni, minlength=n), np.bincount(i, minlength=n))  # out-degrees
+    np.testing.assert_array_equal(np.bincount(nj, minlength=n), np.bincount(j, minlength=n))  # in-degrees
+    assert len(set(zip(ni.tolist(), nj.tolist(), strict=True))) == i.size and (ni != nj).all()
+    assert (ni != i).any() or (nj != j).any()
+    np.testing.assert_array_equal(nw, w)  # signs travel with their edges
+    a = ad.AnnData(np.zeros((3, n), np.float32), var=pd.DataFrame(index=[f"g{k}" for k in range(n)]))
+    names = np.array(a.var_names)
+    hp.pp.gene_network(a, pd.DataFrame({"source": names[i], "target": names[j], "weight": w}))
+    b = shuffled_network_copy(a, seed=0)
+    D0, D1 = a.varp["hp_adjacency_directed"].toarray(), b.varp["hp_adjacency_directed"].toarray()
+    assert not np.array_equal(D0, D1)
+    np.testing.assert_array_equal((D0 != 0).sum(1), (D1 != 0).sum(1))
+    assert "hp_adjacency_sign" not in b.varp and "hp_adjacency_sign" in a.varp

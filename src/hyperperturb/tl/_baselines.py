@@ -117,21 +117,25 @@ def rewire(
     *,
     rng: np.random.Generator,
     n_swaps_per_edge: int = 10,
+    directed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Degree-preserving randomisation by double-edge swaps (``a-b, c-d -> a-d, c-b``); weights travel with edges.
 
     Swaps that would create a self loop or a duplicate edge are rejected. Each undirected edge is given once.
+    ``directed``: edges are ``i -> j`` and swaps keep every node's out- and in-degree (``a->b, c->d -> a->d,
+    c->b``, never reversed).
     """
+    key = (lambda a, b: (a, b)) if directed else (lambda a, b: (min(a, b), max(a, b)))
     i = np.asarray(i, dtype=np.int64).copy()
     j = np.asarray(j, dtype=np.int64).copy()
     m = i.size
     if m < 2:
         return i, j, np.asarray(w, dtype=np.float64).copy()
-    present = {(min(a, b), max(a, b)) for a, b in zip(i.tolist(), j.tolist(), strict=True)}
+    present = {key(a, b) for a, b in zip(i.tolist(), j.tolist(), strict=True)}
     n_try = n_swaps_per_edge * m
     e1 = rng.integers(0, m, n_try)
     e2 = rng.integers(0, m, n_try)
-    flip = rng.random(n_try) < 0.5
+    flip = (rng.random(n_try) < 0.5) & (not directed)
     for x, y, f in zip(e1.tolist(), e2.tolist(), flip.tolist(), strict=True):
         if x == y:
             continue
@@ -139,11 +143,11 @@ def rewire(
         c, d = (j[y], i[y]) if f else (i[y], j[y])
         if a == d or c == b or a == c or b == d:
             continue
-        n1, n2 = (min(a, d), max(a, d)), (min(c, b), max(c, b))
+        n1, n2 = key(a, d), key(c, b)
         if n1 in present or n2 in present:
             continue
-        present.discard((min(a, b), max(a, b)))
-        present.discard((min(c, d), max(c, d)))
+        present.discard(key(a, b))
+        present.discard(key(c, d))
         present.add(n1)
         present.add(n2)
         i[x], j[x] = a, d
@@ -173,8 +177,18 @@ def shuffled_network_copy(adata: Any, *, seed: int) -> Any:
     new.varp["hp_adjacency"] = (M + M.T).tocsr()
     if extra_nodes.size:
         net["extra_edges"] = {"i": ni[~inner], "j": nj[~inner], "weight": nw[~inner]}
-        led["network"] = net
-        new.uns["hyperperturb"] = led
+    # the directed, signed edge list the propagation readout reads is rewired too (in- and out-degrees kept, signs
+    # travel with the edges); an undirected sign matrix belongs to the old edges and is dropped
+    dkey, skey = _entries.decode(net.get("directed_key")), _entries.decode(net.get("sign_key"))
+    if isinstance(dkey, str) and dkey in new.varp:
+        D = sparse.coo_matrix(new.varp[dkey])
+        di, dj, dw = rewire(n_var, D.row, D.col, D.data, rng=np.random.default_rng(seed + 1), directed=True)
+        new.varp[dkey] = sparse.csr_matrix((dw, (di, dj)), shape=(n_var, n_var), dtype=np.float32)
+    if isinstance(skey, str) and skey in new.varp:
+        del new.varp[skey]
+        net["sign_key"] = "None"
+    led["network"] = net
+    new.uns["hyperperturb"] = led
     return new
 
 
