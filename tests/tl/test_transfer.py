@@ -19,7 +19,7 @@ from hyperperturb.tl._transfer import (
 
 
 @pytest.mark.parametrize("n", [5, 6, 7])
-@pytest.mark.parametrize("prior", ["mean", "median"])
+@pytest.mark.parametrize("prior", ["mean", "median", "midpoint"])
 def test_loo_priors_equal_the_statistic_without_each_column(n, prior):
     rng = np.random.default_rng(n)
     E = rng.normal(size=(9, n))
@@ -27,7 +27,9 @@ def test_loo_priors_equal_the_statistic_without_each_column(n, prior):
     E[1, :3] = 2.0
     cols = np.arange(n)
     got = loo_priors(E, cols, prior)
-    f = np.median if prior == "median" else np.mean
+    f = {"median": np.median, "mean": np.mean, "midpoint": lambda x, axis: (np.median(x, axis) + x.mean(axis)) / 2}[
+        prior
+    ]
     want = np.column_stack([f(np.delete(E, c, axis=1), axis=1) for c in cols])
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
@@ -155,8 +157,20 @@ def test_fit_transfer_prefers_the_median_when_a_few_strong_perturbations_pull_th
     E[:10, :2] += 5.0  # two strong perturbations, unrelated to any distance
     D = np.abs(rng.normal(size=(n, n)))
     fit = fit_transfer(E, np.arange(n), distances={"embedding": D}, rel=None, target_row=np.full(n, -1))
-    assert fit["prior"] == "median"
+    # the residual score cannot tell the median from any prior between it and the mean (a correlation with the
+    # deviation from the mean): the tie keeps the midpoint, which ranks whole profiles nearly as the mean does
+    assert fit["prior"] == "midpoint"
+    assert fit["source"] == "none"
     assert fit["gamma"] == 0.0  # no reliability given
+    med = [residual_pearson(np.median(np.delete(E, j, 1), 1), E[:, j], np.delete(E, j, 1).mean(1)) for j in range(n)]
+    assert fit["cv_score"] == pytest.approx(np.mean(med), abs=1e-9)
+    mean_score = [residual_pearson(np.delete(E, j, 1).mean(1), E[:, j], np.delete(E, j, 1).mean(1)) for j in range(n)]
+    assert fit["cv_score"] > np.nanmean(np.nan_to_num(mean_score))
+
+
+def test_midpoint_prior_is_halfway_between_mean_and_median():
+    E = np.array([[0.0, 1.0, 5.0], [2.0, 2.0, 8.0]])
+    np.testing.assert_allclose(prior_profile(E, "midpoint"), [(1.0 + 2.0) / 2, (2.0 + 4.0) / 2])
 
 
 def test_fit_transfer_keeps_the_on_target_term_only_when_it_helps():

@@ -44,7 +44,7 @@ _KERNEL: dict[str, tuple[float | None, float | None]] = {
 }
 # the held-out readout's choices (absent in older ledgers)
 _KERNEL_CHOICES = {
-    "prior": ("mean", "median"),
+    "prior": ("mean", "midpoint", "median"),
     "source": ("none", "graph", "embedding", "propagation"),
     "on_target_mode": ("constant", "scaled"),
     "geometry": ("poincare", "euclidean"),
