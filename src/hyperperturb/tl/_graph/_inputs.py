@@ -221,6 +221,20 @@ def _check_finite(arr, name: str) -> None:
             raise ValueError(msg)
 
 
+def symmetric_adjacency(rows: list, cols: list, vals: list, n_nodes: int) -> sparse.csr_matrix:
+    """The node adjacency of training and prediction from edge lists (one builder, so the two cannot drift).
+
+    Self-loops, non-finite and non-positive weights are dropped; weights are clipped to [0, 1], duplicates summed
+    and capped at 1, and the matrix is symmetrised by the larger of the two directions.
+    """
+    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    keep = (r != c) & np.isfinite(v) & (v > 0)
+    adj = sparse.coo_matrix((np.clip(v[keep], 0, 1), (r[keep], c[keep])), shape=(n_nodes, n_nodes)).tocsr()
+    adj.sum_duplicates()
+    adj.data = np.minimum(adj.data, 1.0)
+    return adj.maximum(adj.T).tocsr()
+
+
 def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_protein: bool = True) -> GraphInputs:
     """Assemble the training graph of ``t`` (validated ledger entries ``perturbations`` / ``rewards`` expected)."""
     from hyperperturb._utils import get_matrix
@@ -325,12 +339,7 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     rows.append(ej)
     cols.append(ei)
     vals.append(ew)
-    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    keep = (r != c) & np.isfinite(v) & (v > 0)
-    adj = sparse.coo_matrix((np.clip(v[keep], 0, 1), (r[keep], c[keep])), shape=(n_nodes, n_nodes)).tocsr()
-    adj.sum_duplicates()
-    adj.data = np.minimum(adj.data, 1.0)
-    adj = adj.maximum(adj.T).tocsr()
+    adj = symmetric_adjacency(rows, cols, vals, n_nodes)
 
     F[:n_genes, 0] = mean_feat
     F[:n_genes, 1] = mad
@@ -434,9 +443,4 @@ def stored_adjacency(adata, n_nodes: int, n_genes: int, extra_edges: dict[str, A
     rows += [ei, ej]
     cols += [ej, ei]
     vals += [ew, ew]
-    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    keep = (r != c) & np.isfinite(v) & (v > 0)
-    adj = sparse.coo_matrix((np.clip(v[keep], 0, 1), (r[keep], c[keep])), shape=(n_nodes, n_nodes)).tocsr()
-    adj.sum_duplicates()
-    adj.data = np.minimum(adj.data, 1.0)
-    return adj.maximum(adj.T).tocsr()
+    return symmetric_adjacency(rows, cols, vals, n_nodes)
