@@ -38,7 +38,7 @@ import scanpy as sc
 from scipy import sparse
 
 import hyperperturb as hp
-from hyperperturb.tl._network_map import fit_network_map
+from hyperperturb.tl._map._network_map import fit_network_map
 
 GEOMS = ("poincare", "euclidean")
 

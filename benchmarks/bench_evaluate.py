@@ -29,7 +29,7 @@ import pandas as pd
 import scanpy as sc
 
 import hyperperturb as hp
-from hyperperturb.tl._design import _simulate_acquisition
+from hyperperturb.tl._design._design import _simulate_acquisition
 
 METRICS = ["spearman_excess", "pearson_excess", "topk_recall", "spearman_raw", "js_policy", "spearman_value"]
 SPECIFIC = ["residual_pearson", "retrieval_rank", "retrieval_top1", "policy_auroc"]

@@ -65,9 +65,9 @@ from _machine import cpu_name, load_average
 
 import hyperperturb as hp
 from hyperperturb._utils._entries import perturbation_columns
-from hyperperturb.tl._evaluate_scoring import summarize
-from hyperperturb.tl._metrics import PER_PERTURBATION, score_split
-from hyperperturb.tl._splits import read_screen
+from hyperperturb.tl._evaluation._metrics import PER_PERTURBATION, score_split
+from hyperperturb.tl._evaluation._scoring import summarize
+from hyperperturb.tl._screen._read import read_screen
 
 HERE = Path(__file__).resolve().parent
 #: The fixed grid (decided before any run; see the module docstring).

@@ -39,7 +39,7 @@ import scanpy as sc
 from scipy import sparse
 
 import hyperperturb as hp
-from hyperperturb.tl import _network_map
+from hyperperturb.tl._map import _network_map
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_embedding_quality import data_dir, edges_to_graph, graph_anndata, machine

@@ -182,7 +182,7 @@ def _worker_first(path: Path, *, calls: int = 1) -> dict:
     c0, t1 = time.process_time(), time.perf_counter()
     hp.tl.rewards(adata, verbose=False)
     dt, cpu = time.perf_counter() - t1, time.process_time() - c0
-    from hyperperturb.tl import _reward_kernels as rk
+    from hyperperturb.tl._rewards import _kernels as rk
 
     return {
         "time_s": dt,

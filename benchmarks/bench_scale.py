@@ -149,7 +149,7 @@ def child(path: str, mode: str, epochs: int, chunk_size: int) -> dict:
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
         # workers import the kernels once (numba cache) before the clock of the pass starts
-        client.run(importlib.import_module, "hyperperturb.tl._reward_kernels")
+        client.run(importlib.import_module, "hyperperturb.tl._rewards._kernels")
         f = h5py.File(path, "r")
         X = ad.experimental.read_elem_lazy(f["X"], chunks=(chunk_size, -1))
         adata = ad.AnnData(X=X, obs=ad.io.read_elem(f["obs"]), var=ad.io.read_elem(f["var"]))

@@ -4,7 +4,10 @@
 - ``nn`` never imports anndata, scanpy or mudata;
 - ``tl`` imports ``nn`` (and TensorFlow/Keras) only inside functions;
 - no module imports a private name (leading underscore) of another room, except from the ground floor ``_utils``;
-- inside ``tl`` nothing imports the package face (``from hyperperturb import tl``): modules import each other directly.
+- inside ``tl`` nothing imports the package face (``from hyperperturb import tl``): modules import each other directly;
+- ``tl``'s code lives in private sub-packages on floors (:data:`TL_FLOORS`): a sub-package imports only itself and
+  sub-packages of lower floors (never one above, nor a neighbour on its own floor), and only their public names;
+- no circle of imports between the modules of ``tl`` (lazy imports inside functions count too).
 """
 
 from __future__ import annotations
@@ -21,6 +24,15 @@ GROUND_FLOOR = "_utils"
 NO_TENSORFLOW = ("pp", "get", "datasets", "_utils")
 TENSORFLOW = ("tensorflow", "keras", f"{PACKAGE}.nn")
 NO_ANNDATA = ("anndata", "scanpy", "mudata")
+#: The private sub-packages of ``tl``, lowest floor first (docs/developer.md, "Inside tl").
+TL_FLOORS: tuple[tuple[str, ...], ...] = (
+    ("_screen", "_graph", "_rewards"),
+    ("_map", "_transfer"),
+    ("_model",),
+    ("_evaluation",),
+    ("_design",),
+)
+TL_FLOOR = {sub: level for level, subs in enumerate(TL_FLOORS) for sub in subs}
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,27 @@ def _starts(module: str, prefixes: tuple[str, ...]) -> bool:
     return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
+def _tl_sub(module: str) -> str | None:
+    """The ``tl`` sub-package of a dotted module name (``None`` outside ``tl`` and for ``tl`` itself)."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[:2] == [PACKAGE, "tl"] else None
+
+
+def _tl_floor_problems(module: str, imp: Import, where: str) -> list[str]:
+    """The sub-package rules of ``tl`` broken by one import of ``module``."""
+    own, other = _tl_sub(module), _tl_sub(imp.module)
+    if own not in TL_FLOOR or other not in TL_FLOOR or other == own:
+        return []
+    problems = []
+    if TL_FLOOR[other] >= TL_FLOOR[own]:
+        side = "above" if TL_FLOOR[other] > TL_FLOOR[own] else "on the same floor as"
+        problems.append(f"{where}: tl.{own} imports tl.{other}, {side} it ({imp.module})")
+    private = [n for n in imp.names if n.startswith("_")]
+    if private:
+        problems.append(f"{where}: tl.{own} imports private {private} of tl.{other} ({imp.module})")
+    return problems
+
+
 def check_source(source: str, module: str, *, is_package: bool = False) -> list[str]:
     """Every contract that the source of ``module`` (a dotted name under ``hyperperturb``) breaks, as messages."""
     room = _room(module)
@@ -88,7 +121,32 @@ def check_source(source: str, module: str, *, is_package: bool = False) -> list[
             private = [n for n in imp.names if n.startswith("_") and n != "__version__"]
             if other and other not in (room, GROUND_FLOOR) and private:
                 problems.append(f"{where}: imports private {private} from another room ({imp.module})")
+        if room == "tl":
+            problems.extend(_tl_floor_problems(module, imp, where))
     return problems
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One circle of ``graph`` (node -> the nodes it imports) as ``[a, b, ..., a]``, or ``None`` when there is none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
 
 
 def _modules() -> list[tuple[Path, str, bool]]:
@@ -107,6 +165,53 @@ def test_the_source_tree_keeps_the_import_contracts():
     assert not problems, "\n".join(problems)
 
 
+def _tl_import_graph(modules: list[tuple[Path, str, bool]]) -> dict[str, set[str]]:
+    """Module -> the ``tl`` modules it imports, at module level or inside functions (``tl/__init__`` left out)."""
+    names = {mod for _, mod, _ in modules}
+    graph: dict[str, set[str]] = {}
+    for path, mod, pkg in modules:
+        if _tl_sub(mod) is None:
+            continue
+        found = set()
+        for imp in _imports(ast.parse(path.read_text()), mod, pkg):
+            # `from package import module` names a module; `from module import function` names the module itself
+            targets = [t for t in (f"{imp.module}.{n}" for n in imp.names) if t in names] or [imp.module]
+            found.update(t for t in targets if _tl_sub(t) is not None and t in names and t != mod)
+        graph[mod] = found
+    return graph
+
+
+def test_tl_is_made_of_sub_packages_on_floors():
+    tl = SRC / "tl"
+    loose = sorted(p.name for p in tl.glob("*.py") if p.name != "__init__.py")
+    assert not loose, f"tl modules outside a sub-package: {loose}"
+    subs = sorted(p.name for p in tl.iterdir() if p.is_dir() and (p / "__init__.py").exists())
+    assert subs == sorted(TL_FLOOR), "a tl sub-package is missing from TL_FLOORS (or gone)"
+
+
+def test_tl_modules_import_each_other_without_circles():
+    graph = _tl_import_graph(_modules())
+    assert len(graph) > 30  # the walk found the modules of tl
+    cycle = find_cycle(graph)
+    assert cycle is None, " -> ".join(cycle or [])
+    # and the floors hold for the sub-packages as a whole
+    between = {(_tl_sub(a), _tl_sub(b)) for a, targets in graph.items() for b in targets if _tl_sub(a) != _tl_sub(b)}
+    assert all(TL_FLOOR[str(b)] < TL_FLOOR[str(a)] for a, b in between), sorted(between)
+
+
+def test_the_tests_of_tl_mirror_its_sub_packages():
+    tests_tl = Path(__file__).resolve().parent / "tl"
+    dirs = {p.name for p in tests_tl.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert dirs <= set(TL_FLOOR), sorted(dirs - set(TL_FLOOR))
+    assert not list(tests_tl.glob("test_*.py")), "tests of tl go in the folder of their sub-package"
+
+
+def test_the_cycle_finder_finds_a_circle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+    assert find_cycle({"a": {"a"}}) == ["a", "a"]
+
+
 @pytest.mark.parametrize(
     ("module", "source", "broken"),
     [
@@ -121,6 +226,12 @@ def test_the_source_tree_keeps_the_import_contracts():
         ("hyperperturb.pl._x", "from hyperperturb.get._embedding import _basis_key", "private ['_basis_key']"),
         ("hyperperturb.pl._x", "from ..get._embedding import _names", "private ['_names']"),
         ("hyperperturb.tl._x", "def f():\n    from hyperperturb import tl", "package face"),
+        ("hyperperturb.tl._map._x", "from hyperperturb.tl._model._train import train", "above it"),
+        ("hyperperturb.tl._map._x", "def f():\n    from .._model._predict import predict", "above it"),
+        ("hyperperturb.tl._map._x", "from hyperperturb.tl._transfer._kernel import loo_subset", "same floor"),
+        ("hyperperturb.tl._screen._x", "from hyperperturb.tl._rewards._kernels import Slots", "same floor"),
+        ("hyperperturb.tl._model._x", "from hyperperturb.tl._graph._inputs import _rows", "private ['_rows']"),
+        ("hyperperturb.tl._design._x", "from hyperperturb.tl._evaluation import _metrics", "private ['_metrics']"),
     ],
 )
 def test_the_checker_finds_a_broken_rule(module, source, broken):
@@ -138,6 +249,10 @@ def test_the_checker_finds_a_broken_rule(module, source, broken):
         ("hyperperturb.pl._x", "from hyperperturb.get._embedding import embedding"),  # public name
         ("hyperperturb.nn._x", "import numpy as np\nimport tensorflow as tf"),
         ("hyperperturb.tl._x", "from ._predict import predict"),
+        ("hyperperturb.tl", "from hyperperturb.tl._model._predict import predict"),  # the face reads every floor
+        ("hyperperturb.tl._model._x", "from hyperperturb.tl._map._network_map import refined_embedding"),
+        ("hyperperturb.tl._model._x", "from ._readout import _blocked_readout"),  # same sub-package
+        ("hyperperturb.tl._design._x", "def f():\n    from hyperperturb.tl._model._train import train"),
     ],
 )
 def test_the_checker_accepts_what_is_allowed(module, source):

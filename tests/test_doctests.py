@@ -35,7 +35,7 @@ def test_there_are_runnable_examples():
     assert {
         "hyperperturb.datasets._synthetic.synthetic",
         "hyperperturb.datasets._truth_network.truth_network",
-        "hyperperturb.tl._rewards.rewards",
+        "hyperperturb.tl._rewards._rewards.rewards",
         "hyperperturb.nn._geometry.PoincareBall",
         "hyperperturb.nn._schedule.QuantumAnnealer",
     } <= runnable

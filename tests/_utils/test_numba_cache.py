@@ -16,7 +16,7 @@ _RUN = (
     "import sys, numpy as np, hyperperturb as hp\n"
     "from tests.reliability._data import screen\n"
     "a = screen(); hp.pp.perturbations(a); hp.tl.rewards(a, verbose=False)\n"
-    "k = sys.modules.get('hyperperturb.tl._reward_numba')\n"
+    "k = sys.modules.get('hyperperturb.tl._rewards._numba')\n"
     "st = k._csr_core.stats if k is not None else None\n"
     "print('numba' in sys.modules, sum(st.cache_hits.values()) if st else -1, sum(st.cache_misses.values()) if st else -1)\n"
 )

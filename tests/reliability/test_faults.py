@@ -49,7 +49,7 @@ def _boom(*args, **kwargs):
     [
         ("hyperperturb.pp._perturbations", lambda a: hp.pp.perturbations(a)),
         ("hyperperturb.pp._gene_network", lambda a: hp.pp.gene_network(a)),
-        ("hyperperturb.tl._rewards", lambda a: hp.tl.rewards(a, verbose=False)),
+        ("hyperperturb.tl._rewards._rewards", lambda a: hp.tl.rewards(a, verbose=False)),
     ],
     ids=["perturbations", "gene_network", "rewards"],
 )
@@ -73,9 +73,9 @@ def test_interrupt_inside_rewards_stream(monkeypatch, exc):
     def interrupted(*args, **kwargs):
         raise exc("interrupted mid-stream")
 
-    # the streaming pass lives in _reward_kernels (imported lazily or at module level by _rewards)
-    monkeypatch.setattr("hyperperturb.tl._reward_kernels.segment_sums", interrupted)
-    monkeypatch.setattr("hyperperturb.tl._rewards.segment_sums", interrupted, raising=False)
+    # the streaming pass lives in _rewards._kernels (imported lazily by _rewards._compute)
+    monkeypatch.setattr("hyperperturb.tl._rewards._kernels.segment_sums", interrupted)
+    monkeypatch.setattr("hyperperturb.tl._rewards._rewards.segment_sums", interrupted, raising=False)
     with pytest.raises(exc):
         hp.tl.rewards(a, verbose=False)
     assert_unchanged(a, snap)
@@ -121,7 +121,7 @@ def test_training_on_fresh_object_interrupted_adds_nothing():
 def test_failing_final_write_of_train(monkeypatch, trained):
     a = trained.copy()
     snap = snapshot(a)
-    monkeypatch.setattr("hyperperturb.tl._train.record", _boom)
+    monkeypatch.setattr("hyperperturb.tl._model._train.record", _boom)
     with pytest.raises(Boom):
         hp.tl.train(a, epochs=2, seed=3, verbose=False)
     assert_unchanged(a, snap)

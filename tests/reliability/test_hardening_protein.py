@@ -9,7 +9,7 @@ import scanpy as sc
 
 import hyperperturb as hp
 from hyperperturb._utils import get_ledger, obs_indexer, resolve
-from hyperperturb.tl._graph_inputs import build_graph_inputs
+from hyperperturb.tl._graph._inputs import build_graph_inputs
 
 from ._snapshot import assert_unchanged, snapshot
 

@@ -46,7 +46,7 @@ def test_stored_reward_wrong_shape_or_policy_refused():
 
 def test_graph_inputs_refuse_nan_control_mean_instead_of_zeroing():
     from hyperperturb._utils import resolve
-    from hyperperturb.tl._graph_inputs import build_graph_inputs
+    from hyperperturb.tl._graph._inputs import build_graph_inputs
 
     a = _rewarded()
     a.var["hp_control_mean"] = np.nan
@@ -67,7 +67,7 @@ def test_graph_inputs_refuse_nan_control_mean_instead_of_zeroing():
 )
 def test_tampered_adjacency_refused(tamper, match):
     from hyperperturb._utils import resolve
-    from hyperperturb.tl._graph_inputs import build_graph_inputs
+    from hyperperturb.tl._graph._inputs import build_graph_inputs
 
     a = _rewarded()
     A = tamper(sparse.csr_matrix(a.varp["hp_adjacency"], dtype=np.float64))
@@ -79,7 +79,7 @@ def test_tampered_adjacency_refused(tamper, match):
 
 def test_empty_adjacency_needs_explicit_choice_for_training():
     from hyperperturb._utils import resolve
-    from hyperperturb.tl._graph_inputs import build_graph_inputs
+    from hyperperturb.tl._graph._inputs import build_graph_inputs
 
     a = _rewarded()
     a.varp["hp_adjacency"] = sparse.csr_matrix((a.n_vars, a.n_vars), dtype=np.float32)
@@ -153,7 +153,7 @@ def test_nonfinite_message_is_not_doubled():
 @pytest.mark.parametrize(("seed", "exc"), [(-1, ValueError), (1.5, TypeError), ("0", TypeError)])
 def test_bad_seed_is_a_clear_error(seed, exc):
     from hyperperturb._utils import as_rng, resolve
-    from hyperperturb.tl._graph_inputs import build_graph_inputs
+    from hyperperturb.tl._graph._inputs import build_graph_inputs
 
     with pytest.raises(exc, match="non-negative integer"):
         as_rng(seed)

@@ -331,7 +331,7 @@ def test_sigterm_while_writing_leaves_no_part_file(tmp_path):
 
 
 def test_greedy_design_over_tied_scores_warns():
-    from hyperperturb.tl._design import _rank
+    from hyperperturb.tl._design._design import _rank
 
     kw = {"coord_c": np.zeros((5, 2)), "coord_s": np.ones((1, 2)), "kappa": 1.0, "rng": np.random.default_rng(0)}
     with pytest.warns(UserWarning, match=r"5 candidates tie at the cut-off"):

@@ -14,7 +14,7 @@ def _n_params(n_genes: int, n_perts: int, head: str) -> int:
     rng = np.random.default_rng(0)
     net = HyperPerturbModel(
         n_genes,
-        11,  # node features (fixed set, see tl._graph_inputs.FEATURES)
+        11,  # node features (fixed set, see tl._graph._inputs.FEATURES)
         rng.integers(0, n_genes, n_perts).astype(np.int64),
         geometry="poincare",
         head=head,

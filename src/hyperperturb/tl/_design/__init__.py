@@ -1,0 +1,1 @@
+"""``hp.tl.design``: the next perturbations to screen (private)."""

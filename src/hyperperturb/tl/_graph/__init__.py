@@ -1,0 +1,1 @@
+"""The node graph and node features that training and prediction read (private)."""

@@ -1,0 +1,446 @@
+"""Build the node list, node features, adjacency and targets of the training graph from an AnnData / MuData.
+
+Private: ``tl`` is the only bridge between AnnData and :mod:`hyperperturb.nn`; this module stays NumPy/SciPy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import LinearOperator, svds
+
+from hyperperturb._utils import _entries, as_rng, logger, obs_indexer, protein_mod_name, resolve_protein
+from hyperperturb._utils._data import Target
+from hyperperturb._utils._stored import check_adjacency, check_matrix, check_vector
+
+PROTEIN_SUFFIX = " (protein)"
+FEATURES = (
+    "control_mean",
+    "noise_floor",
+    "frac_nonzero",
+    "log_degree",
+    "pc1",
+    "pc2",
+    "pc3",
+    "pc4",
+    "max_abs_protein_corr",
+    "unmeasured",
+    "protein",
+)
+N_PCS = 4
+MAX_CONTROL_CELLS = 2000
+CHUNK = 5000
+
+
+@dataclass
+class GraphInputs:
+    """Everything the model needs, as NumPy / SciPy objects."""
+
+    nodes: list[str]
+    n_genes: int
+    n_extra: int
+    n_prot: int
+    prot_names: list[str]
+    adjacency: sparse.csr_matrix  # raw symmetric weights, n_nodes x n_nodes, no self loops
+    extra_edges: dict[str, np.ndarray]  # edges not in .varp (to extra and protein nodes), indices into nodes
+    features: np.ndarray  # n_nodes x n_features (standardised)
+    feature_names: list[str]
+    perturbations: list[str]
+    targets: list[str]
+    target_node: np.ndarray  # int per perturbation, -1 if the target is not a node
+    reward: np.ndarray  # n_nodes x n_perts (0 for rows without a target)
+    value_target: np.ndarray  # n_nodes
+    row_weight: np.ndarray  # n_nodes, 1 where the node has targets
+    prot_adata: Any = None
+    baseline: np.ndarray | None = None  # n_nodes: control noise floor B (0 where unknown)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of graph nodes."""
+        return len(self.nodes)
+
+
+def _rows(X: Any, idx: np.ndarray) -> Any:
+    block = X[idx]
+    if hasattr(block, "compute"):
+        block = block.compute()
+    return block
+
+
+def control_index(adata, rng: np.random.Generator) -> np.ndarray:
+    if "hp_control" in adata.obs:
+        idx = np.flatnonzero(np.asarray(adata.obs["hp_control"], dtype=bool))
+    else:
+        idx = np.arange(adata.n_obs)
+    if len(idx) == 0:
+        idx = np.arange(adata.n_obs)
+    return idx
+
+
+def _rows_in_order(X: Any, idx: np.ndarray) -> Any:
+    """Rows ``idx`` of ``X`` in the order given (reads sorted rows, as backed/h5py data need, then reorders)."""
+    if len(idx) == 0 or np.all(np.diff(idx) > 0):
+        return _rows(X, idx)
+    order = np.argsort(idx, kind="stable")
+    block = _rows(X, idx[order])
+    inv = np.empty_like(order)
+    inv[order] = np.arange(len(order))
+    return block[inv]
+
+
+def _protein_rows(adata, prot_adata, cidx: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """RNA control rows that have protein measurements and the protein rows of the same cells (by ``obs_names``).
+
+    Rule for protein measured on a subset of cells: protein statistics use the control cells present in both
+    modalities; cells only in the protein modality are not used. No shared control cell is an error.
+    """
+    if prot_adata is None:
+        return cidx, cidx
+    m = obs_indexer(adata.obs_names, prot_adata.obs_names, what=f"the protein modality {name!r}")
+    sub = m[cidx]
+    keep = sub >= 0
+    if not keep.any():
+        msg = (
+            f"None of the {len(cidx)} control cells of the RNA modality is in the protein modality {name!r} "
+            "(cells are matched by obs_names); protein features cannot be computed. Check the obs_names of both "
+            "modalities (e.g. barcode suffixes), or train without proteins (remove the modality)."
+        )
+        raise ValueError(msg)
+    if not keep.all():
+        logger.info(
+            "hp.tl.train: %d of %d control cells have no protein measurement in %r; protein features use the other %d",
+            int((~keep).sum()),
+            len(cidx),
+            name,
+            int(keep.sum()),
+        )
+    return cidx[keep], sub[keep]
+
+
+def control_stats(X: Any, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, mean absolute deviation and fraction non-zero per column over rows ``idx``, streamed in chunks."""
+    n_cols = X.shape[1]
+    s = np.zeros(n_cols)
+    nz = np.zeros(n_cols)
+    for start in range(0, len(idx), CHUNK):
+        b = _rows(X, idx[start : start + CHUNK])
+        if sparse.issparse(b):
+            b = sparse.csr_matrix(b, dtype=np.float64)
+            s += np.asarray(b.sum(0)).ravel()
+            nz += np.asarray((b != 0).sum(0)).ravel()
+        else:
+            b = np.asarray(b, dtype=np.float64)
+            s += b.sum(0)
+            nz += (b != 0).sum(0)
+    mean = s / len(idx)
+    mad = np.zeros(n_cols)
+    for start in range(0, len(idx), CHUNK):
+        b = _rows(X, idx[start : start + CHUNK])
+        b = b.toarray() if sparse.issparse(b) else np.asarray(b)  # at most CHUNK rows at a time
+        mad += np.abs(b.astype(np.float64) - mean).sum(0)
+    return mean, mad / len(idx), nz / len(idx)
+
+
+def pca_loadings(X: Any, idx: np.ndarray, mean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Gene loadings (``V·s/sqrt(n)``) of the top principal components of the (capped) control cells."""
+    n_cols = X.shape[1]
+    out = np.zeros((n_cols, N_PCS))
+    if len(idx) > MAX_CONTROL_CELLS:
+        idx = np.sort(rng.choice(idx, MAX_CONTROL_CELLS, replace=False))
+    B = _rows(X, idx)
+    B = sparse.csr_matrix(B, dtype=np.float64) if sparse.issparse(B) else np.asarray(B, dtype=np.float64)
+    n = B.shape[0]
+    k = min(N_PCS, n - 1, n_cols - 1)
+    if k < 1:
+        return out
+    ones = np.ones(n)
+    op = LinearOperator(
+        (n, n_cols),
+        matvec=lambda v: B @ np.ravel(v) - ones * (mean @ np.ravel(v)),
+        rmatvec=lambda u: B.T @ np.ravel(u) - mean * np.ravel(u).sum(),
+        dtype=np.float64,
+    )
+    v0 = rng.standard_normal(min(n, n_cols))
+    try:
+        _, s, vt = svds(op, k=k, v0=v0)
+    except Exception as e:  # noqa: BLE001 - PCA features are optional; fall back to zeros
+        logger.info("hp.tl.train: PCA of control cells failed (%s); PCA features set to 0", e)
+        return out
+    order = np.argsort(-s)
+    s, vt = s[order], vt[order]
+    load = (vt.T * s) / np.sqrt(max(n - 1, 1))
+    signs = np.sign(load[np.abs(load).argmax(0), np.arange(k)])
+    signs[signs == 0] = 1
+    out[:, :k] = load * signs
+    return out
+
+
+def _corr_with_proteins(
+    X: Any, P: Any, idx: np.ndarray, rng: np.random.Generator, pidx: np.ndarray | None = None
+) -> np.ndarray:
+    """Pearson correlation genes × proteins over (capped) control cells.
+
+    ``idx`` are rows of ``X``; ``pidx`` the rows of ``P`` holding the same cells (joined by ``obs_names``).
+    """
+    pidx = idx if pidx is None else pidx
+    if len(idx) > MAX_CONTROL_CELLS:
+        pos = np.sort(rng.choice(len(idx), MAX_CONTROL_CELLS, replace=False))
+        idx, pidx = idx[pos], pidx[pos]
+    G: Any = _rows(X, idx)
+    G = sparse.csr_matrix(G, dtype=np.float64) if sparse.issparse(G) else np.asarray(G, dtype=np.float64)
+    Pb = _rows_in_order(P, pidx)
+    Pb = Pb.toarray() if sparse.issparse(Pb) else np.asarray(Pb, dtype=np.float64)
+    n = G.shape[0]
+    gm = np.asarray(G.mean(0)).ravel()
+    pm = Pb.mean(0)
+    cross = np.asarray(G.T @ Pb) / n - np.outer(gm, pm)
+    gsq = np.asarray(G.multiply(G).mean(0)).ravel() if sparse.issparse(G) else (G**2).mean(0)
+    gsd = np.sqrt(np.maximum(gsq - gm**2, 0))
+    psd = Pb.std(0)
+    den = np.outer(gsd, psd)
+    return np.where(den > 1e-12, cross / np.maximum(den, 1e-12), 0.0)
+
+
+def standardise(F: np.ndarray) -> np.ndarray:
+    mu = F.mean(0)
+    sd = F.std(0)
+    sd[sd < 1e-12] = 1.0
+    return np.clip((F - mu) / sd, -5, 5)
+
+
+def _check_finite(arr, name: str) -> None:
+    """Refuse a stored target with NaN or inf values (read in row blocks: no full-size temporary)."""
+    arr = np.asarray(arr)
+    for i in range(0, arr.shape[0], 4096):
+        if not np.isfinite(arr[i : i + 4096]).all():
+            msg = f"{name} contains NaN or inf values. Re-run `hp.tl.rewards(adata)` on finite expression data."
+            raise ValueError(msg)
+
+
+def symmetric_adjacency(rows: list, cols: list, vals: list, n_nodes: int) -> sparse.csr_matrix:
+    """The node adjacency of training and prediction from edge lists (one builder, so the two cannot drift).
+
+    Self-loops, non-finite and non-positive weights are dropped; weights are clipped to [0, 1], duplicates summed
+    and capped at 1, and the matrix is symmetrised by the larger of the two directions.
+    """
+    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    keep = (r != c) & np.isfinite(v) & (v > 0)
+    adj = sparse.coo_matrix((np.clip(v[keep], 0, 1), (r[keep], c[keep])), shape=(n_nodes, n_nodes)).tocsr()
+    adj.sum_duplicates()
+    adj.data = np.minimum(adj.data, 1.0)
+    return adj.maximum(adj.T).tocsr()
+
+
+def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_protein: bool = True) -> GraphInputs:
+    """Assemble the training graph of ``t`` (validated ledger entries ``perturbations`` / ``rewards`` expected)."""
+    from hyperperturb._utils import get_matrix
+
+    adata = t.adata
+    rng = as_rng(seed)
+    rew = _entries.entry(adata, "rewards")
+    perts = _entries.reward_perturbations(adata)
+    tmap = _entries.target_of(adata)
+    targets = [tmap.get(p, p) for p in perts]
+
+    genes = list(map(str, adata.var_names))
+    n_genes = len(genes)
+    net = _entries.entry(adata, "network")
+    extra = _entries.network_extra_nodes(adata)
+    ee = _entries.network_extra_edges(adata)
+    ei, ej, ew = ee["i"], ee["j"], ee["weight"]
+    ok = (ei >= 0) & (ej >= 0) & (ei < n_genes + len(extra)) & (ej < n_genes + len(extra))
+    ei, ej, ew = ei[ok], ej[ok], ew[ok]
+
+    # protein modality
+    prot_name = protein_mod_name(t.data, prot_mod, mod=t.mod) if (use_protein and t.mod is not None) else None
+    prot = resolve_protein(t, prot_name if t.mod is not None else prot_mod) if use_protein else None
+    prot_names: list[str] = []
+    P = None
+    prot_adata = None
+    if prot is not None:
+        prot_names, P, prot_adata = prot
+    n_extra, n_prot = len(extra), len(prot_names)
+    nodes = genes + extra + [f"{p}{PROTEIN_SUFFIX}" for p in prot_names]
+    n_nodes = len(nodes)
+
+    X = get_matrix(adata)
+    cidx = control_index(adata, rng)
+    if "hp_control" not in adata.obs:
+        logger.warning("hp.tl.train: obs['hp_control'] is absent; node features use all cells, not only controls")
+    mean, mad, frac = control_stats(X, cidx)
+    # stored values are validated (finite), never silently zeroed
+    cm = check_vector(adata, "hp_control_mean", step="rewards", needed_by="hp.tl.train")
+    mean_feat = mean if cm is None else cm
+    bl = check_vector(adata, "hp_reward_baseline", step="rewards", needed_by="hp.tl.train", nonnegative=True)
+    if bl is not None:
+        mad = bl
+    pcs = pca_loadings(X, cidx, mean, rng)
+
+    # adjacency over all nodes
+    rows, cols, vals = [], [], []
+    A_checked = check_adjacency(adata, needed_by="hp.tl.train")
+    if A_checked is not None:
+        # stored zeros are not edges; an empty graph without a network entry was not chosen on purpose either
+        if not (A_checked.data > 0).any() and not (net and _allow_empty(net)):
+            msg = (
+                "hp.tl.train: .varp['hp_adjacency'] has no edge (no positive weight). Training on an empty graph "
+                "needs an explicit choice: re-run `hp.pp.gene_network(adata, network, allow_empty=True)`, or build "
+                "a network with edges."
+            )
+            raise ValueError(msg)
+        A = A_checked.tocoo()
+        rows.append(A.row)
+        cols.append(A.col)
+        vals.append(A.data.astype(np.float64))
+        has_net = True
+    else:
+        has_net = False
+    x_i, x_j, x_w = [ei], [ej], [ew]
+    F = np.zeros((n_nodes, len(FEATURES)))
+    if n_prot:
+        # protein rows joined to RNA cells by obs_names (never by position)
+        g_rows, p_rows = _protein_rows(adata, prot_adata, cidx, str(prot_name))
+        pmean, pmad, pfrac = control_stats(P, np.sort(p_rows))
+        corr = _corr_with_proteins(X, P, g_rows, rng, p_rows)
+        corr = np.nan_to_num(corr)
+        F[:n_genes, FEATURES.index("max_abs_protein_corr")] = np.abs(corr).max(1)
+        F[n_genes + n_extra :, FEATURES.index("max_abs_protein_corr")] = np.abs(corr).max(0)
+        F[n_genes + n_extra :, 0] = pmean
+        F[n_genes + n_extra :, 1] = pmad
+        F[n_genes + n_extra :, 2] = pfrac
+        coding = None
+        if prot_adata is not None and "gene" in prot_adata.var:
+            coding = list(map(str, prot_adata.var["gene"]))
+        upper = {g.upper(): i for i, g in enumerate(genes)}
+        for k, pname in enumerate(prot_names):
+            pid = n_genes + n_extra + k
+            code = coding[k] if coding is not None else pname
+            linked = set()
+            gi = upper.get(str(code).upper())
+            if gi is not None:
+                x_i.append(np.array([gi]))
+                x_j.append(np.array([pid]))
+                x_w.append(np.array([1.0]))
+                linked.add(gi)
+            top = np.argsort(-np.abs(corr[:, k]))[:5]
+            close = [g for g in top if abs(corr[g, k]) >= 0.3 and g not in linked]
+            if close:
+                x_i.append(np.asarray(close, dtype=np.int64))
+                x_j.append(np.full(len(close), pid))
+                x_w.append(np.abs(corr[close, k]))
+    ei, ej, ew = np.concatenate(x_i).astype(np.int64), np.concatenate(x_j).astype(np.int64), np.concatenate(x_w)
+    rows.append(ei)
+    cols.append(ej)
+    vals.append(ew)
+    rows.append(ej)
+    cols.append(ei)
+    vals.append(ew)
+    adj = symmetric_adjacency(rows, cols, vals, n_nodes)
+
+    F[:n_genes, 0] = mean_feat
+    F[:n_genes, 1] = mad
+    F[:n_genes, 2] = frac
+    F[:, 3] = np.log1p(np.asarray(adj.sum(1)).ravel())
+    F[:n_genes, 4 : 4 + N_PCS] = pcs
+    F[n_genes : n_genes + n_extra, FEATURES.index("unmeasured")] = 1.0
+    F[n_genes + n_extra :, FEATURES.index("protein")] = 1.0
+    F = standardise(np.nan_to_num(F))
+
+    # targets
+    n_p = len(perts)
+    reward = np.zeros((n_nodes, n_p))
+    value = np.zeros(n_nodes)
+    weight = np.zeros(n_nodes)
+    reward[:n_genes] = np.asarray(adata.varm["hp_reward"], dtype=np.float64)
+    _check_finite(adata.varm["hp_policy_target"], "hp_policy_target")  # not copied: training uses the excess
+    value[:n_genes] = np.asarray(adata.var["hp_value_target"], dtype=np.float64)
+    weight[:n_genes] = 1.0
+    baseline = np.zeros(n_nodes)
+    if bl is not None:
+        baseline[:n_genes] = bl
+    if n_prot:
+        pr = None
+        if prot_adata is not None and "hp_reward" in prot_adata.varm:
+            kw: dict[str, Any] = {"step": "rewards", "needed_by": "hp.tl.train (protein modality)"}
+            check_matrix(prot_adata, "hp_reward", (n_prot, n_p), **kw)
+            check_matrix(prot_adata, "hp_policy_target", (n_prot, n_p), row_sums=True, **kw)
+            check_vector(prot_adata, "hp_value_target", nonnegative=True, **kw)
+            check_vector(prot_adata, "hp_reward_baseline", nonnegative=True, **kw)
+            pr = (
+                np.asarray(prot_adata.varm["hp_reward"], dtype=np.float64),
+                np.asarray(prot_adata.varm["hp_policy_target"], dtype=np.float64)
+                if "hp_policy_target" in prot_adata.varm
+                else None,
+                np.asarray(prot_adata.var["hp_value_target"], dtype=np.float64)
+                if "hp_value_target" in prot_adata.var
+                else None,
+            )
+        elif isinstance(rew.get("protein"), dict) and "reward" in rew["protein"]:
+            pe = rew["protein"]
+            pr = (
+                np.asarray(pe["reward"], dtype=np.float64),
+                np.asarray(pe["policy_target"], dtype=np.float64) if "policy_target" in pe else None,
+                np.asarray(pe["value_target"], dtype=np.float64) if "value_target" in pe else None,
+            )
+        if pr is not None and pr[0].shape == (n_prot, n_p):
+            R = np.nan_to_num(pr[0])
+            val = pr[2] if pr[2] is not None else R.mean(1)
+            sl = slice(n_genes + n_extra, n_nodes)
+            reward[sl], value[sl], weight[sl] = R, np.nan_to_num(val), 1.0
+            pb = None
+            if prot_adata is not None and "hp_reward_baseline" in prot_adata.var:
+                pb = np.asarray(prot_adata.var["hp_reward_baseline"], dtype=np.float64)
+            elif isinstance(rew.get("protein"), dict) and "baseline" in rew["protein"]:
+                pb = np.asarray(rew["protein"]["baseline"], dtype=np.float64).ravel()
+            if pb is not None and pb.shape == (n_prot,):
+                baseline[sl] = np.nan_to_num(pb)
+    node_index = {n: i for i, n in enumerate(nodes[: n_genes + n_extra])}
+    target_node = np.array([node_index.get(tg, -1) for tg in targets], dtype=np.int64)
+    info = {"has_network": has_net, "n_control_cells": len(cidx), "prot_mod": prot_name}
+    return GraphInputs(
+        nodes=nodes,
+        n_genes=n_genes,
+        n_extra=n_extra,
+        n_prot=n_prot,
+        prot_names=prot_names,
+        adjacency=adj,
+        extra_edges={"i": ei, "j": ej, "weight": ew},
+        features=F.astype(np.float32),
+        feature_names=list(FEATURES),
+        perturbations=perts,
+        targets=targets,
+        target_node=target_node,
+        reward=reward,
+        value_target=value,
+        row_weight=weight,
+        prot_adata=prot_adata,
+        info=info,
+        baseline=baseline,
+    )
+
+
+def _allow_empty(net: dict[str, Any]) -> bool:
+    v = _entries.decode_params(net.get("params")).get("allow_empty", False)
+    return bool(v) and str(v) not in ("False", "0")
+
+
+def stored_adjacency(adata, n_nodes: int, n_genes: int, extra_edges: dict[str, Any]) -> sparse.csr_matrix:
+    """Rebuild the node adjacency from ``.varp['hp_adjacency']`` and the edges stored by training."""
+    rows, cols, vals = [], [], []
+    A0 = check_adjacency(adata, needed_by="hp.tl.predict")
+    if A0 is not None:
+        A = A0.tocoo()
+        rows.append(A.row)
+        cols.append(A.col)
+        vals.append(A.data.astype(np.float64))
+    ei = np.asarray(extra_edges.get("i", []), dtype=np.int64).ravel()
+    ej = np.asarray(extra_edges.get("j", []), dtype=np.int64).ravel()
+    ew = np.asarray(extra_edges.get("weight", []), dtype=np.float64).ravel()
+    rows += [ei, ej]
+    cols += [ej, ei]
+    vals += [ew, ew]
+    return symmetric_adjacency(rows, cols, vals, n_nodes)

@@ -1,0 +1,229 @@
+"""``hp.tl.save_model`` / ``hp.tl.load_model``: the trained model as a ``.keras`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hyperperturb._utils import require_step, resolve
+from hyperperturb._utils._entries import decode_params, names
+
+
+def weights_to_dict(model) -> dict[str, np.ndarray]:
+    """Model weights as ``{"000:path.to.var": ndarray}`` (order = ``model.weights``; no ``/`` for h5ad)."""
+    return {f"{i:03d}:{w.path.replace('/', '.')}": np.asarray(w.numpy()) for i, w in enumerate(model.weights)}
+
+
+def weights_from_dict(model, weights: dict[str, Any]) -> None:
+    """Assign weights stored by :func:`weights_to_dict` (by order)."""
+    keys = sorted(weights, key=lambda k: int(str(k).split(":", 1)[0]))
+    if len(keys) != len(model.weights):
+        msg = (
+            f"The stored model has {len(keys)} weight arrays but the rebuilt model has {len(model.weights)}; the "
+            "training entry in .uns['hyperperturb'] is inconsistent with this hyperperturb version. Re-run hp.tl.train."
+        )
+        raise ValueError(msg)
+    arrays = []
+    for k, w in zip(keys, model.weights, strict=True):
+        arr = np.asarray(weights[k])
+        if arr.size != int(np.prod(w.shape)):
+            msg = (
+                f"Stored weight {k!r} has shape {arr.shape} but the rebuilt model expects {tuple(w.shape)}; the "
+                "training entry in .uns['hyperperturb'] is corrupted or from another version. Re-run hp.tl.train."
+            )
+            raise ValueError(msg)
+        if np.issubdtype(arr.dtype, np.number) and not np.isfinite(arr).all():
+            msg = f"Stored weight {k!r} contains NaN or infinite values; the training entry is corrupted. Re-run hp.tl.train."
+            raise ValueError(msg)
+        arrays.append(arr.reshape(w.shape))
+    for arr, w in zip(arrays, model.weights, strict=True):  # assign only once every array is valid
+        w.assign(arr)
+
+
+def trained_gene_order(adata, entry: dict[str, Any], *, needed_by: str) -> np.ndarray | None:
+    """Positions in ``var_names`` of the genes in the order the stored model was trained on (``None``: same order).
+
+    Everything training stored per gene (node features, the noise floor, graph nodes) is in that order; readers
+    work on ``adata[:, order]`` so that genes are matched by name, never by position.
+
+    Raises
+    ------
+    ValueError
+        If genes were added, removed or renamed since training (or ``var_names`` are not unique).
+    """
+    graph = entry.get("graph")
+    if not isinstance(graph, dict) or "nodes" not in graph or "n_genes" not in graph:
+        return None  # ledgers without node names: positional, as written (checked by count in rebuild)
+    trained = names(graph["nodes"])[: int(graph["n_genes"])]
+    now = adata.var_names
+    if len(trained) == len(now) and all(a == b for a, b in zip(trained, map(str, now), strict=True)):
+        return None
+    if not now.is_unique:
+        msg = (
+            f"{needed_by}: var_names are not unique, so genes cannot be matched to the trained model by name. "
+            "Run `adata.var_names_make_unique()` and re-run `hp.tl.train`."
+        )
+        raise ValueError(msg)
+    pos = now.get_indexer(trained)
+    missing = [g for g, i in zip(trained, pos, strict=True) if i < 0]
+    added = sorted(set(map(str, now)) - set(trained))
+    if missing or added:
+        msg = (
+            f"{needed_by}: the model was trained on {len(trained)} genes but the object has {len(now)}; "
+            f"{len(missing)} trained gene(s) are missing (e.g. {missing[:5]}) and {len(added)} are new "
+            f"(e.g. {added[:5]}). Genes are matched by name: re-run `hp.tl.train` on this object."
+        )
+        raise ValueError(msg)
+    return np.asarray(pos, dtype=np.int64)
+
+
+def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """Rebuild the trained model from the ``train`` ledger entry: ``(model, features, adjacency)``.
+
+    ``features`` and ``adjacency`` (a ``tf.SparseTensor``) are ``None`` for ``model="simple"``. ``adata`` must
+    hold the genes in the trained order (see :func:`trained_gene_order`); other orders are refused.
+    """
+    from ._tensorflow import import_tensorflow
+
+    tf = import_tensorflow()
+
+    from hyperperturb.nn._graph import normalized_adjacency
+    from hyperperturb.nn._models import HyperbolicPerturbationModel, HyperPerturbModel
+    from hyperperturb.tl._graph._inputs import stored_adjacency
+
+    if trained_gene_order(adata, entry, needed_by="hp.tl.train's stored model") is not None:
+        msg = "rebuild: genes are in another order than in training; pass adata[:, trained_gene_order(...)]."
+        raise ValueError(msg)
+    p = decode_params(entry["params"])
+    geometry = str(p["geometry"])
+    c = float(p.get("curvature", 1.0)) if geometry == "poincare" else 1.0
+    learn = bool(p.get("learn_curvature", False))
+    if str(p["model"]) == "simple":
+        perts = names(entry["perturbations"])
+        net = HyperbolicPerturbationModel(
+            len(perts),
+            adata.n_vars,
+            geometry=geometry,
+            dim=int(p["dim"]),
+            hidden=int(p["hidden"]),
+            curvature=c,
+            learn_curvature=learn,
+            seed=int(p["seed"]),
+        )
+        net.build()
+        weights_from_dict(net, entry["weights"])
+        return net, None, None
+    graph = entry["graph"]
+    n_genes = int(graph["n_genes"])
+    if n_genes != adata.n_vars:
+        msg = (
+            f"The model was trained on {n_genes} genes but the object has {adata.n_vars}; genes were added or removed "
+            "after hp.tl.train. Re-run `hp.tl.train` on this object."
+        )
+        raise ValueError(msg)
+    nodes = names(graph["nodes"])
+    feats = np.asarray(entry["node_features"]["values"], dtype=np.float32)
+    net = HyperPerturbModel(
+        len(nodes),
+        feats.shape[1],
+        np.asarray(entry["target_node"], dtype=np.int64),
+        geometry=geometry,
+        head=str(p["head"]),
+        dim=int(p["dim"]),
+        hidden=int(p["hidden"]),
+        curvature=c,
+        learn_curvature=learn,
+        dropout=float(p["dropout"]),
+        seed=int(p["seed"]),
+        attention=bool(p.get("attention", False)),
+        refine=None if p.get("refine") is None else float(p["refine"]),
+        rank=int(p.get("rank", 0)),
+        distance_scale=float(p.get("distance_scale", 1.0)),
+    )
+    net.build()
+    weights_from_dict(net, entry["weights"])
+    if bool(graph.get("has_network", True)) and "hp_adjacency" not in adata.varp:
+        msg = ".varp['hp_adjacency'] used in training is missing. Re-run `hp.pp.gene_network` and `hp.tl.train`."
+        raise KeyError(msg)
+    adj = stored_adjacency(adata, len(nodes), n_genes, graph["extra_edges"])
+    return net, tf.constant(feats), normalized_adjacency(adj)
+
+
+def save_model(data: Any, path: str | Path, *, mod: str = "rna") -> Path:
+    """Save the model trained by :func:`hyperperturb.tl.train` as a Keras ``.keras`` file.
+
+    Parameters
+    ----------
+    data
+        AnnData or MuData after :func:`hyperperturb.tl.train`.
+    path
+        Output file; must end in ``.keras``.
+    mod
+        RNA modality of a MuData.
+
+    Returns
+    -------
+    The path written.
+
+    Examples
+    --------
+    >>> hp.tl.save_model(adata, "screen_model.keras")  # doctest: +SKIP
+    >>> model = hp.tl.load_model("screen_model.keras")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        msg = f"path must end in '.keras' (the Keras 3 format), got {str(path)!r}."
+        raise ValueError(msg)
+    t = resolve(data, mod=mod)
+    entry = require_step(t.adata, "train", needed_by="hp.tl.save_model")
+    order = trained_gene_order(t.adata, entry, needed_by="hp.tl.save_model")
+    net, _, _ = rebuild(t.adata if order is None else t.adata[:, order], entry)
+    net.save(path)
+    return path
+
+
+def load_model(path: str | Path) -> Any:
+    """Load a model written by :func:`save_model` (``keras.saving.load_model`` with ``safe_mode=True``).
+
+    Parameters
+    ----------
+    path
+        A ``.keras`` file.
+
+    Returns
+    -------
+    The :class:`~hyperperturb.nn.HyperPerturbModel` or :class:`~hyperperturb.nn.HyperbolicPerturbationModel`.
+    Call it on ``(features, adjacency)`` (the graph model) or on one-hot perturbations (the simple model).
+    """
+    import zipfile
+
+    from ._tensorflow import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    import hyperperturb.nn  # noqa: F401 - registers the serialisable classes
+
+    path = Path(path)
+    if not path.exists():
+        msg = f"No model file at {str(path)!r}; write one with `hp.tl.save_model(adata, path)`."
+        raise FileNotFoundError(msg)
+    if path.is_dir():
+        msg = f"{str(path)!r} is a folder, not a .keras model file written by `hp.tl.save_model`."
+        raise IsADirectoryError(msg)
+    if not zipfile.is_zipfile(path):
+        msg = (
+            f"{str(path)!r} exists but is not a Keras model archive (a .keras file is a zip written by "
+            "`hp.tl.save_model`); it may be truncated or another kind of file. Save the model again."
+        )
+        raise ValueError(msg)
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:
+        msg = (
+            f"Could not load the model in {str(path)!r}: it is not a complete model written by `hp.tl.save_model` "
+            f"({type(e).__name__}: {' '.join(str(e).split())[:200]}). Save the model again."
+        )
+        raise ValueError(msg) from e

@@ -1,0 +1,350 @@
+"""``hp.tl.predict``: predicted policy or reward of (possibly unseen) perturbations from the stored model."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from hyperperturb._utils import _entries, require_step, resolve
+from hyperperturb._utils._entries import names as _names
+
+from ._readout import head_reward, reward_policy
+
+
+def predict(
+    data: Any,
+    perturbations: Sequence[str] | str | None = None,
+    *,
+    kind: Literal["policy", "reward"] = "policy",
+    method: Literal["auto", "head", "kernel"] = "auto",
+    mod: str = "rna",
+) -> pd.DataFrame:
+    r"""Predict, for every gene, the policy (or reward) of perturbations from the model stored by ``hp.tl.train``.
+
+    The model is rebuilt from ``.uns["hyperperturb"]["train"]`` (parameters, weights, node features, extra edges)
+    and ``.varp["hp_adjacency"]`` alone, so this works after ``write_h5ad`` / ``read_h5ad``.
+
+    Parameters
+    ----------
+    data
+        AnnData or MuData after :func:`hyperperturb.tl.train`.
+    perturbations
+        Names of trained perturbations and/or **new** perturbations given by the name of their target gene (any node
+        of the training graph: a gene in ``var_names`` or an unmeasured network node). ``None``: all trained ones.
+        New perturbations need the ``"distance"`` head: they are scored from the target's embedding with the mean
+        perturbation bias.
+    kind
+        ``"reward"``: the predicted reward profile :math:`\hat R(g, p) = B_g + \hat E(g, p)`, each gene's control
+        noise floor :math:`B_g` (``.var["hp_reward_baseline"]``, from control cells only) plus a predicted excess
+        (see ``method``). ``"policy"``: per gene, that reward normalised over the trained perturbations plus the
+        new ones (the returned columns are a subset, so rows sum to 1 only when all perturbations are returned),
+        the inverse of how ``.varm["hp_policy_target"]`` is built. For ``model="simple"`` the reward is the model
+        output itself.
+    method
+        How the excess is predicted.
+        ``"head"``: the policy and value heads,
+        :math:`\hat E(g, p) = u\, v_g\, n_p\, \pi_g(p)` (the value head's mean excess in units ``u`` times the
+        distance-head softmax over the ``n_p`` perturbations).
+        ``"kernel"``: the residual transfer readout chosen by leave-one-out at the end of training,
+        :math:`\hat E_p = m + \sum_q w_{pq}(E_q - m) / (\sum_q w_{pq} + \kappa)` over the *training*
+        perturbations' observed excess profiles :math:`E_q`, with :math:`m` their per-gene mean or median and
+        :math:`w_{pq} = \rho_q^\gamma \exp(-d(p, q)/\tau)`: :math:`d` the hop distance between the targets in the
+        training graph or the geodesic distance between their embeddings, :math:`\rho_q` the split-half
+        reliability of source :math:`q`; plus an on-target term when leave-one-out kept it (see
+        ``.uns["hyperperturb"]["train"]["kernel"]`` and the training docs). Or, when leave-one-out chose
+        ``source="propagation"``, :math:`\hat E_p = m + \beta \odot |\sum_k \alpha^{k-1} (M^\top)^k e_{t_p}|`:
+        the target's change sent along the directed, signed network ``M`` with per-gene gains :math:`\beta`. A
+        trained perturbation never uses its own profile; held-out ones are never among the sources.
+        ``"auto"``: ``"kernel"`` when at least 3 training perturbations are scorable, else ``"head"``.
+    mod
+        RNA modality of a MuData.
+
+    Returns
+    -------
+    :class:`~pandas.DataFrame`, genes (``var_names``) × perturbations.
+
+    Raises
+    ------
+    KeyError
+        If :func:`hyperperturb.tl.train` has not been run.
+    ValueError
+        For names that are neither trained perturbations nor graph nodes, new names with the ``"dense"`` head, or
+        ``method="kernel"`` when the stored model has no kernel readout.
+
+    Examples
+    --------
+    >>> hp.tl.predict(adata, ["STAT1", "IRF1"], kind="reward")  # doctest: +SKIP
+    """
+    from ._tensorflow import import_tensorflow
+
+    tf = import_tensorflow()  # quiet: no TensorFlow C++ start-up lines in a fresh process
+
+    from ._io import rebuild, trained_gene_order
+
+    if kind not in ("policy", "reward"):
+        msg = f"kind must be 'policy' or 'reward', got {kind!r}."
+        raise ValueError(msg)
+    if method not in ("auto", "head", "kernel"):
+        msg = f"method must be 'auto', 'head' or 'kernel', got {method!r}."
+        raise ValueError(msg)
+    t = resolve(data, mod=mod)
+    adata = t.adata
+    entry = require_step(adata, "train", needed_by="hp.tl.predict")
+    order = trained_gene_order(adata, entry, needed_by="hp.tl.predict")
+    if order is not None:  # genes reordered since training: predict in the trained order, return in var_names order
+        df = predict(adata[:, order], perturbations, kind=kind, method=method)
+        return df.loc[list(map(str, adata.var_names))]
+    p = _entries.decode_params(entry["params"])
+    trained = _names(entry["perturbations"])
+    if perturbations is None:
+        wanted = list(trained)
+    else:
+        wanted = [perturbations] if isinstance(perturbations, str) else [str(x) for x in perturbations]
+    genes = list(map(str, adata.var_names))
+    model_kind = str(p["model"])
+    head = str(p.get("head", "distance"))
+    nodes = _names(entry["graph"]["nodes"]) if model_kind == "hyperperturb" else genes
+    n_genes = len(genes)
+    node_index = (
+        {n: i for i, n in enumerate(nodes[: len(nodes) - int(entry["graph"].get("n_prot", 0))])}
+        if model_kind == "hyperperturb"
+        else {}
+    )
+    new = list(dict.fromkeys(w for w in wanted if w not in trained))  # a repeated name is one column
+    if new:
+        if model_kind != "hyperperturb" or head != "distance":
+            msg = (
+                f"{new} are not trained perturbations ({trained}); only the 'distance' head of the graph model can "
+                f"score new perturbations, this model is model={model_kind!r}, head={head!r}. Re-run `hp.tl.train` "
+                "with head='distance'."
+            )
+            raise ValueError(msg)
+        unknown = [w for w in new if w not in node_index]
+        if unknown:
+            msg = (
+                f"{unknown} are neither trained perturbations ({trained}) nor nodes of the training graph; a new "
+                "perturbation is named by its target gene, which must be in var_names or the network's extra nodes."
+            )
+            raise ValueError(msg)
+    kern = entry.get("kernel", {}) if model_kind == "hyperperturb" else {}
+    has_kernel = isinstance(kern, dict) and bool(kern.get("available", False))
+    if method == "kernel" and not has_kernel:
+        msg = (
+            "method='kernel' needs the kernel readout of the graph model, which this training did not store (fewer "
+            "than 3 scorable training perturbations, model='simple', or an older hyperperturb). Use method='head'."
+        )
+        raise ValueError(msg)
+    use_kernel = method == "kernel" or (method == "auto" and has_kernel)
+    if use_kernel:
+        _warn_prior_only(entry, trained, wanted, _names(kern.get("perturbations", [])))
+    net, feats, adj = rebuild(adata, entry)
+    if model_kind == "simple":
+        pred = net(tf.eye(len(trained)), training=False).numpy().T.astype(np.float64)
+        s = pred.sum(1, keepdims=True)
+        pol = np.where(s > 0, pred / np.maximum(s, 1e-12), 1.0 / len(trained))
+        mat = pol if kind == "policy" else pred
+        cols = _positions(trained, wanted)
+        return pd.DataFrame(mat[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
+    out = net((feats, adj), training=False)
+    z = out["embedding"]
+    z64 = z.numpy().astype(np.float64)
+    nmap = entry.get("network_map", {})
+    if getattr(net, "refine", None) is not None and isinstance(nmap, dict) and "embedding" in nmap:
+        from hyperperturb.tl._map._network_map import refined_embedding
+
+        z64 = refined_embedding(net, feats, adj, np.asarray(nmap["embedding"], dtype=np.float64))
+    value = out["value"].numpy().astype(np.float64)[:n_genes]
+    allnames = trained + new
+    cols = _positions(allnames, wanted)
+    if use_kernel:
+        emb_all = np.asarray(entry["perturbation_embedding"], dtype=np.float64).reshape(len(trained), -1)
+        if new:
+            zn = z64[[node_index[w] for w in new]]
+            emb_all = np.concatenate([emb_all, zn], axis=0)
+        reward = _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index)
+    else:
+        reward = None
+    if head == "distance":
+        emb = np.asarray(net.perturbation_embedding(z).numpy(), dtype=np.float32)  # as the heads were trained
+        bias = np.asarray(entry["perturbation_bias"], dtype=np.float32).ravel()
+        held = p.get("holdout")
+        holdout = set(_names(held)) if held is not None else set()
+        fitted = np.array([n not in holdout for n in trained])
+        mean_b = float(bias[fitted].mean()) if fitted.any() else 0.0
+        factor = None
+        if getattr(net, "rank", 0):  # the low-rank term exists only for fitted perturbations
+            factor = np.asarray(net.pert_factor.numpy(), dtype=np.float32).copy()
+            factor[~fitted] = 0.0
+        if new:
+            zn = tf.gather(z, [node_index[w] for w in new])
+            emb = tf.concat([tf.constant(emb), zn], axis=0)
+            bias = np.concatenate([bias, np.full(len(new), mean_b, dtype=np.float32)])
+            if factor is not None:
+                factor = np.concatenate([factor, np.zeros((len(new), factor.shape[1]), np.float32)])
+        logits = net.score(
+            z, tf.convert_to_tensor(emb), tf.constant(bias, tf.float32), None if factor is None else tf.constant(factor)
+        )
+        policy = tf.nn.softmax(logits, axis=-1).numpy().astype(np.float64)[:n_genes]
+    else:
+        policy = out["policy"].numpy().astype(np.float64)[:n_genes]
+    if reward is None:
+        if "value_unit" in entry:  # heads predict the excess over the noise floor B
+            B = np.asarray(entry["reward_baseline"], dtype=np.float64).ravel()
+            reward = head_reward(policy, value, B, float(entry["value_unit"]))
+        else:  # ledgers written before the excess parametrisation: heads predict the reward itself
+            reward = policy * value[:, None] * len(allnames)
+            if kind == "policy":
+                return pd.DataFrame(policy[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
+    if kind == "policy":  # the policy ranks the excess over each gene's noise floor B (the reward minus B)
+        B = np.asarray(entry.get("reward_baseline", np.zeros(n_genes)), dtype=np.float64).ravel()
+        mat = reward_policy(reward - B[:, None])
+    else:
+        mat = reward
+    if not np.isfinite(mat).all():
+        msg = "hp.tl.predict produced non-finite values; the training entry is corrupted. Re-run hp.tl.train."
+        raise FloatingPointError(msg)
+    return pd.DataFrame(mat[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
+
+
+def _warn_prior_only(entry: dict[str, Any], trained: list[str], wanted: list[str], sources: list[str]) -> None:
+    """Name the asked-for perturbations the readout can only give the prior: no target node and not a source."""
+    scorable = dict(zip(trained, np.asarray(entry.get("scorable", []), dtype=bool).ravel(), strict=False))
+    src = set(sources)
+    bad = [w for w in dict.fromkeys(wanted) if w in scorable and not scorable[w] and w not in src]
+    if bad:
+        warnings.warn(
+            f"hp.tl.predict: {bad[:10]} have no target node in the training graph (a combination such as 'A+B', or a "
+            "target neither measured nor in the network); they are predicted as the prior profile only.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def _positions(names: list[str], wanted: list[str]) -> list[int]:
+    """Index of each of ``wanted`` in ``names`` (one dictionary, not a list search per name)."""
+    pos = {n: i for i, n in enumerate(names)}
+    return [pos[w] for w in wanted]
+
+
+def _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index) -> np.ndarray:
+    """``B + Ê`` for every name in ``allnames`` from the held-out readout stored by training."""
+    rew_pos = {q: i for i, q in enumerate(_entries.reward_perturbations(adata))}
+    sources = _names(kern["perturbations"])
+    missing = [q for q in sources if q not in rew_pos]
+    if missing or "hp_reward" not in adata.varm:
+        msg = (
+            f"The kernel readout needs the training perturbations' rewards in .varm['hp_reward'] ({missing or sources} "
+            "missing); the rewards changed after hp.tl.train. Re-run `hp.tl.train`, or use method='head'."
+        )
+        raise KeyError(msg)
+    B = np.asarray(entry["reward_baseline"], dtype=np.float64).ravel()
+    R = np.asarray(adata.varm["hp_reward"], dtype=np.float64)[:, [rew_pos[q] for q in sources]]
+    E = R - B[:, None]
+    src = {q: k for k, q in enumerate(sources)}
+    scorable = np.asarray(entry["scorable"], dtype=bool).ravel()
+    # a held-out perturbation without a target node has an untrained free point: it gets the prior profile
+    far = np.array([i < len(trained) and not scorable[i] and n not in src for i, n in enumerate(allnames)])
+    exclude = np.array([src.get(n, -1) if i < len(trained) else -1 for i, n in enumerate(allnames)])
+    src_rows = _positions(trained, sources)  # row of each source among the trained perturbations
+    if str(kern.get("form", "mixture")) == "residual":
+        Ehat = _residual_readout(adata, entry, kern, E, allnames, emb_all, src_rows, node_index, exclude, far)
+    else:  # ledgers written before the residual readout: the kernel forms of that version
+        from hyperperturb.tl._transfer._kernel import predict_kernel
+
+        emb_src = emb_all[src_rows]
+        Ehat = predict_kernel(
+            E,
+            emb_src,
+            emb_all,
+            tau=float(kern["tau"]),
+            shrinkage=float(kern["shrinkage"]),
+            geometry=str(kern["geometry"]),
+            c=float(kern["curvature"]),
+            exclude=exclude,
+            form=str(kern.get("form", "mixture")),  # ledgers written before the adaptive form: the mixture
+            kappa=float(kern.get("kappa", 0.0)),
+        )
+        if far.any():
+            Ehat[:, far] = E.mean(axis=1, keepdims=True)
+    amp = float(kern.get("on_target", 0.0))  # "the targeted gene moves", chosen by leave-one-out in training
+    if amp:
+        gene_index = {g: i for i, g in enumerate(map(str, adata.var_names))}
+        targets = _names(entry.get("targets", [])) if "targets" in entry else list(trained)
+        scaled = str(kern.get("on_target_mode", "constant")) == "scaled"  # amplitude x the target's control mean
+        if scaled and "hp_control_mean" not in adata.var:
+            msg = "The on-target term needs .var['hp_control_mean']; re-run `hp.tl.rewards` and `hp.tl.train`."
+            raise KeyError(msg)
+        cm = adata.var["hp_control_mean"].to_numpy(np.float64) if scaled else None
+        for k, name in enumerate(allnames):
+            tg = targets[k] if k < len(trained) and k < len(targets) else name
+            if tg in gene_index:
+                r = gene_index[tg]
+                Ehat[r, k] += amp * (float(cm[r]) if cm is not None else 1.0)
+    return B[:, None] + Ehat
+
+
+def _gains(kern: dict, n_genes: int) -> np.ndarray:
+    """The propagation readout's per-gene gains (one per gene; a scalar from a common gain)."""
+    beta = np.asarray(kern["prop_beta"], dtype=np.float64).ravel()
+    if beta.size == 1:
+        beta = np.full(n_genes, float(beta[0]))
+    if beta.size != n_genes or not np.isfinite(beta).all() or (beta < 0).any():
+        msg = (
+            f"The stored propagation gains are corrupted ({beta.size} values for {n_genes} genes, or not finite and "
+            "non-negative). Re-run `hp.tl.train`."
+        )
+        raise ValueError(msg)
+    return beta
+
+
+def _residual_readout(adata, entry, kern, E, allnames, emb_all, src_rows, node_index, exclude, far) -> np.ndarray:
+    """Prior + reliability-weighted transfer of the training residuals (:mod:`hyperperturb.tl._transfer`)."""
+    from hyperperturb.tl._transfer._kernel import pairwise_distance
+    from hyperperturb.tl._transfer._transfer import graph_distances, predict_transfer, prior_profile
+
+    sources = _names(kern["perturbations"])
+    source = str(kern["source"])
+    n_q = len(allnames)
+    D = np.full((n_q, len(sources)), np.inf)
+    if source == "embedding":
+        D = pairwise_distance(emb_all, emb_all[src_rows], geometry=str(kern["geometry"]), c=float(kern["curvature"]))
+        D[:, ~np.asarray(entry["scorable"], dtype=bool).ravel()[src_rows]] = np.inf
+    elif source == "propagation":  # prior + β |change sent along the network from the target|
+        from hyperperturb.tl._transfer._propagation import network_operator, normalise, propagate
+
+        graph = entry["graph"]
+        tnode = np.asarray(entry["target_node"], dtype=np.int64).ravel()
+        n_tr = tnode.size
+        q_nodes = np.array([tnode[i] if i < n_tr else node_index.get(n, -1) for i, n in enumerate(allnames)])
+        n_nodes = int(graph["n_genes"]) + int(graph.get("n_extra", 0))
+        M = normalise(
+            network_operator(adata, n_nodes, int(graph["n_genes"]), graph["extra_edges"]), str(kern["prop_norm"])
+        )
+        X = np.abs(propagate(M, q_nodes, alpha=float(kern["prop_alpha"])))[: E.shape[0]]
+        Ehat = predict_transfer(E, D, prior=str(kern["prior"]), source="none", tau=1.0, kappa=0.0, gamma=0.0, rel=None,
+                                exclude=exclude) + _gains(kern, E.shape[0])[:, None] * X  # fmt: skip
+        if far.any():
+            Ehat[:, far] = prior_profile(E, str(kern["prior"]))[:, None]
+        return Ehat
+    elif source == "graph":
+        from hyperperturb.tl._graph._inputs import stored_adjacency
+
+        graph = entry["graph"]
+        tnode = np.asarray(entry["target_node"], dtype=np.int64).ravel()
+        n_tr = tnode.size
+        q_nodes = np.array([tnode[i] if i < n_tr else node_index.get(n, -1) for i, n in enumerate(allnames)])
+        s_nodes = tnode[src_rows]
+        A = stored_adjacency(adata, len(_names(graph["nodes"])), int(graph["n_genes"]), graph["extra_edges"])
+        D = graph_distances(A, q_nodes, s_nodes)
+    rel = np.asarray(kern.get("reliability", np.ones(len(sources))), dtype=np.float64).ravel()
+    Ehat = predict_transfer(
+        E, D, prior=str(kern["prior"]), source=source, tau=float(kern["tau"]), kappa=float(kern["kappa"]),
+        gamma=float(kern["gamma"]), rel=rel, exclude=exclude,
+    )  # fmt: skip
+    if far.any():
+        Ehat[:, far] = prior_profile(E, str(kern["prior"]))[:, None]
+    return Ehat

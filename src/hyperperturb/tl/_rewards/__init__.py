@@ -1,0 +1,1 @@
+"""Rewards of a screen (``hp.tl.rewards``): inputs, statistics and the streaming segment-sum engines (private)."""

@@ -1,0 +1,1 @@
+"""The held-out readout: transfer fit and prediction, distances, reliabilities, propagation (private)."""
