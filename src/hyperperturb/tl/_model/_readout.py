@@ -227,17 +227,26 @@ def fit_kernel_readout(
 
 
 def _loo_excess(E, fit, distances, rel, propagation, target_row, level) -> np.ndarray:
-    """Genes × training perturbations: each one's profile as the chosen readout predicts it without its own data."""
+    """Genes × training perturbations: each one's profile as the chosen readout predicts it without its own data.
+
+    The perturbation-specific parts (propagation gains, transfer weights, on-target amplitude) are fitted without
+    the column; a prior that enters additively (prior only, or prior + propagation) is the per-gene prior of *all*
+    columns: leaving a column out of a gene's mean (or median) moves it against that column's own value, which would
+    rank a gene's perturbations backwards in the in-sample combination (most visibly with few perturbations).
+    """
     from hyperperturb.tl._transfer._propagation import loo_gene_gain
-    from hyperperturb.tl._transfer._transfer import loo_priors, predict_transfer
+    from hyperperturb.tl._transfer._transfer import loo_priors, predict_transfer, prior_profile
 
     n = E.shape[1]
     cols = np.arange(n)
     src = str(fit["source"])
+    full = prior_profile(E, str(fit["prior"]))[:, None]
     if src == "propagation":
         X = np.asarray(propagation[f"{fit['prop_norm']}/{fit['prop_alpha']:g}"], dtype=np.float64)
         P0 = loo_priors(E, cols, str(fit["prior"]))
-        P = P0 + loo_gene_gain(E - P0, X, float(fit["prop_shrink"])) * X
+        P = full + loo_gene_gain(E - P0, X, float(fit["prop_shrink"])) * X
+    elif src == "none":
+        P = np.repeat(full, n, axis=1)
     else:
         D = distances.get(src, np.full((n, n), np.inf)) if src != "none" else np.full((n, n), np.inf)
         P = predict_transfer(
