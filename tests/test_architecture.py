@@ -228,7 +228,7 @@ def test_the_cycle_finder_finds_a_circle():
         ("hyperperturb.tl._x", "def f():\n    from hyperperturb import tl", "package face"),
         ("hyperperturb.tl._map._x", "from hyperperturb.tl._model._train import train", "above it"),
         ("hyperperturb.tl._map._x", "def f():\n    from .._model._predict import predict", "above it"),
-        ("hyperperturb.tl._map._x", "from hyperperturb.tl._transfer._kernel import loo_subset", "same floor"),
+        ("hyperperturb.tl._map._x", "from hyperperturb.tl._transfer._transfer import loo_subset", "same floor"),
         ("hyperperturb.tl._screen._x", "from hyperperturb.tl._rewards._kernels import Slots", "same floor"),
         ("hyperperturb.tl._model._x", "from hyperperturb.tl._graph._inputs import _rows", "private ['_rows']"),
         ("hyperperturb.tl._design._x", "from hyperperturb.tl._evaluation import _metrics", "private ['_metrics']"),
@@ -264,3 +264,100 @@ def test_relative_imports_resolve_to_their_room():
     assert imp.module == "hyperperturb._utils" and imp.names == ("_ball",)
     (imp,) = _imports(ast.parse("from ._fit import fit"), "hyperperturb.tl", True)
     assert imp.module == "hyperperturb.tl._fit"
+
+
+#: The ledger modules: the only ones that read the fields of a ``.uns["hyperperturb"]`` entry (docs/developer.md,
+#: "The ledger").
+LEDGER_MODULES = frozenset(
+    f"{PACKAGE}._utils.{m}" for m in ("_ledger", "_schema", "_entries", "_stored", "_validate", "__init__")
+)
+#: Functions whose result is a raw ledger entry (or the ledger itself).
+_RAW_SOURCES = frozenset({"require_step", "get_ledger", "entry", "train_entry"})
+#: Modules that still index raw entries of steps without a typed reader yet (evaluation, design) or that other
+#: work is rewriting; a ratchet: the list may only shrink.
+RAW_LEDGER_READERS = frozenset(
+    f"{PACKAGE}.{m}"
+    for m in (
+        "_cli._info",  # `info --full` dumps every entry as stored
+        "get._design",
+        "get._evaluation",
+        "get._rewards",
+        "pl._evaluation",
+        "pl._poincare",
+        "tl._rewards._rewards",
+    )
+)
+
+
+def _call_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call):
+        f = node.func
+        return f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else None
+    return None
+
+
+def _is_ledger(node: ast.AST) -> bool:
+    """``x.uns["hyperperturb"]`` or ``x.uns.get("hyperperturb", ...)``."""
+    key = None
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Attribute) and node.value.attr == "uns":
+        key = node.slice
+    elif isinstance(node, ast.Call) and _call_name(node) == "get" and isinstance(node.func, ast.Attribute):
+        owner = node.func.value
+        if isinstance(owner, ast.Attribute) and owner.attr == "uns" and node.args:
+            key = node.args[0]
+    return (
+        isinstance(key, ast.Constant) and key.value == PACKAGE or isinstance(key, ast.Name) and key.id == "LEDGER_KEY"
+    )
+
+
+def raw_ledger_reads(source: str) -> list[int]:
+    """Lines that index a raw ledger entry: ``entry["field"]`` / ``entry.get("field")`` on a value taken from the
+    ledger (``require_step``, ``get_ledger``, ``_entries.entry``, ``.uns["hyperperturb"]``), directly or through a name
+    bound to it in the same function."""
+    tree = ast.parse(source)
+    lines: list[int] = []
+
+    def raw(node: ast.AST, bound: set[str]) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in bound
+        if isinstance(node, ast.Subscript | ast.Call) and (_is_ledger(node) or _call_name(node) in _RAW_SOURCES):
+            return True
+        if isinstance(node, ast.Subscript):  # led["train"]["kernel"]: still raw
+            return raw(node.value, bound)
+        return False
+
+    for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef))]:
+        bound: set[str] = set()
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Assign) and raw(node.value, bound):
+                bound.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        for node in ast.walk(scope):
+            field = None
+            if isinstance(node, ast.Subscript) and raw(node.value, bound):
+                field = node.slice
+            elif isinstance(node, ast.Call) and _call_name(node) == "get" and isinstance(node.func, ast.Attribute):
+                if raw(node.func.value, bound) and node.args:
+                    field = node.args[0]
+            if isinstance(field, ast.Constant) and isinstance(field.value, str) and not _is_ledger(node):
+                lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def test_raw_ledger_reads_are_found():
+    src = (
+        "def f(adata):\n"
+        "    e = require_step(adata, 'train', needed_by='x')\n"
+        "    a = e['params']\n"
+        "    b = adata.uns['hyperperturb']['train'].get('kernel')\n"
+        "    c = _entries.entry(adata, 'network').get('extra_nodes', [])\n"
+        "    d = read(adata, TrainEntry, needed_by='x').params['dim']\n"
+    )
+    assert raw_ledger_reads(src) == [3, 4, 5]
+
+
+def test_only_the_ledger_modules_read_raw_ledger_entries():
+    found = {mod: raw_ledger_reads(path.read_text()) for path, mod, _ in _modules() if mod not in LEDGER_MODULES}
+    offenders = {mod: lines for mod, lines in found.items() if lines and mod not in RAW_LEDGER_READERS}
+    assert not offenders, f"raw reads of .uns['hyperperturb'] entries (use hyperperturb._utils._schema): {offenders}"
+    cleaned = sorted(mod for mod in RAW_LEDGER_READERS if not found.get(mod))
+    assert not cleaned, f"no raw reads left in {cleaned}: remove them from RAW_LEDGER_READERS"

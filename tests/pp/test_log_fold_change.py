@@ -10,7 +10,7 @@ from anndata import AnnData
 from scipy import sparse
 
 import hyperperturb as hp
-from hyperperturb._utils import get_ledger
+from hyperperturb._utils import get_ledger, record
 
 from ._helpers import assert_unchanged, snapshot, tiny_screen
 
@@ -60,7 +60,7 @@ def test_layer_and_preprocess_layer():
     hp.pp.perturbations(a, ignore="multiple")
     with pytest.warns(UserWarning, match="negative"):
         hp.pp.log_fold_change(a)
-    a.uns["hyperperturb"]["preprocess"] = {"layer": "lognorm"}
+    record(a, "preprocess", {"layer": "lognorm"})
     hp.pp.log_fold_change(a)
     assert get_ledger(a)["log_fold_change"]["layer"] == "lognorm"
     b = tiny_screen()

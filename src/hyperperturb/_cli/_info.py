@@ -92,32 +92,40 @@ def _evaluation_headline(entry: dict[str, Any]) -> list[str]:
     return [f"  held-out {metric}: " + ", ".join(parts)] if parts else []
 
 
+def _typed(adata: Any, cls: Any, lines: list[str]) -> Any:
+    """The typed ledger entry of ``cls`` (``None`` if absent; an outdated entry is reported in ``lines``)."""
+    from hyperperturb._utils._schema import find
+
+    try:
+        return find(adata, cls, needed_by="info")
+    except (KeyError, ValueError) as e:
+        lines.append(f"{cls.STEP}: cannot be read ({str(e).strip(chr(39)).split(': ', 1)[-1]})")
+        return None
+
+
 def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
     """The headline numbers of each step (a screen's worth; ``--full`` prints everything)."""
     from hyperperturb._utils import stale_reason
+    from hyperperturb._utils._schema import NetworkEntry, PerturbationsEntry, RewardsEntry, TrainEntry
 
     lines = [f"written by hyperperturb {led.get('version', '?')}"]
     stale = {s: why for s in led if s != "version" and (why := stale_reason(led, s)) is not None}
-    pe = led.get("perturbations")
-    if isinstance(pe, dict):
-        names = np.asarray(pe.get("names", []))
-        ctrl = np.asarray(pe.get("control", [])).ravel()
-        ncells = np.asarray(pe.get("n_cells", [])).ravel()
+    pe = _typed(adata, PerturbationsEntry, lines)
+    if pe is not None:
         lines.append(
-            f"perturbations: {names.size} perturbations (obs[{pe.get('key', '?')!r}]), control "
-            f"{', '.join(map(repr, map(str, ctrl))) or '?'} ({pe.get('n_control', '?')} cells)"
-            + (f", median {int(np.median(ncells))} cells per perturbation" if ncells.size else "")
+            f"perturbations: {len(pe.names)} perturbations (obs[{pe.key!r}]), control "
+            f"{', '.join(map(repr, pe.control)) or '?'} ({pe.n_control} cells)"
+            + (f", median {int(np.median(pe.n_cells))} cells per perturbation" if pe.n_cells.size else "")
         )
-    ne = led.get("network")
-    if isinstance(ne, dict):
+    ne = _typed(adata, NetworkEntry, lines)
+    if ne is not None:
         lines.append(
-            f"network: {ne.get('n_edges', '?')} edges; {ne.get('n_matched', '?')} of {adata.n_vars} genes in the "
-            f"network (named by an edge that passes min_weight), {ne.get('n_isolated', '?')} without edges (no edge "
+            f"network: {ne.n_edges} edges; {ne.n_matched} of {adata.n_vars} genes in the "
+            f"network (named by an edge that passes min_weight), {ne.n_isolated} without edges (no edge "
             f"in the graph hp.tl.train uses; the 'not in network' genes of hp.pl.poincare) "
-            f"(source: {ne.get('source', '?')})"
+            f"(source: {ne.source})"
         )
-    re_ = led.get("rewards")
-    if isinstance(re_, dict) and "hp_reward" in adata.varm:
+    if _typed(adata, RewardsEntry, lines) is not None and "hp_reward" in adata.varm:
         r = np.asarray(adata.varm["hp_reward"], dtype=float)
         line = f"rewards: {r.shape[0]} genes x {r.shape[1]} perturbations"
         if "hp_reward_baseline" in adata.var:
@@ -125,22 +133,18 @@ def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
             if np.isfinite(excess).any():
                 line += f"; largest excess over the noise floor {np.nanmax(excess):.3g}"
         lines.append(line)
-    tr = led.get("train")
-    if isinstance(tr, dict):
-        params = tr.get("params", {}) if isinstance(tr.get("params"), dict) else {}
-        h: dict[str, Any] = tr["history"] if isinstance(tr.get("history"), dict) else {}
-        n_ep = len(np.asarray(h.get("loss", next(iter(h.values()), [])))) if h else 0
+    tr = _typed(adata, TrainEntry, lines)
+    if tr is not None:
+        h = tr.history
+        n_ep = len(h["loss"]) if "loss" in h else 0
         losses = ", ".join(
             f"{k} {float(np.asarray(h[k]).ravel()[-1]):.3g}" for k in ("loss", "policy_loss", "value_loss") if k in h
         )
         lines.append(
-            f"train: {n_ep} epochs, dim {params.get('dim', '?')}, geometry {params.get('geometry', 'poincare')}, "
-            f"seed {tr.get('seed', params.get('seed', '?'))}" + (f"; final {losses}" if losses else "")
+            f"train: {n_ep} epochs, dim {tr.params['dim']}, geometry {tr.geometry}, seed {tr.seed}"
+            + (f"; final {losses}" if losses else "")
         )
-        if "n_scorable" in tr:
-            lines.append(
-                f"  scorable perturbations: {tr['n_scorable']} of {len(np.asarray(tr.get('perturbations', [])))}"
-            )
+        lines.append(f"  scorable perturbations: {tr.n_scorable} of {len(tr.perturbations)}")
     ev = led.get("evaluation")
     if isinstance(ev, dict):
         params = ev.get("params", {}) if isinstance(ev.get("params"), dict) else {}

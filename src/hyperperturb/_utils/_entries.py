@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from anndata import AnnData
 
-from ._ledger import check_current, get_ledger, require_step
+from ._ledger import check_current, check_schema, get_ledger, require_step
 from ._validate import NONE, decode
 
 __all__ = ["NONE", "decode"]  # re-exported: the encoding and its decoder live next to sanitize_for_h5ad
@@ -32,9 +32,12 @@ def decode_params(params: Any) -> dict[str, Any]:
 
 
 def entry(adata: AnnData, step: str) -> dict[str, Any]:
-    """The ledger entry ``step`` (``{}`` when absent or not a dict)."""
+    """The ledger entry ``step`` (``{}`` when absent or not a dict; another schema version is refused)."""
     e = get_ledger(adata).get(step)
-    return e if isinstance(e, dict) else {}
+    if not isinstance(e, dict):
+        return {}
+    check_schema(step, e, needed_by="hyperperturb")
+    return e
 
 
 def params(adata: AnnData, step: str) -> dict[str, Any]:
@@ -110,6 +113,20 @@ def network_extra_edges(adata: AnnData) -> dict[str, np.ndarray]:
 def train_entry(adata: AnnData, *, needed_by: str) -> dict[str, Any]:
     """The validated ``train`` entry, or a :class:`KeyError` telling the user to run ``hp.tl.train`` first."""
     return require_step(adata, "train", needed_by=needed_by)
+
+
+def train_kernel(adata: AnnData) -> Any:
+    """The held-out readout stored by ``hp.tl.train`` (a :class:`~._schema.KernelReadout`; ``None``: none stored)."""
+    from ._schema import TrainEntry, find
+
+    e = find(adata, TrainEntry, needed_by="the trained model's readout")
+    return None if e is None else e.kernel
+
+
+def train_history(adata: AnnData, *, needed_by: str) -> dict[str, np.ndarray]:
+    """The training history stored by ``hp.tl.train`` (one array per recorded curve; the step must have run)."""
+    h = train_entry(adata, needed_by=needed_by).get("history")
+    return {str(k): np.asarray(v, dtype=float).ravel() for k, v in h.items()} if isinstance(h, dict) else {}
 
 
 def train_params(adata: AnnData) -> dict[str, Any]:

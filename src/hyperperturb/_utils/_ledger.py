@@ -48,6 +48,21 @@ RUN_ID = "run_id"
 # Fields that differ between identical runs (timings, library versions): not part of the digest.
 _VOLATILE = frozenset({"wall_time", "seconds", "versions", "version", "timestamp"})
 INPUTS = "inputs"
+#: Key of the schema version of each ledger entry (:data:`SCHEMA_VERSIONS`).
+SCHEMA = "schema"
+#: Schema version of each kind of ledger entry: bumped when an entry's layout changes. Readers refuse an entry
+#: without it or with another version (the package was never released: no reader keeps an older layout).
+SCHEMA_VERSIONS = {
+    "preprocess": 1,
+    "perturbations": 1,
+    "log_fold_change": 1,
+    "network": 1,
+    "rewards": 1,
+    "train": 1,
+    "evaluation": 1,
+    "design": 1,
+    "embed_network": 1,
+}
 
 # Keys that later steps read from each entry: an entry without them (older file, hand-edited) is refused clearly.
 _REQUIRED = {
@@ -239,6 +254,8 @@ def record(adata: AnnData, step: str, entry: dict[str, Any], *, kind: str | None
         clean = dict(clean)
         if kind is not None and kind != step:
             clean[KIND] = kind
+        if (kind or step) in SCHEMA_VERSIONS:
+            clean[SCHEMA] = SCHEMA_VERSIONS[kind or step]
         inputs = {}
         for dep in DEPENDS_ON.get(kind or step, ()):
             dep_entry = led.get(dep)
@@ -300,6 +317,33 @@ def check_ledger_key(adata: AnnData, key: Any, *, kind: str) -> None:
         raise ValueError(msg)
 
 
+def check_schema(step: str, entry: Any, *, needed_by: str) -> None:
+    """Refuse (:class:`ValueError`) a ledger entry without the current schema version of its kind.
+
+    Entries of unknown kinds (not written by a hyperperturb step) are not checked.
+    """
+    kind = _kind(step, entry)
+    if kind not in SCHEMA_VERSIONS:
+        return
+    now = SCHEMA_VERSIONS[kind]
+    stored = entry.get(SCHEMA) if isinstance(entry, dict) else None
+    try:
+        version = int(np.asarray(stored).ravel()[0]) if stored is not None else None
+    except (TypeError, ValueError, IndexError):
+        version = None
+    if version == now:
+        return
+    how = _PRODUCERS.get(kind, kind)
+    if kind != step:
+        how = f"{how.rstrip(')')}, key_added={step!r})"
+    what = "no schema version" if stored is None else f"schema version {stored!r}"
+    msg = (
+        f"{needed_by}: the {step!r} entry of adata.uns[{LEDGER_KEY!r}] has {what}; this hyperperturb reads schema "
+        f"{now} (the entry was written by an earlier development version, or edited by hand). Re-run `{how}`."
+    )
+    raise ValueError(msg)
+
+
 def check_current(adata: AnnData, step: str, *, needed_by: str) -> None:
     """Refuse (:class:`ValueError`) results of ``step`` computed from an upstream output that was re-run since.
 
@@ -323,6 +367,7 @@ def require_step(adata: AnnData, step: str, *, needed_by: str) -> dict[str, Any]
         msg = f"{needed_by} needs the results of `{how.split('(')[0]}`, which has not been run on this object. Run `{how}` first."
         raise KeyError(msg)
     entry = led[step]
+    check_schema(step, entry, needed_by=needed_by)
     stale = stale_reason(led, step) or _cells_reason(adata, led, step)
     if stale is not None:
         msg = f"{needed_by}: {stale}."

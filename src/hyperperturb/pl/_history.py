@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from hyperperturb._utils import resolve
-from hyperperturb._utils._entries import train_entry
+from hyperperturb._utils._entries import train_history
 
 from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, doc_params, finish
 
@@ -45,14 +45,6 @@ def _curriculum_steps(hist: dict[str, np.ndarray]) -> np.ndarray:
         return np.zeros(0)
     changed = np.flatnonzero(np.abs(np.diff(cx)) > 1e-9)
     return changed + 1.5  # between epoch k+1 and k+2
-
-
-def _kept_epoch(entry: dict[str, Any], n_epochs: int) -> tuple[int, str]:
-    """The epoch whose weights ``hp.tl.train`` stored, and how it was chosen."""
-    for k in ("best_epoch", "restored_epoch", "kept_epoch"):
-        if k in entry:
-            return int(entry[k]), "best epoch (restored)"
-    return n_epochs, "last epoch"
 
 
 @doc_params(show_ax=DOC_SHOW_AX, returns=DOC_RETURNS, mod=DOC_MOD)
@@ -113,12 +105,10 @@ def history(
     >>> hp.pl.history(adata)  # doctest: +SKIP
     """
     t = resolve(data, mod=mod)
-    entry = train_entry(t.adata, needed_by="hp.pl.history")
-    hist = entry.get("history")
-    if not isinstance(hist, dict) or not hist:
+    hist = train_history(t.adata, needed_by="hp.pl.history")
+    if not hist:
         msg = "The training entry has no history (it was trained without recording one); re-run `hp.tl.train`."
         raise KeyError(msg)
-    hist = {str(k): np.asarray(v, dtype=float).ravel() for k, v in hist.items()}
     if keys is None:
         keys = [k for k in DEFAULT_KEYS if k in hist] or sorted(k for k in hist if not k.startswith("val_"))
     else:
@@ -147,7 +137,7 @@ def history(
         axes = flat[:n]
     steps = _curriculum_steps(hist)
     n_ep = max(len(v) for v in hist.values())
-    kept, how = _kept_epoch(entry, n_ep)
+    kept, how = n_ep, "last epoch"  # hp.tl.train stores the weights of its last epoch
     handles = {"train": Line2D([], [], color="#1f77b4", lw=1.5, label="training")}
     if len(steps):
         handles["step"] = Line2D(

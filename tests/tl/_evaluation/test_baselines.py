@@ -6,6 +6,7 @@ import anndata as ad
 import numpy as np
 import pytest
 
+from hyperperturb._utils._ledger import SCHEMA_VERSIONS
 from hyperperturb.tl._evaluation._baselines import (
     fit_linear,
     permute_embedding,
@@ -112,7 +113,7 @@ def _trained_stub(with_extra=True, key="X_poincare"):
     train = {"params": {"key_added": key}, "perturbation_embedding": rng.uniform(-0.5, 0.5, (6, 2))}
     if with_extra:
         train["extra_embedding"] = rng.uniform(-0.5, 0.5, (4, 2))
-    a.uns["hyperperturb"] = {"train": train}
+    a.uns["hyperperturb"] = {"train": {**train, "schema": SCHEMA_VERSIONS["train"]}}
     return a
 
 
@@ -147,7 +148,7 @@ def test_permute_embedding_missing_keys():
     empty = ad.AnnData(np.zeros((2, 3)))
     with pytest.raises(KeyError, match="trained model"):
         permute_embedding(empty, seed=0)
-    empty.uns["hyperperturb"] = {"train": {"params": {}}}
+    empty.uns["hyperperturb"] = {"train": {"params": {}, "schema": SCHEMA_VERSIONS["train"]}}
     with pytest.raises(KeyError, match="no stored positions"):
         permute_embedding(empty, seed=0)
 

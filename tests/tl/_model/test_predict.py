@@ -149,24 +149,25 @@ def test_predict_method_errors(trained):
     np.testing.assert_allclose(hp.tl.predict(b).to_numpy(), hp.tl.predict(b, method="head").to_numpy())
 
 
-def test_old_ledgers_without_form_use_the_mixture(trained):
+@pytest.mark.parametrize("form", ["mixture", "adaptive", None])
+def test_readouts_of_earlier_versions_are_refused(trained, form):
+    """The mixture/adaptive kernel readouts were removed: such a ledger is refused with the re-run message."""
     e = trained.uns["hyperperturb"]["train"]
-    assert e["kernel"]["form"] == "residual"
-    perts = list(e["perturbations"])
-    keep = ("available", "perturbations", "geometry", "curvature", "tau", "shrinkage", "cv_score", "n_cv")
-    old = {k: v for k, v in e["kernel"].items() if k in keep}
-    b, m = trained.copy(), trained.copy()
+    old = {k: v for k, v in e["kernel"].items() if k != "form"}
+    if form is not None:
+        old["form"] = form
+    b = trained.copy()
     b.uns["hyperperturb"]["train"]["kernel"] = old
-    m.uns["hyperperturb"]["train"]["kernel"] = {**old, "form": "mixture", "kappa": 0.0}
-    r_old = hp.tl.predict(b, perts, kind="reward", method="kernel").to_numpy()
-    np.testing.assert_allclose(r_old, hp.tl.predict(m, perts, kind="reward", method="kernel").to_numpy())
-    assert np.isfinite(r_old).all()
-    # adaptive form with an overwhelming prior pseudo-count: the leave-one-out mean profile
-    a = trained.copy()
-    a.uns["hyperperturb"]["train"]["kernel"] = {**old, "form": "adaptive", "kappa": 1e12, "shrinkage": 0.0}
-    r = hp.tl.predict(a, perts, kind="reward", method="kernel").to_numpy()
-    R = np.asarray(a.varm["hp_reward"])
-    np.testing.assert_allclose(r, (R.sum(1, keepdims=True) - R) / (R.shape[1] - 1), rtol=1e-6, atol=1e-9)
+    with pytest.raises((ValueError, KeyError), match=r"Re-run `hp.tl.train"):
+        hp.tl.predict(b, method="kernel")
+
+
+def test_ledger_without_the_excess_parametrisation_is_refused(trained):
+    """A train entry from before the heads predicted the excess (no ``value_unit``) is refused, never guessed."""
+    b = trained.copy()
+    del b.uns["hyperperturb"]["train"]["value_unit"]
+    with pytest.raises(KeyError, match=r"lacks 'value_unit'.*Re-run `hp.tl.train"):
+        hp.tl.predict(b, method="head")
 
 
 def test_residual_readout_with_signed_rewards_and_after_h5ad_round_trip(tmp_path):

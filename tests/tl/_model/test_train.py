@@ -284,9 +284,10 @@ def test_save_and_load_model(trained, tmp_path):
 
     path = hp.tl.save_model(trained, tmp_path / "m.keras")
     model = hp.tl.load_model(path)
+    from hyperperturb._utils._schema import TrainEntry, read
     from hyperperturb.tl._model._io import rebuild
 
-    net, x, adj = rebuild(trained, trained.uns["hyperperturb"]["train"])
+    net, x, adj = rebuild(trained, read(trained, TrainEntry, needed_by="test"))
     a = net((x, adj))["policy"].numpy()
     b = model((x, adj))["policy"].numpy()
     np.testing.assert_allclose(a, b, atol=1e-6)

@@ -217,3 +217,30 @@ def test_transfer_from_neighbours_that_do_not_respond_alike_is_not_kept():
     fit = fit_transfer(E, nodes, distances={"graph": graph_distances(A, nodes, nodes)}, rel=None,
                        target_row=np.full(n, -1))  # fmt: skip
     assert fit["source"] == "none" and fit["transfer_cv_gain"] == 0.0
+
+
+def test_loo_set_is_capped_on_large_screens_and_unchanged_on_small_ones():
+    from hyperperturb.tl._transfer._transfer import MAX_LOO, loo_subset
+
+    rng = np.random.default_rng(3)
+    n = MAX_LOO + 100
+    cv = rng.random(n) < 0.95  # more than MAX_LOO scorable
+    assert cv.sum() > MAX_LOO
+    sub = loo_subset(cv)
+    assert sub.sum() == MAX_LOO and not (sub & ~cv).any()  # only scorable perturbations are left out
+    np.testing.assert_array_equal(sub, loo_subset(cv))  # seeded: the same set every call
+    # small screens: every scorable perturbation
+    small = cv[:50]
+    np.testing.assert_array_equal(loo_subset(small), small)
+    np.testing.assert_array_equal(loo_subset(cv, max_loo=10**9), cv)
+
+
+@pytest.mark.parametrize("geometry", ["poincare", "euclidean"])
+def test_pairwise_distance_is_the_geodesic_of_the_geometry(geometry):
+    from hyperperturb._utils import _ball
+    from hyperperturb.tl._transfer._transfer import pairwise_distance
+
+    rng = np.random.default_rng(5)
+    X, Y = 0.3 * rng.normal(size=(4, 2)), 0.3 * rng.normal(size=(3, 2))
+    ref = _ball.pairwise_distance(X, Y, c=1.0) if geometry == "poincare" else _ball.euclidean_pairwise_distance(X, Y)
+    np.testing.assert_allclose(pairwise_distance(X, Y, geometry=geometry), ref)

@@ -170,10 +170,10 @@ def _rank(
 
 def _network_informed(adata: Any) -> bool:
     """Whether the trained held-out readout kept a network term (transfer or propagation), i.e. not the prior only."""
-    kern = _entries.entry(adata, "train").get("kernel")
-    if not isinstance(kern, dict) or not bool(kern.get("available", False)):
+    kern = _entries.train_kernel(adata)
+    if kern is None or not kern.available:
         return True  # the heads: they read the graph
-    return str(kern.get("source", "none")) != "none"
+    return str(kern.source) != "none"
 
 
 def _resolve_predictor(adata: Any, predictor: str) -> str:

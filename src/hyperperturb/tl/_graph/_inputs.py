@@ -14,9 +14,11 @@ from scipy.sparse.linalg import LinearOperator, svds
 
 from hyperperturb._utils import _entries, as_rng, logger, obs_indexer, protein_mod_name, resolve_protein
 from hyperperturb._utils._data import Target
+from hyperperturb._utils._schema import NetworkEntry, RewardsEntry, find, read
 from hyperperturb._utils._stored import check_adjacency, check_matrix, check_vector
 
 PROTEIN_SUFFIX = " (protein)"
+_NO_EDGES = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
 FEATURES = (
     "control_mean",
     "noise_floor",
@@ -241,17 +243,16 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
 
     adata = t.adata
     rng = as_rng(seed)
-    rew = _entries.entry(adata, "rewards")
-    perts = _entries.reward_perturbations(adata)
+    rew = read(adata, RewardsEntry, needed_by="hp.tl.train")
+    perts = list(rew.perturbations)
     tmap = _entries.target_of(adata)
     targets = [tmap.get(p, p) for p in perts]
 
     genes = list(map(str, adata.var_names))
     n_genes = len(genes)
-    net = _entries.entry(adata, "network")
-    extra = _entries.network_extra_nodes(adata)
-    ee = _entries.network_extra_edges(adata)
-    ei, ej, ew = ee["i"], ee["j"], ee["weight"]
+    net = find(adata, NetworkEntry, needed_by="hp.tl.train")
+    extra = list(net.extra_nodes) if net is not None else []
+    ei, ej, ew = (net.extra_edges.i, net.extra_edges.j, net.extra_edges.weight) if net is not None else _NO_EDGES
     ok = (ei >= 0) & (ej >= 0) & (ei < n_genes + len(extra)) & (ej < n_genes + len(extra))
     ei, ej, ew = ei[ok], ej[ok], ew[ok]
 
@@ -285,7 +286,7 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     A_checked = check_adjacency(adata, needed_by="hp.tl.train")
     if A_checked is not None:
         # stored zeros are not edges; an empty graph without a network entry was not chosen on purpose either
-        if not (A_checked.data > 0).any() and not (net and _allow_empty(net)):
+        if not (A_checked.data > 0).any() and not (net is not None and _allow_empty(net)):
             msg = (
                 "hp.tl.train: .varp['hp_adjacency'] has no edge (no positive weight). Training on an empty graph "
                 "needs an explicit choice: re-run `hp.pp.gene_network(adata, network, allow_empty=True)`, or build "
@@ -379,12 +380,12 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
                 if "hp_value_target" in prot_adata.var
                 else None,
             )
-        elif isinstance(rew.get("protein"), dict) and "reward" in rew["protein"]:
-            pe = rew["protein"]
+        elif rew.protein is not None:
+            pe = rew.protein
             pr = (
                 np.asarray(pe["reward"], dtype=np.float64),
-                np.asarray(pe["policy_target"], dtype=np.float64) if "policy_target" in pe else None,
-                np.asarray(pe["value_target"], dtype=np.float64) if "value_target" in pe else None,
+                np.asarray(pe["policy_target"], dtype=np.float64),
+                np.asarray(pe["value_target"], dtype=np.float64),
             )
         if pr is not None and pr[0].shape == (n_prot, n_p):
             R = np.nan_to_num(pr[0])
@@ -394,8 +395,8 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
             pb = None
             if prot_adata is not None and "hp_reward_baseline" in prot_adata.var:
                 pb = np.asarray(prot_adata.var["hp_reward_baseline"], dtype=np.float64)
-            elif isinstance(rew.get("protein"), dict) and "baseline" in rew["protein"]:
-                pb = np.asarray(rew["protein"]["baseline"], dtype=np.float64).ravel()
+            elif rew.protein is not None:
+                pb = np.asarray(rew.protein["baseline"], dtype=np.float64).ravel()
             if pb is not None and pb.shape == (n_prot,):
                 baseline[sl] = np.nan_to_num(pb)
     node_index = {n: i for i, n in enumerate(nodes[: n_genes + n_extra])}
@@ -423,9 +424,8 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     )
 
 
-def _allow_empty(net: dict[str, Any]) -> bool:
-    v = _entries.decode_params(net.get("params")).get("allow_empty", False)
-    return bool(v) and str(v) not in ("False", "0")
+def _allow_empty(net: NetworkEntry) -> bool:
+    return bool(net.params["allow_empty"])
 
 
 def stored_adjacency(adata, n_nodes: int, n_genes: int, extra_edges: dict[str, Any]) -> sparse.csr_matrix:
@@ -437,9 +437,9 @@ def stored_adjacency(adata, n_nodes: int, n_genes: int, extra_edges: dict[str, A
         rows.append(A.row)
         cols.append(A.col)
         vals.append(A.data.astype(np.float64))
-    ei = np.asarray(extra_edges.get("i", []), dtype=np.int64).ravel()
-    ej = np.asarray(extra_edges.get("j", []), dtype=np.int64).ravel()
-    ew = np.asarray(extra_edges.get("weight", []), dtype=np.float64).ravel()
+    ei = np.asarray(extra_edges["i"], dtype=np.int64).ravel()
+    ej = np.asarray(extra_edges["j"], dtype=np.int64).ravel()
+    ew = np.asarray(extra_edges["weight"], dtype=np.float64).ravel()
     rows += [ei, ej]
     cols += [ej, ei]
     vals += [ew, ew]

@@ -7,26 +7,37 @@ from typing import Any
 
 import numpy as np
 
-from hyperperturb._utils import require_step, resolve
-from hyperperturb._utils._entries import decode_params, names
+from hyperperturb._utils import resolve
+from hyperperturb._utils._schema import TrainEntry, read
+
+
+def _stored_weights(model) -> list[Any]:
+    """The model's variables that the ledger stores: all but the starting map (stored once, as ``network_map``)."""
+    base = getattr(model, "base", None)
+    return [w for w in model.weights if base is None or w is not base]
 
 
 def weights_to_dict(model) -> dict[str, np.ndarray]:
-    """Model weights as ``{"000:path.to.var": ndarray}`` (order = ``model.weights``; no ``/`` for h5ad)."""
-    return {f"{i:03d}:{w.path.replace('/', '.')}": np.asarray(w.numpy()) for i, w in enumerate(model.weights)}
+    """Model weights as ``{"000:path.to.var": ndarray}`` (order = ``model.weights``; no ``/`` for h5ad).
+
+    The starting map of ``refine`` is left out: it is the network map, stored once in the ``network_map`` part of the
+    ``train`` entry (float64; the weight is its float32 copy) and set again by :func:`rebuild`.
+    """
+    return {f"{i:03d}:{w.path.replace('/', '.')}": np.asarray(w.numpy()) for i, w in enumerate(_stored_weights(model))}
 
 
 def weights_from_dict(model, weights: dict[str, Any]) -> None:
     """Assign weights stored by :func:`weights_to_dict` (by order)."""
     keys = sorted(weights, key=lambda k: int(str(k).split(":", 1)[0]))
-    if len(keys) != len(model.weights):
+    stored = _stored_weights(model)
+    if len(keys) != len(stored):
         msg = (
-            f"The stored model has {len(keys)} weight arrays but the rebuilt model has {len(model.weights)}; the "
+            f"The stored model has {len(keys)} weight arrays but the rebuilt model has {len(stored)}; the "
             "training entry in .uns['hyperperturb'] is inconsistent with this hyperperturb version. Re-run hp.tl.train."
         )
         raise ValueError(msg)
     arrays = []
-    for k, w in zip(keys, model.weights, strict=True):
+    for k, w in zip(keys, stored, strict=True):
         arr = np.asarray(weights[k])
         if arr.size != int(np.prod(w.shape)):
             msg = (
@@ -38,11 +49,11 @@ def weights_from_dict(model, weights: dict[str, Any]) -> None:
             msg = f"Stored weight {k!r} contains NaN or infinite values; the training entry is corrupted. Re-run hp.tl.train."
             raise ValueError(msg)
         arrays.append(arr.reshape(w.shape))
-    for arr, w in zip(arrays, model.weights, strict=True):  # assign only once every array is valid
+    for arr, w in zip(arrays, stored, strict=True):  # assign only once every array is valid
         w.assign(arr)
 
 
-def trained_gene_order(adata, entry: dict[str, Any], *, needed_by: str) -> np.ndarray | None:
+def trained_gene_order(adata, entry: TrainEntry, *, needed_by: str) -> np.ndarray | None:
     """Positions in ``var_names`` of the genes in the order the stored model was trained on (``None``: same order).
 
     Everything training stored per gene (node features, the noise floor, graph nodes) is in that order; readers
@@ -53,10 +64,7 @@ def trained_gene_order(adata, entry: dict[str, Any], *, needed_by: str) -> np.nd
     ValueError
         If genes were added, removed or renamed since training (or ``var_names`` are not unique).
     """
-    graph = entry.get("graph")
-    if not isinstance(graph, dict) or "nodes" not in graph or "n_genes" not in graph:
-        return None  # ledgers without node names: positional, as written (checked by count in rebuild)
-    trained = names(graph["nodes"])[: int(graph["n_genes"])]
+    trained = list(entry.graph.nodes[: entry.graph.n_genes])
     now = adata.var_names
     if len(trained) == len(now) and all(a == b for a, b in zip(trained, map(str, now), strict=True)):
         return None
@@ -79,7 +87,7 @@ def trained_gene_order(adata, entry: dict[str, Any], *, needed_by: str) -> np.nd
     return np.asarray(pos, dtype=np.int64)
 
 
-def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
+def rebuild(adata, entry: TrainEntry) -> tuple[Any, Any, Any]:
     """Rebuild the trained model from the ``train`` ledger entry: ``(model, features, adjacency)``.
 
     ``features`` and ``adjacency`` (a ``tf.SparseTensor``) are ``None`` for ``model="simple"``. ``adata`` must
@@ -96,14 +104,12 @@ def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
     if trained_gene_order(adata, entry, needed_by="hp.tl.train's stored model") is not None:
         msg = "rebuild: genes are in another order than in training; pass adata[:, trained_gene_order(...)]."
         raise ValueError(msg)
-    p = decode_params(entry["params"])
-    geometry = str(p["geometry"])
-    c = float(p.get("curvature", 1.0)) if geometry == "poincare" else 1.0
-    learn = bool(p.get("learn_curvature", False))
-    if str(p["model"]) == "simple":
-        perts = names(entry["perturbations"])
+    p = entry.params
+    geometry, c = entry.geometry, entry.curvature
+    learn = bool(p["learn_curvature"])
+    if entry.model == "simple":
         net = HyperbolicPerturbationModel(
-            len(perts),
+            len(entry.perturbations),
             adata.n_vars,
             geometry=geometry,
             dim=int(p["dim"]),
@@ -113,41 +119,46 @@ def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
             seed=int(p["seed"]),
         )
         net.build()
-        weights_from_dict(net, entry["weights"])
+        weights_from_dict(net, entry.weights)
         return net, None, None
-    graph = entry["graph"]
-    n_genes = int(graph["n_genes"])
+    graph = entry.graph
+    n_genes = graph.n_genes
     if n_genes != adata.n_vars:
         msg = (
             f"The model was trained on {n_genes} genes but the object has {adata.n_vars}; genes were added or removed "
             "after hp.tl.train. Re-run `hp.tl.train` on this object."
         )
         raise ValueError(msg)
-    nodes = names(graph["nodes"])
-    feats = np.asarray(entry["node_features"]["values"], dtype=np.float32)
+    nodes = graph.nodes
+    feats = np.asarray(entry.node_features["values"], dtype=np.float32)
     net = HyperPerturbModel(
         len(nodes),
         feats.shape[1],
-        np.asarray(entry["target_node"], dtype=np.int64),
+        entry.target_node,
         geometry=geometry,
-        head=str(p["head"]),
+        head=entry.head,
         dim=int(p["dim"]),
         hidden=int(p["hidden"]),
         curvature=c,
         learn_curvature=learn,
         dropout=float(p["dropout"]),
         seed=int(p["seed"]),
-        attention=bool(p.get("attention", False)),
-        refine=None if p.get("refine") is None else float(p["refine"]),
-        rank=int(p.get("rank", 0)),
-        distance_scale=float(p.get("distance_scale", 1.0)),
+        attention=bool(p["attention"]),
+        refine=None if p["refine"] is None else float(p["refine"]),
+        rank=int(p["rank"]),
+        distance_scale=float(p["distance_scale"]),
     )
     net.build()
-    weights_from_dict(net, entry["weights"])
-    if bool(graph.get("has_network", True)) and "hp_adjacency" not in adata.varp:
+    weights_from_dict(net, entry.weights)
+    if net.refine is not None:
+        if entry.map_embedding is None or entry.map_embedding.shape != (len(nodes), net.dim):
+            msg = "The training entry has no network map of its graph (network_map.embedding). Re-run `hp.tl.train`."
+            raise KeyError(msg)
+        net.set_base(entry.map_embedding)  # the starting map, stored once (float64; the model holds float32)
+    if graph.has_network and "hp_adjacency" not in adata.varp:
         msg = ".varp['hp_adjacency'] used in training is missing. Re-run `hp.pp.gene_network` and `hp.tl.train`."
         raise KeyError(msg)
-    adj = stored_adjacency(adata, len(nodes), n_genes, graph["extra_edges"])
+    adj = stored_adjacency(adata, len(nodes), n_genes, graph.extra_edges.as_dict())
     return net, tf.constant(feats), normalized_adjacency(adj)
 
 
@@ -177,7 +188,7 @@ def save_model(data: Any, path: str | Path, *, mod: str = "rna") -> Path:
         msg = f"path must end in '.keras' (the Keras 3 format), got {str(path)!r}."
         raise ValueError(msg)
     t = resolve(data, mod=mod)
-    entry = require_step(t.adata, "train", needed_by="hp.tl.save_model")
+    entry = read(t.adata, TrainEntry, needed_by="hp.tl.save_model")
     order = trained_gene_order(t.adata, entry, needed_by="hp.tl.save_model")
     net, _, _ = rebuild(t.adata if order is None else t.adata[:, order], entry)
     net.save(path)

@@ -9,8 +9,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from hyperperturb._utils import _entries, require_step, resolve
-from hyperperturb._utils._entries import names as _names
+from hyperperturb._utils import _entries, resolve
+from hyperperturb._utils._schema import KernelReadout, TrainEntry, read
 
 from ._readout import head_reward, reward_policy
 
@@ -93,26 +93,22 @@ def predict(
         raise ValueError(msg)
     t = resolve(data, mod=mod)
     adata = t.adata
-    entry = require_step(adata, "train", needed_by="hp.tl.predict")
+    entry = read(adata, TrainEntry, needed_by="hp.tl.predict")
     order = trained_gene_order(adata, entry, needed_by="hp.tl.predict")
     if order is not None:  # genes reordered since training: predict in the trained order, return in var_names order
         df = predict(adata[:, order], perturbations, kind=kind, method=method)
         return df.loc[list(map(str, adata.var_names))]
-    p = _entries.decode_params(entry["params"])
-    trained = _names(entry["perturbations"])
+    trained = list(entry.perturbations)
     if perturbations is None:
         wanted = list(trained)
     else:
         wanted = [perturbations] if isinstance(perturbations, str) else [str(x) for x in perturbations]
     genes = list(map(str, adata.var_names))
-    model_kind = str(p["model"])
-    head = str(p.get("head", "distance"))
-    nodes = _names(entry["graph"]["nodes"]) if model_kind == "hyperperturb" else genes
+    model_kind = entry.model
+    head = entry.head
     n_genes = len(genes)
     node_index = (
-        {n: i for i, n in enumerate(nodes[: len(nodes) - int(entry["graph"].get("n_prot", 0))])}
-        if model_kind == "hyperperturb"
-        else {}
+        {n: i for i, n in enumerate(entry.graph.nodes[: entry.graph.n_graph])} if model_kind == "hyperperturb" else {}
     )
     new = list(dict.fromkeys(w for w in wanted if w not in trained))  # a repeated name is one column
     if new:
@@ -130,17 +126,17 @@ def predict(
                 "perturbation is named by its target gene, which must be in var_names or the network's extra nodes."
             )
             raise ValueError(msg)
-    kern = entry.get("kernel", {}) if model_kind == "hyperperturb" else {}
-    has_kernel = isinstance(kern, dict) and bool(kern.get("available", False))
+    kern = entry.kernel if model_kind == "hyperperturb" else None
+    has_kernel = kern is not None and kern.available
     if method == "kernel" and not has_kernel:
         msg = (
             "method='kernel' needs the kernel readout of the graph model, which this training did not store (fewer "
-            "than 3 scorable training perturbations, model='simple', or an older hyperperturb). Use method='head'."
+            "than 3 scorable training perturbations, or model='simple'). Use method='head'."
         )
         raise ValueError(msg)
     use_kernel = method == "kernel" or (method == "auto" and has_kernel)
-    if use_kernel:
-        _warn_prior_only(entry, trained, wanted, _names(kern.get("perturbations", [])))
+    if use_kernel and kern is not None:
+        _warn_prior_only(entry, trained, wanted, list(kern.perturbations))
     net, feats, adj = rebuild(adata, entry)
     if model_kind == "simple":
         pred = net(tf.eye(len(trained)), training=False).numpy().T.astype(np.float64)
@@ -152,16 +148,15 @@ def predict(
     out = net((feats, adj), training=False)
     z = out["embedding"]
     z64 = z.numpy().astype(np.float64)
-    nmap = entry.get("network_map", {})
-    if getattr(net, "refine", None) is not None and isinstance(nmap, dict) and "embedding" in nmap:
+    if getattr(net, "refine", None) is not None and entry.map_embedding is not None:
         from hyperperturb.tl._map._network_map import refined_embedding
 
-        z64 = refined_embedding(net, feats, adj, np.asarray(nmap["embedding"], dtype=np.float64))
+        z64 = refined_embedding(net, feats, adj, entry.map_embedding)
     value = out["value"].numpy().astype(np.float64)[:n_genes]
     allnames = trained + new
     cols = _positions(allnames, wanted)
-    if use_kernel:
-        emb_all = np.asarray(entry["perturbation_embedding"], dtype=np.float64).reshape(len(trained), -1)
+    if use_kernel and kern is not None:
+        emb_all = entry.perturbation_embedding
         if new:
             zn = z64[[node_index[w] for w in new]]
             emb_all = np.concatenate([emb_all, zn], axis=0)
@@ -170,9 +165,8 @@ def predict(
         reward = None
     if head == "distance":
         emb = np.asarray(net.perturbation_embedding(z).numpy(), dtype=np.float32)  # as the heads were trained
-        bias = np.asarray(entry["perturbation_bias"], dtype=np.float32).ravel()
-        held = p.get("holdout")
-        holdout = set(_names(held)) if held is not None else set()
+        bias = entry.perturbation_bias.astype(np.float32)
+        holdout = entry.holdout
         fitted = np.array([n not in holdout for n in trained])
         mean_b = float(bias[fitted].mean()) if fitted.any() else 0.0
         factor = None
@@ -191,16 +185,10 @@ def predict(
         policy = tf.nn.softmax(logits, axis=-1).numpy().astype(np.float64)[:n_genes]
     else:
         policy = out["policy"].numpy().astype(np.float64)[:n_genes]
-    if reward is None:
-        if "value_unit" in entry:  # heads predict the excess over the noise floor B
-            B = np.asarray(entry["reward_baseline"], dtype=np.float64).ravel()
-            reward = head_reward(policy, value, B, float(entry["value_unit"]))
-        else:  # ledgers written before the excess parametrisation: heads predict the reward itself
-            reward = policy * value[:, None] * len(allnames)
-            if kind == "policy":
-                return pd.DataFrame(policy[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
+    B = entry.reward_baseline
+    if reward is None:  # heads predict the excess over the noise floor B
+        reward = head_reward(policy, value, B, entry.value_unit)
     if kind == "policy":  # the policy ranks the excess over each gene's noise floor B (the reward minus B)
-        B = np.asarray(entry.get("reward_baseline", np.zeros(n_genes)), dtype=np.float64).ravel()
         mat = reward_policy(reward - B[:, None])
     else:
         mat = reward
@@ -210,9 +198,9 @@ def predict(
     return pd.DataFrame(mat[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
 
 
-def _warn_prior_only(entry: dict[str, Any], trained: list[str], wanted: list[str], sources: list[str]) -> None:
+def _warn_prior_only(entry: TrainEntry, trained: list[str], wanted: list[str], sources: list[str]) -> None:
     """Name the asked-for perturbations the readout can only give the prior: no target node and not a source."""
-    scorable = dict(zip(trained, np.asarray(entry.get("scorable", []), dtype=bool).ravel(), strict=False))
+    scorable = dict(zip(trained, entry.scorable, strict=False))
     src = set(sources)
     bad = [w for w in dict.fromkeys(wanted) if w in scorable and not scorable[w] and w not in src]
     if bad:
@@ -230,10 +218,10 @@ def _positions(names: list[str], wanted: list[str]) -> list[int]:
     return [pos[w] for w in wanted]
 
 
-def _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index) -> np.ndarray:
+def _kernel_reward(adata, entry: TrainEntry, kern: KernelReadout, allnames, emb_all, trained, node_index) -> np.ndarray:
     """``B + Ê`` for every name in ``allnames`` from the held-out readout stored by training."""
     rew_pos = {q: i for i, q in enumerate(_entries.reward_perturbations(adata))}
-    sources = _names(kern["perturbations"])
+    sources = list(kern.perturbations)
     missing = [q for q in sources if q not in rew_pos]
     if missing or "hp_reward" not in adata.varm:
         msg = (
@@ -241,40 +229,21 @@ def _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index) -
             "missing); the rewards changed after hp.tl.train. Re-run `hp.tl.train`, or use method='head'."
         )
         raise KeyError(msg)
-    B = np.asarray(entry["reward_baseline"], dtype=np.float64).ravel()
+    B = entry.reward_baseline
     R = np.asarray(adata.varm["hp_reward"], dtype=np.float64)[:, [rew_pos[q] for q in sources]]
     E = R - B[:, None]
     src = {q: k for k, q in enumerate(sources)}
-    scorable = np.asarray(entry["scorable"], dtype=bool).ravel()
+    scorable = entry.scorable
     # a held-out perturbation without a target node has an untrained free point: it gets the prior profile
     far = np.array([i < len(trained) and not scorable[i] and n not in src for i, n in enumerate(allnames)])
     exclude = np.array([src.get(n, -1) if i < len(trained) else -1 for i, n in enumerate(allnames)])
     src_rows = _positions(trained, sources)  # row of each source among the trained perturbations
-    if str(kern.get("form", "mixture")) == "residual":
-        Ehat = _residual_readout(adata, entry, kern, E, allnames, emb_all, src_rows, node_index, exclude, far)
-    else:  # ledgers written before the residual readout: the kernel forms of that version
-        from hyperperturb.tl._transfer._kernel import predict_kernel
-
-        emb_src = emb_all[src_rows]
-        Ehat = predict_kernel(
-            E,
-            emb_src,
-            emb_all,
-            tau=float(kern["tau"]),
-            shrinkage=float(kern["shrinkage"]),
-            geometry=str(kern["geometry"]),
-            c=float(kern["curvature"]),
-            exclude=exclude,
-            form=str(kern.get("form", "mixture")),  # ledgers written before the adaptive form: the mixture
-            kappa=float(kern.get("kappa", 0.0)),
-        )
-        if far.any():
-            Ehat[:, far] = E.mean(axis=1, keepdims=True)
-    amp = float(kern.get("on_target", 0.0))  # "the targeted gene moves", chosen by leave-one-out in training
+    Ehat = _residual_readout(adata, entry, kern, E, allnames, emb_all, src_rows, node_index, exclude, far)
+    amp = float(kern.on_target)  # "the targeted gene moves", chosen by leave-one-out in training
     if amp:
         gene_index = {g: i for i, g in enumerate(map(str, adata.var_names))}
-        targets = _names(entry.get("targets", [])) if "targets" in entry else list(trained)
-        scaled = str(kern.get("on_target_mode", "constant")) == "scaled"  # amplitude x the target's control mean
+        targets = list(entry.targets)
+        scaled = str(kern.on_target_mode) == "scaled"  # amplitude x the target's control mean
         if scaled and "hp_control_mean" not in adata.var:
             msg = "The on-target term needs .var['hp_control_mean']; re-run `hp.tl.rewards` and `hp.tl.train`."
             raise KeyError(msg)
@@ -287,9 +256,9 @@ def _kernel_reward(adata, entry, kern, allnames, emb_all, trained, node_index) -
     return B[:, None] + Ehat
 
 
-def _gains(kern: dict, n_genes: int) -> np.ndarray:
+def _gains(kern: KernelReadout, n_genes: int) -> np.ndarray:
     """The propagation readout's per-gene gains (one per gene; a scalar from a common gain)."""
-    beta = np.asarray(kern["prop_beta"], dtype=np.float64).ravel()
+    beta = kern.prop_beta
     if beta.size == 1:
         beta = np.full(n_genes, float(beta[0]))
     if beta.size != n_genes or not np.isfinite(beta).all() or (beta < 0).any():
@@ -301,50 +270,43 @@ def _gains(kern: dict, n_genes: int) -> np.ndarray:
     return beta
 
 
-def _residual_readout(adata, entry, kern, E, allnames, emb_all, src_rows, node_index, exclude, far) -> np.ndarray:
+def _residual_readout(
+    adata, entry: TrainEntry, kern: KernelReadout, E, allnames, emb_all, src_rows, node_index, exclude, far
+) -> np.ndarray:
     """Prior + reliability-weighted transfer of the training residuals (:mod:`hyperperturb.tl._transfer`)."""
-    from hyperperturb.tl._transfer._kernel import pairwise_distance
-    from hyperperturb.tl._transfer._transfer import graph_distances, predict_transfer, prior_profile
+    from hyperperturb.tl._transfer._transfer import graph_distances, pairwise_distance, predict_transfer, prior_profile
 
-    sources = _names(kern["perturbations"])
-    source = str(kern["source"])
+    sources = list(kern.perturbations)
+    source = str(kern.source)
+    prior = str(kern.prior)
+    graph = entry.graph
     n_q = len(allnames)
     D = np.full((n_q, len(sources)), np.inf)
+    tnode = entry.target_node
+    q_nodes = np.array([tnode[i] if i < tnode.size else node_index.get(n, -1) for i, n in enumerate(allnames)])
     if source == "embedding":
-        D = pairwise_distance(emb_all, emb_all[src_rows], geometry=str(kern["geometry"]), c=float(kern["curvature"]))
-        D[:, ~np.asarray(entry["scorable"], dtype=bool).ravel()[src_rows]] = np.inf
+        D = pairwise_distance(emb_all, emb_all[src_rows], geometry=str(kern.geometry), c=float(kern.curvature))
+        D[:, ~entry.scorable[src_rows]] = np.inf
     elif source == "propagation":  # prior + β |change sent along the network from the target|
         from hyperperturb.tl._transfer._propagation import network_operator, normalise, propagate
 
-        graph = entry["graph"]
-        tnode = np.asarray(entry["target_node"], dtype=np.int64).ravel()
-        n_tr = tnode.size
-        q_nodes = np.array([tnode[i] if i < n_tr else node_index.get(n, -1) for i, n in enumerate(allnames)])
-        n_nodes = int(graph["n_genes"]) + int(graph.get("n_extra", 0))
-        M = normalise(
-            network_operator(adata, n_nodes, int(graph["n_genes"]), graph["extra_edges"]), str(kern["prop_norm"])
-        )
-        X = np.abs(propagate(M, q_nodes, alpha=float(kern["prop_alpha"])))[: E.shape[0]]
-        Ehat = predict_transfer(E, D, prior=str(kern["prior"]), source="none", tau=1.0, kappa=0.0, gamma=0.0, rel=None,
+        ee = graph.extra_edges.as_dict()
+        M = normalise(network_operator(adata, graph.n_graph, graph.n_genes, ee), str(kern.prop_norm))
+        X = np.abs(propagate(M, q_nodes, alpha=float(kern.prop_alpha)))[: E.shape[0]]
+        Ehat = predict_transfer(E, D, prior=prior, source="none", tau=1.0, kappa=0.0, gamma=0.0, rel=None,
                                 exclude=exclude) + _gains(kern, E.shape[0])[:, None] * X  # fmt: skip
         if far.any():
-            Ehat[:, far] = prior_profile(E, str(kern["prior"]))[:, None]
+            Ehat[:, far] = prior_profile(E, prior)[:, None]
         return Ehat
     elif source == "graph":
         from hyperperturb.tl._graph._inputs import stored_adjacency
 
-        graph = entry["graph"]
-        tnode = np.asarray(entry["target_node"], dtype=np.int64).ravel()
-        n_tr = tnode.size
-        q_nodes = np.array([tnode[i] if i < n_tr else node_index.get(n, -1) for i, n in enumerate(allnames)])
-        s_nodes = tnode[src_rows]
-        A = stored_adjacency(adata, len(_names(graph["nodes"])), int(graph["n_genes"]), graph["extra_edges"])
-        D = graph_distances(A, q_nodes, s_nodes)
-    rel = np.asarray(kern.get("reliability", np.ones(len(sources))), dtype=np.float64).ravel()
+        A = stored_adjacency(adata, len(graph.nodes), graph.n_genes, graph.extra_edges.as_dict())
+        D = graph_distances(A, q_nodes, tnode[src_rows])
     Ehat = predict_transfer(
-        E, D, prior=str(kern["prior"]), source=source, tau=float(kern["tau"]), kappa=float(kern["kappa"]),
-        gamma=float(kern["gamma"]), rel=rel, exclude=exclude,
+        E, D, prior=prior, source=source, tau=float(kern.tau), kappa=float(kern.kappa), gamma=float(kern.gamma),
+        rel=kern.reliability, exclude=exclude,
     )  # fmt: skip
     if far.any():
-        Ehat[:, far] = prior_profile(E, str(kern["prior"]))[:, None]
+        Ehat[:, far] = prior_profile(E, prior)[:, None]
     return Ehat

@@ -8,12 +8,6 @@ import numpy as np
 from scipy import sparse
 
 
-def signed_rewards(rew: dict[str, Any]) -> bool:
-    """Whether the ``rewards`` ledger entry records signed rewards (``hp.tl.rewards(signed=True)``)."""
-    params = rew.get("params", {})
-    return bool(params.get("signed", False)) if isinstance(params, dict) else False
-
-
 def excess_targets(g: Any, trainable: np.ndarray, *, signed: bool, as_sparse: bool = False) -> dict[str, Any]:
     """Leak-free targets on top of each node's control noise floor ``B`` (only the training columns are read).
 

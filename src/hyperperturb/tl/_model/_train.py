@@ -16,12 +16,12 @@ from hyperperturb._utils import (
     logger,
     protein_mod_name,
     record,
-    require_step,
     resolve,
 )
 from hyperperturb._utils._atomic import atomic_write
 from hyperperturb._utils._entries import check_varm_key
 from hyperperturb._utils._ledger import edge_digest, gene_digest
+from hyperperturb._utils._schema import RewardsEntry, read
 
 from ._params import TrainParams
 
@@ -227,7 +227,7 @@ def train(
     adata = t.adata
     check_unique_names(adata)
     check_varm_key(adata, key_added, owner="hp.tl.train")
-    rew = require_step(adata, "rewards", needed_by="hp.tl.train")
+    rew = read(adata, RewardsEntry, needed_by="hp.tl.train")
     # the protein modality, resolved once before any work ("prot", "adt" or "protein"; None: no proteins)
     prot_name = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else None
     for k, where in (("hp_reward", "varm"), ("hp_policy_target", "varm"), ("hp_value_target", "var")):
@@ -235,7 +235,7 @@ def train(
         if k not in store:
             msg = f"adata.{where}[{k!r}] is missing although rewards were recorded. Re-run `hp.tl.rewards(adata)`."
             raise KeyError(msg)
-    perts = [str(p) for p in np.asarray(rew["perturbations"]).ravel()]
+    perts = list(rew.perturbations)
     trainable, held = _holdout_mask(holdout, perts)
     if "hp_adjacency" not in adata.varp and model == "hyperperturb":
         logger.warning(
@@ -246,7 +246,7 @@ def train(
     from hyperperturb.tl._graph._inputs import build_graph_inputs
 
     from ._fit import fit_model
-    from ._targets import excess_targets, signed_rewards
+    from ._targets import excess_targets
 
     g = build_graph_inputs(t, prot_mod=prot_name or prot_mod, seed=seed)
     for name, arr in (
@@ -260,7 +260,7 @@ def train(
 
     n_rows = int((g.row_weight > 0).sum())
     batch = resolve_batch_size(batch_size, n_rows, len(perts)) if model == "hyperperturb" else None
-    targets = excess_targets(g, trainable, signed=signed_rewards(rew), as_sparse=batch is not None)
+    targets = excess_targets(g, trainable, signed=rew.signed, as_sparse=batch is not None)
 
     res = fit_model(
         g, params, targets=targets, trainable=trainable, batch_size=batch, verbose=bool(verbose),
@@ -286,7 +286,7 @@ def train(
             control_mean=adata.var["hp_control_mean"].to_numpy(np.float64) if "hp_control_mean" in adata.var else None,
         )  # fmt: skip
         loo = res["kernel"].pop("_loo_excess", None)
-        if loo is not None and not signed_rewards(rew) and res["kernel"]["available"]:
+        if loo is not None and not rew.signed and res["kernel"]["available"]:
             res["policy"], res["value"] = _in_sample_policy(res, g, trainable, targets, loo)
     else:
         res["kernel"] = {"available": False}

@@ -9,6 +9,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from hyperperturb._utils import _entries, get_matrix
+from hyperperturb._utils._schema import PerturbationsEntry, read
 
 from ._read import Screen
 
@@ -137,9 +138,8 @@ def detectable_effects(
     if "hp_control" in adata.obs:
         ctrl = np.flatnonzero(adata.obs["hp_control"].to_numpy(dtype=bool))
     else:
-        pert = _entries.entry(adata, "perturbations")
-        key = str(pert["key"])
-        control = _entries.names(pert["control"])
+        pert = read(adata, PerturbationsEntry, needed_by="the detectability test")
+        key, control = pert.key, list(pert.control)
         ctrl = np.flatnonzero(adata.obs[key].astype(str).isin(control).to_numpy())
     if ctrl.size < 2:
         msg = "Fewer than 2 control cells; detectability needs control cells. Check `hp.pp.perturbations(control=...)`."

@@ -170,24 +170,20 @@ def network_operator(adata, n_nodes: int, n_genes: int, extra_edges: dict) -> sp
     ``extra_edges`` are the edges of the extra nodes stored by training (``i``, ``j``, ``weight``); the directed
     and sign matrices are found through the network's ledger entry.
     """
-    from hyperperturb._utils import _entries
+    from hyperperturb._utils._schema import NetworkEntry, find
     from hyperperturb.tl._graph._inputs import stored_adjacency
 
-    i = np.asarray(extra_edges.get("i", []), dtype=np.int64).ravel()
-    j = np.asarray(extra_edges.get("j", []), dtype=np.int64).ravel()
-    w = np.asarray(extra_edges.get("weight", np.ones(i.size)), dtype=np.float64).ravel()
+    i = np.asarray(extra_edges["i"], dtype=np.int64).ravel()
+    j = np.asarray(extra_edges["j"], dtype=np.int64).ravel()
+    w = np.asarray(extra_edges["weight"], dtype=np.float64).ravel()
     inside = (i < n_nodes) & (j < n_nodes)  # edges to protein nodes are not part of the gene network
     extra_edges = {"i": i[inside], "j": j[inside], "weight": w[inside]}
-    net = _entries.entry(adata, "network")
+    net = find(adata, NetworkEntry, needed_by="hp.tl.train")
     found = {}
     for name in ("directed_key", "sign_key"):
-        key = _entries.decode(net.get(name))
-        found[name] = adata.varp[str(key)] if isinstance(key, str) and str(key) in adata.varp else None
+        key = None if net is None else getattr(net, name)
+        found[name] = adata.varp[key] if key is not None and key in adata.varp else None
     directed = found["directed_key"]
     A = None if directed is not None else stored_adjacency(adata, int(n_nodes), int(n_genes), extra_edges)
-    ee = (
-        np.asarray(extra_edges.get("i", []), dtype=np.int64).ravel(),
-        np.asarray(extra_edges.get("j", []), dtype=np.int64).ravel(),
-        np.asarray(extra_edges.get("weight", []), dtype=np.float64).ravel(),
-    )
+    ee = (extra_edges["i"], extra_edges["j"], extra_edges["weight"])
     return node_operator(directed, A, int(n_nodes), sign=found["sign_key"], extra_edges=ee)

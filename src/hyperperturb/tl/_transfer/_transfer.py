@@ -5,7 +5,7 @@ neighbours' observed profiles say beyond that prior (a Nadaraya–Watson average
 
     Ê_p = m + Σ_q w_pq (E_q - m) / (Σ_q w_pq + κ),   w_pq = ρ_q^γ · exp(-d(p, q) / τ),
 
-plus, optionally, an on-target term at the targeted gene's row (:mod:`hyperperturb.tl._kernel`). ``m`` is the
+plus, optionally, an on-target term at the targeted gene's row. ``m`` is the
 per-gene mean or median of the training profiles (most perturbations of a screen do little, and a few strong ones
 pull the mean: the median is the robust "typical perturbation"); ``d`` is either the shortest-path (hop) distance
 between the targets in the training graph or the geodesic distance between their embeddings; ``ρ_q`` is the
@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import shortest_path
+
+from hyperperturb._utils import _ball
 
 #: Prior profiles (per-gene statistics of the training profiles), in the order they are scanned. ``"midpoint"`` is
 #: halfway between the mean and the median: the residual score (a correlation with the deviation from the mean) is
@@ -51,6 +53,30 @@ TRANSFER_SE = 1.0
 _BLOCK = 2**23
 #: Graph sources per breadth-first block in :func:`graph_distances` (rows x nodes float64 kept below ~128 MiB).
 _BFS_BLOCK = 2**24
+#: Largest leave-one-out set: above it, a seeded subsample of this many training perturbations is left out
+#: (genome-scale screens stay bounded; smaller screens use every training perturbation, unchanged).
+MAX_LOO = 500
+#: Seed of that subsample.
+LOO_SEED = 0
+
+
+def loo_subset(cv: np.ndarray, max_loo: int = MAX_LOO, seed: int = LOO_SEED) -> np.ndarray:
+    """Boolean mask of the leave-one-out set: ``cv`` itself, or a seeded subsample of ``max_loo`` of its entries."""
+    cv = np.asarray(cv, dtype=bool)
+    idx = np.flatnonzero(cv)
+    if idx.size <= max_loo:
+        return cv.copy()
+    keep = np.sort(np.random.default_rng(seed).choice(idx, size=int(max_loo), replace=False))
+    out = np.zeros_like(cv)
+    out[keep] = True
+    return out
+
+
+def pairwise_distance(X: np.ndarray, Y: np.ndarray, *, geometry: str, c: float = 1.0) -> np.ndarray:
+    """Geodesic distances between the rows of ``X`` and ``Y`` (Poincaré ball of curvature ``c``, or Euclidean)."""
+    if geometry == "poincare":
+        return _ball.pairwise_distance(X, Y, c=c)
+    return _ball.euclidean_pairwise_distance(X, Y)
 
 
 def prior_profile(E: np.ndarray, prior: str) -> np.ndarray:
