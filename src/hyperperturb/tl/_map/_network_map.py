@@ -10,10 +10,15 @@ r"""The network-embedding stage: free ball points fitted to reconstruct a graph 
    non-neighbours :math:`N(u)`; the Euclidean gradient is rescaled by :math:`(1-|z|^2)^2/4` and points are
    projected inside the ball. The first ``burn_in`` epochs run at ``learning_rate / 10``.
    Large graphs (issue 21 item 5): when ``epochs`` passes over all directed edges would exceed ``STEP_BUDGET``
-   distance evaluations, each epoch visits a fresh random sample of the edges (as many as fit the budget), every
-   step is ``learning_rate`` × √(edges / edges visited per epoch) (at most ``MAX_LR_BOOST`` ×), and the main epochs
-   stop early once the reconstruction MAP of a fixed sample of ``PLATEAU_NODES`` nodes gains less than
-   ``PLATEAU_GAIN`` over a tenth of them. Graphs within the budget are fitted exactly as before.
+   distance evaluations, the burn-in and main epochs use as many negatives as full passes would fit (at least
+   ``min(negatives, SAMPLED_NEGATIVES)``) and, if that is not enough, a share of the edges per epoch, taken in turn
+   from a shuffled order so that every edge is visited equally often (within one); every step is ``learning_rate``
+   × edges / edges visited per epoch (at most ``MAX_LR_BOOST`` ×), so an edge's steps add up to those of ``epochs``
+   full passes. The main epochs run in ``PLATEAU_CHECKS`` parts; when the reconstruction MAP of a fixed sample of
+   ``PLATEAU_NODES`` nodes has stayed below its best + ``PLATEAU_GAIN`` for ``PLATEAU_PATIENCE`` parts, the step
+   drops ``LR_DROP``-fold (at most ``LR_DROPS`` times; the next plateau ends the phase), and the map of the best
+   check is kept. The hierarchy phase then runs at the last step. Graphs within the budget are fitted exactly as
+   before.
 3. Hierarchy phase (``radial > 0``): up to ``HIERARCHY_EPOCHS`` more epochs that also pull each edge's head toward
    the radius (its hop distance from its component's centre + 1/2) × the map's median edge length (capped inside
    the rim), so the radius reads as depth. It is kept only if the reconstruction MAP drops by at most
@@ -42,18 +47,22 @@ DEFAULTS: dict[str, Any] = {"epochs": None, "learning_rate": 0.1, "negatives": 5
 EPOCH_BUDGET = 3e7
 EPOCH_RANGE = (100, 1000)
 #: Most distance evaluations (edges visited x (negatives + 1)) of the burn-in and main epochs together: a graph whose
-#: ``epochs`` full passes would need more visits a fresh random sample of its edges in each epoch (issue 21 item 5).
+#: ``epochs`` full passes would need more is fitted with fewer negatives and a sample of its edges per epoch
+#: (issue 21 item 5; see :func:`large_graph_settings`). ``float("inf")`` restores full passes on every graph.
 STEP_BUDGET = 6e7
-#: ... and then every step is ``learning_rate`` × √(edges / edges visited per epoch), at most this factor.
+#: Fewest negatives per edge on such a graph (fewer than ``negatives`` only where full passes do not fit the budget).
+SAMPLED_NEGATIVES = 10
+#: Largest factor on ``learning_rate`` there (the factor is edges / edges visited per epoch).
 MAX_LR_BOOST = 3.0
-#: With edge sampling, the main epochs run in this many parts; they stop (not before ``PLATEAU_MIN_PARTS`` parts)
-#: after ``PLATEAU_PATIENCE`` parts in a row in which the reconstruction MAP on ``PLATEAU_NODES`` fixed source nodes
-#: stayed below its best so far + ``PLATEAU_GAIN``.
+#: There the main epochs run in ``PLATEAU_CHECKS`` parts; after ``PLATEAU_PATIENCE`` parts in a row in which the
+#: reconstruction MAP on ``PLATEAU_NODES`` fixed source nodes stayed below its best so far + ``PLATEAU_GAIN``, the step
+#: drops ``LR_DROP``-fold, at most ``LR_DROPS`` times (the next plateau stops the phase).
 PLATEAU_CHECKS = 10
-PLATEAU_MIN_PARTS = 3
 PLATEAU_NODES = 500
 PLATEAU_GAIN = 0.002
 PLATEAU_PATIENCE = 2
+LR_DROP = 10.0
+LR_DROPS = 2
 #: Epochs of the final hierarchy phase.
 HIERARCHY_EPOCHS = 50
 #: Largest loss of reconstruction MAP accepted from the full (two-sided) hierarchy phase.
@@ -173,42 +182,32 @@ def fit_network_map(
     hierarchy = "off"
     if heads.size:
         run_seed = int(rng.integers(0, 2**31 - 1))
-        n_visit = edges_per_epoch(heads.size, int(negatives), int(epochs))
-        sampled = n_visit < heads.size
-        if sampled:  # fewer, larger steps: the step grows with the square root of the edges left out per epoch
-            learning_rate = float(learning_rate) * min(float(np.sqrt(heads.size / n_visit)), MAX_LR_BOOST)
-        args = (heads, tails, A.indptr.astype(np.int64), A.indices.astype(np.int64), int(negatives))
-        off = np.full(n, -1.0)
+        k_neg, n_visit, boost = large_graph_settings(heads.size, int(negatives), int(epochs))
+        sampled = boost > 0
+        if sampled:
+            learning_rate = float(learning_rate) * boost
+        args = (heads, tails, A.indptr.astype(np.int64), A.indices.astype(np.int64), k_neg)
+        visits = np.zeros(heads.size, dtype=np.int64)
+        walk = (np.arange(heads.size), np.array([heads.size], dtype=np.int64))  # edge order of the sampled epochs
+
+        def run(Zx: np.ndarray, lrs: np.ndarray, seed_x: int, radial_x: float = 0.0, target: Any = None) -> Any:
+            # sampled epochs share one walk through the edges; full passes shuffle all edges afresh in each epoch
+            order, cursor = walk if sampled else (np.arange(heads.size), np.array([heads.size], dtype=np.int64))
+            tgt = np.full(n, -1.0) if target is None else target
+            return sgd_epochs(
+                Zx, *args, lrs, hyperbolic, seed_x, radial_x, tgt, frozen, False, n_visit, order, cursor, visits
+            )
+
         if n_burn:
-            lrs = np.full(n_burn, learning_rate / 10.0)
-            losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed, 0.0, off, frozen, False, n_visit))
+            losses.append(run(Z, np.full(n_burn, learning_rate / 10.0), run_seed))
         n_main = int(epochs) - n_burn
         if n_main and not sampled:
-            lrs = np.full(n_main, float(learning_rate))
-            losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, run_seed + 1, 0.0, off, frozen, False, n_visit))
+            losses.append(run(Z, np.full(n_main, float(learning_rate)), run_seed + 1))
         elif n_main:
-            # large graph: the main epochs in PLATEAU_CHECKS parts; stop once the reconstruction MAP of a fixed node
-            # sample has not gained PLATEAU_GAIN over its best for PLATEAU_PATIENCE parts, and keep the map of the
-            # best check (the end of the burn-in included: on noisy graphs the small steps can reconstruct best)
-            probe = _probe_nodes(A, run_seed)
-            parts = np.array_split(np.arange(n_main), min(PLATEAU_CHECKS, n_main))
-            best = _reconstruction(Z, A, hyperbolic, rng, nodes=probe)
-            Z_best = Z.copy()
-            n_run = flat = 0
-            for p, part in enumerate(parts):
-                lrs = np.full(part.size, float(learning_rate))
-                seed_p = run_seed + 1 + 7919 * p
-                losses.append(sgd_epochs(Z, *args, lrs, hyperbolic, seed_p, 0.0, off, frozen, False, n_visit))
-                n_run += part.size
-                now = _reconstruction(Z, A, hyperbolic, rng, nodes=probe)
-                flat = flat + 1 if now < best + PLATEAU_GAIN else 0
-                if now > best:
-                    best, Z_best = now, Z.copy()
-                if p >= PLATEAU_MIN_PARTS - 1 and flat >= PLATEAU_PATIENCE:
-                    break
-            Z = Z_best
-            n_main = n_run
-            epochs = n_burn + n_run
+            Z, learning_rate, n_main = _sampled_main(
+                Z, A, run, learning_rate, n_main, hyperbolic, run_seed, rng, losses
+            )
+            epochs = n_burn + n_main
         if radial > 0 and n_main:
             # hierarchy phase: radius target = (level + 1/2) x the map's median edge length (deepest targets kept
             # well inside the rim); kept only if it costs at most MAX_MAP_LOSS of reconstruction MAP
@@ -220,7 +219,7 @@ def fit_network_map(
             lrs = np.full(min(HIERARCHY_EPOCHS, max(n_main // 3, 1)), float(learning_rate))
             before = _reconstruction(Z, A, hyperbolic, rng)
             Zh = Z.copy()
-            lh = sgd_epochs(Zh, *args, lrs, hyperbolic, run_seed + 2, float(radial), target, frozen, False, n_visit)
+            lh = run(Zh, lrs, run_seed + 2, float(radial), target)
             if _reconstruction(Zh, A, hyperbolic, rng) >= before - MAX_MAP_LOSS:
                 Z = Zh
                 losses.append(lh)
@@ -244,8 +243,67 @@ def fit_network_map(
         "hierarchy": hierarchy,
         "epochs": int(epochs),
         "n_edges": int(coo.nnz),
+        "edge_visits": (int(visits.min()), int(visits.max())) if heads.size else (0, 0),
         "wall_time": float(time.perf_counter() - t0),
     }
+
+
+def large_graph_settings(n_directed_edges: int, negatives: int, epochs: int) -> tuple[int, int, float]:
+    """``(negatives, edges visited per epoch, step factor)`` of the burn-in and main epochs.
+
+    Within :data:`STEP_BUDGET` (``epochs`` full passes with ``negatives`` each): ``(negatives, all edges, 0.0)``,
+    the plain algorithm. Beyond it (issue 21 item 5): as many negatives as full passes would allow but not fewer than
+    ``min(negatives, SAMPLED_NEGATIVES)``, as many edges per epoch as then fit the budget, and a step factor
+    ``edges / edges visited per epoch`` (at most ``MAX_LR_BOOST``): the steps of an edge over the run add up to what
+    ``epochs`` full passes would give it.
+    """
+    m = max(int(n_directed_edges), 0)
+    ep = max(int(epochs), 1)
+    if m == 0 or m * (int(negatives) + 1) * ep <= STEP_BUDGET:
+        return int(negatives), m, 0.0
+    k_fit = int(STEP_BUDGET // (m * ep)) - 1  # negatives with which full passes fit the budget
+    k = max(min(int(negatives), k_fit), min(int(negatives), SAMPLED_NEGATIVES))
+    n_visit = edges_per_epoch(m, k, ep)
+    return k, n_visit, float(min(m / n_visit, MAX_LR_BOOST))
+
+
+def _sampled_main(
+    Z: np.ndarray,
+    A: sparse.csr_matrix,
+    run: Any,
+    lr: float,
+    n_main: int,
+    hyperbolic: bool,
+    run_seed: int,
+    rng: np.random.Generator,
+    losses: list,
+) -> tuple[np.ndarray, float, int]:
+    """Main epochs of a large graph: ``(map of the best check, step at the end, epochs run)``.
+
+    ``run(Z, lrs, seed)`` runs epochs in place. The epochs run in parts of ``n_main / PLATEAU_CHECKS``; after each
+    part the reconstruction MAP of a fixed sample of :data:`PLATEAU_NODES` nodes is measured. After
+    :data:`PLATEAU_PATIENCE` parts in a row below the best so far + :data:`PLATEAU_GAIN` the step drops
+    :data:`LR_DROP`-fold (at most :data:`LR_DROPS` times; the next such plateau ends the phase).
+    """
+    probe = _probe_nodes(A, run_seed)
+    part_len = max(n_main // PLATEAU_CHECKS, 1)
+    best = _reconstruction(Z, A, hyperbolic, rng, nodes=probe)
+    Z_best = Z.copy()
+    n_run = flat = drops = p = 0
+    while n_run < n_main:
+        k = min(part_len, n_main - n_run)
+        losses.append(run(Z, np.full(k, lr), run_seed + 1 + 7919 * p))
+        n_run += k
+        p += 1
+        now = _reconstruction(Z, A, hyperbolic, rng, nodes=probe)
+        flat = flat + 1 if now < best + PLATEAU_GAIN else 0
+        if now > best:
+            best, Z_best = now, Z.copy()
+        if flat >= PLATEAU_PATIENCE:
+            if drops >= LR_DROPS:
+                break
+            drops, flat, lr = drops + 1, 0, lr / LR_DROP
+    return Z_best, lr, n_run
 
 
 def auto_epochs(n_directed_edges: int, negatives: int) -> int:
@@ -284,6 +342,7 @@ def _reconstruction(
 ) -> float:
     """Graph-reconstruction MAP of the connected nodes (on at most 1,000 random source nodes, or on ``nodes``)."""
     from ._precision import ap_row as _ap_row
+    from ._sgd import rank_keys
 
     if nodes is not None:
         src = nodes
@@ -292,7 +351,7 @@ def _reconstruction(
         src = nodes if nodes.size <= 1000 else np.sort(rng.choice(nodes, 1000, replace=False))
     if src.size == 0:
         return float("nan")
-    D = _ball.pairwise_distance(Z[src], Z) if hyperbolic else _ball.euclidean_pairwise_distance(Z[src], Z)
+    D = rank_keys(Z, src.astype(np.int64), hyperbolic)  # ranks as the distances would
     aps = [_ap_row(D[k], A.indices[A.indptr[i] : A.indptr[i + 1]], int(i)) for k, i in enumerate(src)]
     return float(np.mean([a for a in aps if a is not None]))
 

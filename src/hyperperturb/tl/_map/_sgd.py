@@ -73,12 +73,32 @@ def _pull(Z, i, rate, target, hyperbolic, inward_only):
 
 @njit(nogil=True)
 def sgd_epochs(
-    Z, heads, tails, indptr, indices, n_negatives, lrs, hyperbolic, seed, radial, target_r, frozen, inward_only, n_visit
+    Z,
+    heads,
+    tails,
+    indptr,
+    indices,
+    n_negatives,
+    lrs,
+    hyperbolic,
+    seed,
+    radial,
+    target_r,
+    frozen,
+    inward_only,
+    n_visit,
+    order,
+    cursor,
+    visits,
 ):  # pragma: no cover
     """Run ``len(lrs)`` epochs over the directed edges ``(heads, tails)``; returns the mean loss per epoch.
 
-    Each epoch shuffles all edges and visits the first ``n_visit`` of that order (all of them when ``n_visit``
-    is at least the number of edges): a fresh random sample of edges per epoch on large graphs.
+    The edges are visited in the order ``order`` (a permutation of the ``m`` edges, shuffled in place), ``n_visit``
+    per epoch (all of them when ``n_visit`` is at least ``m``), from position ``cursor[0]`` on; the order is shuffled
+    again only once all of it has been visited, and ``cursor[0]`` is left where the call stopped. Calls that share
+    ``order`` and ``cursor`` therefore visit every edge ``floor(V / m)`` or ``ceil(V / m)`` times over ``V`` visits
+    in all; with ``n_visit = m`` and ``cursor[0] = m``, every epoch is one freshly shuffled full pass.
+    ``visits`` (int64, length ``m``, or length 0) counts the visits of each edge.
 
     ``radial > 0`` adds the hierarchy term ``radial / 2 · (r(u) - target_r[u])^2`` to each edge's loss, with ``r(u)``
     the distance of the head from the origin (its norm in the flat ablation); ``target_r < 0`` switches it off;
@@ -99,15 +119,20 @@ def sgd_epochs(
     bx = np.empty(K + 1)
     gu = np.empty(dim)
     gx = np.empty(dim)
-    order = np.arange(m)
     n_vis = min(max(n_visit, 0), m)
     ex = np.empty(K + 1)
+    pos = min(max(cursor[0], 0), m)  # next position in the current order; all of it is visited before a reshuffle
     for ep in range(lrs.shape[0]):
         lr = lrs[ep]
-        np.random.shuffle(order)
         total = 0.0
-        for t in range(n_vis):
-            e = order[t]
+        for _t in range(n_vis):
+            if pos == m:
+                np.random.shuffle(order)
+                pos = 0
+            e = order[pos]
+            pos += 1
+            if visits.shape[0]:
+                visits[e] += 1
             u = heads[e]
             cand[0] = tails[e]
             # negatives: random nodes that are neither u nor its neighbours (a few retries on dense rows)
@@ -178,4 +203,32 @@ def sgd_epochs(
                 if radial > 0.0 and target_r[u] >= 0.0:
                     _pull(Z, u, min(lr * radial, 1.0), target_r[u], hyperbolic, inward_only)
         losses[ep] = total / max(n_vis, 1)
+    cursor[0] = pos
     return losses
+
+
+@njit(nogil=True)
+def rank_keys(Z, src, hyperbolic):  # pragma: no cover
+    """``len(src) × n`` keys that order all points by their distance from each point ``Z[src[k]]``.
+
+    Squared distance in flat space; in the ball ``|x - y|² / ((1 - |x|²)(1 - |y|²))``, which the geodesic distance
+    ``arccosh(1 + 2 key)`` increases with: the same ranking without the ``arccosh`` (and without n × n temporaries).
+    """
+    n, dim = Z.shape
+    out = np.empty((src.shape[0], n))
+    inv = np.ones(n)
+    if hyperbolic:
+        for j in range(n):
+            nn = 0.0
+            for k in range(dim):
+                nn += Z[j, k] * Z[j, k]
+            inv[j] = 1.0 / max(1.0 - nn, 1e-15)
+    for r in range(src.shape[0]):
+        i = src[r]
+        for j in range(n):
+            sq = 0.0
+            for k in range(dim):
+                diff = Z[i, k] - Z[j, k]
+                sq += diff * diff
+            out[r, j] = sq * inv[i] * inv[j]
+    return out
