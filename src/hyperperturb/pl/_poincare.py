@@ -45,10 +45,10 @@ def _in_network(adata: Any) -> np.ndarray:
     """Genes with at least one network edge: ``.var["hp_in_network"]``, else adjacency rows with an entry."""
     if "hp_in_network" in adata.var:
         return np.asarray(adata.var["hp_in_network"], dtype=bool)
-    if "hp_adjacency" in adata.varp:
+    if _entries.has_network(adata):
         from scipy import sparse
 
-        a = sparse.csr_matrix(adata.varp["hp_adjacency"])
+        a = sparse.csr_matrix(adata.varp[_entries.network_key(adata)])
         return np.asarray(abs(a).sum(axis=1)).ravel() > 0
     return np.ones(adata.n_vars, dtype=bool)  # no network: nothing to set apart
 
@@ -254,8 +254,8 @@ def poincare(
     n_labels
         Number of labels for ``labels="top"``.
     edges
-        Draw the gene network ``.varp["hp_adjacency"]`` as geodesic arcs (thin, translucent). Default: when the
-        network is present.
+        Draw the gene network (``.varp`` under the ``key_added`` of :func:`hyperperturb.pp.gene_network`, default
+        ``"hp_adjacency"``) as geodesic arcs (thin, translucent). Default: when the network is present.
     max_edges
         Draw at most this many edges, the strongest by weight.
     perturbations
@@ -267,7 +267,7 @@ def poincare(
         ``radius="poincare"``: :math:`d` = 1, 2, 3 at Euclidean radius :math:`\tanh(\sqrt{c}\,d/2)/\sqrt{c}`.
     isolated
         Genes without any network edge (``.var["hp_in_network"]`` is ``False``, else rows of
-        ``.varp["hp_adjacency"]`` without an entry) carry no network information in their position.
+        the network's ``.varp`` without an entry) carry no network information in their position.
         ``"faint"`` (default): drawn as small light-grey hollow circles under the other genes, with their own legend
         entry "not in network", and never labelled by ``labels="top"``; ``"hide"``: not drawn; ``"show"``: drawn
         like the others.
@@ -374,7 +374,7 @@ def poincare(
             raise KeyError(msg)
     in_net = _in_network(adata)
     if edges is None:
-        edges = "hp_adjacency" in adata.varp
+        edges = _entries.has_network(adata)
     check_bool("edges", edges)
     if isolated not in ("faint", "hide", "show"):
         msg = f"`isolated` must be 'faint', 'hide' or 'show', got {isolated!r}."

@@ -197,9 +197,10 @@ def evaluate(
         msg = "The 'majority-vote' baseline only scores `policy_auroc`; add that metric or other models/baselines."
         raise ValueError(msg)
     needs_train = bool(models_t) or "shuffled-network" in baselines_t
-    if needs_train and "hp_adjacency" not in t.adata.varp:
+    if needs_train and not _entries.has_network(t.adata):
         msg = (
-            "The graph models and the shuffled-network baseline need a gene network (.varp['hp_adjacency']). "
+            f"The graph models and the shuffled-network baseline need a gene network "
+            f"(.varp[{_entries.network_key(t.adata)!r}]). "
             "Run `hp.pp.gene_network(adata, ...)` first, or evaluate `baselines=('mean', 'linear')` only."
         )
         raise KeyError(msg)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from hyperperturb._utils import require_step, resolve
-from hyperperturb._utils._entries import decode_params, names
+from hyperperturb._utils._entries import decode_params, has_network, names, network_key
 
 
 def weights_to_dict(model) -> dict[str, np.ndarray]:
@@ -144,8 +144,11 @@ def rebuild(adata, entry: dict[str, Any]) -> tuple[Any, Any, Any]:
     )
     net.build()
     weights_from_dict(net, entry["weights"])
-    if bool(graph.get("has_network", True)) and "hp_adjacency" not in adata.varp:
-        msg = ".varp['hp_adjacency'] used in training is missing. Re-run `hp.pp.gene_network` and `hp.tl.train`."
+    if bool(graph.get("has_network", True)) and not has_network(adata):
+        msg = (
+            f"The gene network .varp[{network_key(adata)!r}] used in training is missing. Re-run "
+            "`hp.pp.gene_network` and `hp.tl.train`."
+        )
         raise KeyError(msg)
     adj = stored_adjacency(adata, len(nodes), n_genes, graph["extra_edges"])
     return net, tf.constant(feats), normalized_adjacency(adj)
