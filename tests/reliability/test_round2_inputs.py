@@ -99,9 +99,11 @@ def test_design_key_added_cannot_overwrite_ledger_entries(trained, key):
     _refused(a, ValueError, "key_added", lambda x: hp.tl.design(x, n=1, key_added=key))
 
 
-def test_train_key_added_cannot_overwrite_rewards():
+@pytest.mark.parametrize("key", ["hp_reward", "X_other"])
+def test_train_has_no_key_added(key):
+    # one trained model per object under fixed keys: a key for the embedding alone is refused, never half-applied
     a = _rewarded()
-    _refused(a, ValueError, "would overwrite", lambda x: hp.tl.train(x, key_added="hp_reward", epochs=2))
+    _refused(a, TypeError, "key_added", lambda x: hp.tl.train(x, key_added=key, epochs=2))
 
 
 # ----------------------------------------------------------------------------------------- parameters (LOW, unclear)

@@ -88,6 +88,25 @@ def reward_perturbations(adata: AnnData) -> list[str]:
 
 # -- network ---------------------------------------------------------------------------------------------------------
 
+#: The ``.varp`` key of the gene network when ``hp.pp.gene_network`` ran with its default ``key_added`` (or when a
+#: network was stored by hand, without a ledger entry).
+NETWORK_KEY = "hp_adjacency"
+
+
+def network_key(adata: AnnData) -> str:
+    """The ``.varp`` key of the gene network: the ``key_added`` recorded by ``hp.pp.gene_network``.
+
+    :data:`NETWORK_KEY` when no network entry records one. Every reader of the network finds it through this
+    function, never through the literal key.
+    """
+    key = decode(entry(adata, "network").get("key_added"))
+    return key if isinstance(key, str) and key else NETWORK_KEY
+
+
+def has_network(adata: AnnData) -> bool:
+    """Whether the gene network (``.varp[network_key(adata)]``) is present."""
+    return network_key(adata) in adata.varp
+
 
 def network_extra_nodes(adata: AnnData) -> list[str]:
     """Network nodes that are not in ``var_names`` (perturbation targets), recorded by ``hp.pp.gene_network``."""
@@ -150,6 +169,24 @@ def train_extra_nodes(adata: AnnData, dim: int | None = None) -> tuple[list[str]
     return nodes, np.asarray(emb, dtype=float).reshape(len(nodes), -1)
 
 
+#: Key in ``.varm`` of the embedding written by ``hp.tl.train`` (fixed: one trained model per object).
+TRAIN_EMBEDDING_KEY = "X_poincare"
+
+
+def map_key(adata: AnnData, step: str) -> str | None:
+    """The ``.varm`` key of the map written by ``step`` (``"train"`` or ``"embed_network"``; ``None`` if it has not run).
+
+    ``hp.tl.embed_network`` records its ``key_added``; ``hp.tl.train`` writes :data:`TRAIN_EMBEDDING_KEY` (objects
+    trained by hyperperturb versions that had ``train(key_added=...)`` record their key, which is honoured).
+    """
+    if not has_step(adata, step):
+        return None
+    key = params(adata, step).get("key_added")
+    if isinstance(key, str) and key:
+        return key
+    return TRAIN_EMBEDDING_KEY if step == "train" else None
+
+
 def curvature(adata: AnnData) -> float:
     """Curvature ``c`` of the ball used by ``hp.tl.train`` (1.0 when not recorded)."""
     c = train_params(adata).get("curvature", 1.0)
@@ -193,13 +230,13 @@ def basis_key(adata: AnnData, basis: str, *, needed_by: str) -> str:
     A map written by ``hp.tl.train`` or ``hp.tl.embed_network`` whose inputs were re-run since is refused.
     """
     candidates = [basis, f"X_{basis}"]
-    key_added = train_params(adata).get("key_added")
-    if basis in ("X_poincare", "poincare") and isinstance(key_added, str):
-        candidates.append(key_added)
+    trained = map_key(adata, "train")
+    if basis in ("X_poincare", "poincare") and trained is not None:
+        candidates.append(trained)
     for key in candidates:
         if key in adata.varm:
             for step in ("train", "embed_network"):  # the step that wrote this map must be current
-                if params(adata, step).get("key_added") == key:
+                if map_key(adata, step) == key:
                     check_current(adata, step, needed_by=needed_by)
             return key
     if not has_step(adata, "train"):
@@ -211,19 +248,37 @@ def basis_key(adata: AnnData, basis: str, *, needed_by: str) -> str:
 # -- keys ------------------------------------------------------------------------------------------------------------
 
 
+def check_varp_key(adata: AnnData, key: Any) -> None:
+    """Refuse a network ``key_added`` (``hp.pp.gene_network``) that is empty or would overwrite another matrix.
+
+    That is the current network's sign or directed matrix (``.varp[f"{key}_sign"]``, ``.varp[f"{key}_directed"]``).
+    """
+    if not isinstance(key, str) or not key:
+        msg = f"key_added must be a non-empty string, got {key!r}."
+        raise ValueError(msg)
+    net = entry(adata, "network")
+    for which in ("sign", "directed"):
+        owned = decode(net.get(f"{which}_key"))
+        if isinstance(owned, str) and key == owned:
+            msg = (
+                f"key_added={key!r} would overwrite .varp[{key!r}], the {which} matrix of the gene network stored "
+                f"under {network_key(adata)!r}; choose another key (e.g. {key + '_2'!r})."
+            )
+            raise ValueError(msg)
+
+
 def check_varm_key(adata: AnnData, key: Any, *, owner: str) -> None:
     """Refuse a ``key_added`` in ``.varm`` that would overwrite results another step owns."""
     if not isinstance(key, str) or not key:
         msg = f"key_added must be a non-empty string, got {key!r}."
         raise ValueError(msg)
     owned = {"hp_reward": "hp.tl.rewards", "hp_policy_target": "hp.tl.rewards", "hp_policy": "hp.tl.train"}
-    if owner != "hp.tl.train":
-        owned["X_poincare"] = "hp.tl.train"
-        tk = params(adata, "train").get("key_added")
-        if isinstance(tk, str):
-            owned[tk] = "hp.tl.train"
-    mk = params(adata, "embed_network").get("key_added")
-    if owner != "hp.tl.embed_network" and isinstance(mk, str):
+    owned[TRAIN_EMBEDDING_KEY] = "hp.tl.train"
+    tk = map_key(adata, "train")
+    if tk is not None:
+        owned[tk] = "hp.tl.train"
+    mk = map_key(adata, "embed_network")
+    if owner != "hp.tl.embed_network" and mk is not None:
         owned[mk] = "hp.tl.embed_network"
     if key in owned:
         msg = (

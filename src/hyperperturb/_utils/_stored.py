@@ -118,9 +118,16 @@ def check_matrix(
 
 
 def check_adjacency(
-    adata: AnnData, key: str = "hp_adjacency", *, needed_by: str, symmetric: bool = True
+    adata: AnnData, key: str | None = None, *, needed_by: str, symmetric: bool = True
 ) -> sparse.csr_matrix | None:
-    """``adata.varp[key]``: square over genes, finite, weights in [0, 1], symmetric (``None`` if absent)."""
+    """``adata.varp[key]``: square over genes, finite, weights in [0, 1], symmetric (``None`` if absent).
+
+    ``key=None``: the gene network's key recorded by ``hp.pp.gene_network`` (its ``key_added``).
+    """
+    if key is None:
+        from ._entries import network_key
+
+        key = network_key(adata)
     if key not in adata.varp:
         return None
     what = f"adata.varp[{key!r}]"
@@ -136,7 +143,7 @@ def check_adjacency(
         _fail(what, f"has {int((~np.isfinite(data)).sum())} NaN/infinite weight(s)", "network", needed_by)
     if (data < 0).any():
         _fail(what, f"has negative weights (min {data.min():.3g}); weights are interaction strengths in [0, 1] "
-              "(signs live in varp['hp_adjacency_sign'])", "network", needed_by)  # fmt: skip
+              f"(signs live in varp['{key}_sign'])", "network", needed_by)  # fmt: skip
     if (data > 1 + 1e-6).any():
         _fail(what, f"has weights above 1 (max {data.max():.3g})", "network", needed_by)
     if symmetric:
@@ -297,7 +304,7 @@ def validate_step(adata: AnnData, step: str, entry: Any, *, needed_by: str) -> N
         _check_on_target(adata, entry, needed_by)
         _check_train_inputs(adata, entry, needed_by)
     elif step == "network":
-        key = entry.get("key_added", "hp_adjacency")
+        key = decode(entry.get("key_added", "hp_adjacency"))
         sym = entry.get("params", {}).get("symmetric", True) if isinstance(entry.get("params"), dict) else True
         check_adjacency(adata, str(key), needed_by=needed_by, symmetric=bool(sym))
 
@@ -333,9 +340,10 @@ def _check_on_target(adata: AnnData, entry: dict[str, Any], needed_by: str) -> N
 def _check_train_inputs(adata: AnnData, entry: dict[str, Any], needed_by: str) -> None:
     """Refuse edits after training to what the stored model reads again at prediction time.
 
-    That is the training perturbations' columns of ``.varm["hp_reward"]`` and ``.varp["hp_adjacency"]`` (digests
+    That is the training perturbations' columns of ``.varm["hp_reward"]`` and the gene network in ``.varp`` (digests
     keyed by gene name, so reordering genes is fine). Absent arrays and columns are reported by the readers.
     """
+    from ._entries import network_key
     from ._ledger import edge_digest, gene_digest
 
     digests = entry.get("input_digests")
@@ -359,10 +367,11 @@ def _check_train_inputs(adata: AnnData, entry: dict[str, Any], needed_by: str) -
         if all(p in pos for p in fitted) and R.ndim == 2 and R.shape[1] == len(cols):
             if gene_digest(adata.var_names, R[:, [pos[p] for p in fitted]]) != stored:
                 changed = ("varm", "hp_reward", "hp.tl.rewards")
-    stored = str(digests.get("hp_adjacency", "None"))
-    if changed is None and stored != "None" and "hp_adjacency" in adata.varp:
-        if edge_digest(adata.var_names, adata.varp["hp_adjacency"]) != stored:
-            changed = ("varp", "hp_adjacency", "hp.pp.gene_network")
+    stored = str(digests.get("hp_adjacency", "None"))  # the digest's name in the ledger, whatever the network's key
+    net_key = network_key(adata)
+    if changed is None and stored != "None" and net_key in adata.varp:
+        if edge_digest(adata.var_names, adata.varp[net_key]) != stored:
+            changed = ("varp", net_key, "hp.pp.gene_network")
     if changed is not None:
         where, key, step = changed
         msg = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -152,7 +153,66 @@ def synthetic(
     >>> adata.obs["perturbation"].cat.categories[0]
     'non-targeting'
     """
-    # ---- validate ---------------------------------------------------------------------------------------------
+    s = _checked_settings(
+        n_cells=n_cells, n_genes=n_genes, n_perturbations=n_perturbations, n_regulators=n_regulators,
+        n_masters=n_masters, regulator_fraction=regulator_fraction, control_fraction=control_fraction,
+        knockout=knockout, decay=decay, p_activating=p_activating, library_size=library_size, library_sd=library_sd,
+        expression_sd=expression_sd, dispersion=dispersion, dropout=dropout, protein=protein, n_proteins=n_proteins,
+    )  # fmt: skip
+    rng = as_rng(seed)
+    params = {
+        **{k: v for k, v in s.items() if k != "n_proteins"},
+        "protein": bool(protein),
+        "n_proteins": s["n_proteins"] if protein else 0,
+        "seed": seed if isinstance(seed, numbers.Integral) else str(seed),
+        "control": CONTROL,
+    }
+    h, targets, effect = _hierarchy_and_targets(rng, s)
+    width = max(3, len(str(s["n_genes"] - 1)))
+    genes = np.asarray([f"G{i:0{width}d}" for i in range(s["n_genes"])])
+    cells = _cell_parameters(rng, s, targets, effect, protein=bool(protein))
+    X, P = _counts(cells, effect, s, verbose=verbose)
+    truth: dict[str, Any] = {
+        "genes": genes.astype(str),
+        "depth": h.depth.astype(np.int64),
+        "edges": dict(zip(("source", "target", "sign"), _named_edges(h, genes), strict=True)),
+        "perturbations": genes[targets].astype(str),
+        "effect": effect,
+        "knockout_lfc": float(np.log1p(-s["knockout"])),
+        "params": params,
+    }
+    adata = AnnData(X=X, obs=_obs(cells.labels, genes[targets], s["n_cells"]), var=_var(h, genes, targets, cells))
+    if not protein:
+        adata.uns[TRUTH_KEY] = sanitize_for_h5ad(truth)
+        return adata
+    assert P is not None and cells.prot_gene_idx is not None
+    return _with_protein(adata, P, genes[cells.prot_gene_idx].astype(str), truth, as_mudata=as_mudata)
+
+
+# -- the steps of synthetic ------------------------------------------------------------------------------------------
+
+
+def _checked_settings(
+    *,
+    n_cells: Any,
+    n_genes: Any,
+    n_perturbations: Any,
+    n_regulators: Any,
+    n_masters: Any,
+    regulator_fraction: Any,
+    control_fraction: Any,
+    knockout: Any,
+    decay: Any,
+    p_activating: Any,
+    library_size: Any,
+    library_sd: Any,
+    expression_sd: Any,
+    dispersion: Any,
+    dropout: Any,
+    protein: bool,
+    n_proteins: Any,
+) -> dict[str, Any]:
+    """The arguments of :func:`synthetic`, validated (a clear error naming each impossible one), defaults filled in."""
     n_cells = _int("n_cells", n_cells, 1)
     n_genes = _int("n_genes", n_genes, 2, why=" (a hierarchy needs a regulator and a target)")
     n_perturbations = _int(
@@ -199,8 +259,7 @@ def synthetic(
             f"but at least 1 control and one cell per perturbation are needed. Increase n_cells."
         )
         raise ValueError(msg)
-    rng = as_rng(seed)
-    params = {
+    return {
         "n_cells": n_cells,
         "n_genes": n_genes,
         "n_perturbations": n_perturbations,
@@ -216,17 +275,20 @@ def synthetic(
         "expression_sd": expression_sd,
         "dispersion": dispersion,
         "dropout": dropout,
-        "protein": bool(protein),
-        "n_proteins": n_proteins if protein else 0,
-        "seed": seed if isinstance(seed, numbers.Integral) else str(seed),
-        "control": CONTROL,
+        "n_proteins": n_proteins,
     }
 
-    # ---- hierarchy and perturbations -----------------------------------------------------------------------------
-    h = build_hierarchy(rng, n_genes=n_genes, n_regulators=n_regulators, n_masters=n_masters, p_activating=p_activating)
+
+def _hierarchy_and_targets(rng: np.random.Generator, s: dict[str, Any]) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The regulatory forest, the knocked-out genes (sorted indices) and the true effects (perturbations × genes)."""
+    n_perturbations = s["n_perturbations"]
+    h = build_hierarchy(
+        rng, n_genes=s["n_genes"], n_regulators=s["n_regulators"], n_masters=s["n_masters"],
+        p_activating=s["p_activating"],
+    )  # fmt: skip
     regs = np.flatnonzero(h.is_regulator)
     leaves = np.flatnonzero(~h.is_regulator)
-    n_reg_p = round(regulator_fraction * n_perturbations)
+    n_reg_p = round(s["regulator_fraction"] * n_perturbations)
     if n_perturbations >= 2:
         n_reg_p = min(max(n_reg_p, 1), n_perturbations - 1)
     n_reg_p = int(np.clip(n_reg_p, n_perturbations - leaves.size, min(regs.size, n_perturbations)))
@@ -235,26 +297,44 @@ def synthetic(
     rest = rng.choice(np.setdiff1d(regs, first), n_reg_p - first.size, replace=False)
     targets = np.concatenate([first, rest, rng.choice(leaves, n_perturbations - n_reg_p, replace=False)])
     targets = np.sort(targets.astype(np.int64))
-    knockout_lfc = float(np.log1p(-knockout))
-    effect = true_effects(h, targets, knockout_lfc=knockout_lfc, decay=decay)
+    effect = true_effects(h, targets, knockout_lfc=float(np.log1p(-s["knockout"])), decay=s["decay"])
+    return h, targets, effect
 
-    width = max(3, len(str(n_genes - 1)))
-    genes = np.asarray([f"G{i:0{width}d}" for i in range(n_genes)])
-    pert_names = genes[targets]
 
-    # ---- per-gene and per-cell parameters -------------------------------------------------------------------------
-    rel = np.exp(rng.normal(0.0, expression_sd, n_genes))
+@dataclass
+class _Cells:
+    """Per-gene and per-cell parameters of the count model (and of the protein channels, if simulated)."""
+
+    base_mean: np.ndarray
+    shape: np.ndarray
+    size_factor: np.ndarray
+    labels: np.ndarray
+    block_seeds: np.ndarray
+    prot_gene_idx: np.ndarray | None = None
+    prot_scale: np.ndarray | None = None
+    prot_background: np.ndarray | None = None
+    prot_size: np.ndarray | None = None
+
+
+def _cell_parameters(
+    rng: np.random.Generator, s: dict[str, Any], targets: np.ndarray, effect: np.ndarray, *, protein: bool
+) -> _Cells:
+    """Baseline expression, dispersions, size factors, cell labels, protein channels and the seeds of the blocks."""
+    n_cells, n_genes, n_perturbations = s["n_cells"], s["n_genes"], s["n_perturbations"]
+    n_control = round(s["control_fraction"] * n_cells)
+    n_perturbed = n_cells - n_control
+    rel = np.exp(rng.normal(0.0, s["expression_sd"], n_genes))
     rel /= rel.sum()
     floor = np.quantile(rel, 0.75)  # screens target expressed genes: knocked-out genes get at least the 75th pct.
     rel[targets] = np.maximum(rel[targets], floor)
     rel /= rel.sum()
-    base_mean = library_size * rel
-    phi = dispersion * np.exp(rng.normal(0.0, 0.3, n_genes))
-    shape = 1.0 / phi
-    size_factor = np.exp(rng.normal(0.0, library_sd, n_cells))
+    phi = s["dispersion"] * np.exp(rng.normal(0.0, 0.3, n_genes))
+    size_factor = np.exp(rng.normal(0.0, s["library_sd"], n_cells))
     labels = np.concatenate([np.full(n_control, -1), np.arange(n_perturbed) % n_perturbations])
     labels = rng.permutation(labels)
+    prot: dict[str, np.ndarray] = {}
     if protein:  # antibody panels measure abundant proteins: read out genes from the upper half of expression
+        n_proteins = s["n_proteins"]
         expressed = np.flatnonzero(rel >= np.median(rel))
         if expressed.size < n_proteins:
             expressed = np.argsort(-rel)[:n_proteins]
@@ -262,26 +342,45 @@ def synthetic(
         k_aff = min(affected.size, (n_proteins + 1) // 2)  # half of them respond to some perturbation
         pg = rng.choice(affected, k_aff, replace=False)
         pg = np.concatenate([pg, rng.choice(np.setdiff1d(expressed, pg), n_proteins - k_aff, replace=False)])
-        prot_gene_idx = np.sort(pg.astype(np.int64))
-        prot_scale = np.exp(rng.normal(np.log(200.0), 0.5, n_proteins))
-        prot_background = np.exp(rng.normal(np.log(10.0), 0.5, n_proteins))
-        prot_size = np.exp(rng.normal(0.0, 0.3, n_cells))
-        prot_phi = 0.05
+        prot["prot_gene_idx"] = np.sort(pg.astype(np.int64))
+        prot["prot_scale"] = np.exp(rng.normal(np.log(200.0), 0.5, n_proteins))
+        prot["prot_background"] = np.exp(rng.normal(np.log(10.0), 0.5, n_proteins))
+        prot["prot_size"] = np.exp(rng.normal(0.0, 0.3, n_cells))
     block = max(1, _BLOCK_ENTRIES // n_genes)
     n_blocks = -(-n_cells // block)
-    block_seeds = rng.integers(0, 2**63 - 1, size=n_blocks)
+    return _Cells(
+        base_mean=s["library_size"] * rel,
+        shape=1.0 / phi,
+        size_factor=size_factor,
+        labels=labels,
+        block_seeds=rng.integers(0, 2**63 - 1, size=n_blocks),
+        **prot,
+    )
 
-    # ---- counts, block by block (memory bounded by the block, not by n_cells) -----------------------------------
+
+#: Negative-binomial dispersion of the protein channels.
+_PROT_PHI = 0.05
+
+
+def _counts(cells: _Cells, effect: np.ndarray, s: dict[str, Any], *, verbose: bool) -> tuple[Any, np.ndarray | None]:
+    """RNA counts (CSR float32) and protein counts (dense, or ``None``), simulated block by block.
+
+    Memory is bounded by the block of cells, not by ``n_cells``; each block has its own seed, so the result does
+    not depend on the block size.
+    """
+    n_cells, n_genes, dropout = s["n_cells"], s["n_genes"], s["dropout"]
+    block = max(1, _BLOCK_ENTRIES // n_genes)
+    n_blocks = cells.block_seeds.size
     fold = np.vstack([np.exp(effect), np.ones((1, n_genes))])  # row -1 = control
     blocks = []
     prot_blocks = []
     for b in progress(range(n_blocks), verbose=verbose, total=n_blocks, desc="simulating cells"):
-        brng = np.random.default_rng(block_seeds[b])
+        brng = np.random.default_rng(cells.block_seeds[b])
         sl = slice(b * block, min((b + 1) * block, n_cells))
-        lab = labels[sl]
-        mean = fold[lab] * base_mean[None, :]
-        mean *= size_factor[sl, None]
-        latent = brng.standard_gamma(shape, size=mean.shape) / shape  # mean 1, variance phi
+        lab = cells.labels[sl]
+        mean = fold[lab] * cells.base_mean[None, :]
+        mean *= cells.size_factor[sl, None]
+        latent = brng.standard_gamma(cells.shape, size=mean.shape) / cells.shape  # mean 1, variance phi
         counts = brng.poisson(mean * latent)
         nz_r, nz_c = np.nonzero(counts)
         vals = counts[nz_r, nz_c]
@@ -291,29 +390,39 @@ def synthetic(
                 (vals[keep].astype(np.float32), (nz_r[keep], nz_c[keep])), shape=mean.shape, dtype=np.float32
             )
         )
-        if protein:
-            g = prot_gene_idx
-            pm = prot_size[sl, None] * (prot_background[None, :] + prot_scale[None, :] * fold[lab][:, g] * latent[:, g])
-            pl = brng.standard_gamma(1.0 / prot_phi, size=pm.shape) * prot_phi
+        if cells.prot_gene_idx is not None:
+            assert cells.prot_size is not None and cells.prot_background is not None and cells.prot_scale is not None
+            g = cells.prot_gene_idx
+            pm = cells.prot_size[sl, None] * (
+                cells.prot_background[None, :] + cells.prot_scale[None, :] * fold[lab][:, g] * latent[:, g]
+            )
+            pl = brng.standard_gamma(1.0 / _PROT_PHI, size=pm.shape) * _PROT_PHI
             prot_blocks.append(brng.poisson(pm * pl).astype(np.float32))
         del mean, latent, counts
     X = sparse.vstack(blocks, format="csr", dtype=np.float32)
     X.sort_indices()
+    return X, (np.vstack(prot_blocks) if prot_blocks else None)
 
-    # ---- assemble -------------------------------------------------------------------------------------------------
+
+def _obs(labels: np.ndarray, pert_names: np.ndarray, n_cells: int) -> pd.DataFrame:
+    """``obs``: the perturbation of each cell (controls first among the categories) and ``is_control``."""
     obs_names = [f"cell_{i:0{max(5, len(str(n_cells - 1)))}d}" for i in range(n_cells)]
     pert = np.where(labels < 0, CONTROL, pert_names[np.maximum(labels, 0)])
-    obs = pd.DataFrame(
+    return pd.DataFrame(
         {
             "perturbation": pd.Categorical(pert, categories=[CONTROL, *pert_names.tolist()]),
             "is_control": labels < 0,
         },
         index=pd.Index(obs_names),
     )
+
+
+def _var(h: Any, genes: np.ndarray, targets: np.ndarray, cells: _Cells) -> pd.DataFrame:
+    """``var``: each gene's place in the hierarchy, whether it is knocked out, its expected count."""
     parent_names = np.where(h.parent >= 0, genes[np.maximum(h.parent, 0)], "")
-    is_target = np.zeros(n_genes, dtype=bool)
+    is_target = np.zeros(genes.size, dtype=bool)
     is_target[targets] = True
-    var = pd.DataFrame(
+    return pd.DataFrame(
         {
             "depth": h.depth.astype(np.int64),
             "is_regulator": h.is_regulator,
@@ -321,26 +430,20 @@ def synthetic(
             "n_descendants": h.n_descendants,
             "parent": parent_names,
             "is_perturbation_target": is_target,
-            "base_mean": base_mean,
+            "base_mean": cells.base_mean,
         },
         index=pd.Index(genes),
     )
+
+
+def _named_edges(h: Any, genes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The hierarchy's edges as gene names (source, target) and signs (±1)."""
     src, tgt, sgn = h.edges()
-    truth: dict[str, Any] = {
-        "genes": genes.astype(str),
-        "depth": h.depth.astype(np.int64),
-        "edges": {"source": genes[src].astype(str), "target": genes[tgt].astype(str), "sign": sgn.astype(np.int64)},
-        "perturbations": pert_names.astype(str),
-        "effect": effect,
-        "knockout_lfc": knockout_lfc,
-        "params": params,
-    }
-    adata = AnnData(X=X, obs=obs, var=var)
-    if not protein:
-        adata.uns[TRUTH_KEY] = sanitize_for_h5ad(truth)
-        return adata
-    P = np.vstack(prot_blocks)
-    prot_genes = genes[prot_gene_idx].astype(str)
+    return genes[src].astype(str), genes[tgt].astype(str), sgn.astype(np.int64)
+
+
+def _with_protein(adata: AnnData, P: np.ndarray, prot_genes: np.ndarray, truth: dict[str, Any], *, as_mudata: bool):
+    """Attach the protein channels: a MuData with ``"rna"`` and ``"prot"``, or ``.obsm["protein"]``."""
     prot_names = np.asarray([f"ADT_{g}" for g in prot_genes])
     truth["protein_names"] = prot_names
     truth["protein_genes"] = prot_genes

@@ -14,7 +14,13 @@ from matplotlib.axes import Axes
 from scipy import sparse
 
 from hyperperturb._utils import _ball
-from hyperperturb._utils._entries import params, perturbation_columns, perturbation_names, perturbation_targets
+from hyperperturb._utils._entries import (
+    network_key,
+    params,
+    perturbation_columns,
+    perturbation_names,
+    perturbation_targets,
+)
 from hyperperturb._utils._validate import close_matches
 
 #: Hyperbolic distances from the origin of the grid circles.
@@ -155,14 +161,15 @@ def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, 
 
 
 def _edges(adata: Any, ok: np.ndarray, max_edges: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The strongest ``max_edges`` undirected edges of ``.varp['hp_adjacency']`` between drawable genes."""
-    if "hp_adjacency" not in adata.varp:
+    """The strongest ``max_edges`` undirected edges of the gene network (``.varp``) between drawable genes."""
+    key = network_key(adata)
+    if key not in adata.varp:
         msg = (
-            "edges=True needs the gene network in .varp['hp_adjacency']; run `hp.pp.gene_network(adata, network)` "
+            f"edges=True needs the gene network in .varp[{key!r}]; run `hp.pp.gene_network(adata, network)` "
             "first, or pass edges=False."
         )
         raise KeyError(msg)
-    a = sparse.triu(sparse.csr_matrix(adata.varp["hp_adjacency"]), k=1).tocoo()
+    a = sparse.triu(sparse.csr_matrix(adata.varp[key]), k=1).tocoo()
     keep = ok[a.row] & ok[a.col] & (a.data != 0) & np.isfinite(a.data)
     i, j, w = a.row[keep], a.col[keep], np.abs(a.data[keep])
     if len(w) > max_edges:

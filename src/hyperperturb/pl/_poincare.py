@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import matplotlib as mpl
@@ -45,10 +46,10 @@ def _in_network(adata: Any) -> np.ndarray:
     """Genes with at least one network edge: ``.var["hp_in_network"]``, else adjacency rows with an entry."""
     if "hp_in_network" in adata.var:
         return np.asarray(adata.var["hp_in_network"], dtype=bool)
-    if "hp_adjacency" in adata.varp:
+    if _entries.has_network(adata):
         from scipy import sparse
 
-        a = sparse.csr_matrix(adata.varp["hp_adjacency"])
+        a = sparse.csr_matrix(adata.varp[_entries.network_key(adata)])
         return np.asarray(abs(a).sum(axis=1)).ravel() > 0
     return np.ones(adata.n_vars, dtype=bool)  # no network: nothing to set apart
 
@@ -254,8 +255,8 @@ def poincare(
     n_labels
         Number of labels for ``labels="top"``.
     edges
-        Draw the gene network ``.varp["hp_adjacency"]`` as geodesic arcs (thin, translucent). Default: when the
-        network is present.
+        Draw the gene network (``.varp`` under the ``key_added`` of :func:`hyperperturb.pp.gene_network`, default
+        ``"hp_adjacency"``) as geodesic arcs (thin, translucent). Default: when the network is present.
     max_edges
         Draw at most this many edges, the strongest by weight.
     perturbations
@@ -267,7 +268,7 @@ def poincare(
         ``radius="poincare"``: :math:`d` = 1, 2, 3 at Euclidean radius :math:`\tanh(\sqrt{c}\,d/2)/\sqrt{c}`.
     isolated
         Genes without any network edge (``.var["hp_in_network"]`` is ``False``, else rows of
-        ``.varp["hp_adjacency"]`` without an entry) carry no network information in their position.
+        the network's ``.varp`` without an entry) carry no network information in their position.
         ``"faint"`` (default): drawn as small light-grey hollow circles under the other genes, with their own legend
         entry "not in network", and never labelled by ``labels="top"``; ``"hide"``: not drawn; ``"show"``: drawn
         like the others.
@@ -320,6 +321,72 @@ def poincare(
     >>> hp.pl.poincare(adata, color="hp_value", labels="top", edges=True)  # doctest: +SKIP
     >>> hp.pl.poincare(adata, color="STAT1", perturbations=True)  # doctest: +SKIP
     """
+    _check_options(perturbations=perturbations, grid=grid, return_fig=return_fig, source=source, radius=radius,
+                   n_labels=n_labels)  # fmt: skip
+    t = resolve(data, mod=mod)
+    adata = t.adata
+    noun = "protein" if t.mod is not None and str(t.mod).lower() in PROTEIN_MODALITIES else "gene"
+    emb = _read_embedding(adata, basis, components, noun)
+    colours_in: list[Any] = list(color) if isinstance(color, list | tuple) else [color]
+    if not colours_in:
+        msg = "`color` is an empty list; pass a key, a list of keys or None."
+        raise ValueError(msg)
+    x_safe = np.where(emb.ok[:, None], emb.x_full, 0.0)
+    colours = [_resolve_colour(adata, k, x_safe, source=source, c=emb.c, geometry=emb.geometry) for k in colours_in]
+    label_genes = _label_genes(adata, labels, noun)
+    in_net = _in_network(adata)
+    if edges is None:
+        edges = _entries.has_network(adata)
+    check_bool("edges", edges)
+    if isolated not in ("faint", "hide", "show"):
+        msg = f"`isolated` must be 'faint', 'hide' or 'show', got {isolated!r}."
+        raise ValueError(msg)
+    edge_list = _edges(adata, emb.ok, max_edges) if edges else None
+    pert_emb, pert_names = _perturbation_marks(adata, emb.comps) if perturbations else (None, None)
+    titles = _titles(title, len(colours))
+    multi = len(colours) > 1
+    if multi and ax is not None:
+        msg = "`ax` cannot be used with a list of colours; draw each colour into its own axes instead."
+        raise ValueError(msg)
+
+    # ---- where things are drawn ----------------------------------------------------------------------------------
+    apart = ~in_net if isolated != "show" else np.zeros_like(emb.ok)
+    scene = _Scene(
+        adata=adata, noun=noun, emb=emb, in_net=in_net, apart=apart, drawn=emb.ok & ~apart,
+        by_distance=emb.geometry != "euclidean" and radius == "distance", edges=edge_list, pert_emb=pert_emb,
+        pert_names=pert_names, isolated=isolated, legend=legend, grid=grid,
+    )  # fmt: skip
+    scene.place()
+    if size is None:
+        size = float(np.clip(4000.0 / max(int(scene.drawn.sum()), 1), 4.0, 60.0))
+    fig, axes = _panels(len(colours), ncols, ax, legend)
+    label_jobs = []
+    score = _excess_score(adata)
+    hubs = _hubs(scene.dist0, scene.drawn & in_net) if emb.geometry != "euclidean" else np.zeros(0, dtype=int)
+    draw_kw = {"palette": palette, "cmap": cmap, "vmin": vmin, "vmax": vmax}
+    for a, colour, ttl in zip(axes, colours, titles, strict=True):
+        scatter_kw = {"s": size, "linewidths": 0, "zorder": 2, "rasterized": int(emb.ok.sum()) > 5000}
+        scatter_kw.update(kwargs)
+        _draw_panel(a, fig, scene, colour, ttl, size, scatter_kw, draw_kw)
+        genes_idx = _labelled_genes(scene, colour, labels, n_labels, label_genes, score, hubs)
+        job = _label_job(scene, genes_idx)
+        if job is not None:
+            label_jobs.append((a, *job))
+    for a, label_pts, label_txt, label_pert in label_jobs:
+        flags = [k in label_pert for k in range(len(label_txt))]
+        colors = ["crimson" if f else "black" for f in flags]
+        obstacles = scene.plot_xy[scene.drawn]
+        if scene.pert_emb is not None:
+            obstacles = np.vstack([obstacles, scene.pert_emb])
+        place_labels(a, label_pts, label_txt, obstacles=obstacles, colors=colors, bold=flags)
+    return finish(fig, axes if multi else axes[0], ax_given=ax is not None, show=show, return_fig=return_fig)
+
+
+# -- the steps of poincare -------------------------------------------------------------------------------------------
+
+
+def _check_options(*, perturbations: Any, grid: Any, return_fig: Any, source: Any, radius: Any, n_labels: Any) -> None:
+    """Refuse option values that are not among the documented ones."""
     for name, val in (("perturbations", perturbations), ("grid", grid), ("return_fig", return_fig)):
         check_bool(name, val)
     if source not in ("predicted", "observed"):
@@ -331,9 +398,28 @@ def poincare(
     if not isinstance(n_labels, int | np.integer) or n_labels < 0:
         msg = f"`n_labels` must be a non-negative integer, got {n_labels!r}."
         raise ValueError(msg)
-    t = resolve(data, mod=mod)
-    adata = t.adata
-    noun = "protein" if t.mod is not None and str(t.mod).lower() in PROTEIN_MODALITIES else "gene"
+
+
+@dataclass
+class _Embedding:
+    """The stored embedding to draw and the geometry it lives in."""
+
+    key: str
+    x_full: np.ndarray
+    comps: tuple[int, int]
+    geometry: str
+    c: float
+    r_ball: float
+    ok: np.ndarray
+
+    @property
+    def xy(self) -> np.ndarray:
+        """The two drawn components of every row."""
+        return self.x_full[:, self.comps]
+
+
+def _read_embedding(adata: Any, basis: str, components: Any, noun: str) -> _Embedding:
+    """The embedding ``basis`` with its curvature and geometry; refuses one that cannot be drawn on a disk."""
     key = _entries.basis_key(adata, basis, needed_by="hp.pl.poincare")
     x_full = np.asarray(adata.varm[key], dtype=float)
     if x_full.ndim != 2 or x_full.shape[1] < 2:
@@ -349,7 +435,6 @@ def poincare(
         raise ValueError(msg)
     if (~ok).any():
         logger.info("hp.pl.poincare: %d %ss without an embedding are not drawn", int((~ok).sum()), noun)
-    xy = x_full[:, comps]
     if geometry != "euclidean":
         norms = np.linalg.norm(x_full[ok], axis=1)
         if norms.max() >= r_ball:
@@ -358,185 +443,213 @@ def poincare(
                 f">= {r_ball:.4g}); the stored curvature does not match the embedding. Re-run `hp.tl.train`."
             )
             raise ValueError(msg)
-    colours_in: list[Any] = list(color) if isinstance(color, list | tuple) else [color]
-    if not colours_in:
-        msg = "`color` is an empty list; pass a key, a list of keys or None."
-        raise ValueError(msg)
-    x_safe = np.where(ok[:, None], x_full, 0.0)
-    colours = [_resolve_colour(adata, k, x_safe, source=source, c=c, geometry=geometry) for k in colours_in]
-    if labels is None or labels == "top":
-        label_genes = None
-    else:
-        label_genes = [labels] if isinstance(labels, str) else list(labels)
-        unknown = [g for g in label_genes if g not in adata.var_names]
-        if unknown:
-            msg = f"labels {unknown[:5]} are not in var_names; pass {noun} names or labels='top'."
-            raise KeyError(msg)
-    in_net = _in_network(adata)
-    if edges is None:
-        edges = "hp_adjacency" in adata.varp
-    check_bool("edges", edges)
-    if isolated not in ("faint", "hide", "show"):
-        msg = f"`isolated` must be 'faint', 'hide' or 'show', got {isolated!r}."
-        raise ValueError(msg)
-    if edges:
-        ei, ej, ew = _edges(adata, ok, max_edges)
-    pert_emb: Any = None
-    pert_names: Any = None
-    if perturbations:
-        entry = _entries.train_entry(adata, needed_by="hp.pl.poincare(perturbations=True)")
-        pert_emb = entry.get("perturbation_embedding")
-        pert_names = entry.get("perturbations")
-        if pert_emb is None or pert_names is None:
-            msg = "The training entry has no perturbation_embedding; re-run `hp.tl.train` or pass perturbations=False."
-            raise KeyError(msg)
-        pert_emb = np.asarray(pert_emb, dtype=float).reshape(len(_entries.names(pert_names)), -1)[:, comps]
-        pert_names = _entries.names(pert_names)
-        scorable = np.asarray(entry.get("scorable", np.ones(len(pert_names), bool)), dtype=bool).ravel()
-        if scorable.shape == (len(pert_names),) and not scorable.all():
-            # a perturbation whose target is no graph node has no position of its own: not drawn
-            logger.info("hp.pl.poincare: %d perturbations without a network node are not drawn", int((~scorable).sum()))
-            pert_emb, pert_names = pert_emb[scorable], [n for n, k in zip(pert_names, scorable, strict=True) if k]
-    if isinstance(title, str) or title is None:
-        titles = [title] * len(colours)
-    else:
-        titles = list(title)
-        if len(titles) != len(colours):
-            msg = f"`title` has {len(titles)} entries but `color` has {len(colours)}; give one title per panel."
-            raise ValueError(msg)
-    multi = len(colours) > 1
-    if multi and ax is not None:
-        msg = "`ax` cannot be used with a list of colours; draw each colour into its own axes instead."
-        raise ValueError(msg)
+    return _Embedding(key=key, x_full=x_full, comps=comps, geometry=geometry, c=c, r_ball=r_ball, ok=ok)
 
-    # ---- where things are drawn ----------------------------------------------------------------------------------
-    apart = ~in_net if isolated != "show" else np.zeros_like(ok)
-    drawn = ok & ~apart
-    dist0 = _ball.radius(np.where(ok[:, None], xy, 0.0), c=c) if geometry != "euclidean" else np.zeros(len(xy))
-    by_distance = geometry != "euclidean" and radius == "distance"
-    outer = 1.0
-    if by_distance:
-        extra = [] if pert_emb is None else [_ball.radius(pert_emb, c=c)]
-        outer = outer_distance(np.concatenate([dist0[ok], *extra]))
-        plot_xy = np.where(ok[:, None], to_distance_display(np.where(ok[:, None], xy, 0.0), c=c, outer=outer), np.nan)
-        if pert_emb is not None:
-            pert_emb = to_distance_display(pert_emb, c=c, outer=outer)
-        rim = 1.0
-    else:
-        plot_xy = xy
-        rim = r_ball
-    if size is None:
-        size = float(np.clip(4000.0 / max(int(drawn.sum()), 1), 4.0, 60.0))
-    if multi:
-        nc = max(1, min(int(ncols), len(colours)))
-        nr = int(np.ceil(len(colours) / nc))
+
+def _label_genes(adata: Any, labels: Any, noun: str) -> list[str] | None:
+    """The genes named by ``labels`` (``None`` for ``"top"`` or no labels); unknown names are refused."""
+    if labels is None or labels == "top":
+        return None
+    label_genes = [labels] if isinstance(labels, str) else list(labels)
+    unknown = [g for g in label_genes if g not in adata.var_names]
+    if unknown:
+        msg = f"labels {unknown[:5]} are not in var_names; pass {noun} names or labels='top'."
+        raise KeyError(msg)
+    return label_genes
+
+
+def _perturbation_marks(adata: Any, comps: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
+    """The stored perturbation embeddings (drawn components) and names; perturbations without a node are left out."""
+    entry = _entries.train_entry(adata, needed_by="hp.pl.poincare(perturbations=True)")
+    pert_emb = entry.get("perturbation_embedding")
+    raw_names = entry.get("perturbations")
+    if pert_emb is None or raw_names is None:
+        msg = "The training entry has no perturbation_embedding; re-run `hp.tl.train` or pass perturbations=False."
+        raise KeyError(msg)
+    pert_emb = np.asarray(pert_emb, dtype=float).reshape(len(_entries.names(raw_names)), -1)[:, comps]
+    pert_names = _entries.names(raw_names)
+    scorable = np.asarray(entry.get("scorable", np.ones(len(pert_names), bool)), dtype=bool).ravel()
+    if scorable.shape == (len(pert_names),) and not scorable.all():
+        # a perturbation whose target is no graph node has no position of its own: not drawn
+        logger.info("hp.pl.poincare: %d perturbations without a network node are not drawn", int((~scorable).sum()))
+        pert_emb, pert_names = pert_emb[scorable], [n for n, k in zip(pert_names, scorable, strict=True) if k]
+    return pert_emb, pert_names
+
+
+def _titles(title: Any, n: int) -> list[Any]:
+    """One title per panel (``None``: the default title)."""
+    if isinstance(title, str) or title is None:
+        return [title] * n
+    titles = list(title)
+    if len(titles) != n:
+        msg = f"`title` has {len(titles)} entries but `color` has {n}; give one title per panel."
+        raise ValueError(msg)
+    return titles
+
+
+@dataclass
+class _Scene:
+    """Everything the panels of one ``poincare`` call share: the points, where they are drawn, what is marked."""
+
+    adata: Any
+    noun: str
+    emb: _Embedding
+    in_net: np.ndarray
+    apart: np.ndarray
+    drawn: np.ndarray
+    by_distance: bool
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+    pert_emb: np.ndarray | None
+    pert_names: list[str] | None
+    isolated: str
+    legend: bool
+    grid: bool
+    dist0: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    plot_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
+    outer: float = 1.0
+    lim: float = 1.0
+
+    def place(self) -> None:
+        """Display positions: the stored points, or radius ∝ hyperbolic distance (``radius="distance"``)."""
+        emb, ok, xy, c = self.emb, self.emb.ok, self.emb.xy, self.emb.c
+        hyperbolic = emb.geometry != "euclidean"
+        self.dist0 = _ball.radius(np.where(ok[:, None], xy, 0.0), c=c) if hyperbolic else np.zeros(len(xy))
+        if self.by_distance:
+            extra = [] if self.pert_emb is None else [_ball.radius(self.pert_emb, c=c)]
+            self.outer = outer_distance(np.concatenate([self.dist0[ok], *extra]))
+            shown = to_distance_display(np.where(ok[:, None], xy, 0.0), c=c, outer=self.outer)
+            self.plot_xy = np.where(ok[:, None], shown, np.nan)
+            if self.pert_emb is not None:
+                self.pert_emb = to_distance_display(self.pert_emb, c=c, outer=self.outer)
+            rim = 1.0
+        else:
+            self.plot_xy = xy
+            rim = emb.r_ball
+        self.lim = 1.06 * rim if hyperbolic else 1.08 * float(np.abs(xy[ok]).max() or 1.0)
+
+
+def _panels(n: int, ncols: int, ax: Axes | None, legend: bool) -> tuple[Any, list[Axes]]:
+    """The figure and one axes per colour (a grid of ``ncols`` columns for several colours)."""
+    if n > 1:
+        nc = max(1, min(int(ncols), n))
+        nr = int(np.ceil(n / nc))
         fig, axs = plt.subplots(nr, nc, figsize=(4.8 * nc, 5.0 * nr), layout="constrained", squeeze=False)
         axes = list(axs.ravel())
-        for extra_ax in axes[len(colours) :]:
+        for extra_ax in axes[n:]:
             extra_ax.remove()
-        axes = axes[: len(colours)]
-    else:
-        fig, one = new_axes(ax, (5.6, 5.6 if legend else 4.8))
-        axes = [one]
-    lim = 1.06 * rim if geometry != "euclidean" else 1.08 * float(np.abs(xy[ok]).max() or 1.0)
-    label_jobs = []
-    score = _excess_score(adata)
-    hubs = _hubs(dist0, drawn & in_net) if geometry != "euclidean" else np.zeros(0, dtype=int)
-    for a, colour, ttl in zip(axes, colours, titles, strict=True):
-        handles: list[Any] = []
-        if geometry != "euclidean":
-            if by_distance:
-                _draw_distance_disk(a, outer, grid)
-            else:
-                _draw_disk(a, r_ball, c, grid)
-            if grid:
-                handles.append(
-                    Line2D(
-                        [], [], color="0.6", lw=0.8, ls=(0, (3, 3)), label="rings: hyperbolic distance d from centre"
-                    )
-                )
-        if edges and len(ew):
-            if geometry != "euclidean":
-                segs: Any = geodesic_segments(xy[ei], xy[ej], r_ball)
-                if by_distance:
-                    segs = to_distance_display(segs, c=c, outer=outer)
-            else:
-                segs = np.stack([xy[ei], xy[ej]], axis=1)
-            rgba = np.zeros((len(ew), 4))
-            rgba[:, :3] = 0.35
-            rgba[:, 3] = 0.15 + 0.45 * (ew / ew.max())
-            a.add_collection(LineCollection(segs, colors=rgba, linewidths=0.5, zorder=1.5, label="_edges"))
-            handles.append(Line2D([], [], color="0.35", lw=0.8, alpha=0.6, label=f"network edge ({len(ew)})"))
-        scatter_kw = {"s": size, "linewidths": 0, "zorder": 2, "rasterized": int(ok.sum()) > 5000}
-        scatter_kw.update(kwargs)
-        n_apart = int((ok & apart).sum())
-        gene_handle = _draw_genes(
-            a, fig, adata, colour, plot_xy, np.flatnonzero(drawn), scatter_kw, palette, cmap, vmin, vmax, noun
-        )
-        if colour.kind != "categorical":
-            handles.insert(0, gene_handle[0])
-        if isolated == "faint" and n_apart:
-            far = np.flatnonzero(ok & apart)
-            a.scatter(plot_xy[far, 0], plot_xy[far, 1], s=max(size * 0.6, 3.0), facecolors="none", edgecolors="0.72",
-                      linewidths=0.5, zorder=1.8, gid="hp_not_in_network")  # fmt: skip
-            handles.append(
-                Line2D([], [], marker="o", ls="", mfc="none", mec="0.6", ms=4,
-                       label=f"not in network ({n_apart}: no edge)")
-            )  # fmt: skip
-        if colour.highlight is not None and ok[colour.highlight]:
-            h = colour.highlight
-            a.scatter([plot_xy[h, 0]], [plot_xy[h, 1]], s=size * 4 + 30, facecolors="none", edgecolors="crimson",
-                      linewidths=1.2, zorder=4)  # fmt: skip
-            handles.append(Line2D([], [], marker="o", ls="", mfc="none", mec="crimson", ms=7,
-                                  label=f"{noun} {adata.var_names[h]}"))  # fmt: skip
-        if perturbations:
-            a.scatter(pert_emb[:, 0], pert_emb[:, 1], marker="D", s=28, c="crimson", edgecolors="white",
-                      linewidths=0.6, zorder=4, label="perturbations")  # fmt: skip
-            handles.append(Line2D([], [], marker="D", ls="", color="crimson", mec="white", ms=5,
-                                  label=f"perturbation ({len(pert_names)}; at its target)"))  # fmt: skip
-        if colour.kind == "categorical":  # one legend on the right: the categories, then the other marks
-            extra_h = [Line2D([], [], ls="", label=" ")] + handles if legend and handles else []
-            a.legend(handles=gene_handle + extra_h, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
-                     fontsize=7.5, title=colour.label, title_fontsize=8, handlelength=1.6)  # fmt: skip
-        elif legend and handles:
-            a.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncols=2, frameon=False,
-                     fontsize=7, handlelength=1.6, columnspacing=1.2)  # fmt: skip
-        _style_axes(a, lim, geometry, key, comps, x_full.shape[1])
-        default_title = colour.title or f"{int(drawn.sum())} {noun}s on the Poincaré disk"
-        if by_distance and ttl is None:
-            default_title += "\n(plotted radius ∝ hyperbolic distance d from the centre)"
-        a.set_title(ttl if ttl is not None else default_title, fontsize=10)
-        pts, txt, pert_idx = [], [], set()
-        pnames = set(pert_names) if perturbations else set()
-        genes_idx: Any
-        if labels == "top" and n_labels > 0:
-            genes_idx = list(_label_order(colour, score, drawn, int(n_labels)))
-            if colour.highlight is None:
-                genes_idx += [int(h) for h in hubs if int(h) not in genes_idx]
-        elif label_genes is not None:
-            genes_idx = [int(adata.var_names.get_loc(g)) for g in dict.fromkeys(label_genes)]
-            genes_idx = [i for i in genes_idx if ok[i]]
+        return fig, axes[:n]
+    fig, one = new_axes(ax, (5.6, 5.6 if legend else 4.8))
+    return fig, [one]
+
+
+def _draw_network(a: Axes, scene: _Scene) -> list[Any]:
+    """The disk, its distance rings and the network's edges as geodesics; their legend handles."""
+    emb, handles = scene.emb, []
+    if emb.geometry != "euclidean":
+        if scene.by_distance:
+            _draw_distance_disk(a, scene.outer, scene.grid)
         else:
-            genes_idx = []
-        for i in genes_idx:
-            if str(adata.var_names[i]) not in pnames:  # the perturbation's own label names it once
-                pts.append(plot_xy[i])
-                txt.append(str(adata.var_names[i]))
-        if perturbations:
-            for p, nm in zip(pert_emb, pert_names, strict=True):
-                pert_idx.add(len(pts))
-                pts.append(p)
-                txt.append(nm)
-        if pts:
-            label_jobs.append((a, np.asarray(pts), txt, pert_idx))
-    for a, label_pts, label_txt, label_pert in label_jobs:
-        flags = [k in label_pert for k in range(len(label_txt))]
-        colors = ["crimson" if f else "black" for f in flags]
-        obstacles = plot_xy[drawn]
-        if perturbations:
-            obstacles = np.vstack([obstacles, pert_emb])
-        place_labels(a, label_pts, label_txt, obstacles=obstacles, colors=colors, bold=flags)
-    return finish(fig, axes if multi else axes[0], ax_given=ax is not None, show=show, return_fig=return_fig)
+            _draw_disk(a, emb.r_ball, emb.c, scene.grid)
+        if scene.grid:
+            handles.append(
+                Line2D([], [], color="0.6", lw=0.8, ls=(0, (3, 3)), label="rings: hyperbolic distance d from centre")
+            )
+    if scene.edges is not None and len(scene.edges[2]):
+        ei, ej, ew = scene.edges
+        xy = emb.xy
+        if emb.geometry != "euclidean":
+            segs: Any = geodesic_segments(xy[ei], xy[ej], emb.r_ball)
+            if scene.by_distance:
+                segs = to_distance_display(segs, c=emb.c, outer=scene.outer)
+        else:
+            segs = np.stack([xy[ei], xy[ej]], axis=1)
+        rgba = np.zeros((len(ew), 4))
+        rgba[:, :3] = 0.35
+        rgba[:, 3] = 0.15 + 0.45 * (ew / ew.max())
+        a.add_collection(LineCollection(segs, colors=rgba, linewidths=0.5, zorder=1.5, label="_edges"))
+        handles.append(Line2D([], [], color="0.35", lw=0.8, alpha=0.6, label=f"network edge ({len(ew)})"))
+    return handles
+
+
+def _draw_panel(
+    a: Axes, fig: Figure, scene: _Scene, colour: _Colour, ttl: Any, size: float, scatter_kw: dict[str, Any],
+    draw_kw: dict[str, Any],
+) -> None:  # fmt: skip
+    """One panel: disk and edges, the genes coloured by ``colour``, the marks, legend, axes and title."""
+    adata, noun, ok, plot_xy, apart = scene.adata, scene.noun, scene.emb.ok, scene.plot_xy, scene.apart
+    handles = _draw_network(a, scene)
+    n_apart = int((ok & apart).sum())
+    gene_handle = _draw_genes(a, fig, adata, colour, plot_xy, np.flatnonzero(scene.drawn), scatter_kw, noun=noun,
+                              **draw_kw)  # fmt: skip
+    if colour.kind != "categorical":
+        handles.insert(0, gene_handle[0])
+    if scene.isolated == "faint" and n_apart:
+        far = np.flatnonzero(ok & apart)
+        a.scatter(plot_xy[far, 0], plot_xy[far, 1], s=max(size * 0.6, 3.0), facecolors="none", edgecolors="0.72",
+                  linewidths=0.5, zorder=1.8, gid="hp_not_in_network")  # fmt: skip
+        handles.append(
+            Line2D([], [], marker="o", ls="", mfc="none", mec="0.6", ms=4,
+                   label=f"not in network ({n_apart}: no edge)")
+        )  # fmt: skip
+    if colour.highlight is not None and ok[colour.highlight]:
+        h = colour.highlight
+        a.scatter([plot_xy[h, 0]], [plot_xy[h, 1]], s=size * 4 + 30, facecolors="none", edgecolors="crimson",
+                  linewidths=1.2, zorder=4)  # fmt: skip
+        handles.append(Line2D([], [], marker="o", ls="", mfc="none", mec="crimson", ms=7,
+                              label=f"{noun} {adata.var_names[h]}"))  # fmt: skip
+    if scene.pert_emb is not None and scene.pert_names is not None:
+        a.scatter(scene.pert_emb[:, 0], scene.pert_emb[:, 1], marker="D", s=28, c="crimson", edgecolors="white",
+                  linewidths=0.6, zorder=4, label="perturbations")  # fmt: skip
+        handles.append(Line2D([], [], marker="D", ls="", color="crimson", mec="white", ms=5,
+                              label=f"perturbation ({len(scene.pert_names)}; at its target)"))  # fmt: skip
+    legend = scene.legend
+    if colour.kind == "categorical":  # one legend on the right: the categories, then the other marks
+        extra_h = [Line2D([], [], ls="", label=" ")] + handles if legend and handles else []
+        a.legend(handles=gene_handle + extra_h, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False,
+                 fontsize=7.5, title=colour.label, title_fontsize=8, handlelength=1.6)  # fmt: skip
+    elif legend and handles:
+        a.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncols=2, frameon=False,
+                 fontsize=7, handlelength=1.6, columnspacing=1.2)  # fmt: skip
+    emb = scene.emb
+    _style_axes(a, scene.lim, emb.geometry, emb.key, emb.comps, emb.x_full.shape[1])
+    default_title = colour.title or f"{int(scene.drawn.sum())} {noun}s on the Poincaré disk"
+    if scene.by_distance and ttl is None:
+        default_title += "\n(plotted radius ∝ hyperbolic distance d from the centre)"
+    a.set_title(ttl if ttl is not None else default_title, fontsize=10)
+
+
+def _labelled_genes(
+    scene: _Scene, colour: _Colour, labels: Any, n_labels: int, label_genes: list[str] | None, score: np.ndarray,
+    hubs: np.ndarray,
+) -> list[int]:  # fmt: skip
+    """Indices of the genes labelled in a panel (``labels="top"``: by ``colour``, plus the hubs)."""
+    if labels == "top" and n_labels > 0:
+        genes_idx = list(_label_order(colour, score, scene.drawn, int(n_labels)))
+        if colour.highlight is None:
+            genes_idx += [int(h) for h in hubs if int(h) not in genes_idx]
+        return genes_idx
+    if label_genes is not None:
+        idx = [int(scene.adata.var_names.get_loc(g)) for g in dict.fromkeys(label_genes)]
+        return [i for i in idx if scene.emb.ok[i]]
+    return []
+
+
+def _label_job(scene: _Scene, genes_idx: list[int]) -> tuple[np.ndarray, list[str], set[int]] | None:
+    """The label positions and texts of a panel (genes, then perturbations), and which are perturbations."""
+    pts: list[Any] = []
+    txt: list[str] = []
+    pert_idx: set[int] = set()
+    pnames = set(scene.pert_names) if scene.pert_names is not None else set()
+    for i in genes_idx:
+        if str(scene.adata.var_names[i]) not in pnames:  # the perturbation's own label names it once
+            pts.append(scene.plot_xy[i])
+            txt.append(str(scene.adata.var_names[i]))
+    if scene.pert_emb is not None and scene.pert_names is not None:
+        for p, nm in zip(scene.pert_emb, scene.pert_names, strict=True):
+            pert_idx.add(len(pts))
+            pts.append(p)
+            txt.append(nm)
+    return (np.asarray(pts), txt, pert_idx) if pts else None
 
 
 def _hubs(dist0: np.ndarray, candidates: np.ndarray) -> np.ndarray:

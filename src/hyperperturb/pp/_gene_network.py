@@ -91,7 +91,9 @@ def gene_network(
     layer
         Layer for ``"coexpression"`` (default: the layer recorded by :func:`hyperperturb.pp.preprocess`, else X).
     key_added
-        Key in ``.varp``.
+        Key of the network in ``.varp`` (recorded in the ledger entry ``network``; every later step finds the
+        network through it, so any key works). The sign and directed matrices go to ``f"{key_added}_sign"`` and
+        ``f"{key_added}_directed"``. A key naming the current network's sign or directed matrix is refused.
     mod
         RNA modality of a MuData.
     copy
@@ -131,6 +133,7 @@ def gene_network(
     t = resolve(data, mod=mod)
     adata = t.adata
     check_unique_names(adata)
+    _entries.check_varp_key(adata, key_added)
     if hops not in (1, 2):
         msg = f"`hops` must be 1 or 2, got {hops!r}."
         raise ValueError(msg)

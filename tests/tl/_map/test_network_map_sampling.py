@@ -8,10 +8,10 @@ from scipy import sparse
 
 from hyperperturb._utils import _ball
 from hyperperturb.tl._map import _network_map
+from hyperperturb.tl._map._network_map import fit_network_map, large_graph_settings
 from hyperperturb.tl._map._precision import ap_row as _ap_row
 from hyperperturb.tl._map._precision import mean_average_precision
 from hyperperturb.tl._map._sgd import rank_keys, sgd_epochs
-from hyperperturb.tl._map._network_map import fit_network_map, large_graph_settings
 
 
 def _noisy_tree(branching: int = 3, depth: int = 5, extra: int = 60, seed: int = 0) -> sparse.csr_matrix:

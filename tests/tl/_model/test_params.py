@@ -12,7 +12,7 @@ DEFAULTS = {
     "model": "hyperperturb", "geometry": "poincare", "head": "distance", "dim": 2, "hidden": 32, "curvature": 1.0,
     "learn_curvature": False, "epochs": 200, "learning_rate": 1e-2, "dropout": 0.1, "graph_weight": 1.0,
     "attention": False, "refine": 0.1, "rank": 8, "batch_size": None, "curriculum": True, "seed": 0,
-    "key_added": "X_poincare", "map_kwargs": None,
+    "map_kwargs": None,
 }  # fmt: skip
 
 
@@ -42,7 +42,6 @@ def test_checked_coerces_and_freezes():
         ({"learning_rate": 0.0}, "learning_rate"),
         ({"dropout": 1.0}, "dropout"),
         ({"graph_weight": True}, "graph_weight"),
-        ({"key_added": ""}, "key_added"),
         ({"batch_size": 0}, "batch_size"),
         ({"batch_size": 2.5}, "batch_size"),
     ],

@@ -65,7 +65,7 @@ def test_train_writes_contract(trained):
     assert h["value_loss"][-1] < h["value_loss"][0]
     assert e["params"]["graph_weight"] == 1.0 and h["graph_loss"][0] > 0
     assert h["complexity"][0] == pytest.approx(0.25) and h["complexity"][-1] == 1.0
-    assert e["params"]["dim"] == 2 and e["params"]["key_added"] == "X_poincare"
+    assert e["params"]["dim"] == 2 and "key_added" not in e["params"]
     assert len(e["perturbations"]) == e["perturbation_embedding"].shape[0] == len(e["scorable"])
     assert e["scorable"].all()  # every synthetic target is a gene of the graph
     assert all(":" in k for k in e["weights"])
@@ -203,21 +203,24 @@ def test_variants_train(screen, kw, head):
 
 
 def test_learned_curvature_and_dim(screen):
-    a = hp.tl.train(screen, epochs=5, verbose=False, copy=True, dim=3, learn_curvature=True, key_added="X_h3")
-    assert a.varm["X_h3"].shape == (a.n_vars, 3)
+    a = hp.tl.train(screen, epochs=5, verbose=False, copy=True, dim=3, learn_curvature=True)
+    assert a.varm["X_poincare"].shape == (a.n_vars, 3)
     c = a.uns["hyperperturb"]["train"]["params"]["curvature"]
     assert c > 0 and c != 1.0
 
 
 @pytest.mark.slow
-def test_second_training_under_another_key_warns_and_keeps_the_first_embedding(screen, caplog):
+def test_a_second_training_replaces_every_output_of_the_first(screen):
+    # one trained model per object: the embedding, policy, value and ledger entry all belong to the last training
     a = hp.tl.train(screen, epochs=3, verbose=False, copy=True)
-    first = np.asarray(a.varm["X_poincare"]).copy()
-    with caplog.at_level("WARNING", logger="hyperperturb"):
-        hp.tl.train(a, epochs=3, verbose=False, key_added="X_second", geometry="euclidean")
-    assert any("key_added='X_poincare' is replaced" in r.getMessage() for r in caplog.records)
-    np.testing.assert_array_equal(a.varm["X_poincare"], first)
-    assert a.uns["hyperperturb"]["train"]["params"]["key_added"] == "X_second"
+    b = hp.tl.train(a, epochs=3, verbose=False, geometry="euclidean", copy=True)
+    assert sorted(b.varm) == sorted(a.varm)
+    assert b.uns["hyperperturb"]["train"]["params"]["geometry"] == "euclidean"
+    assert "key_added" not in b.uns["hyperperturb"]["train"]["params"]
+    assert not np.array_equal(b.varm["X_poincare"], a.varm["X_poincare"])
+    assert not np.array_equal(b.varm["hp_policy"], a.varm["hp_policy"])
+    with pytest.raises(TypeError, match="key_added"):
+        hp.tl.train(a, epochs=3, verbose=False, key_added="X_second")
 
 
 @pytest.mark.parametrize(

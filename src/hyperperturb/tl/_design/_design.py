@@ -28,8 +28,8 @@ def _degrees(adata: Any, extra: np.ndarray) -> np.ndarray:
     """Number of network edges of every node of ``[*var_names, *extra_nodes]``."""
     n_var = adata.n_vars
     deg = np.zeros(n_var + extra.size)
-    if "hp_adjacency" in adata.varp:
-        A = sparse.csr_matrix(adata.varp["hp_adjacency"])
+    if _entries.has_network(adata):
+        A = sparse.csr_matrix(adata.varp[_entries.network_key(adata)])
         deg[:n_var] = np.diff(A.indptr)
     ex = _entries.network_extra_edges(adata)
     for col in ("i", "j"):

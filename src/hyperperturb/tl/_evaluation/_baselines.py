@@ -156,12 +156,13 @@ def rewire(
 
 
 def shuffled_network_copy(adata: Any, *, seed: int) -> Any:
-    """A copy of ``adata`` whose graph (``.varp['hp_adjacency']`` + extra-node edges) is rewired, degrees kept."""
+    """A copy of ``adata`` whose graph (the gene network in ``.varp`` + extra-node edges) is rewired, degrees kept."""
     from hyperperturb._utils import _entries, get_ledger
 
     new = adata.copy()
     n_var = new.n_vars
-    A = sparse.triu(sparse.csr_matrix(new.varp["hp_adjacency"]), k=1).tocoo()
+    net_key = _entries.network_key(new)
+    A = sparse.triu(sparse.csr_matrix(new.varp[net_key]), k=1).tocoo()
     led = dict(get_ledger(new))
     net = dict(led.get("network", {}))
     ex = _entries.network_extra_edges(new)
@@ -174,7 +175,7 @@ def shuffled_network_copy(adata: Any, *, seed: int) -> Any:
     ni, nj, nw = rewire(n_var + extra_nodes.size, i, j, w, rng=np.random.default_rng(seed))
     inner = (ni < n_var) & (nj < n_var)
     M = sparse.coo_matrix((nw[inner], (ni[inner], nj[inner])), shape=(n_var, n_var))
-    new.varp["hp_adjacency"] = (M + M.T).tocsr()
+    new.varp[net_key] = (M + M.T).tocsr()
     if extra_nodes.size:
         net["extra_edges"] = {"i": ni[~inner], "j": nj[~inner], "weight": nw[~inner]}
     # the directed, signed edge list the propagation readout reads is rewired too (in- and out-degrees kept, signs
@@ -195,8 +196,8 @@ def shuffled_network_copy(adata: Any, *, seed: int) -> Any:
 def permute_embedding(adata: Any, *, seed: int) -> list[str]:
     """Random-embedding floor: replace the stored positions of a trained model by a seeded row permutation of themselves.
 
-    Permutes, in place and each independently, the rows of ``.varm[key_added]`` (``key_added`` from the training
-    parameters, default ``"X_poincare"``) and of the arrays ``extra_embedding`` and ``perturbation_embedding`` of
+    Permutes, in place and each independently, the rows of the trained embedding (``.varm["X_poincare"]``, or the
+    key recorded by an older training) and of the arrays ``extra_embedding`` and ``perturbation_embedding`` of
     ``.uns["hyperperturb"]["train"]``: the same set of points (so the same radii), assigned to random nodes. Keys
     that are missing or empty are skipped. Returns the permuted keys (``"varm:<key>"``, ``"train:<key>"``).
     """
@@ -207,7 +208,7 @@ def permute_embedding(adata: Any, *, seed: int) -> list[str]:
         msg = "The random-embedding floor needs a trained model (.uns['hyperperturb']['train']); none was found."
         raise KeyError(msg)
     entry = _entries.entry(adata, "train")
-    key = str(_entries.params(adata, "train").get("key_added", "X_poincare"))
+    key = _entries.map_key(adata, "train")
     done: list[str] = []
     if isinstance(key, str) and key in adata.varm:
         Z = np.asarray(adata.varm[key])
@@ -223,7 +224,7 @@ def permute_embedding(adata: Any, *, seed: int) -> list[str]:
             done.append(f"train:{k}")
     if not done:
         msg = (
-            "The random-embedding floor found no stored positions to permute (.varm[key_added], "
+            f"The random-embedding floor found no stored positions to permute (.varm[{key!r}], "
             f"train[{list(PERMUTED_TRAIN_KEYS)}]); the model's ledger layout is not recognised."
         )
         raise KeyError(msg)

@@ -55,7 +55,7 @@ def embedding_quality(
     basis: str = "X_poincare",
     geometry: str | None = None,
     truth: str | np.ndarray | None = None,
-    adjacency: str = "hp_adjacency",
+    adjacency: str | None = None,
     n_pairs: int = 200_000,
     seed: int = 0,
     mod: str = "rna",
@@ -91,7 +91,8 @@ def embedding_quality(
     truth
         Depth per gene: a ``.var`` column name or an array; ``None`` looks for synthetic ground truth.
     adjacency
-        Key of the gene network in ``.varp``.
+        Key of the gene network in ``.varp``; ``None``: the ``key_added`` recorded by
+        :func:`hyperperturb.pp.gene_network` (``"hp_adjacency"`` by default).
     n_pairs
         Number of connected pairs sampled for the distortion on graphs with more than 3000 genes.
     seed
@@ -113,15 +114,18 @@ def embedding_quality(
     if basis not in adata.varm:
         msg = f"No embedding .varm[{basis!r}]; .varm keys are {list(adata.varm)}. Run `hp.tl.train(adata)` first."
         raise KeyError(msg)
+    if adjacency is None:
+        adjacency = _entries.network_key(adata)
     if adjacency not in adata.varp:
         msg = f"No network .varp[{adjacency!r}]. Run `hp.pp.gene_network(adata, ...)` first."
         raise KeyError(msg)
     params: dict[str, Any] = {}
     for step in ("train", "embed_network"):  # the step that wrote this basis (train by default)
         p = _entries.params(adata, step)
-        if p.get("key_added") == basis:
+        wrote = _entries.map_key(adata, step) == basis
+        if wrote:
             check_current(adata, step, needed_by="hp.tl.embedding_quality")  # an old map against a new network
-        if p.get("key_added") == basis or (not params and step == "train"):
+        if wrote or (not params and step == "train"):
             params = p
     if geometry is None:
         geometry = str(params.get("geometry", "poincare"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -181,28 +182,7 @@ def evaluate(
     t0 = time.perf_counter()
     t = resolve(data, mod=mod)
     _validate(split, n_splits, holdout_frac, effect_level, n_null, k, policy_threshold, train_kwargs, max_heldout)
-    models_t = _as_names(models, "models")
-    baselines_t = _as_names(baselines, "baselines")
-    metrics_t = ALL_METRICS if metrics is None else _as_names(metrics, "metrics")
-    _check_choice(models_t, list(MODELS), "model(s)")
-    _check_choice(baselines_t, BASELINES, "baseline(s)")
-    _check_choice(metrics_t, ALL_METRICS, "metric(s)")
-    if not models_t and not baselines_t:
-        msg = "Nothing to evaluate: both `models` and `baselines` are empty. Pass e.g. `baselines=('mean',)`."
-        raise ValueError(msg)
-    if not metrics_t:
-        msg = f"`metrics` is empty; pass None for all of {list(ALL_METRICS)}."
-        raise ValueError(msg)
-    if not models_t and set(baselines_t) == {"majority-vote"} and "policy_auroc" not in metrics_t:
-        msg = "The 'majority-vote' baseline only scores `policy_auroc`; add that metric or other models/baselines."
-        raise ValueError(msg)
-    needs_train = bool(models_t) or "shuffled-network" in baselines_t
-    if needs_train and "hp_adjacency" not in t.adata.varp:
-        msg = (
-            "The graph models and the shuffled-network baseline need a gene network (.varp['hp_adjacency']). "
-            "Run `hp.pp.gene_network(adata, ...)` first, or evaluate `baselines=('mean', 'linear')` only."
-        )
-        raise KeyError(msg)
+    models_t, baselines_t, metrics_t = _requested(t.adata, models, baselines, metrics)
     screen: Screen = read_screen(t.adata, needed_by="hp.tl.evaluate")
     rng = as_rng(seed)
     eligible_idx = np.flatnonzero(screen.eligible)
@@ -231,126 +211,29 @@ def evaluate(
         rng=np.random.default_rng(rng.integers(2**32)),
         layer=layer,
     )
-    effect_of = {int(c): ("detectable" if d else "none") for c, d in zip(ever, det, strict=True)}
-    halves = None
-    if "ceiling" in baselines_t:  # split-half rewards of every perturbation (one pass over the perturbed cells)
-        R_A, R_B, _ = split_half_rewards(
-            t.adata, screen, np.arange(screen.names.size), rng=np.random.default_rng(rng.integers(2**32)), layer=layer
-        )
-        halves = (R_A, R_B)
-        n_short = int((~np.isfinite(R_A).all(axis=0)).sum())
-        if n_short:
-            logger.warning("evaluate: %d perturbation(s) have fewer than 2 cells; their ceiling is NaN.", n_short)
-
+    halves = _split_halves(t.adata, screen, rng, layer) if "ceiling" in baselines_t else None
+    run = _Run(
+        t=t,
+        screen=screen,
+        seed=int(seed),
+        train_kwargs=dict(train_kwargs or {}),
+        k=int(k),
+        policy_threshold=float(policy_threshold),
+        per_pert_metrics=tuple(m for m in metrics_t if m in PER_PERTURBATION),
+        split_metrics=tuple(m for m in metrics_t if m in PER_SPLIT and m != "policy_auroc"),
+        want_auroc="policy_auroc" in metrics_t,
+        cand_pos={int(c): i for i, c in enumerate(eligible_idx)},
+        candidates=screen.reward[:, eligible_idx],
+        effect_of={int(c): ("detectable" if d else "none") for c, d in zip(ever, det, strict=True)},
+        halves=halves,
+    )
     methods = [*models_t, *baselines_t]
-    per_pert_metrics = tuple(m for m in metrics_t if m in PER_PERTURBATION)
-    split_metrics = tuple(m for m in metrics_t if m in PER_SPLIT and m != "policy_auroc")
-    want_auroc = "policy_auroc" in metrics_t
-    cand_pos = {int(c): i for i, c in enumerate(eligible_idx)}
-    candidates = screen.reward[:, eligible_idx]
-    excess = not screen.signed
-    permuted: list[str] = []
-    rows: list[dict[str, Any]] = []
-    t_mod = t.mod
-
-    def _add(s: int, method: str, pert: str, metric: str, value: float, effect: str) -> None:
-        rows.append(
-            {
-                "split": s,
-                "model": method,
-                "perturbation": pert,
-                "metric": metric,
-                "value": float(value),
-                "effect": effect,
-            }
-        )
-
     desc = f"hp.tl.evaluate: {len(splits)} {split} split(s) x {len(methods)} method(s)"
     for s, (all_held, held_cols) in enumerate(
         progress(list(zip(splits, scored_splits, strict=True)), verbose=verbose, total=len(splits), desc=desc)
     ):
         t_split = time.perf_counter()
-        train_cols = np.setdiff1d(np.arange(screen.names.size), all_held)
-        R_train = screen.reward[:, train_cols]
-        m_train = R_train.mean(axis=1)
-        obs = screen.reward[:, held_cols]
-        held_names = screen.names[held_cols]
-        train_names = screen.names[train_cols]
-        eff = np.asarray([effect_of[int(c)] for c in held_cols])
-        true_index = np.asarray([cand_pos[int(c)] for c in held_cols])
-        labels = moved_labels(R_train, screen.baseline, signed=screen.signed, threshold=float(policy_threshold))
-        score_kw = {"excess": excess, "k": int(k), "train_mean": m_train, "candidates": candidates}
-        cache: dict[str, Any] = {}
-        for method in methods:
-            pol = tpol = None
-            if method == "majority-vote":
-                if want_auroc:
-                    _add(s, method, "all", "policy_auroc", _policy_auroc(majority_vote_scores(labels), labels), "all")
-                continue
-            if method == "ceiling":
-                assert halves is not None
-                _ceiling_rows(
-                    _add, s, halves, held_cols, train_cols, held_names, eff, true_index, screen, score_kw,
-                    per_pert_metrics, split_metrics, want_auroc, float(policy_threshold),
-                )  # fmt: skip
-                continue
-            if method in ("mean", "median"):
-                prior = predict_mean if method == "mean" else predict_median
-                pred = prior(R_train, held_cols.size)
-                tpol = prior(R_train, train_cols.size)
-            elif method == "linear":  # one fit per split serves both predictions
-                tidx_train = screen.target_index[train_cols]
-                linear_fit = fit_linear(R_train, tidx_train)
-                pred = predict_linear(R_train, tidx_train, screen.target_index[held_cols], fit=linear_fit)
-                tpol = predict_linear(R_train, tidx_train, tidx_train, fit=linear_fit)
-            elif method == "shuffled-network":
-                obj = shuffled_network_copy(t.adata, seed=int(seed) * 1000 + s)
-                pred, pol, tpol = _model_predictions(
-                    obj,
-                    screen.names[all_held],
-                    train_names,
-                    geometry="poincare",
-                    seed=int(seed) + s,
-                    train_kwargs=train_kwargs or {},
-                    mod=None,
-                    scored=held_names,
-                )
-            else:
-                pred, pol, tpol = _model_predictions(
-                    t.data,
-                    screen.names[all_held],
-                    train_names,
-                    geometry=MODELS[method],
-                    seed=int(seed) + s,
-                    train_kwargs=train_kwargs or {},
-                    mod=t_mod,
-                    method=PREDICT_METHOD[method],
-                    cache=cache,
-                    random_embedding=method in RANDOM_EMBEDDING,
-                    permuted=permuted,
-                    scored=held_names,
-                )
-            per, _ = score_split(
-                pred, obs, screen.baseline, metrics=per_pert_metrics, true_index=true_index, **score_kw
-            )
-            for metric, vals in per.items():
-                for j, name in enumerate(held_names):
-                    _add(s, method, str(name), metric, vals[j], str(eff[j]))
-            for subset, cols in _subset_columns(eff):
-                if not split_metrics:
-                    break
-                _, sm = score_split(
-                    pred[:, cols],
-                    obs[:, cols],
-                    screen.baseline,
-                    excess=excess,
-                    metrics=split_metrics,
-                    pred_policy=None if pol is None else pol[:, cols],
-                )
-                for metric, val in sm.items():
-                    _add(s, method, "all", metric, val, subset)
-            if want_auroc and tpol is not None:
-                _add(s, method, "all", "policy_auroc", _policy_auroc(tpol, labels), "all")
+        _evaluate_split(run, s, all_held, held_cols, methods)
         elapsed = time.perf_counter() - t0
         logger.info(
             "evaluate: split %d/%d done (%d held out, %d scored, %d method(s)) in %.1f s; %.0f s so far, ~%.0f s left",
@@ -363,32 +246,8 @@ def evaluate(
             elapsed,
             elapsed / (s + 1) * (len(splits) - s - 1),
         )
-    results = pd.DataFrame(rows, columns=["split", "model", "perturbation", "metric", "value", "effect"])
-    results["split"] = results["split"].astype(np.int64)
-    n_nan = int(results["value"].isna().sum())
-    if n_nan:
-        logger.warning(
-            "evaluate: %d metric value(s) are NaN (an observed profile is constant, a perturbation has too few cells "
-            "for the split-half ceiling, or no gene has both moved and unmoved perturbations); they are kept as NaN "
-            "and left out of the summary.",
-            n_nan,
-        )
+    results = _results_table(run.rows)
     summary = summarize(results)
-    detect = pd.DataFrame(
-        {
-            "perturbation": screen.names[ever].astype(str),
-            "statistic": stat,
-            "threshold": thr,
-            "effect": np.where(det, "detectable", "none").astype(str),
-        }
-    )
-    if halves is not None:  # reproducibility of each profile: Spearman-Brown corrected split-half Pearson of the excess
-        b = screen.baseline[:, None] if excess else 0.0
-        ex_a, ex_b = halves[0][:, ever] - b, halves[1][:, ever] - b
-        detect["split_half_r"] = [
-            spearman_brown(pearson(ex_a[:, j], ex_b[:, j])) if np.isfinite(ex_a[:, j]).all() else float("nan")
-            for j in range(ever.size)
-        ]
     entry = {
         "params": {
             "split": split,
@@ -404,15 +263,15 @@ def evaluate(
             "k": int(k),
             "policy_threshold": float(policy_threshold),
             "max_heldout": None if max_heldout is None else int(max_heldout),
-            "excess": excess,
+            "excess": run.excess,
         },
         "results": results,
         "summary": summary,
-        "detectability": detect,
+        "detectability": _detectability_table(screen, ever, det, stat, thr, halves),
         "splits": {str(i): [str(n) for n in screen.names[c]] for i, c in enumerate(splits)},
         "scored": {str(i): [str(n) for n in screen.names[c]] for i, c in enumerate(scored_splits)},
         "coverage": screen.coverage,
-        "random_embedding_keys": list(permuted),
+        "random_embedding_keys": list(run.permuted),
         "wall_time": float(time.perf_counter() - t0),
     }
     if copy:
@@ -425,3 +284,224 @@ def evaluate(
         headline_text(headline(summary, baselines=baselines_t)),
     )
     return t.done(copy)
+
+
+# -- the steps of evaluate -------------------------------------------------------------------------------------------
+
+
+def _requested(
+    adata: Any, models: Any, baselines: Any, metrics: Any
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The requested models, baselines and metrics as checked name tuples (a clear error for each bad request)."""
+    models_t = _as_names(models, "models")
+    baselines_t = _as_names(baselines, "baselines")
+    metrics_t = ALL_METRICS if metrics is None else _as_names(metrics, "metrics")
+    _check_choice(models_t, list(MODELS), "model(s)")
+    _check_choice(baselines_t, BASELINES, "baseline(s)")
+    _check_choice(metrics_t, ALL_METRICS, "metric(s)")
+    if not models_t and not baselines_t:
+        msg = "Nothing to evaluate: both `models` and `baselines` are empty. Pass e.g. `baselines=('mean',)`."
+        raise ValueError(msg)
+    if not metrics_t:
+        msg = f"`metrics` is empty; pass None for all of {list(ALL_METRICS)}."
+        raise ValueError(msg)
+    if not models_t and set(baselines_t) == {"majority-vote"} and "policy_auroc" not in metrics_t:
+        msg = "The 'majority-vote' baseline only scores `policy_auroc`; add that metric or other models/baselines."
+        raise ValueError(msg)
+    needs_train = bool(models_t) or "shuffled-network" in baselines_t
+    if needs_train and not _entries.has_network(adata):
+        msg = (
+            f"The graph models and the shuffled-network baseline need a gene network "
+            f"(.varp[{_entries.network_key(adata)!r}]). "
+            "Run `hp.pp.gene_network(adata, ...)` first, or evaluate `baselines=('mean', 'linear')` only."
+        )
+        raise KeyError(msg)
+    return models_t, baselines_t, metrics_t
+
+
+def _split_halves(adata: Any, screen: Screen, rng: np.random.Generator, layer: str | None) -> tuple[Any, Any]:
+    """Split-half rewards of every perturbation (one pass over the perturbed cells), for the ceiling."""
+    R_A, R_B, _ = split_half_rewards(
+        adata, screen, np.arange(screen.names.size), rng=np.random.default_rng(rng.integers(2**32)), layer=layer
+    )
+    n_short = int((~np.isfinite(R_A).all(axis=0)).sum())
+    if n_short:
+        logger.warning("evaluate: %d perturbation(s) have fewer than 2 cells; their ceiling is NaN.", n_short)
+    return R_A, R_B
+
+
+@dataclass
+class _Run:
+    """What every split of one ``evaluate`` call shares, and the rows it collects."""
+
+    t: Any
+    screen: Screen
+    seed: int
+    train_kwargs: dict[str, Any]
+    k: int
+    policy_threshold: float
+    per_pert_metrics: tuple[str, ...]
+    split_metrics: tuple[str, ...]
+    want_auroc: bool
+    cand_pos: dict[int, int]
+    candidates: np.ndarray
+    effect_of: dict[int, str]
+    halves: tuple[Any, Any] | None
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    permuted: list[str] = field(default_factory=list)
+
+    @property
+    def excess(self) -> bool:
+        """Score the excess over the noise floor (unsigned rewards) rather than the raw rewards."""
+        return not self.screen.signed
+
+    def add(self, s: int, method: str, pert: str, metric: str, value: float, effect: str) -> None:
+        """One row of the results table."""
+        self.rows.append(
+            {
+                "split": s,
+                "model": method,
+                "perturbation": pert,
+                "metric": metric,
+                "value": float(value),
+                "effect": effect,
+            }
+        )
+
+
+def _evaluate_split(run: _Run, s: int, all_held: np.ndarray, held_cols: np.ndarray, methods: list[str]) -> None:
+    """Predict the held-out perturbations of split ``s`` with every method and score them into ``run.rows``."""
+    screen = run.screen
+    train_cols = np.setdiff1d(np.arange(screen.names.size), all_held)
+    R_train = screen.reward[:, train_cols]
+    obs = screen.reward[:, held_cols]
+    held_names = screen.names[held_cols]
+    eff = np.asarray([run.effect_of[int(c)] for c in held_cols])
+    true_index = np.asarray([run.cand_pos[int(c)] for c in held_cols])
+    labels = moved_labels(R_train, screen.baseline, signed=screen.signed, threshold=run.policy_threshold)
+    score_kw = {"excess": run.excess, "k": run.k, "train_mean": R_train.mean(axis=1), "candidates": run.candidates}
+    cache: dict[str, Any] = {}
+    for method in methods:
+        if method == "majority-vote":
+            if run.want_auroc:
+                run.add(s, method, "all", "policy_auroc", _policy_auroc(majority_vote_scores(labels), labels), "all")
+            continue
+        if method == "ceiling":
+            assert run.halves is not None
+            _ceiling_rows(
+                run.add, s, run.halves, held_cols, train_cols, held_names, eff, true_index, screen, score_kw,
+                run.per_pert_metrics, run.split_metrics, run.want_auroc, run.policy_threshold,
+            )  # fmt: skip
+            continue
+        pred, pol, tpol = _predictions(run, method, s, all_held, train_cols, held_cols, cache)
+        per, _ = score_split(
+            pred, obs, screen.baseline, metrics=run.per_pert_metrics, true_index=true_index, **score_kw
+        )
+        for metric, vals in per.items():
+            for j, name in enumerate(held_names):
+                run.add(s, method, str(name), metric, vals[j], str(eff[j]))
+        for subset, cols in _subset_columns(eff):
+            if not run.split_metrics:
+                break
+            _, sm = score_split(
+                pred[:, cols],
+                obs[:, cols],
+                screen.baseline,
+                excess=run.excess,
+                metrics=run.split_metrics,
+                pred_policy=None if pol is None else pol[:, cols],
+            )
+            for metric, val in sm.items():
+                run.add(s, method, "all", metric, val, subset)
+        if run.want_auroc and tpol is not None:
+            run.add(s, method, "all", "policy_auroc", _policy_auroc(tpol, labels), "all")
+
+
+def _predictions(
+    run: _Run,
+    method: str,
+    s: int,
+    all_held: np.ndarray,
+    train_cols: np.ndarray,
+    held_cols: np.ndarray,
+    cache: dict[str, Any],
+) -> tuple[np.ndarray, Any, Any]:
+    """``(pred, pol, tpol)`` of one method in split ``s``.
+
+    ``pred``: predicted rewards of the scored held-out perturbations; ``pol``: the model's policy for them (graph
+    models only, else ``None``); ``tpol``: its scores of the training perturbations (for ``policy_auroc``).
+    """
+    screen = run.screen
+    R_train = screen.reward[:, train_cols]
+    held_names, train_names = screen.names[held_cols], screen.names[train_cols]
+    if method in ("mean", "median"):
+        prior = predict_mean if method == "mean" else predict_median
+        return prior(R_train, held_cols.size), None, prior(R_train, train_cols.size)
+    if method == "linear":  # one fit per split serves both predictions
+        tidx_train = screen.target_index[train_cols]
+        linear_fit = fit_linear(R_train, tidx_train)
+        pred = predict_linear(R_train, tidx_train, screen.target_index[held_cols], fit=linear_fit)
+        return pred, None, predict_linear(R_train, tidx_train, tidx_train, fit=linear_fit)
+    if method == "shuffled-network":
+        obj = shuffled_network_copy(run.t.adata, seed=run.seed * 1000 + s)
+        return _model_predictions(
+            obj,
+            screen.names[all_held],
+            train_names,
+            geometry="poincare",
+            seed=run.seed + s,
+            train_kwargs=run.train_kwargs,
+            mod=None,
+            scored=held_names,
+        )
+    return _model_predictions(
+        run.t.data,
+        screen.names[all_held],
+        train_names,
+        geometry=MODELS[method],
+        seed=run.seed + s,
+        train_kwargs=run.train_kwargs,
+        mod=run.t.mod,
+        method=PREDICT_METHOD[method],
+        cache=cache,
+        random_embedding=method in RANDOM_EMBEDDING,
+        permuted=run.permuted,
+        scored=held_names,
+    )
+
+
+def _results_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The long results table (one row per split, method, perturbation and metric); NaN values are reported."""
+    results = pd.DataFrame(rows, columns=["split", "model", "perturbation", "metric", "value", "effect"])
+    results["split"] = results["split"].astype(np.int64)
+    n_nan = int(results["value"].isna().sum())
+    if n_nan:
+        logger.warning(
+            "evaluate: %d metric value(s) are NaN (an observed profile is constant, a perturbation has too few cells "
+            "for the split-half ceiling, or no gene has both moved and unmoved perturbations); they are kept as NaN "
+            "and left out of the summary.",
+            n_nan,
+        )
+    return results
+
+
+def _detectability_table(
+    screen: Screen, ever: np.ndarray, det: np.ndarray, stat: Any, thr: Any, halves: tuple[Any, Any] | None
+) -> pd.DataFrame:
+    """Per scored perturbation: the detectability test, and with the ceiling the split-half reproducibility."""
+    detect = pd.DataFrame(
+        {
+            "perturbation": screen.names[ever].astype(str),
+            "statistic": stat,
+            "threshold": thr,
+            "effect": np.where(det, "detectable", "none").astype(str),
+        }
+    )
+    if halves is not None:  # reproducibility of each profile: Spearman-Brown corrected split-half Pearson of the excess
+        b = screen.baseline[:, None] if not screen.signed else 0.0
+        ex_a, ex_b = halves[0][:, ever] - b, halves[1][:, ever] - b
+        detect["split_half_r"] = [
+            spearman_brown(pearson(ex_a[:, j], ex_b[:, j])) if np.isfinite(ex_a[:, j]).all() else float("nan")
+            for j in range(ever.size)
+        ]
+    return detect

@@ -288,7 +288,8 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
         # stored zeros are not edges; an empty graph without a network entry was not chosen on purpose either
         if not (A_checked.data > 0).any() and not (net is not None and _allow_empty(net)):
             msg = (
-                "hp.tl.train: .varp['hp_adjacency'] has no edge (no positive weight). Training on an empty graph "
+                f"hp.tl.train: .varp[{_entries.network_key(adata)!r}] has no edge (no positive weight). Training on "
+                "an empty graph "
                 "needs an explicit choice: re-run `hp.pp.gene_network(adata, network, allow_empty=True)`, or build "
                 "a network with edges."
             )
@@ -429,7 +430,7 @@ def _allow_empty(net: NetworkEntry) -> bool:
 
 
 def stored_adjacency(adata, n_nodes: int, n_genes: int, extra_edges: dict[str, Any]) -> sparse.csr_matrix:
-    """Rebuild the node adjacency from ``.varp['hp_adjacency']`` and the edges stored by training."""
+    """Rebuild the node adjacency from the gene network in ``.varp`` and the edges stored by training."""
     rows, cols, vals = [], [], []
     A0 = check_adjacency(adata, needed_by="hp.tl.predict")
     if A0 is not None:

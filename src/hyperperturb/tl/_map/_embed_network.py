@@ -28,7 +28,7 @@ def embed_network(
     key_added: str = "X_poincare_network",
     copy: bool = False,
 ) -> Any:
-    r"""Embed the genes of ``.varp["hp_adjacency"]`` in the Poincaré ball so that distances reconstruct the network.
+    r"""Embed the genes of the gene network in the Poincaré ball so that distances reconstruct the network.
 
     Free points of the ball (one per gene, plus the unmeasured target nodes of :func:`hyperperturb.pp.gene_network`)
     are fitted by Riemannian SGD to the Nickel & Kiela (2017) reconstruction loss
@@ -46,7 +46,8 @@ def embed_network(
     Parameters
     ----------
     data
-        AnnData or MuData after :func:`hyperperturb.pp.gene_network`.
+        AnnData or MuData after :func:`hyperperturb.pp.gene_network` (the network is read from ``.varp`` under the
+        ``key_added`` that function recorded).
     dim
         Dimension of the map (2 gives a readable disk).
     geometry
@@ -73,7 +74,9 @@ def embed_network(
     verbose
         Log a one-line summary (shown at ``sc.settings.verbosity >= 2``).
     key_added
-        Key in ``.varm`` for the map.
+        Key in ``.varm`` for the map (recorded in the ledger entry ``embed_network``, which describes the last map
+        fitted). Keys that hold results of other steps (``hp_reward``, ``hp_policy_target``, ``hp_policy``,
+        ``X_poincare``) are refused.
     copy
         Return a copy instead of writing into ``data``.
 
@@ -103,8 +106,11 @@ def embed_network(
     t = resolve(data, mod=mod)
     adata = t.adata
     check_varm_key(adata, key_added, owner="hp.tl.embed_network")
-    if "hp_adjacency" not in adata.varp:
-        msg = "hp.tl.embed_network needs a gene network: run `hp.pp.gene_network(adata, network)` first."
+    if not _entries.has_network(adata):
+        msg = (
+            f"hp.tl.embed_network needs a gene network (.varp[{_entries.network_key(adata)!r}]): run "
+            "`hp.pp.gene_network(adata, network)` first."
+        )
         raise KeyError(msg)
     extra = _entries.network_extra_nodes(adata)
     ee = _entries.network_extra_edges(adata)

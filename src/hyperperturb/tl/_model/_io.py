@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from hyperperturb._utils import resolve
+from hyperperturb._utils._entries import has_network, network_key
 from hyperperturb._utils._schema import TrainEntry, read
 
 
@@ -155,8 +156,11 @@ def rebuild(adata, entry: TrainEntry) -> tuple[Any, Any, Any]:
             msg = "The training entry has no network map of its graph (network_map.embedding). Re-run `hp.tl.train`."
             raise KeyError(msg)
         net.set_base(entry.map_embedding)  # the starting map, stored once (float64; the model holds float32)
-    if graph.has_network and "hp_adjacency" not in adata.varp:
-        msg = ".varp['hp_adjacency'] used in training is missing. Re-run `hp.pp.gene_network` and `hp.tl.train`."
+    if graph.has_network and not has_network(adata):
+        msg = (
+            f"The gene network .varp[{network_key(adata)!r}] used in training is missing. Re-run "
+            "`hp.pp.gene_network` and `hp.tl.train`."
+        )
         raise KeyError(msg)
     adj = stored_adjacency(adata, len(nodes), n_genes, graph.extra_edges.as_dict())
     return net, tf.constant(feats), normalized_adjacency(adj)

@@ -41,7 +41,6 @@ class TrainParams:
     batch_size: int | None
     curriculum: bool
     seed: int
-    key_added: str
     map_kwargs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
@@ -66,7 +65,6 @@ class TrainParams:
             batch_size=None if kw["batch_size"] is None else int(kw["batch_size"]),
             curriculum=bool(kw["curriculum"]),
             seed=int(kw["seed"]),
-            key_added=str(kw["key_added"]),
             map_kwargs=MappingProxyType(dict(kw.get("map_kwargs") or {})),
         )
 
@@ -89,13 +87,12 @@ class TrainParams:
             "rank": self.rank,
             "curriculum": self.curriculum,
             "seed": self.seed,
-            "key_added": self.key_added,
         }
         out.update(run)
         return out
 
 
-def _check(*, model, geometry, head, dim, hidden, curvature, epochs, learning_rate, dropout, key_added,
+def _check(*, model, geometry, head, dim, hidden, curvature, epochs, learning_rate, dropout,
            graph_weight=1.0, batch_size=None, rank=0, seed=0, map_kwargs=None, **_: Any) -> None:  # fmt: skip
     if model not in MODELS:
         msg = f"model must be one of {list(MODELS)}, got {model!r}. Use 'hyperperturb' (gene graph) or 'simple'."
@@ -126,9 +123,6 @@ def _check(*, model, geometry, head, dim, hidden, curvature, epochs, learning_ra
         raise ValueError(msg)
     if isinstance(graph_weight, bool) or not (np.isfinite(graph_weight) and graph_weight >= 0):
         msg = f"graph_weight must be a number >= 0 (0 disables the graph-reconstruction loss), got {graph_weight!r}."
-        raise ValueError(msg)
-    if not isinstance(key_added, str) or not key_added:
-        msg = f"key_added must be a non-empty string, got {key_added!r}."
         raise ValueError(msg)
     check_fixed_seed(seed)
     if map_kwargs is not None:

@@ -26,7 +26,7 @@ def predict(
     r"""Predict, for every gene, the policy (or reward) of perturbations from the model stored by ``hp.tl.train``.
 
     The model is rebuilt from ``.uns["hyperperturb"]["train"]`` (parameters, weights, node features, extra edges)
-    and ``.varp["hp_adjacency"]`` alone, so this works after ``write_h5ad`` / ``read_h5ad``.
+    and the gene network in ``.varp`` alone, so this works after ``write_h5ad`` / ``read_h5ad``.
 
     Parameters
     ----------

@@ -19,11 +19,13 @@ from hyperperturb._utils import (
     resolve,
 )
 from hyperperturb._utils._atomic import atomic_write
-from hyperperturb._utils._entries import check_varm_key
 from hyperperturb._utils._ledger import edge_digest, gene_digest
 from hyperperturb._utils._schema import RewardsEntry, read
 
 from ._params import TrainParams
+
+#: Key in ``.varm`` of the embedding written by :func:`train` (one trained model per object).
+EMBEDDING_KEY = "X_poincare"
 
 
 def _holdout_mask(holdout: Sequence[str] | str | None, perts: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -66,7 +68,6 @@ def train(
     mod: str = "rna",
     prot_mod: str = "prot",
     verbose: bool = True,
-    key_added: str = "X_poincare",
     copy: bool = False,
     callbacks: Sequence[Any] | None = None,
 ) -> Any:
@@ -75,9 +76,16 @@ def train(
     Builds a graph whose nodes are the genes (plus unmeasured perturbation targets from the network and, for a
     MuData with protein, the proteins), with leak-free node features computed from control cells, and fits
     :class:`hyperperturb.nn.HyperPerturbModel`: a two-layer hyperbolic graph convolution embeds each node in the
-    Poincaré ball; the policy head predicts, per gene, a distribution over perturbations (target
-    ``.varm["hp_policy_target"]``), the value head a scalar sensitivity (target ``.var["hp_value_target"]``).
-    See the training page of the documentation for the equations.
+    Poincaré ball; the policy head predicts, per gene, a distribution over perturbations (which perturbations move
+    the gene; target ``.varm["hp_policy_target"]``), the value head a scalar (how strongly the gene responds to
+    perturbations at all; target ``.var["hp_value_target"]``). Both are fitted to the rewards of
+    :func:`hyperperturb.tl.rewards` (per gene and perturbation, the response beyond the control noise). See the
+    training page of the documentation for the equations, and the benchmarks page (``docs/benchmarks.md``) for
+    measured quality of every option.
+
+    The network is read from ``.varp`` under the key :func:`hyperperturb.pp.gene_network` recorded (its
+    ``key_added``). One trained model per object: its outputs have fixed keys (below), and training again replaces
+    them; to keep two models, train copies (``copy=True``).
 
     Parameters
     ----------
@@ -105,7 +113,8 @@ def train(
     epochs
         Number of epochs (one full-graph step each).
     learning_rate
-        Initial learning rate of the :class:`~hyperperturb.nn.QuantumAnnealer` schedule.
+        Initial learning rate of the :class:`~hyperperturb.nn.QuantumAnnealer` schedule (the original design's
+        learning-rate schedule: an exponential decay modulated by a cosine oscillation).
     dropout
         Dropout rate in the encoder.
     graph_weight
@@ -115,8 +124,8 @@ def train(
     attention
         Refine the first graph convolution with a graph-masked :class:`~hyperperturb.nn.HyperbolicAttention`
         layer (attention weights from negative hyperbolic distances between neighbours; residual in the tangent
-        space). Off by default: on the Papalexi benchmark (``benchmarks/bench_evaluate.py --attention``) it did not
-        improve held-out prediction (``spearman_excess`` 0.313 with it, 0.329 without; train-mean baseline 0.325).
+        space). Off by default: it did not improve held-out prediction in the benchmarks (``docs/benchmarks.md``,
+        "Graph attention").
     refine
         Start the encoder from the network map of :func:`hyperperturb.tl.embed_network` (fitted here on the training
         graph: genes, unmeasured targets and proteins): the graph convolutions only move each node by a bounded
@@ -141,8 +150,8 @@ def train(
         covers every perturbation (the same KL objective, computed as one XLA-compiled block for the distance
         head), the graph loss uses a random sample of the edges (at most 8,192 per step), the targets are kept
         sparse when they are mostly zero (entries at or below the noise floor), the learning-rate schedule counts
-        steps, and ``.varm["hp_policy"]`` is written in float32. See the scaling page of the documentation for
-        the measured cost and quality.
+        steps, and ``.varm["hp_policy"]`` is written in float32. Measured cost and quality: the scaling page of the
+        documentation.
     holdout
         Perturbation names excluded from the loss (for evaluation on unseen perturbations); their rewards are not
         used for the policy or the value target.
@@ -160,10 +169,6 @@ def train(
         (with a warning when several are present); the modality is resolved once, before any work.
     verbose
         Show a progress bar and log a summary.
-    key_added
-        Key in ``.varm`` for the gene embedding. Only the embedding is namespaced: the ledger entry ``train``,
-        ``.varm["hp_policy"]`` and ``.var["hp_value"]`` belong to the last training (a warning says when a model
-        trained under another key is replaced); keep two models on two copies (``copy=True``).
     copy
         Return a trained copy instead of writing into ``data``.
     callbacks
@@ -173,7 +178,7 @@ def train(
     -------
     ``None``, or the trained copy if ``copy=True``. Writes
 
-    ``.varm[key_added]``
+    ``.varm["X_poincare"]``
         ``n_vars × dim`` embedding, every row strictly inside the ball (for ``model="simple"``: the output-layer
         gene vectors mapped onto the ball with :math:`\exp_0`).
     ``.varm["hp_policy"]``
@@ -199,7 +204,7 @@ def train(
         ``node_features``, ``graph``, ``versions``, ``seed``, ``wall_time``.
 
     For a MuData with a protein modality the proteins' embedding, policy and value go to
-    ``mdata[prot_mod].varm[key_added]``, ``.varm["hp_policy"]`` and ``.var["hp_value"]``.
+    ``mdata[prot_mod].varm["X_poincare"]``, ``.varm["hp_policy"]`` and ``.var["hp_value"]``.
 
     Raises
     ------
@@ -222,11 +227,10 @@ def train(
         model=model, geometry=geometry, head=head, dim=dim, hidden=hidden, curvature=curvature,
         learn_curvature=learn_curvature, epochs=epochs, learning_rate=learning_rate, dropout=dropout,
         graph_weight=graph_weight, attention=attention, refine=refine, rank=rank, batch_size=batch_size,
-        curriculum=curriculum, seed=seed, key_added=key_added, map_kwargs=map_kwargs,
+        curriculum=curriculum, seed=seed, map_kwargs=map_kwargs,
     )  # fmt: skip
     adata = t.adata
     check_unique_names(adata)
-    check_varm_key(adata, key_added, owner="hp.tl.train")
     rew = read(adata, RewardsEntry, needed_by="hp.tl.train")
     # the protein modality, resolved once before any work ("prot", "adt" or "protein"; None: no proteins)
     prot_name = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else None
@@ -237,10 +241,12 @@ def train(
             raise KeyError(msg)
     perts = list(rew.perturbations)
     trainable, held = _holdout_mask(holdout, perts)
-    if "hp_adjacency" not in adata.varp and model == "hyperperturb":
+    net_key = _entries.network_key(adata)
+    if net_key not in adata.varp and model == "hyperperturb":
         logger.warning(
-            "hp.tl.train: .varp['hp_adjacency'] is absent; training on an identity graph (no edges). "
-            "Run `hp.pp.gene_network(adata, network)` first for a gene graph."
+            "hp.tl.train: the gene network .varp[%r] is absent; training on an identity graph (no edges). "
+            "Run `hp.pp.gene_network(adata, network)` first for a gene graph.",
+            net_key,
         )
 
     from hyperperturb.tl._graph._inputs import build_graph_inputs
@@ -332,9 +338,7 @@ def train(
         # edits after training are refused; held-out columns are never read, so they are not covered
         "input_digests": {
             "hp_reward": gene_digest(adata.var_names, np.asarray(adata.varm["hp_reward"])[:, trainable]),
-            "hp_adjacency": edge_digest(adata.var_names, adata.varp["hp_adjacency"])
-            if "hp_adjacency" in adata.varp
-            else None,
+            "hp_adjacency": edge_digest(adata.var_names, adata.varp[net_key]) if net_key in adata.varp else None,
         },
         "versions": library_versions(),
         "seed": int(seed),
@@ -359,14 +363,6 @@ def train(
             res["history"]["loss"][-1],
         )
 
-    previous = _entries.params(adata, "train").get("key_added")
-    if previous is not None and str(previous) != key_added and not copy:
-        logger.warning(
-            "hp.tl.train: the model trained with key_added=%r is replaced (ledger entry 'train', .varm['hp_policy'], "
-            ".var['hp_value']); only its embedding .varm[%r] stays. Train on a copy (copy=True) to keep both models.",
-            str(previous),
-            str(previous),
-        )
     if copy:
         t = t.copy()
     prot_adata = None
@@ -377,12 +373,12 @@ def train(
         if prot_adata is not None:
             with atomic_write(prot_adata):
                 ps = slice(g.n_genes + g.n_extra, g.n_nodes)
-                prot_adata.varm[key_added] = res["z"][ps]
+                prot_adata.varm[EMBEDDING_KEY] = res["z"][ps]
                 prot_adata.varm["hp_policy"] = res["policy"][ps]
                 prot_adata.var["hp_value"] = res["value"][ps]
-                _write(t.adata, res, sl, key_added, entry, t0)
+                _write(t.adata, res, sl, entry, t0)
         else:
-            _write(t.adata, res, sl, key_added, entry, t0)
+            _write(t.adata, res, sl, entry, t0)
     return t.done(copy)
 
 
@@ -447,8 +443,8 @@ def _in_sample_policy(res, g, trainable, targets, loo) -> tuple[np.ndarray, np.n
     return out, value
 
 
-def _write(adata, res, sl, key_added, entry, t0) -> None:
-    adata.varm[key_added] = res["z"][sl]
+def _write(adata, res, sl, entry, t0) -> None:
+    adata.varm[EMBEDDING_KEY] = res["z"][sl]
     adata.varm["hp_policy"] = res["policy"][sl]
     adata.var["hp_value"] = res["value"][sl]
     adata.var["hp_in_network"] = res["in_network"][sl]

@@ -71,8 +71,8 @@ def read_screen(adata: AnnData, *, needed_by: str) -> Screen:
     in_extra = np.isin(targets, extra)
     eligible = (tidx >= 0) | in_extra
     has_edge = np.zeros(names.size, dtype=bool)
-    if "hp_adjacency" in adata.varp:
-        A = sparse.csr_matrix(adata.varp["hp_adjacency"])
+    if _entries.has_network(adata):
+        A = sparse.csr_matrix(adata.varp[_entries.network_key(adata)])
         deg = np.diff(A.indptr)
         has_edge = (tidx >= 0) & (deg[np.maximum(tidx, 0)] > 0)
     has_edge |= in_extra
