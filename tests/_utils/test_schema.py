@@ -68,7 +68,7 @@ def test_every_typed_entry_has_a_schema_version():
 
 def test_train_entry_typed_fields(trained):
     e = read(trained, TrainEntry, needed_by="test")
-    assert e.model == "hyperperturb" and e.geometry == "poincare" and e.key_added == "X_poincare"
+    assert e.model == "hyperperturb" and e.geometry == "poincare"
     assert e.kernel is not None and e.kernel.form == "residual"
     assert e.perturbation_embedding.shape == (len(e.perturbations), 2)
     assert e.graph.n_graph == e.graph.n_genes + e.graph.n_extra

@@ -176,15 +176,14 @@ TRAIN_EMBEDDING_KEY = "X_poincare"
 def map_key(adata: AnnData, step: str) -> str | None:
     """The ``.varm`` key of the map written by ``step`` (``"train"`` or ``"embed_network"``; ``None`` if it has not run).
 
-    ``hp.tl.embed_network`` records its ``key_added``; ``hp.tl.train`` writes :data:`TRAIN_EMBEDDING_KEY` (objects
-    trained by hyperperturb versions that had ``train(key_added=...)`` record their key, which is honoured).
+    ``hp.tl.embed_network`` records its ``key_added``; ``hp.tl.train`` always writes :data:`TRAIN_EMBEDDING_KEY`.
     """
     if not has_step(adata, step):
         return None
+    if step == "train":
+        return TRAIN_EMBEDDING_KEY
     key = params(adata, step).get("key_added")
-    if isinstance(key, str) and key:
-        return key
-    return TRAIN_EMBEDDING_KEY if step == "train" else None
+    return key if isinstance(key, str) and key else None
 
 
 def curvature(adata: AnnData) -> float:

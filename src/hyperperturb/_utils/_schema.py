@@ -467,7 +467,7 @@ class TrainEntry(Entry):
     def _decode(cls, r: _Reader) -> TrainEntry:
         kern = r.sub("kernel")
         p = _params(r("params"))
-        for k in ("model", "geometry", "head", "dim", "hidden", "curvature", "seed", "key_added"):
+        for k in ("model", "geometry", "head", "dim", "hidden", "curvature", "seed"):
             if k not in p:
                 _missing("train", f"params.{k}", r.needed_by)
         n_p = len(names(r("perturbations")))
@@ -526,11 +526,6 @@ class TrainEntry(Entry):
     def curvature(self) -> float:
         """Curvature ``c`` of the ball (1 for the Euclidean geometry)."""
         return float(self.params["curvature"]) if self.geometry == "poincare" else 1.0
-
-    @property
-    def key_added(self) -> str:
-        """Key of the gene embedding in ``.varm``."""
-        return str(self.params["key_added"])
 
     @property
     def holdout(self) -> set[str]:
