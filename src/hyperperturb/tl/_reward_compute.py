@@ -24,8 +24,15 @@ def _compute(
     chunk_size: int,
     verbose: bool,
     what: str,
+    plain: bool = False,
 ) -> dict[str, Any]:
-    """All numbers of one modality (nothing is written)."""
+    """All numbers of one modality (nothing is written).
+
+    ``plain=True`` (``statistic="mean_shift"``, whose noise floor comes from the control SD, see
+    :func:`to_mean_shift`): every slot, control slots included, is a plain sum of ``x``, so one pass gives both the
+    control means and the perturbation means (no centring pass first; the ``baseline`` is left to
+    :func:`to_mean_shift`). In-memory CSR is then read in storage order, never gathered.
+    """
     from ._reward_kernels import Slots, segment_sums  # numba is imported on first use only
 
     n, G = X.shape
@@ -37,25 +44,29 @@ def _compute(
     gc = group_codes if group_codes is not None else np.zeros(n, dtype=np.int64)
     n1 = max(n_groups, 1)
     lab1 = np.where(control & (gc >= 0), gc, -1).astype(np.int32)[:, None]
-    s1 = Slots(lab1, np.zeros(n1, np.int32), np.zeros((1, G)), np.zeros(n1, bool))
     ctrl_rows = np.flatnonzero(lab1[:, 0] >= 0)
-    S1, bad1 = segment_sums(
-        X,
-        s1,
-        chunk_size=chunk_size,
-        rows=ctrl_rows,
-        check_unlabeled=False,
-        progress=bar(f"hp.tl.rewards: control mean per gene ({what}, pass 1/2)"),
-    )
     n_ctrl_g = np.bincount(lab1[ctrl_rows, 0], minlength=n1).astype(np.int64)
     n_ctrl = int(control.sum())
-    cm_pooled = S1.sum(axis=0) / n_ctrl
-    if bad1 or not np.isfinite(cm_pooled).all():
-        _raise_nonfinite(what)
     ok_groups = [b for b in range(n_groups) if n_ctrl_g[b] > 0]
     skipped = [group_names[b] for b in range(n_groups) if n_ctrl_g[b] == 0]
-    cm_rows = [cm_pooled] + [S1[b] / max(n_ctrl_g[b], 1) for b in range(n_groups)]
-    cm = np.vstack(cm_rows)
+    npass = 1 if plain else 2
+    if plain:  # the control means come out of the same pass as the perturbation sums (control slots)
+        cm = np.zeros((1 + n_groups, G))
+    else:
+        s1 = Slots(lab1, np.zeros(n1, np.int32), np.zeros((1, G)), np.zeros(n1, bool))
+        S1, bad1 = segment_sums(
+            X,
+            s1,
+            chunk_size=chunk_size,
+            rows=ctrl_rows,
+            check_unlabeled=False,
+            progress=bar(f"hp.tl.rewards: control mean per gene ({what}, pass 1/2)"),
+        )
+        cm_pooled = S1.sum(axis=0) / n_ctrl
+        if bad1 or not np.isfinite(cm_pooled).all():
+            _raise_nonfinite(what)
+        cm_rows = [cm_pooled] + [S1[b] / max(n_ctrl_g[b], 1) for b in range(n_groups)]
+        cm = np.vstack(cm_rows)
 
     # pass 2: slot labels; block b (0 pooled, 1+g group g) has P perturbation slots and one control slot
     W = P + 1
@@ -73,22 +84,26 @@ def _compute(
     L = W * (1 + n_groups)
     slot_cm = np.repeat(np.arange(1 + n_groups, dtype=np.int32), W)
     absmode = np.ones(L, dtype=bool)
-    if signed:
+    if signed or plain:
         absmode[:] = False
-        absmode[P::W] = True  # the control slots always give the (absolute) noise floor
+        absmode[P::W] = not plain  # the control slots give the (absolute) noise floor, or (plain) the control means
     s2 = Slots(lab2.astype(np.int32), slot_cm, cm, absmode)
     S2, bad2 = segment_sums(
         X,
         s2,
         chunk_size=chunk_size,
         check_unlabeled=True,
-        progress=bar(f"hp.tl.rewards: reward per gene x perturbation ({what}, pass 2/2)"),
+        progress=bar(f"hp.tl.rewards: reward per gene x perturbation ({what}, pass {npass}/{npass})"),
     )
     if bad2 or not np.isfinite(S2).all():
         _raise_nonfinite(what)
 
     valid = lab2[lab2 >= 0]
     n_slot = np.bincount(valid, minlength=L).astype(np.int64)
+    if plain:  # control slot b·W + P holds the control sum of block b (0 pooled, 1 + g group g)
+        for b in [0] + [g + 1 for g in ok_groups]:
+            cm[b] = S2[b * W + P] / max(int(n_slot[b * W + P]), 1)
+    cm_pooled = cm[0]
     acm = np.abs(cm)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(
@@ -121,6 +136,7 @@ def _compute(
         groups = {}
         for b in ok_groups:
             Rg, ng, Bg = block(b + 1)
+            Rg[:, ng == 0] = 0.0  # a perturbation without cells in this group: 0, as in the pooled rewards (not NaN)
             groups[group_names[b]] = {
                 "reward": Rg,
                 "n_cells": ng,
@@ -170,21 +186,43 @@ STATISTICS = ("mean_shift", "mean_abs_lfc")
 
 
 def _control_sd(X: Any, control: np.ndarray, cm: np.ndarray, chunk_size: int) -> np.ndarray:
-    """Standard deviation per gene over the control cells (rows read ``chunk_size`` at a time, sparse kept sparse)."""
+    """Standard deviation per gene over the control cells (rows read ``chunk_size`` at a time, sparse kept sparse).
+
+    Sparse rows add ``(x - c)^2`` over their stored values and ``c^2`` once per implicit zero (counted per gene), so
+    every term is non-negative (no cancellation) and the zeros are never materialised. In-memory matrices are read
+    a bounded number of values at a time (small temporaries whatever ``chunk_size``).
+    """
+    from ._reward_numpy import _GATHER, _pieces
+
     rows = np.flatnonzero(control)
-    ss = np.zeros(cm.shape[0])  # sum over control cells of (x - c)^2
-    for lo in range(0, rows.size, chunk_size):
-        block = X[rows[lo : lo + chunk_size]]
+    G = cm.shape[0]
+    ss = np.zeros(G)  # sum over control cells of (x - c)^2
+    zeros = np.full(G, rows.size, dtype=np.int64)  # control cells at an implicit zero, per gene
+    if sparse.issparse(X) and X.format == "csr":
+        pieces = [(rows[a:b], None) for a, b in _pieces(np.diff(X.indptr)[rows], _GATHER)]
+    elif isinstance(X, np.ndarray):
+        step = max(1, (4 * _GATHER) // max(G, 1))
+        pieces = [(rows[lo : lo + step], None) for lo in range(0, rows.size, step)]
+    else:
+        pieces = [(rows[lo : lo + chunk_size], None) for lo in range(0, rows.size, chunk_size)]
+    for idx, _ in pieces:
+        block = X[idx]
         if hasattr(block, "compute"):  # dask
             block = block.compute()
-        if sparse.issparse(block):  # from the raw sums: the zeros are never materialised
-            block = sparse.csr_matrix(block, dtype=np.float64)
-            s1 = np.asarray(block.sum(axis=0)).ravel()
-            s2 = np.asarray(block.multiply(block).sum(axis=0)).ravel()
-            ss += s2 - 2.0 * cm * s1 + block.shape[0] * cm * cm
+        if sparse.issparse(block):
+            block = block.tocsr() if block.format != "csr" else block
+            if not block.has_canonical_format:  # duplicates add up before squaring
+                block = block.copy()
+                block.sum_duplicates()
+            j = block.indices
+            d = np.subtract(block.data, cm[j], dtype=np.float64)
+            ss += np.bincount(j, weights=d * d, minlength=G)
+            zeros -= np.bincount(j, minlength=G)
         else:
             d = np.asarray(block, dtype=np.float64) - cm[None, :]
             ss += (d * d).sum(axis=0)
+            zeros -= len(idx)
+    ss += zeros * (cm * cm)
     return np.sqrt(np.clip(ss, 0.0, None) / max(rows.size - 1, 1))
 
 
