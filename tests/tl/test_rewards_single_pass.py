@@ -220,3 +220,95 @@ def test_cells_digest_is_unchanged(names):
     obs = pd.DataFrame({"hp_control": ctrl}, index=pd.Index(names, dtype=object))
     fake = SimpleNamespace(n_obs=len(names), obs_names=obs.index, obs=obs)
     assert cells_digest(fake) == _old_cells_digest(obs.index, ctrl)
+
+
+def _old_targets(R, baseline=None, *, kind="excess", signed=False):
+    """The targets as formed before issue 25 (whole-matrix temporaries)."""
+    A = np.abs(R)
+    zero = ~(A.sum(axis=1) > 0)
+    if kind == "excess" and baseline is not None and not signed:
+        A = np.clip(A - np.nan_to_num(np.asarray(baseline, dtype=np.float64))[:, None], 0.0, None)
+    tot = A.sum(axis=1)
+    flat = ~(tot > 0)
+    policy = np.empty_like(A)
+    policy[~flat] = A[~flat] / tot[~flat, None]
+    policy[flat] = 1.0 / R.shape[1]
+    return policy, A.mean(axis=1), zero
+
+
+@pytest.mark.parametrize("kw", [{}, {"kind": "reward"}, {"signed": True}])
+def test_targets_in_blocks_are_bit_identical(monkeypatch, kw):
+    rng = np.random.default_rng(4)
+    R = rng.normal(size=(57, 13)) * (rng.random((57, 13)) < 0.5)
+    R[3] = 0.0  # a zero-reward gene
+    B = np.abs(rng.normal(size=57))
+    B[7] = np.nan
+    B[9] = 1e9  # no excess: uniform row
+    monkeypatch.setattr(rc, "_FINAL_BLOCK", 40)  # three genes per block
+    for got, want in zip(rc._targets(R, B, **kw), _old_targets(R, B, **kw), strict=True):
+        assert np.array_equal(got, want)
+
+
+def test_array_digest_unchanged_without_a_bytes_copy():
+    import hashlib
+
+    from hyperperturb._utils._ledger import array_digest
+
+    def old(*arrays):
+        h = hashlib.sha1()
+        for a in arrays:
+            if hasattr(a, "indptr"):
+                a = a.tocsr()
+                for part in (a.indptr, a.indices, a.data):
+                    h.update(np.ascontiguousarray(part).tobytes())
+            else:
+                arr = np.asarray(a)
+                h.update(f"{arr.shape}{arr.dtype}".encode())
+                h.update(np.ascontiguousarray(arr).tobytes() if arr.dtype != object else repr(arr.tolist()).encode())
+        return h.hexdigest()[:16]
+
+    rng = np.random.default_rng(0)
+    cases = [
+        rng.random((5, 7)),
+        rng.random((5, 7)).T,
+        np.array(3.0),
+        np.zeros((0, 4)),
+        rng.random(10) > 0.5,
+        np.arange(6).astype("M8[D]"),
+        np.array(["a", "bc"]),
+        np.array([1, "x"], dtype=object),
+        rng.random((4, 6)).astype(">f8"),
+        sparse.random(5, 5, density=0.3, format="csr", random_state=1),
+        [1, 2, 3],
+    ]
+    for c in cases:
+        assert array_digest(c) == old(c)
+    assert array_digest(*cases[:4]) == old(*cases[:4])
+
+
+@pytest.mark.parametrize("statistic", ["mean_shift", "mean_abs_lfc"])
+def test_split_halves_and_reliability_in_blocks_match_one_block(monkeypatch, statistic):
+    """Blocks of columns and of rows (bounded memory at genome scale) draw the same halves: the same numbers."""
+    from hyperperturb.tl import _reliability, _splits
+
+    a = hp.datasets.synthetic(n_cells=600, n_genes=40, n_perturbations=12, seed=1)
+    import scanpy as sc
+
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    hp.tl.rewards(a, statistic=statistic, verbose=False)
+    s = _splits.read_screen(a, needed_by="t")
+    cols = np.arange(s.names.size)
+    names = [str(n) for n in s.names]
+    A1, B1, n1 = _splits.split_half_rewards(a, s, cols, rng=np.random.default_rng(3))
+    r1 = _reliability.perturbation_reliability(a, names, seed=3)
+    monkeypatch.setattr(_splits, "_SPLIT_BLOCK", 40 * 5)  # 5 columns and 5 rows per block
+    monkeypatch.setattr(_reliability, "_BLOCK", 40 * 4)  # 4 perturbations per reliability block
+    A2, B2, n2 = _splits.split_half_rewards(a, s, cols, rng=np.random.default_rng(3))
+    r2 = _reliability.perturbation_reliability(a, names, seed=3)
+    np.testing.assert_array_equal(n1, n2)
+    np.testing.assert_allclose(A1, A2, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(B1, B2, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(r1, r2, rtol=1e-9, atol=1e-12)
+    assert r1.shape == (len(names),) and ((r1 >= 0) & (r1 <= 1)).all() and (r1 > 0).any()

@@ -133,7 +133,9 @@ def array_digest(*arrays: Any) -> str:
         else:
             arr = np.asarray(a)
             h.update(f"{arr.shape}{arr.dtype}".encode())
-            h.update(np.ascontiguousarray(arr).tobytes() if arr.dtype != object else repr(arr.tolist()).encode())
+            # the buffer itself as bytes, not a bytes copy (the same digest; no second genes x perturbations array)
+            raw = np.ascontiguousarray(arr).reshape(-1).view(np.uint8) if arr.dtype != object else None
+            h.update(raw if raw is not None else repr(arr.tolist()).encode())
     return h.hexdigest()[:16]
 
 

@@ -105,16 +105,18 @@ def _compute(
             cm[b] = S2[b * W + P] / max(int(n_slot[b * W + P]), 1)
     cm_pooled = cm[0]
     acm = np.abs(cm)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(
-            absmode[:, None],
-            (S2 + n_slot[:, None] * acm[slot_cm]) / n_slot[:, None],
-            S2 / n_slot[:, None] - cm[slot_cm],
-        )
-    # floating-point noise around exact zeros (constant genes) is cleaned; absolute means cannot be negative
-    tol = 1e-12 * (1.0 + acm[slot_cm])
-    means[np.abs(means) <= tol] = 0.0
-    means[absmode] = np.maximum(means[absmode], 0.0)
+    means = S2  # finalised in place, a few slots at a time: no slots x genes temporaries (genome-scale screens)
+    step = max(1, _FINAL_BLOCK // max(G, 1))
+    for b in [0] + [g + 1 for g in ok_groups]:  # blocks of skipped groups are never read
+        tol = 1e-12 * (1.0 + acm[b])
+        for lo in range(b * W, (b + 1) * W, step):
+            sl = slice(lo, min(lo + step, (b + 1) * W))
+            M, n_b, ab = means[sl], n_slot[sl, None], absmode[sl]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                M[...] = np.where(ab[:, None], (M + n_b * acm[b]) / n_b, M / n_b - cm[b])
+            # floating-point noise around exact zeros (constant genes) is cleaned; absolute means cannot be negative
+            M[np.abs(M) <= tol] = 0.0
+            M[ab] = np.maximum(M[ab], 0.0)
 
     def block(b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sl = slice(b * W, b * W + P)
@@ -149,6 +151,10 @@ def _compute(
     return out
 
 
+#: Entries per block when the slots x genes sums are turned into means and the targets are formed.
+_FINAL_BLOCK = 1 << 21
+
+
 def _raise_nonfinite(what: str) -> None:
     what = what[:1].upper() + what[1:]  # "the expression matrix" / "layer 'x'" / "protein modality 'prot'"
     msg = (
@@ -167,17 +173,26 @@ def _targets(
     for signed rewards, whose noise averages out); ``kind="reward"``: from ``|R|`` (hyperperturb 0.1). The policy
     target is the row normalised (uniform rows where it is all zero), the value target its mean over perturbations.
     """
-    A = np.abs(R)
-    zero = ~(A.sum(axis=1) > 0)
-    if kind == "excess" and baseline is not None and not signed:
-        A = np.clip(A - np.nan_to_num(np.asarray(baseline, dtype=np.float64))[:, None], 0.0, None)
-    tot = A.sum(axis=1)
-    flat = ~(tot > 0)
-    P = R.shape[1]
-    policy = np.empty_like(A)
-    policy[~flat] = A[~flat] / tot[~flat, None]
-    policy[flat] = 1.0 / P
-    value = A.mean(axis=1)
+    n, P = R.shape
+    sub = kind == "excess" and baseline is not None and not signed
+    B = np.nan_to_num(np.asarray(baseline, dtype=np.float64)) if sub else None
+    policy = np.empty((n, P), dtype=np.float64)
+    value = np.empty(n, dtype=np.float64)
+    zero = np.empty(n, dtype=bool)
+    step = max(1, _FINAL_BLOCK // max(P, 1))  # genes per block: the temporaries stay small at genome scale
+    for lo in range(0, n, step):
+        sl = slice(lo, min(lo + step, n))
+        A = np.abs(R[sl], dtype=np.float64)
+        zero[sl] = ~(A.sum(axis=1) > 0)
+        if B is not None:
+            A -= B[sl, None]
+            np.clip(A, 0.0, None, out=A)
+        tot = A.sum(axis=1)
+        flat = ~(tot > 0)
+        pol = policy[sl]
+        pol[~flat] = A[~flat] / tot[~flat, None]
+        pol[flat] = 1.0 / P
+        value[sl] = A.mean(axis=1)
     return policy, value, zero
 
 
@@ -241,8 +256,8 @@ def to_mean_shift(res: dict[str, Any], X: Any, control: np.ndarray, chunk_size: 
         n = float(np.median(nc)) if nc.size else 1.0
         return sd * np.sqrt(2.0 / np.pi) * np.sqrt(1.0 / max(n, 1.0) + 1.0 / max(int(n_control), 1))
 
-    res["reward"] = np.abs(res["reward"])
+    res["reward"] = np.abs(res["reward"], out=res["reward"])  # in place: the reward matrix is ours
     res["baseline"] = floor(res["n_cells"], res["n_control"])
     for g in (res.get("groups") or {}).values():
-        g["reward"] = np.abs(g["reward"])
+        g["reward"] = np.abs(g["reward"], out=g["reward"])
         g["baseline"] = floor(g["n_cells"], g["n_control"])

@@ -123,7 +123,7 @@ def csr_sums(
             a, e = int(X.indptr[lo]), int(X.indptr[hi])
             kr = keyrow[lo:hi]
             _add_rows(X.indptr[lo : hi + 1] - a, X.indices[a:e], X.data[a:e], kr, _fill(cmrow, kr.size), s, acc)
-        return acc[:trash].reshape(nt, L, G).sum(axis=0), bad
+        return _over_threads(acc[:trash], nt, L, G), bad
     acc = np.zeros(nt * L * G, dtype=np.float64)
     for lo in range(0, order.size, chunk_size):
         rows = order[lo : lo + chunk_size]
@@ -143,7 +143,13 @@ def csr_sums(
             for p0, p1 in _pieces(rowlen[rr], _GATHER):  # gathered a few rows at a time, in order
                 sub = X[rr[p0:p1]]
                 _add_rows(sub.indptr, sub.indices, sub.data, kr[p0:p1], None if cr is None else cr[p0:p1], s, acc)
-    return acc.reshape(nt, L, G).sum(axis=0), bad
+    return _over_threads(acc, nt, L, G), bad
+
+
+def _over_threads(acc: np.ndarray, nt: int, L: int, G: int) -> np.ndarray:
+    """The per-thread accumulators summed (one thread: the accumulator itself, not a copy)."""
+    acc3 = acc.reshape(nt, L, G)
+    return acc3[0] if nt == 1 else acc3.sum(axis=0)
 
 
 def _fill(cmrow: np.ndarray | None, n: int) -> np.ndarray | None:
