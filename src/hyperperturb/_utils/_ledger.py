@@ -134,8 +134,10 @@ def array_digest(*arrays: Any) -> str:
             arr = np.asarray(a)
             h.update(f"{arr.shape}{arr.dtype}".encode())
             # the buffer itself as bytes, not a bytes copy (the same digest; no second genes x perturbations array)
-            raw = np.ascontiguousarray(arr).reshape(-1).view(np.uint8) if arr.dtype != object else None
-            h.update(raw if raw is not None else repr(arr.tolist()).encode())
+            if arr.dtype != object:
+                h.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data)  # a memoryview, no copy
+            else:
+                h.update(repr(arr.tolist()).encode())
     return h.hexdigest()[:16]
 
 
