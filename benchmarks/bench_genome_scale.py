@@ -15,6 +15,13 @@ Usage::
     python benchmarks/bench_genome_scale.py                  # 2,000 x 1,000 (mini vs full) and 8,000 x 10,000
     python benchmarks/bench_genome_scale.py --quick          # 1,000 x 500 and 2,000 x 2,000
     python benchmarks/bench_genome_scale.py --repeats 3 --markdown table.md
+    python benchmarks/bench_genome_scale.py --memory --repeats 3 --baseline-src /path/to/old/src
+
+``--memory`` measures the whole path a user takes at 8,000 x 10,000, from the cell-level AnnData: build the
+screen, ``hp.tl.rewards``, ``hp.tl.train`` (``--epochs``), each run in a fresh process; the peak RSS is the child's
+``ru_maxrss`` read by the parent (``os.wait4``: the whole process, start to exit), with the peak of each stage
+(sampled every 20 ms) to show what is held at once. ``--baseline-src`` runs the same child on another source tree
+(e.g. ``git archive <commit> src | tar -x -C /tmp/old``) in the same run, interleaved, as the baseline.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -143,6 +151,188 @@ def measure(n_genes: int, n_perts: int, epochs: int, batch: str) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+#: Stages of the user path whose peak RSS is reported (module, function): the innermost running one is the stage.
+_STAGES = (
+    ("hyperperturb.tl", "rewards"),
+    ("hyperperturb.tl._graph._inputs", "build_graph_inputs"),
+    ("hyperperturb.tl._model._targets", "excess_targets"),
+    ("hyperperturb.tl._model._fit", "fit_model"),
+    ("hyperperturb.tl._transfer._reliability", "perturbation_reliability"),
+    ("hyperperturb.tl._model._readout", "fit_kernel_readout"),
+    ("hyperperturb.tl._model._train", "_in_sample_policy"),
+    ("hyperperturb.tl._model._train", "_write"),
+)
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _stage_sampler() -> tuple[list[str], dict[str, float]]:
+    """Wrap the stages (by module attribute, looked up when called) and sample RSS every 20 ms in a thread."""
+    import importlib
+    import threading
+
+    stage, peak = ["build"], {}
+
+    def wrap(mod_name: str, name: str) -> None:
+        try:
+            mod = importlib.import_module(mod_name)
+            fn = getattr(mod, name)
+        except (ImportError, AttributeError):  # an older tree without this stage
+            return
+
+        def run(*a, **k):
+            prev = stage[0]
+            stage[0] = name
+            try:
+                return fn(*a, **k)
+            finally:
+                stage[0] = prev
+
+        setattr(mod, name, run)
+
+    for mod_name, name in _STAGES:
+        wrap(mod_name, name)
+
+    def sample() -> None:
+        while True:
+            s, r = stage[0], _rss_mb()
+            peak[s] = max(peak.get(s, 0.0), r)
+            time.sleep(0.02)
+
+    threading.Thread(target=sample, daemon=True).start()
+    return stage, peak
+
+
+def memory_child(n_genes: int, n_perts: int, epochs: int) -> dict:
+    """The user path in this process: cell-level screen, rewards, train; RSS peaks per stage."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    import keras
+
+    import hyperperturb as hp
+
+    stage, peak = _stage_sampler()
+    t0 = time.perf_counter()
+    a = genome_screen(n_genes, n_perts)
+    build_s = time.perf_counter() - t0
+    stage[0] = "train (other)"
+    stamps: list[float] = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            stamps.append(time.perf_counter())
+
+    t1 = time.perf_counter()
+    hp.tl.train(a, epochs=epochs, seed=0, verbose=False, callbacks=[Clock()])
+    train_s = time.perf_counter() - t1
+    stage[0] = "end"
+    time.sleep(0.05)
+    return {
+        "n_cells": int(a.n_obs),
+        "n_genes": n_genes,
+        "n_perts": n_perts,
+        "epochs": epochs,
+        "build_s": build_s,
+        "train_s": train_s,
+        "epoch_s": float(np.median(np.diff(stamps))) if len(stamps) > 2 else float("nan"),
+        "stage_peak_mb": {k: round(v) for k, v in peak.items()},
+    }
+
+
+def _start_memory(n_genes: int, n_perts: int, epochs: int, src: Path | None) -> tuple:
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    cmd = [sys.executable, __file__, "--memory-child", str(n_genes), str(n_perts), str(epochs)]
+    fo, fe = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+    return subprocess.Popen(cmd, stdout=fo, stderr=fe, text=True, env=env), fo, fe, load_average()
+
+
+def _finish_memory(started: tuple) -> dict:
+    """Reap the child with ``os.wait4``: its whole-process peak RSS (``ru_maxrss``), start to exit."""
+    proc, fo, fe, load0 = started
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    fo.seek(0)
+    fe.seek(0)
+    out, err = fo.read(), fe.read()
+    fo.close()
+    fe.close()
+    if proc.returncode != 0:
+        return {"error": err[-1500:], "load_before": load0}
+    res = json.loads(out.strip().splitlines()[-1])
+    res["peak_rss_mb"] = usage.ru_maxrss / 1024
+    res["load_before"], res["load_after"] = load0, load_average()
+    return res
+
+
+def measure_memory(n_genes: int, n_perts: int, epochs: int, src: Path | None) -> dict:
+    """One fresh process; its whole-process peak RSS from ``os.wait4`` (``ru_maxrss``), load average around it."""
+    return _finish_memory(_start_memory(n_genes, n_perts, epochs, src))
+
+
+def memory_main(args) -> None:
+    """Peak RSS and epoch time of the whole user path at 8,000 x 10,000, against a baseline tree in the same run."""
+    trees: list[tuple[str, Path | None]] = [("this version", None)]
+    if args.baseline_src is not None:
+        trees.append((f"baseline ({args.baseline_label})", args.baseline_src))
+    g, p = (2000, 2000) if args.quick else (8000, 10000)
+    runs: dict[str, list[dict]] = {name: [] for name, _ in trees}
+    for _ in range(args.repeats):
+        if args.parallel:  # both versions at once: the same machine load (each slows the other's epochs)
+            started = [(name, _start_memory(g, p, args.epochs, src)) for name, src in trees]
+            done = [(name, _finish_memory(st)) for name, st in started]
+        else:  # interleaved
+            done = [(name, measure_memory(g, p, args.epochs, src)) for name, src in trees]
+        for name, r in done:
+            print(json.dumps({"tree": name, **r}), flush=True)
+            runs[name].append(r)
+    cpu = cpu_name()
+    lines = [
+        f"Machine: {os.cpu_count()} cores ({cpu}), TensorFlow on CPU. {g:,} genes x {p:,} perturbations, "
+        f"{args.epochs} epochs; each run a fresh process, {args.repeats} run(s) per version, "
+        + ("both versions at the same time." if args.parallel else "interleaved."),
+        "",
+        "| version | peak RSS, whole process (GiB) | runs (GiB) | epoch (s) | runs (s) | load average during the runs |",
+        "|---|---:|---|---:|---|---|",
+    ]
+    med: dict[str, tuple[float, float]] = {}
+    for name, rs in runs.items():
+        ok = [r for r in rs if "error" not in r]
+        if not ok:
+            lines.append(f"| {name} | failed | | | | |")
+            continue
+        pk = [r["peak_rss_mb"] / 1024 for r in ok]
+        ep = [r["epoch_s"] for r in ok]
+        loads = [x for r in ok for x in (r["load_before"], r["load_after"])]
+        med[name] = (float(np.median(pk)), float(np.median(ep)))
+        lines.append(
+            f"| {name} | {med[name][0]:.2f} | {', '.join(f'{x:.2f}' for x in pk)} | {med[name][1]:.2f} | "
+            f"{', '.join(f'{x:.2f}' for x in ep)} | {min(loads):.1f}–{max(loads):.1f} |"
+        )
+    if len(med) == 2:
+        (a_pk, a_ep), (b_pk, b_ep) = med.values()
+        lines += ["", f"Peak RSS: {a_pk:.2f} GiB vs {b_pk:.2f} GiB ({a_pk / b_pk:.2f} of the baseline)."]
+    stages = [r["stage_peak_mb"] for r in runs[trees[0][0]] if "error" not in r]
+    if stages:
+        keys = list(stages[0])
+        lines += [
+            "",
+            "Peak RSS per stage, this version (MiB, median of the runs): "
+            + "; ".join(f"{k} {np.median([st.get(k, np.nan) for st in stages]):.0f}" for k in keys),
+        ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text)
+
+
 def _median(rows: list[dict], key: str) -> float:
     vals = [r[key] for r in rows if key in r]
     return float(np.median(vals)) if vals else float("nan")
@@ -151,6 +341,9 @@ def _median(rows: list[dict], key: str) -> float:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         print(json.dumps(child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--memory-child":
+        print(json.dumps(memory_child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -162,7 +355,14 @@ def main() -> None:
         "--only", choices=("small", "large"), help="run only the quality (small) or the cost (large) points"
     )
     ap.add_argument("--markdown", type=Path)
+    ap.add_argument("--memory", action="store_true", help="whole-path peak RSS and epoch time (see the docstring)")
+    ap.add_argument("--baseline-src", type=Path, help="with --memory: a source tree to run as the baseline")
+    ap.add_argument("--baseline-label", default="previous version", help="name of the baseline in the table")
+    ap.add_argument("--parallel", action="store_true", help="with --memory: run both versions at the same time")
     args = ap.parse_args()
+    if args.memory:
+        memory_main(args)
+        return
     small, large = ((1000, 500), (2000, 2000)) if args.quick else ((2000, 1000), (8000, 10000))
     # (size, batch, epochs): quality at the small size (mini-batch forced vs full batch), cost at the large size
     plan = [

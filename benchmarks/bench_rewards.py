@@ -218,11 +218,12 @@ def _worker_backed(h5ad: Path) -> dict:
 def _run_worker(kind: str, path: Path, env: dict[str, str] | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, "--data", str(path)]
     full = None if env is None else {**os.environ, **env}
+    load = os.getloadavg()[0]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, env=full)
     if out.returncode != 0:
         msg = f"worker {kind} failed:\n{out.stderr[-3000:]}"
         raise RuntimeError(msg)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return {**json.loads(out.stdout.strip().splitlines()[-1]), "load": load}  # 1-min load average before the run
 
 
 # --------------------------------------------------------------------------------------------- main
@@ -269,16 +270,27 @@ def _first_call_table(tmp: Path, repeats: int) -> None:
     seed = statistics.median(x["time_s"] for x in rows["seed"])
     print(f"load average after measuring (1/5/15 min): {os.getloadavg()}")
     print()
-    print(f"| call | engine | median wall time (s) of {repeats} | runs (s) | dense / this | peak extra memory (MB) |")
-    print("|---|---|---:|---|---:|---:|")
+    print(
+        f"| call | engine | median wall time (s) of {repeats} | runs (s) | dense / this | peak extra memory (MB) | "
+        "load before each run |"
+    )
+    print("|---|---|---:|---|---:|---:|---|")
     for k, runs in rows.items():
         ts = [x["time_s"] for x in runs]
         med = statistics.median(ts)
         eng = runs[0].get("engine", "NumPy (dense)")
         mem = statistics.median(x["extra_mb"] for x in runs)
+        loads = ", ".join(f"{x['load']:.1f}" for x in runs)
         print(
-            f"| {labels[k]} | {eng} | {med:.3f} | {', '.join(f'{x:.3f}' for x in ts)} | {seed / med:.1f}x | {mem:.0f} |"
+            f"| {labels[k]} | {eng} | {med:.3f} | {', '.join(f'{x:.3f}' for x in ts)} | {seed / med:.1f}x | "
+            f"{mem:.0f} | {loads} |"
         )
+    per_run = [rows["seed"][r]["time_s"] / rows["cold"][r]["time_s"] for r in range(repeats)]
+    print()
+    print(
+        "dense / default first call (empty cache), run by run (same repeat, adjacent processes): "
+        + ", ".join(f"{x:.1f}x" for x in per_run)
+    )
     imp = [x["import_s"] for k in ("cold", "warm") for x in rows[k]]
     print()
     print(

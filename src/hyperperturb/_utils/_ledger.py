@@ -148,7 +148,11 @@ def array_digest(*arrays: Any) -> str:
         else:
             arr = np.asarray(a)
             h.update(f"{arr.shape}{arr.dtype}".encode())
-            h.update(np.ascontiguousarray(arr).tobytes() if arr.dtype != object else repr(arr.tolist()).encode())
+            # the buffer itself as bytes, not a bytes copy (the same digest; no second genes x perturbations array)
+            if arr.dtype != object:
+                h.update(np.ascontiguousarray(arr).reshape(-1).view(np.uint8).data)  # a memoryview, no copy
+            else:
+                h.update(repr(arr.tolist()).encode())
     return h.hexdigest()[:16]
 
 
@@ -169,12 +173,17 @@ def cells_digest(adata: AnnData) -> str:
     changes it (reordering cells does not, since nothing computed from cells depends on their order).
     """
     n = adata.n_obs
-    ctrl = np.asarray(adata.obs["hp_control"], dtype=bool) if "hp_control" in adata.obs else np.zeros(n, bool)
+    # to_numpy, not np.asarray: numpy's attribute probing of a Series builds a hash table of the obs_names
+    ctrl = adata.obs["hp_control"].to_numpy(dtype=bool) if "hp_control" in adata.obs else np.zeros(n, bool)
+    values = np.asarray(adata.obs_names)
+    as_is = values.dtype == object and pd.api.types.infer_dtype(values, skipna=False) == "string"
     parts = []
-    for lo in range(0, n, 4096):  # in blocks: no O(cells) array of Python strings at once
-        names = np.asarray(adata.obs_names[lo : lo + 4096]).astype(str)
-        h = pd.util.hash_pandas_object(pd.Series(names), index=False).to_numpy(np.uint64)
-        h = h ^ (ctrl[lo : lo + 4096].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+    step = 1 << 16
+    for lo in range(0, n, step):  # in blocks: bounded temporaries
+        names = values[lo : lo + step] if as_is else values[lo : lo + step].astype(str).astype(object)
+        # the hash of each name as str (hash_pandas_object's values; categorize=False skips a factorisation)
+        h = pd.util.hash_array(names, categorize=False).astype(np.uint64, copy=False)
+        h = h ^ (ctrl[lo : lo + step].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
         parts.append(np.sum(h, dtype=np.uint64))
     total = np.sum(np.asarray(parts, dtype=np.uint64), dtype=np.uint64) if parts else np.uint64(0)  # mod 2**64
     return f"{n}:{int(total):016x}"

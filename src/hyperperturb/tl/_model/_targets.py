@@ -24,12 +24,14 @@ def excess_targets(g: Any, trainable: np.ndarray, *, signed: bool, as_sparse: bo
     v = np.zeros(g.n_nodes)
     blocks = []
     dense = np.empty((0 if as_sparse else g.n_nodes, n_p), dtype=np.float32)
-    for i in range(0, g.n_nodes, 4096):
-        sl = slice(i, min(i + 4096, g.n_nodes))
+    every = bool(np.all(trainable))
+    step = max(1, min(4096, (1 << 22) // max(n_p, 1)))  # rows per block: small temporaries at genome scale
+    for i in range(0, g.n_nodes, step):
+        sl = slice(i, min(i + step, g.n_nodes))
         R = np.abs(g.reward[sl]) if signed else g.reward[sl]
         e = np.clip(R - B[sl, None], 0.0, None)
         e[:, ~trainable] = 0.0
-        v[sl] = e[:, trainable].mean(1)
+        v[sl] = e.mean(1) if every else e[:, trainable].mean(1)
         if as_sparse:
             blocks.append(sparse.csr_matrix(e.astype(np.float32)))
         else:

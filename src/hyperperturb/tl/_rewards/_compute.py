@@ -24,8 +24,15 @@ def _compute(
     chunk_size: int,
     verbose: bool,
     what: str,
+    plain: bool = False,
 ) -> dict[str, Any]:
-    """All numbers of one modality (nothing is written)."""
+    """All numbers of one modality (nothing is written).
+
+    ``plain=True`` (``statistic="mean_shift"``, whose noise floor comes from the control SD, see
+    :func:`to_mean_shift`): every slot, control slots included, is a plain sum of ``x``, so one pass gives both the
+    control means and the perturbation means (no centring pass first; the ``baseline`` is left to
+    :func:`to_mean_shift`). In-memory CSR is then read in storage order, never gathered.
+    """
     from ._kernels import segment_sums  # numba is imported on first use only
     from ._slots import Slots
 
@@ -38,25 +45,29 @@ def _compute(
     gc = group_codes if group_codes is not None else np.zeros(n, dtype=np.int64)
     n1 = max(n_groups, 1)
     lab1 = np.where(control & (gc >= 0), gc, -1).astype(np.int32)[:, None]
-    s1 = Slots(lab1, np.zeros(n1, np.int32), np.zeros((1, G)), np.zeros(n1, bool))
     ctrl_rows = np.flatnonzero(lab1[:, 0] >= 0)
-    S1, bad1 = segment_sums(
-        X,
-        s1,
-        chunk_size=chunk_size,
-        rows=ctrl_rows,
-        check_unlabeled=False,
-        progress=bar(f"hp.tl.rewards: control mean per gene ({what}, pass 1/2)"),
-    )
     n_ctrl_g = np.bincount(lab1[ctrl_rows, 0], minlength=n1).astype(np.int64)
     n_ctrl = int(control.sum())
-    cm_pooled = S1.sum(axis=0) / n_ctrl
-    if bad1 or not np.isfinite(cm_pooled).all():
-        _raise_nonfinite(what)
     ok_groups = [b for b in range(n_groups) if n_ctrl_g[b] > 0]
     skipped = [group_names[b] for b in range(n_groups) if n_ctrl_g[b] == 0]
-    cm_rows = [cm_pooled] + [S1[b] / max(n_ctrl_g[b], 1) for b in range(n_groups)]
-    cm = np.vstack(cm_rows)
+    npass = 1 if plain else 2
+    if plain:  # the control means come out of the same pass as the perturbation sums (control slots)
+        cm = np.zeros((1 + n_groups, G))
+    else:
+        s1 = Slots(lab1, np.zeros(n1, np.int32), np.zeros((1, G)), np.zeros(n1, bool))
+        S1, bad1 = segment_sums(
+            X,
+            s1,
+            chunk_size=chunk_size,
+            rows=ctrl_rows,
+            check_unlabeled=False,
+            progress=bar(f"hp.tl.rewards: control mean per gene ({what}, pass 1/2)"),
+        )
+        cm_pooled = S1.sum(axis=0) / n_ctrl
+        if bad1 or not np.isfinite(cm_pooled).all():
+            _raise_nonfinite(what)
+        cm_rows = [cm_pooled] + [S1[b] / max(n_ctrl_g[b], 1) for b in range(n_groups)]
+        cm = np.vstack(cm_rows)
 
     # pass 2: slot labels; block b (0 pooled, 1+g group g) has P perturbation slots and one control slot
     W = P + 1
@@ -74,33 +85,39 @@ def _compute(
     L = W * (1 + n_groups)
     slot_cm = np.repeat(np.arange(1 + n_groups, dtype=np.int32), W)
     absmode = np.ones(L, dtype=bool)
-    if signed:
+    if signed or plain:
         absmode[:] = False
-        absmode[P::W] = True  # the control slots always give the (absolute) noise floor
+        absmode[P::W] = not plain  # the control slots give the (absolute) noise floor, or (plain) the control means
     s2 = Slots(lab2.astype(np.int32), slot_cm, cm, absmode)
     S2, bad2 = segment_sums(
         X,
         s2,
         chunk_size=chunk_size,
         check_unlabeled=True,
-        progress=bar(f"hp.tl.rewards: reward per gene x perturbation ({what}, pass 2/2)"),
+        progress=bar(f"hp.tl.rewards: reward per gene x perturbation ({what}, pass {npass}/{npass})"),
     )
     if bad2 or not np.isfinite(S2).all():
         _raise_nonfinite(what)
 
     valid = lab2[lab2 >= 0]
     n_slot = np.bincount(valid, minlength=L).astype(np.int64)
+    if plain:  # control slot b·W + P holds the control sum of block b (0 pooled, 1 + g group g)
+        for b in [0] + [g + 1 for g in ok_groups]:
+            cm[b] = S2[b * W + P] / max(int(n_slot[b * W + P]), 1)
+    cm_pooled = cm[0]
     acm = np.abs(cm)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(
-            absmode[:, None],
-            (S2 + n_slot[:, None] * acm[slot_cm]) / n_slot[:, None],
-            S2 / n_slot[:, None] - cm[slot_cm],
-        )
-    # floating-point noise around exact zeros (constant genes) is cleaned; absolute means cannot be negative
-    tol = 1e-12 * (1.0 + acm[slot_cm])
-    means[np.abs(means) <= tol] = 0.0
-    means[absmode] = np.maximum(means[absmode], 0.0)
+    means = S2  # finalised in place, a few slots at a time: no slots x genes temporaries (genome-scale screens)
+    step = max(1, _FINAL_BLOCK // max(G, 1))
+    for b in [0] + [g + 1 for g in ok_groups]:  # blocks of skipped groups are never read
+        tol = 1e-12 * (1.0 + acm[b])
+        for lo in range(b * W, (b + 1) * W, step):
+            sl = slice(lo, min(lo + step, (b + 1) * W))
+            M, n_b, ab = means[sl], n_slot[sl, None], absmode[sl]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                M[...] = np.where(ab[:, None], (M + n_b * acm[b]) / n_b, M / n_b - cm[b])
+            # floating-point noise around exact zeros (constant genes) is cleaned; absolute means cannot be negative
+            M[np.abs(M) <= tol] = 0.0
+            M[ab] = np.maximum(M[ab], 0.0)
 
     def block(b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sl = slice(b * W, b * W + P)
@@ -122,6 +139,7 @@ def _compute(
         groups = {}
         for b in ok_groups:
             Rg, ng, Bg = block(b + 1)
+            Rg[:, ng == 0] = 0.0  # a perturbation without cells in this group: 0, as in the pooled rewards (not NaN)
             groups[group_names[b]] = {
                 "reward": Rg,
                 "n_cells": ng,
@@ -132,6 +150,10 @@ def _compute(
         out["groups"] = groups
         out["groups_skipped"] = skipped
     return out
+
+
+#: Entries per block when the slots x genes sums are turned into means and the targets are formed.
+_FINAL_BLOCK = 1 << 21
 
 
 def _raise_nonfinite(what: str) -> None:
@@ -152,17 +174,26 @@ def _targets(
     for signed rewards, whose noise averages out); ``kind="reward"``: from ``|R|`` (hyperperturb 0.1). The policy
     target is the row normalised (uniform rows where it is all zero), the value target its mean over perturbations.
     """
-    A = np.abs(R)
-    zero = ~(A.sum(axis=1) > 0)
-    if kind == "excess" and baseline is not None and not signed:
-        A = np.clip(A - np.nan_to_num(np.asarray(baseline, dtype=np.float64))[:, None], 0.0, None)
-    tot = A.sum(axis=1)
-    flat = ~(tot > 0)
-    P = R.shape[1]
-    policy = np.empty_like(A)
-    policy[~flat] = A[~flat] / tot[~flat, None]
-    policy[flat] = 1.0 / P
-    value = A.mean(axis=1)
+    n, P = R.shape
+    sub = kind == "excess" and baseline is not None and not signed
+    B = np.nan_to_num(np.asarray(baseline, dtype=np.float64)) if sub else None
+    policy = np.empty((n, P), dtype=np.float64)
+    value = np.empty(n, dtype=np.float64)
+    zero = np.empty(n, dtype=bool)
+    step = max(1, _FINAL_BLOCK // max(P, 1))  # genes per block: the temporaries stay small at genome scale
+    for lo in range(0, n, step):
+        sl = slice(lo, min(lo + step, n))
+        A = np.abs(R[sl], dtype=np.float64)
+        zero[sl] = ~(A.sum(axis=1) > 0)
+        if B is not None:
+            A -= B[sl, None]
+            np.clip(A, 0.0, None, out=A)
+        tot = A.sum(axis=1)
+        flat = ~(tot > 0)
+        pol = policy[sl]
+        pol[~flat] = A[~flat] / tot[~flat, None]
+        pol[flat] = 1.0 / P
+        value[sl] = A.mean(axis=1)
     return policy, value, zero
 
 
@@ -171,21 +202,43 @@ STATISTICS = ("mean_shift", "mean_abs_lfc")
 
 
 def _control_sd(X: Any, control: np.ndarray, cm: np.ndarray, chunk_size: int) -> np.ndarray:
-    """Standard deviation per gene over the control cells (rows read ``chunk_size`` at a time, sparse kept sparse)."""
+    """Standard deviation per gene over the control cells (rows read ``chunk_size`` at a time, sparse kept sparse).
+
+    Sparse rows add ``(x - c)^2`` over their stored values and ``c^2`` once per implicit zero (counted per gene), so
+    every term is non-negative (no cancellation) and the zeros are never materialised. In-memory matrices are read
+    a bounded number of values at a time (small temporaries whatever ``chunk_size``).
+    """
+    from ._numpy import _GATHER, _pieces
+
     rows = np.flatnonzero(control)
-    ss = np.zeros(cm.shape[0])  # sum over control cells of (x - c)^2
-    for lo in range(0, rows.size, chunk_size):
-        block = X[rows[lo : lo + chunk_size]]
+    G = cm.shape[0]
+    ss = np.zeros(G)  # sum over control cells of (x - c)^2
+    zeros = np.full(G, rows.size, dtype=np.int64)  # control cells at an implicit zero, per gene
+    if sparse.issparse(X) and X.format == "csr":
+        pieces = [(rows[a:b], None) for a, b in _pieces(np.diff(X.indptr)[rows], _GATHER)]
+    elif isinstance(X, np.ndarray):
+        step = max(1, (4 * _GATHER) // max(G, 1))
+        pieces = [(rows[lo : lo + step], None) for lo in range(0, rows.size, step)]
+    else:
+        pieces = [(rows[lo : lo + chunk_size], None) for lo in range(0, rows.size, chunk_size)]
+    for idx, _ in pieces:
+        block = X[idx]
         if hasattr(block, "compute"):  # dask
             block = block.compute()
-        if sparse.issparse(block):  # from the raw sums: the zeros are never materialised
-            block = sparse.csr_matrix(block, dtype=np.float64)
-            s1 = np.asarray(block.sum(axis=0)).ravel()
-            s2 = np.asarray(block.multiply(block).sum(axis=0)).ravel()
-            ss += s2 - 2.0 * cm * s1 + block.shape[0] * cm * cm
+        if sparse.issparse(block):
+            block = block.tocsr() if block.format != "csr" else block
+            if not block.has_canonical_format:  # duplicates add up before squaring
+                block = block.copy()
+                block.sum_duplicates()
+            j = block.indices
+            d = np.subtract(block.data, cm[j], dtype=np.float64)
+            ss += np.bincount(j, weights=d * d, minlength=G)
+            zeros -= np.bincount(j, minlength=G)
         else:
             d = np.asarray(block, dtype=np.float64) - cm[None, :]
             ss += (d * d).sum(axis=0)
+            zeros -= len(idx)
+    ss += zeros * (cm * cm)
     return np.sqrt(np.clip(ss, 0.0, None) / max(rows.size - 1, 1))
 
 
@@ -204,8 +257,8 @@ def to_mean_shift(res: dict[str, Any], X: Any, control: np.ndarray, chunk_size: 
         n = float(np.median(nc)) if nc.size else 1.0
         return sd * np.sqrt(2.0 / np.pi) * np.sqrt(1.0 / max(n, 1.0) + 1.0 / max(int(n_control), 1))
 
-    res["reward"] = np.abs(res["reward"])
+    res["reward"] = np.abs(res["reward"], out=res["reward"])  # in place: the reward matrix is ours
     res["baseline"] = floor(res["n_cells"], res["n_control"])
     for g in (res.get("groups") or {}).values():
-        g["reward"] = np.abs(g["reward"])
+        g["reward"] = np.abs(g["reward"], out=g["reward"])
         g["baseline"] = floor(g["n_cells"], g["n_control"])

@@ -253,7 +253,7 @@ def segment_sums(
             bad += _in_memory(X, s, acc3, order[lo : lo + chunk_size], check_unlabeled)
         if in_memory_csr:
             _mark_cached("_csr_core", X)
-        return acc3.sum(axis=0), bad
+        return (acc3[0] if acc3.shape[0] == 1 else acc3.sum(axis=0)), bad
     # out of core (backed h5ad, h5py/zarr datasets) or other sparse formats: read row chunks
     if rows is not None:
         rows = np.asarray(rows, dtype=np.int64)
@@ -263,14 +263,14 @@ def segment_sums(
             block = _as_chunk(X[idx])
             sub = s.take(idx)
             bad += _in_memory(block, sub, acc3, _order(sub.labels, check_unlabeled), check_unlabeled)
-        return acc3.sum(axis=0), bad
+        return (acc3[0] if acc3.shape[0] == 1 else acc3.sum(axis=0)), bad
     starts = list(range(0, n, chunk_size))
     for lo in progress(starts):
         hi = min(lo + chunk_size, n)
         block = _as_chunk(X[lo:hi])
         sub = s.rows(lo, hi)
         bad += _in_memory(block, sub, acc3, _order(sub.labels, check_unlabeled), check_unlabeled)
-    return acc3.sum(axis=0), bad
+    return (acc3[0] if acc3.shape[0] == 1 else acc3.sum(axis=0)), bad
 
 
 def _dask_block(xb, lab, cm, *, slot_cm, absmode, check_unlabeled):  # pragma: no cover - runs inside dask

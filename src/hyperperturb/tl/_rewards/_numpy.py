@@ -19,6 +19,8 @@ from ._slots import Slots, _bounds, _order
 
 #: Stored values handled per NumPy step (bounded temporaries that stay in cache).
 _BLOCK = 1 << 16
+#: Stored values per gather of rows (``X[rows]``): the copy stays small, so its memory is reused.
+_GATHER = 1 << 18
 
 
 def _add_rows(
@@ -33,38 +35,51 @@ def _add_rows(
     """Add the stored values of CSR rows (``indptr`` starting at 0) into the flat accumulator ``acc``, in order.
 
     ``keyrow``: flat accumulator offset of each row (thread, slot); ``cmrow``: flat offset of its control-mean row
-    (``None`` for plain sums of ``x``; else ``|x - c| - |c|`` is added).
+    (``None`` for plain sums of ``x``; else ``|x - c| - |c|`` is added). The rows are taken in blocks of about
+    :data:`_BLOCK` stored values (a longer row is a block of its own), so every temporary is small and its memory is
+    reused from block to block: a first call pays no page faults for matrix-sized index arrays.
     """
     nnz = int(indptr[-1])
     if nnz == 0:
         return
     ln = np.diff(indptr)
-    ekey = np.repeat(keyrow, ln)
+    cuts = np.searchsorted(indptr, np.arange(0, nnz, _BLOCK), side="right") - 1  # row holding each block start
+    cuts[0] = 0
+    cuts = np.unique(np.append(cuts, ln.size))
     one_cm = cmrow is not None and bool((cmrow == cmrow[0]).all()) if cmrow is not None and cmrow.size else True
-    ecm = None if cmrow is None or one_cm else np.repeat(cmrow, ln)
     cm0: Any = None if cmrow is None or not one_cm else s.cm.ravel()[int(cmrow[0]) :]
     cmf = s.cm.ravel()
-    m = min(_BLOCK, nnz)
-    v, c, k = np.empty(m), np.empty(m), np.empty(m, dtype=np.int64)
-    cidx = np.empty(m, dtype=np.int64)
-    for lo in range(0, nnz, _BLOCK):
-        hi = min(lo + _BLOCK, nnz)
-        w = hi - lo
-        j = indices[lo:hi]
-        np.add(ekey[lo:hi], j, out=k[:w])
+    for r0, r1 in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
+        a, e = int(indptr[r0]), int(indptr[r1])
+        if a == e:
+            continue
+        j = indices[a:e]
+        k = np.repeat(keyrow[r0:r1], ln[r0:r1])
+        k += j
         if cmrow is None:
-            v[:w] = data[lo:hi]
+            v = data[a:e].astype(np.float64)
         else:
-            if ecm is None:
-                np.take(cm0, j, out=c[:w], mode="wrap")  # j < genes: "wrap" is the fast, unchecked gather
+            if cm0 is not None:
+                c = np.take(cm0, j, mode="wrap")  # j < genes: "wrap" is the fast, unchecked gather
             else:
-                np.add(ecm[lo:hi], j, out=cidx[:w])
-                np.take(cmf, cidx[:w], out=c[:w])
-            np.subtract(data[lo:hi], c[:w], out=v[:w])  # float32 data are promoted exactly, as in the kernel
-            np.abs(v[:w], out=v[:w])
-            np.abs(c[:w], out=c[:w])
-            v[:w] -= c[:w]
-        np.add.at(acc, k[:w], v[:w])
+                cidx = np.repeat(cmrow[r0:r1], ln[r0:r1])
+                cidx += j
+                c = np.take(cmf, cidx)
+            v = np.subtract(data[a:e], c, dtype=np.float64)  # float32 data are promoted exactly, as in the kernel
+            np.abs(v, out=v)
+            np.abs(c, out=c)
+            v -= c
+        np.add.at(acc, k, v)
+
+
+def _pieces(lengths: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """Consecutive ranges of rows (``lengths``: stored values per row) holding about ``size`` stored values each."""
+    if lengths.size == 0:
+        return []
+    cum = np.cumsum(lengths)
+    cuts = np.searchsorted(cum, np.arange(size, int(cum[-1]), size), side="left") + 1
+    b = np.unique(np.concatenate([[0], np.minimum(cuts, lengths.size), [lengths.size]])).tolist()
+    return list(zip(b[:-1], b[1:], strict=True))
 
 
 def csr_sums(
@@ -89,8 +104,9 @@ def csr_sums(
     unl = order[first[order] < 0]
     bad = 0
     if check_unlabeled and unl.size:
-        data = X[unl].data
-        bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+        for p0, p1 in _pieces(rowlen[unl], _GATHER):
+            data = X[unl[p0:p1]].data
+            bad += int(data.size - np.count_nonzero(np.isfinite(data)))
     used = np.unique(labels[labels >= 0])
     modes, cms = np.unique(s.absmode[used]), np.unique(s.slot_cm[used])
     slot_base = s.slot_cm.astype(np.int64) * G
@@ -107,7 +123,7 @@ def csr_sums(
             a, e = int(X.indptr[lo]), int(X.indptr[hi])
             kr = keyrow[lo:hi]
             _add_rows(X.indptr[lo : hi + 1] - a, X.indices[a:e], X.data[a:e], kr, _fill(cmrow, kr.size), s, acc)
-        return acc[:trash].reshape(nt, L, G).sum(axis=0), bad
+        return _over_threads(acc[:trash], nt, L, G), bad
     acc = np.zeros(nt * L * G, dtype=np.float64)
     for lo in range(0, order.size, chunk_size):
         rows = order[lo : lo + chunk_size]
@@ -122,9 +138,18 @@ def csr_sums(
             sel = am == mode
             if not sel.any():
                 continue
-            sub = X[rexp[sel]] if not sel.all() else X[rexp]
-            _add_rows(sub.indptr, sub.indices, sub.data, keyrow[sel], slot_base[slot[sel]] if mode else None, s, acc)
-    return acc.reshape(nt, L, G).sum(axis=0), bad
+            rr, kr = rexp[sel], keyrow[sel]
+            cr = slot_base[slot[sel]] if mode else None
+            for p0, p1 in _pieces(rowlen[rr], _GATHER):  # gathered a few rows at a time, in order
+                sub = X[rr[p0:p1]]
+                _add_rows(sub.indptr, sub.indices, sub.data, kr[p0:p1], None if cr is None else cr[p0:p1], s, acc)
+    return _over_threads(acc, nt, L, G), bad
+
+
+def _over_threads(acc: np.ndarray, nt: int, L: int, G: int) -> np.ndarray:
+    """The per-thread accumulators summed (one thread: the accumulator itself, not a copy)."""
+    acc3 = acc.reshape(nt, L, G)
+    return acc3[0] if nt == 1 else acc3.sum(axis=0)
 
 
 def _fill(cmrow: np.ndarray | None, n: int) -> np.ndarray | None:

@@ -189,6 +189,7 @@ def rewards(
         chunk_size=chunk_size,
         verbose=verbose,
         what=where,
+        plain=shift,
     )
     if shift:
         to_mean_shift(res, X, control, chunk_size)
@@ -249,6 +250,7 @@ def rewards(
             chunk_size=chunk_size,
             verbose=verbose,
             what=pwhat,
+            plain=shift,
         )
         if shift:
             to_mean_shift(pres, PX, pcontrol, chunk_size)

@@ -48,6 +48,10 @@ def _control_mean(adata: AnnData, rows: Any, chunk_size: int) -> np.ndarray:
     return sum(rows(ctrl[s : s + chunk_size]).sum(0) for s in range(0, ctrl.size, chunk_size)) / ctrl.size
 
 
+#: Entries (columns x genes, rows x genes) per block of :func:`split_half_rewards`.
+_SPLIT_BLOCK = 1 << 22
+
+
 def split_half_rewards(
     adata: AnnData,
     screen: Screen,
@@ -63,7 +67,9 @@ def split_half_rewards(
     ``B`` (the rest); on each half the reward is computed as :func:`hyperperturb.tl.rewards` does for the pooled
     matrix: the mean over the half's cells of ``|x - c|`` (signed rewards: ``x - c``; ``statistic="mean_shift"``:
     ``|mean(x) - c|``), with ``c`` the control mean
-    ``.var["hp_control_mean"]``. One streamed pass over the perturbed cells in row chunks.
+    ``.var["hp_control_mean"]``. The perturbed cells are streamed in row chunks, a block of columns at a time (a
+    cell carrying perturbations of two blocks is read twice), so memory is bounded by the two outputs plus small
+    blocks whatever the numbers of genes and perturbations.
 
     Returns
     -------
@@ -76,39 +82,51 @@ def split_half_rewards(
     mu = _control_mean(adata, rows, chunk_size)
     n_col = len(cells)
     n_cells = np.asarray([c.size for c in cells], dtype=np.int64)
-    r_idx, c_idx = [], []
-    for j, idx in enumerate(cells):
-        if idx.size < 2:
-            continue
-        perm = rng.permutation(idx)
-        half = np.zeros(idx.size, dtype=np.int64)
-        half[idx.size // 2 :] = 1
-        r_idx.append(perm)
-        c_idx.append(2 * j + half)
+    perms = [rng.permutation(idx) if idx.size >= 2 else None for idx in cells]  # drawn in column order
     G = adata.n_vars
-    if not r_idx:
-        return np.full((G, n_col), np.nan), np.full((G, n_col), np.nan), n_cells
-    r_all = np.concatenate(r_idx)
-    c_all = np.concatenate(c_idx)
-    W = sparse.csr_matrix((np.ones(r_all.size), (r_all, c_all)), shape=(adata.n_obs, 2 * n_col))
-    counts = np.asarray(W.sum(axis=0)).ravel()
-    used = np.unique(r_all)
-    sums = np.zeros((2 * n_col, G))
-    for s in range(0, used.size, chunk_size):
-        blk_rows = used[s : s + chunk_size]
-        dev = rows(blk_rows) - mu
-        if not (screen.signed or screen.shift):
-            dev = np.abs(dev)
-        sums += W[blk_rows].T @ dev
-    if not np.isfinite(sums).all():
-        msg = "The expression matrix contains NaN or infinite values; the split-half ceiling cannot be computed."
-        raise ValueError(msg)
-    ok = counts > 0
-    sums[ok] /= counts[ok, None]  # in place: peak 4 (was 6) genes x columns float64 arrays
-    sums[~ok] = np.nan
-    if screen.shift:
-        np.abs(sums, out=sums)
-    return np.ascontiguousarray(sums[0::2].T), np.ascontiguousarray(sums[1::2].T), n_cells
+    R_A = np.full((G, n_col), np.nan)
+    R_B = np.full((G, n_col), np.nan)
+    # bounded memory at genome scale: a few columns' sums and a few rows' deviations at a time (never 2 x columns x
+    # genes sums next to the outputs, nor chunk_size x genes dense rows for thousands of genes)
+    step_c = max(1, _SPLIT_BLOCK // max(G, 1))
+    step_r = max(1, min(int(chunk_size), _SPLIT_BLOCK // max(G, 1)))
+    for c0 in range(0, n_col, step_c):
+        c1 = min(c0 + step_c, n_col)
+        r_idx, c_idx = [], []
+        for j in range(c0, c1):
+            perm = perms[j]
+            if perm is None:
+                continue
+            half = np.zeros(perm.size, dtype=np.int64)
+            half[perm.size // 2 :] = 1
+            r_idx.append(perm)
+            c_idx.append(2 * (j - c0) + half)
+        if not r_idx:
+            continue
+        r_all = np.concatenate(r_idx)
+        c_all = np.concatenate(c_idx)
+        W = sparse.csr_matrix((np.ones(r_all.size), (r_all, c_all)), shape=(adata.n_obs, 2 * (c1 - c0)))
+        counts = np.asarray(W.sum(axis=0)).ravel()
+        used = np.unique(r_all)
+        sums = np.zeros((2 * (c1 - c0), G))
+        for s in range(0, used.size, step_r):
+            blk_rows = used[s : s + step_r]
+            dev = rows(blk_rows)
+            dev -= mu
+            if not (screen.signed or screen.shift):
+                np.abs(dev, out=dev)
+            sums += W[blk_rows].T @ dev
+        if not np.isfinite(sums).all():
+            msg = "The expression matrix contains NaN or infinite values; the split-half ceiling cannot be computed."
+            raise ValueError(msg)
+        ok = counts > 0
+        sums[ok] /= counts[ok, None]
+        sums[~ok] = np.nan
+        if screen.shift:
+            np.abs(sums, out=sums)
+        R_A[:, c0:c1] = sums[0::2].T
+        R_B[:, c0:c1] = sums[1::2].T
+    return R_A, R_B, n_cells
 
 
 def detectable_effects(

@@ -109,8 +109,10 @@ def loo_priors(E: np.ndarray, cols: np.ndarray, prior: str, *, exact_up_to: int 
         prior_profile(E, prior)  # raises the error
     if n < 2:
         return np.repeat(E.mean(axis=1, keepdims=True), cols.size, axis=1)
-    if n > exact_up_to:
-        return np.repeat(np.median(E, axis=1, keepdims=True), cols.size, axis=1)
+    if n > exact_up_to:  # row blocks: np.median copies what it partitions
+        step = max(1, _BLOCK // max(n, 1))
+        med = np.concatenate([np.median(E[lo : lo + step], axis=1) for lo in range(0, E.shape[0], step)])
+        return np.repeat(med[:, None], cols.size, axis=1)
     order = np.argsort(E, axis=1, kind="stable")
     S = np.take_along_axis(E, order, axis=1)
     rank = np.empty_like(order)
