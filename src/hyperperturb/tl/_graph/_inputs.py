@@ -237,6 +237,199 @@ def symmetric_adjacency(rows: list, cols: list, vals: list, n_nodes: int) -> spa
     return adj.maximum(adj.T).tocsr()
 
 
+@dataclass
+class _Proteins:
+    """The protein modality of a training: its name, protein names, matrix and AnnData (``None`` when absent)."""
+
+    name: str | None = None
+    names: list[str] = field(default_factory=list)
+    matrix: Any = None
+    adata: Any = None
+
+
+@dataclass
+class _GeneStats:
+    """Per-gene control statistics: the feature mean, the spread (stored baseline if any), fraction non-zero, PCs."""
+
+    mean: np.ndarray
+    spread: np.ndarray
+    frac: np.ndarray
+    pcs: np.ndarray
+    baseline: np.ndarray | None
+
+
+def _extra_nodes(net: NetworkEntry | None, n_genes: int) -> tuple[list[str], tuple[np.ndarray, ...]]:
+    """Unmeasured network nodes and their edges (indices into ``[*genes, *extra]``; out-of-range edges dropped)."""
+    extra = list(net.extra_nodes) if net is not None else []
+    ei, ej, ew = (net.extra_edges.i, net.extra_edges.j, net.extra_edges.weight) if net is not None else _NO_EDGES
+    n = n_genes + len(extra)
+    ok = (ei >= 0) & (ej >= 0) & (ei < n) & (ej < n)
+    return extra, (ei[ok], ej[ok], ew[ok])
+
+
+def _protein_modality(t: Target, prot_mod: str, use_protein: bool) -> _Proteins:
+    prot_name = protein_mod_name(t.data, prot_mod, mod=t.mod) if (use_protein and t.mod is not None) else None
+    prot = resolve_protein(t, prot_name if t.mod is not None else prot_mod) if use_protein else None
+    if prot is None:
+        return _Proteins(name=prot_name)
+    names, P, prot_adata = prot
+    return _Proteins(name=prot_name, names=names, matrix=P, adata=prot_adata)
+
+
+def _gene_stats(adata, X: Any, cidx: np.ndarray, rng: np.random.Generator) -> _GeneStats:
+    """Control statistics of the genes; stored values are validated (finite), never silently zeroed."""
+    mean, mad, frac = control_stats(X, cidx)
+    cm = check_vector(adata, "hp_control_mean", step="rewards", needed_by="hp.tl.train")
+    bl = check_vector(adata, "hp_reward_baseline", step="rewards", needed_by="hp.tl.train", nonnegative=True)
+    pcs = pca_loadings(X, cidx, mean, rng)
+    return _GeneStats(
+        mean=mean if cm is None else cm, spread=mad if bl is None else bl, frac=frac, pcs=pcs, baseline=bl
+    )
+
+
+def _network_edges(adata, net: NetworkEntry | None) -> tuple[list, list, list, bool]:
+    """Edge lists of the gene network in ``.varp`` (empty without one) and whether there is one."""
+    A_checked = check_adjacency(adata, needed_by="hp.tl.train")
+    if A_checked is None:
+        return [], [], [], False
+    # stored zeros are not edges; an empty graph without a network entry was not chosen on purpose either
+    if not (A_checked.data > 0).any() and not (net is not None and _allow_empty(net)):
+        msg = (
+            f"hp.tl.train: .varp[{_entries.network_key(adata)!r}] has no edge (no positive weight). Training on "
+            "an empty graph "
+            "needs an explicit choice: re-run `hp.pp.gene_network(adata, network, allow_empty=True)`, or build "
+            "a network with edges."
+        )
+        raise ValueError(msg)
+    A = A_checked.tocoo()
+    return [A.row], [A.col], [A.data.astype(np.float64)], True
+
+
+def _protein_stats(
+    adata, X: Any, prot: _Proteins, cidx: np.ndarray, rng: np.random.Generator
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Control statistics of the proteins and their correlation with the genes (cells joined by ``obs_names``)."""
+    g_rows, p_rows = _protein_rows(adata, prot.adata, cidx, str(prot.name))
+    pstats = control_stats(prot.matrix, np.sort(p_rows))
+    corr = np.nan_to_num(_corr_with_proteins(X, prot.matrix, g_rows, rng, p_rows))
+    return pstats, corr
+
+
+def _protein_edges(genes: list[str], prot: _Proteins, corr: np.ndarray, first: int) -> list[tuple[np.ndarray, ...]]:
+    """Edges from each protein node (``first + k``) to its coding gene and to genes correlated with it."""
+    coding = None
+    if prot.adata is not None and "gene" in prot.adata.var:
+        coding = list(map(str, prot.adata.var["gene"]))
+    upper = {g.upper(): i for i, g in enumerate(genes)}
+    edges: list[tuple[np.ndarray, ...]] = []
+    for k, pname in enumerate(prot.names):
+        pid = first + k
+        code = coding[k] if coding is not None else pname
+        linked = set()
+        gi = upper.get(str(code).upper())
+        if gi is not None:
+            edges.append((np.array([gi]), np.array([pid]), np.array([1.0])))
+            linked.add(gi)
+        top = np.argsort(-np.abs(corr[:, k]))[:5]
+        close = [g for g in top if abs(corr[g, k]) >= 0.3 and g not in linked]
+        if close:
+            edges.append((np.asarray(close, dtype=np.int64), np.full(len(close), pid), np.abs(corr[close, k])))
+    return edges
+
+
+def _node_features(
+    n_genes: int,
+    n_extra: int,
+    adj: sparse.csr_matrix,
+    gs: _GeneStats,
+    pstats: tuple[np.ndarray, ...] | None,
+    corr: np.ndarray | None,
+) -> np.ndarray:
+    """The standardised node features (columns :data:`FEATURES`)."""
+    F = np.zeros((adj.shape[0], len(FEATURES)))
+    first_prot = n_genes + n_extra
+    if pstats is not None and corr is not None:
+        F[:n_genes, FEATURES.index("max_abs_protein_corr")] = np.abs(corr).max(1)
+        F[first_prot:, FEATURES.index("max_abs_protein_corr")] = np.abs(corr).max(0)
+        F[first_prot:, 0], F[first_prot:, 1], F[first_prot:, 2] = pstats
+    F[:n_genes, 0] = gs.mean
+    F[:n_genes, 1] = gs.spread
+    F[:n_genes, 2] = gs.frac
+    F[:, 3] = np.log1p(np.asarray(adj.sum(1)).ravel())
+    F[:n_genes, 4 : 4 + N_PCS] = gs.pcs
+    F[n_genes:first_prot, FEATURES.index("unmeasured")] = 1.0
+    F[first_prot:, FEATURES.index("protein")] = 1.0
+    return standardise(np.nan_to_num(F))
+
+
+def _gene_target_rows(
+    adata, n_nodes: int, n_p: int, baseline: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Reward, value target, row weight and baseline of all nodes, filled for the gene rows (0 elsewhere)."""
+    n_genes = adata.n_vars
+    reward = np.zeros((n_nodes, n_p))
+    value = np.zeros(n_nodes)
+    weight = np.zeros(n_nodes)
+    reward[:n_genes] = np.asarray(adata.varm["hp_reward"], dtype=np.float64)
+    _check_finite(adata.varm["hp_policy_target"], "hp_policy_target")  # not copied: training uses the excess
+    value[:n_genes] = np.asarray(adata.var["hp_value_target"], dtype=np.float64)
+    weight[:n_genes] = 1.0
+    full_baseline = np.zeros(n_nodes)
+    if baseline is not None:
+        full_baseline[:n_genes] = baseline
+    return reward, value, weight, full_baseline
+
+
+def _stored_protein_targets(
+    prot_adata: Any, rew: RewardsEntry, n_prot: int, n_p: int
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None:
+    """Reward, policy and value targets of the proteins: from the protein AnnData, else from the rewards entry."""
+    if prot_adata is not None and "hp_reward" in prot_adata.varm:
+        kw: dict[str, Any] = {"step": "rewards", "needed_by": "hp.tl.train (protein modality)"}
+        check_matrix(prot_adata, "hp_reward", (n_prot, n_p), **kw)
+        check_matrix(prot_adata, "hp_policy_target", (n_prot, n_p), row_sums=True, **kw)
+        check_vector(prot_adata, "hp_value_target", nonnegative=True, **kw)
+        check_vector(prot_adata, "hp_reward_baseline", nonnegative=True, **kw)
+        return (
+            np.asarray(prot_adata.varm["hp_reward"], dtype=np.float64),
+            np.asarray(prot_adata.varm["hp_policy_target"], dtype=np.float64)
+            if "hp_policy_target" in prot_adata.varm
+            else None,
+            np.asarray(prot_adata.var["hp_value_target"], dtype=np.float64)
+            if "hp_value_target" in prot_adata.var
+            else None,
+        )
+    if rew.protein is not None:
+        pe = rew.protein
+        return (
+            np.asarray(pe["reward"], dtype=np.float64),
+            np.asarray(pe["policy_target"], dtype=np.float64),
+            np.asarray(pe["value_target"], dtype=np.float64),
+        )
+    return None
+
+
+def _fill_protein_target_rows(
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], prot_adata: Any, rew: RewardsEntry, sl: slice
+) -> None:
+    """Write the protein targets into the protein rows ``sl`` of ``rows`` (left at 0 if absent or mis-shaped)."""
+    reward, value, weight, baseline = rows
+    n_prot, n_p = sl.stop - sl.start, reward.shape[1]
+    pr = _stored_protein_targets(prot_adata, rew, n_prot, n_p)
+    if pr is None or pr[0].shape != (n_prot, n_p):
+        return
+    R = np.nan_to_num(pr[0])
+    val = pr[2] if pr[2] is not None else R.mean(1)
+    reward[sl], value[sl], weight[sl] = R, np.nan_to_num(val), 1.0
+    pb = None
+    if prot_adata is not None and "hp_reward_baseline" in prot_adata.var:
+        pb = np.asarray(prot_adata.var["hp_reward_baseline"], dtype=np.float64)
+    elif rew.protein is not None:
+        pb = np.asarray(rew.protein["baseline"], dtype=np.float64).ravel()
+    if pb is not None and pb.shape == (n_prot,):
+        baseline[sl] = np.nan_to_num(pb)
+
+
 def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_protein: bool = True) -> GraphInputs:
     """Assemble the training graph of ``t`` (validated ledger entries ``perturbations`` / ``rewards`` expected)."""
     from hyperperturb._utils import get_matrix
@@ -248,167 +441,47 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     tmap = _entries.target_of(adata)
     targets = [tmap.get(p, p) for p in perts]
 
+    # nodes: measured genes, unmeasured network nodes, proteins
     genes = list(map(str, adata.var_names))
-    n_genes = len(genes)
     net = find(adata, NetworkEntry, needed_by="hp.tl.train")
-    extra = list(net.extra_nodes) if net is not None else []
-    ei, ej, ew = (net.extra_edges.i, net.extra_edges.j, net.extra_edges.weight) if net is not None else _NO_EDGES
-    ok = (ei >= 0) & (ej >= 0) & (ei < n_genes + len(extra)) & (ej < n_genes + len(extra))
-    ei, ej, ew = ei[ok], ej[ok], ew[ok]
-
-    # protein modality
-    prot_name = protein_mod_name(t.data, prot_mod, mod=t.mod) if (use_protein and t.mod is not None) else None
-    prot = resolve_protein(t, prot_name if t.mod is not None else prot_mod) if use_protein else None
-    prot_names: list[str] = []
-    P = None
-    prot_adata = None
-    if prot is not None:
-        prot_names, P, prot_adata = prot
-    n_extra, n_prot = len(extra), len(prot_names)
-    nodes = genes + extra + [f"{p}{PROTEIN_SUFFIX}" for p in prot_names]
+    extra, extra_edges = _extra_nodes(net, len(genes))
+    prot = _protein_modality(t, prot_mod, use_protein)
+    n_genes, n_extra, n_prot = len(genes), len(extra), len(prot.names)
+    nodes = genes + extra + [f"{p}{PROTEIN_SUFFIX}" for p in prot.names]
     n_nodes = len(nodes)
 
+    # control statistics (the order of the random draws is part of the result: PCA, then protein correlation)
     X = get_matrix(adata)
     cidx = control_index(adata, rng)
     if "hp_control" not in adata.obs:
         logger.warning("hp.tl.train: obs['hp_control'] is absent; node features use all cells, not only controls")
-    mean, mad, frac = control_stats(X, cidx)
-    # stored values are validated (finite), never silently zeroed
-    cm = check_vector(adata, "hp_control_mean", step="rewards", needed_by="hp.tl.train")
-    mean_feat = mean if cm is None else cm
-    bl = check_vector(adata, "hp_reward_baseline", step="rewards", needed_by="hp.tl.train", nonnegative=True)
-    if bl is not None:
-        mad = bl
-    pcs = pca_loadings(X, cidx, mean, rng)
-
-    # adjacency over all nodes
-    rows, cols, vals = [], [], []
-    A_checked = check_adjacency(adata, needed_by="hp.tl.train")
-    if A_checked is not None:
-        # stored zeros are not edges; an empty graph without a network entry was not chosen on purpose either
-        if not (A_checked.data > 0).any() and not (net is not None and _allow_empty(net)):
-            msg = (
-                f"hp.tl.train: .varp[{_entries.network_key(adata)!r}] has no edge (no positive weight). Training on "
-                "an empty graph "
-                "needs an explicit choice: re-run `hp.pp.gene_network(adata, network, allow_empty=True)`, or build "
-                "a network with edges."
-            )
-            raise ValueError(msg)
-        A = A_checked.tocoo()
-        rows.append(A.row)
-        cols.append(A.col)
-        vals.append(A.data.astype(np.float64))
-        has_net = True
-    else:
-        has_net = False
-    x_i, x_j, x_w = [ei], [ej], [ew]
-    F = np.zeros((n_nodes, len(FEATURES)))
+    gs = _gene_stats(adata, X, cidx, rng)
+    rows, cols, vals, has_net = _network_edges(adata, net)
+    pstats, corr, edges = None, None, [extra_edges]
     if n_prot:
-        # protein rows joined to RNA cells by obs_names (never by position)
-        g_rows, p_rows = _protein_rows(adata, prot_adata, cidx, str(prot_name))
-        pmean, pmad, pfrac = control_stats(P, np.sort(p_rows))
-        corr = _corr_with_proteins(X, P, g_rows, rng, p_rows)
-        corr = np.nan_to_num(corr)
-        F[:n_genes, FEATURES.index("max_abs_protein_corr")] = np.abs(corr).max(1)
-        F[n_genes + n_extra :, FEATURES.index("max_abs_protein_corr")] = np.abs(corr).max(0)
-        F[n_genes + n_extra :, 0] = pmean
-        F[n_genes + n_extra :, 1] = pmad
-        F[n_genes + n_extra :, 2] = pfrac
-        coding = None
-        if prot_adata is not None and "gene" in prot_adata.var:
-            coding = list(map(str, prot_adata.var["gene"]))
-        upper = {g.upper(): i for i, g in enumerate(genes)}
-        for k, pname in enumerate(prot_names):
-            pid = n_genes + n_extra + k
-            code = coding[k] if coding is not None else pname
-            linked = set()
-            gi = upper.get(str(code).upper())
-            if gi is not None:
-                x_i.append(np.array([gi]))
-                x_j.append(np.array([pid]))
-                x_w.append(np.array([1.0]))
-                linked.add(gi)
-            top = np.argsort(-np.abs(corr[:, k]))[:5]
-            close = [g for g in top if abs(corr[g, k]) >= 0.3 and g not in linked]
-            if close:
-                x_i.append(np.asarray(close, dtype=np.int64))
-                x_j.append(np.full(len(close), pid))
-                x_w.append(np.abs(corr[close, k]))
-    ei, ej, ew = np.concatenate(x_i).astype(np.int64), np.concatenate(x_j).astype(np.int64), np.concatenate(x_w)
-    rows.append(ei)
-    cols.append(ej)
-    vals.append(ew)
-    rows.append(ej)
-    cols.append(ei)
-    vals.append(ew)
-    adj = symmetric_adjacency(rows, cols, vals, n_nodes)
+        pstats, corr = _protein_stats(adata, X, prot, cidx, rng)
+        edges += _protein_edges(genes, prot, corr, n_genes + n_extra)
 
-    F[:n_genes, 0] = mean_feat
-    F[:n_genes, 1] = mad
-    F[:n_genes, 2] = frac
-    F[:, 3] = np.log1p(np.asarray(adj.sum(1)).ravel())
-    F[:n_genes, 4 : 4 + N_PCS] = pcs
-    F[n_genes : n_genes + n_extra, FEATURES.index("unmeasured")] = 1.0
-    F[n_genes + n_extra :, FEATURES.index("protein")] = 1.0
-    F = standardise(np.nan_to_num(F))
+    # adjacency over all nodes, features
+    ei, ej, ew = (np.concatenate(e) for e in zip(*edges, strict=True))
+    ei, ej = ei.astype(np.int64), ej.astype(np.int64)
+    adj = symmetric_adjacency([*rows, ei, ej], [*cols, ej, ei], [*vals, ew, ew], n_nodes)
+    F = _node_features(n_genes, n_extra, adj, gs, pstats, corr)
 
     # targets
-    n_p = len(perts)
-    reward = np.zeros((n_nodes, n_p))
-    value = np.zeros(n_nodes)
-    weight = np.zeros(n_nodes)
-    reward[:n_genes] = np.asarray(adata.varm["hp_reward"], dtype=np.float64)
-    _check_finite(adata.varm["hp_policy_target"], "hp_policy_target")  # not copied: training uses the excess
-    value[:n_genes] = np.asarray(adata.var["hp_value_target"], dtype=np.float64)
-    weight[:n_genes] = 1.0
-    baseline = np.zeros(n_nodes)
-    if bl is not None:
-        baseline[:n_genes] = bl
+    target_rows = _gene_target_rows(adata, n_nodes, len(perts), gs.baseline)
     if n_prot:
-        pr = None
-        if prot_adata is not None and "hp_reward" in prot_adata.varm:
-            kw: dict[str, Any] = {"step": "rewards", "needed_by": "hp.tl.train (protein modality)"}
-            check_matrix(prot_adata, "hp_reward", (n_prot, n_p), **kw)
-            check_matrix(prot_adata, "hp_policy_target", (n_prot, n_p), row_sums=True, **kw)
-            check_vector(prot_adata, "hp_value_target", nonnegative=True, **kw)
-            check_vector(prot_adata, "hp_reward_baseline", nonnegative=True, **kw)
-            pr = (
-                np.asarray(prot_adata.varm["hp_reward"], dtype=np.float64),
-                np.asarray(prot_adata.varm["hp_policy_target"], dtype=np.float64)
-                if "hp_policy_target" in prot_adata.varm
-                else None,
-                np.asarray(prot_adata.var["hp_value_target"], dtype=np.float64)
-                if "hp_value_target" in prot_adata.var
-                else None,
-            )
-        elif rew.protein is not None:
-            pe = rew.protein
-            pr = (
-                np.asarray(pe["reward"], dtype=np.float64),
-                np.asarray(pe["policy_target"], dtype=np.float64),
-                np.asarray(pe["value_target"], dtype=np.float64),
-            )
-        if pr is not None and pr[0].shape == (n_prot, n_p):
-            R = np.nan_to_num(pr[0])
-            val = pr[2] if pr[2] is not None else R.mean(1)
-            sl = slice(n_genes + n_extra, n_nodes)
-            reward[sl], value[sl], weight[sl] = R, np.nan_to_num(val), 1.0
-            pb = None
-            if prot_adata is not None and "hp_reward_baseline" in prot_adata.var:
-                pb = np.asarray(prot_adata.var["hp_reward_baseline"], dtype=np.float64)
-            elif rew.protein is not None:
-                pb = np.asarray(rew.protein["baseline"], dtype=np.float64).ravel()
-            if pb is not None and pb.shape == (n_prot,):
-                baseline[sl] = np.nan_to_num(pb)
+        _fill_protein_target_rows(target_rows, prot.adata, rew, slice(n_genes + n_extra, n_nodes))
+    reward, value, weight, baseline = target_rows
     node_index = {n: i for i, n in enumerate(nodes[: n_genes + n_extra])}
     target_node = np.array([node_index.get(tg, -1) for tg in targets], dtype=np.int64)
-    info = {"has_network": has_net, "n_control_cells": len(cidx), "prot_mod": prot_name}
+    info = {"has_network": has_net, "n_control_cells": len(cidx), "prot_mod": prot.name}
     return GraphInputs(
         nodes=nodes,
         n_genes=n_genes,
         n_extra=n_extra,
         n_prot=n_prot,
-        prot_names=prot_names,
+        prot_names=prot.names,
         adjacency=adj,
         extra_edges={"i": ei, "j": ej, "weight": ew},
         features=F.astype(np.float32),
@@ -419,7 +492,7 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
         reward=reward,
         value_target=value,
         row_weight=weight,
-        prot_adata=prot_adata,
+        prot_adata=prot.adata,
         info=info,
         baseline=baseline,
     )

@@ -68,13 +68,10 @@ def _progress(keras, epochs: int):
     return Progress()
 
 
-def fit_model(g, params: TrainParams, *, targets, trainable, batch_size, verbose, callbacks) -> dict[str, Any]:
-    """Build, train and read out the model; returns plain arrays (nothing is written)."""
+def fit_model(g, params: TrainParams, *, kind, targets, trainable, batch_size, verbose, callbacks) -> dict[str, Any]:
+    """Build, train and read out the model of ``kind`` (:mod:`._kinds`); returns plain arrays (nothing is written)."""
     p = params
-    model, geometry, head, dim, hidden = p.model, p.geometry, p.head, p.dim, p.hidden
-    curvature, learn_curvature, epochs, learning_rate = p.curvature, p.learn_curvature, p.epochs, p.learning_rate
-    dropout, graph_weight, curriculum, seed = p.dropout, p.graph_weight, p.curriculum, p.seed
-    attention, refine, rank, map_kwargs = p.attention, p.refine, p.rank, dict(p.map_kwargs)
+    epochs, learning_rate, curriculum, seed = p.epochs, p.learning_rate, p.curriculum, p.seed
     from ._tensorflow import import_tensorflow
 
     import_tensorflow()
@@ -83,8 +80,6 @@ def fit_model(g, params: TrainParams, *, targets, trainable, batch_size, verbose
     from tensorflow.python.framework import config as tf_config  # public API has no query/disable
 
     from hyperperturb.nn._curriculum import ComplexityScheduler, PerturbationEnv, schedule_for
-    from hyperperturb.nn._graph import normalized_adjacency
-    from hyperperturb.nn._models import HyperbolicPerturbationModel, HyperPerturbModel
     from hyperperturb.nn._optimizer import HyperbolicAdam
     from hyperperturb.nn._schedule import QuantumAnnealer
 
@@ -94,51 +89,7 @@ def fit_model(g, params: TrainParams, *, targets, trainable, batch_size, verbose
     try:
         env = PerturbationEnv(_column_strength(g), start=0.25, trainable=trainable, curriculum=curriculum)
         frequency, factor = schedule_for(epochs, 0.25)
-        if model == "hyperperturb":
-            net = HyperPerturbModel(
-                g.n_nodes,
-                g.features.shape[1],
-                g.target_node,
-                geometry=geometry,
-                head=head,
-                dim=dim,
-                hidden=hidden,
-                curvature=curvature,
-                learn_curvature=learn_curvature,
-                dropout=dropout,
-                seed=seed,
-                graph_weight=graph_weight,
-                attention=attention,
-                refine=refine,
-                rank=rank,
-            )
-            nmap = _network_map(g, geometry=geometry, dim=dim, curvature=curvature, seed=seed,
-                                map_kwargs=map_kwargs or {}, verbose=verbose)  # fmt: skip
-            if refine is not None:
-                net.distance_scale = _distance_scale(nmap["embedding"], g, geometry=geometry, c=curvature)
-            net.build()
-            if refine is not None:
-                net.set_base(nmap["embedding"])
-            adj = normalized_adjacency(g.adjacency)
-            up = sparse.triu(g.adjacency, k=1).tocoo()
-            net.set_training_data(
-                g.features, adj, targets.pop("excess"), targets["value"], g.row_weight, env.mask,
-                edges=(up.row, up.col), batch_size=batch_size,
-            )  # fmt: skip
-        else:
-            reward = g.reward[: g.n_genes]
-            net = HyperbolicPerturbationModel(
-                reward.shape[1],
-                reward.shape[0],
-                geometry=geometry,
-                dim=dim,
-                hidden=hidden,
-                curvature=curvature,
-                learn_curvature=learn_curvature,
-                seed=seed,
-            )
-            net.build()
-            net.set_training_data(reward, env.mask)
+        net, nmap = kind.build(g, p, targets=targets, env=env, batch_size=batch_size, verbose=verbose)
         ds, steps = net.training_dataset(seed=seed)
         schedule = QuantumAnnealer(learning_rate, T_max=epochs * steps)  # the schedule counts optimizer steps
         opt = HyperbolicAdam(learning_rate=schedule, manifold=net.manifold)
@@ -149,26 +100,74 @@ def fit_model(g, params: TrainParams, *, targets, trainable, batch_size, verbose
             cbs.append(_progress(keras, epochs))
         net.fit(ds, epochs=epochs, steps_per_epoch=steps, verbose=0, callbacks=cbs, shuffle=False)
         res = readout(
-            net, g, model=model, trainable=trainable, history=rec.rows, targets=targets,
-            base=nmap["embedding"] if model == "hyperperturb" else None,
+            net, g, kind=kind, trainable=trainable, history=rec.rows, targets=targets,
+            base=None if nmap is None else nmap["embedding"],
         )  # fmt: skip
         res["distance_scale"] = float(getattr(net, "distance_scale", 1.0))
-        if model == "hyperperturb":
-            res["in_network"] = nmap["in_network"]
-            res["network_map"] = {
-                "embedding": nmap["embedding"],
-                "level": nmap["level"],
-                "epochs": int(nmap["epochs"]),
-                "wall_time": float(nmap["wall_time"]),
-                "params": nmap["params"],
-            }
-        else:
-            res["in_network"] = np.asarray(g.adjacency.getnnz(axis=1) > 0)
-            res["network_map"] = {}
+        res.update(kind.map_fields(g, nmap))
         return res
     finally:
         if not was_det:
             tf_config.disable_op_determinism()
+
+
+def build_graph_model(g, p: TrainParams, *, targets, env, batch_size, verbose) -> tuple[Any, dict[str, Any]]:
+    """The graph model (``model="hyperperturb"``) with its training data, and the network map it starts from."""
+    from hyperperturb.nn._graph import normalized_adjacency
+    from hyperperturb.nn._models import HyperPerturbModel
+
+    geometry, dim, curvature, seed, refine = p.geometry, p.dim, p.curvature, p.seed, p.refine
+    net = HyperPerturbModel(
+        g.n_nodes,
+        g.features.shape[1],
+        g.target_node,
+        geometry=geometry,
+        head=p.head,
+        dim=dim,
+        hidden=p.hidden,
+        curvature=curvature,
+        learn_curvature=p.learn_curvature,
+        dropout=p.dropout,
+        seed=seed,
+        graph_weight=p.graph_weight,
+        attention=p.attention,
+        refine=refine,
+        rank=p.rank,
+    )
+    nmap = _network_map(g, geometry=geometry, dim=dim, curvature=curvature, seed=seed,
+                        map_kwargs=dict(p.map_kwargs) or {}, verbose=verbose)  # fmt: skip
+    if refine is not None:
+        net.distance_scale = _distance_scale(nmap["embedding"], g, geometry=geometry, c=curvature)
+    net.build()
+    if refine is not None:
+        net.set_base(nmap["embedding"])
+    adj = normalized_adjacency(g.adjacency)
+    up = sparse.triu(g.adjacency, k=1).tocoo()
+    net.set_training_data(
+        g.features, adj, targets.pop("excess"), targets["value"], g.row_weight, env.mask,
+        edges=(up.row, up.col), batch_size=batch_size,
+    )  # fmt: skip
+    return net, nmap
+
+
+def build_simple_model(g, p: TrainParams, *, env) -> Any:
+    """The simple model (``model="simple"``: gene and perturbation embeddings, no graph) with its training data."""
+    from hyperperturb.nn._models import HyperbolicPerturbationModel
+
+    reward = g.reward[: g.n_genes]
+    net = HyperbolicPerturbationModel(
+        reward.shape[1],
+        reward.shape[0],
+        geometry=p.geometry,
+        dim=p.dim,
+        hidden=p.hidden,
+        curvature=p.curvature,
+        learn_curvature=p.learn_curvature,
+        seed=p.seed,
+    )
+    net.build()
+    net.set_training_data(reward, env.mask)
+    return net
 
 
 def _column_strength(g) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 
 from hyperperturb._utils._validate import check_fixed_seed
 
-MODELS = ("hyperperturb", "simple")
+MODELS = ("hyperperturb", "simple")  # the names of _kinds.KINDS
 GEOMETRIES = ("poincare", "euclidean")
 HEADS = ("distance", "dense")
 

@@ -12,6 +12,7 @@ import pandas as pd
 from hyperperturb._utils import _entries, resolve
 from hyperperturb._utils._schema import KernelReadout, TrainEntry, read
 
+from ._kinds import model_kind
 from ._readout import head_reward, reward_policy
 
 
@@ -104,18 +105,16 @@ def predict(
     else:
         wanted = [perturbations] if isinstance(perturbations, str) else [str(x) for x in perturbations]
     genes = list(map(str, adata.var_names))
-    model_kind = entry.model
+    model = model_kind(entry.model)
     head = entry.head
     n_genes = len(genes)
-    node_index = (
-        {n: i for i, n in enumerate(entry.graph.nodes[: entry.graph.n_graph])} if model_kind == "hyperperturb" else {}
-    )
+    node_index = {n: i for i, n in enumerate(entry.graph.nodes[: entry.graph.n_graph])} if model.on_graph else {}
     new = list(dict.fromkeys(w for w in wanted if w not in trained))  # a repeated name is one column
     if new:
-        if model_kind != "hyperperturb" or head != "distance":
+        if not model.can_score_new(head):
             msg = (
                 f"{new} are not trained perturbations ({trained}); only the 'distance' head of the graph model can "
-                f"score new perturbations, this model is model={model_kind!r}, head={head!r}. Re-run `hp.tl.train` "
+                f"score new perturbations, this model is model={model.name!r}, head={head!r}. Re-run `hp.tl.train` "
                 "with head='distance'."
             )
             raise ValueError(msg)
@@ -126,7 +125,7 @@ def predict(
                 "perturbation is named by its target gene, which must be in var_names or the network's extra nodes."
             )
             raise ValueError(msg)
-    kern = entry.kernel if model_kind == "hyperperturb" else None
+    kern = entry.kernel if model.kernel_readout else None
     has_kernel = kern is not None and kern.available
     if method == "kernel" and not has_kernel:
         msg = (
@@ -138,7 +137,7 @@ def predict(
     if use_kernel and kern is not None:
         _warn_prior_only(entry, trained, wanted, list(kern.perturbations))
     net, feats, adj = rebuild(adata, entry)
-    if model_kind == "simple":
+    if not model.on_graph:  # the simple model scores its trained perturbations directly
         pred = net(tf.eye(len(trained)), training=False).numpy().T.astype(np.float64)
         s = pred.sum(1, keepdims=True)
         pol = np.where(s > 0, pred / np.maximum(s, 1e-12), 1.0 / len(trained))

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._io import weights_to_dict
+from ._weights import weights_to_dict
 
 #: (node, perturbation) pairs above which training uses node mini-batches and the readout works in row blocks.
 BLOCK_PAIRS = 2**24
@@ -61,18 +61,14 @@ def _blocked_readout(net, g, adj, trainable) -> dict[str, Any]:
     }
 
 
-def readout(net, g, *, model, trainable, history, targets, base=None) -> dict[str, Any]:
-    """Plain arrays of a fitted model: embedding (float64), policy, value, perturbation embedding, kernel readout.
-
-    Screens with more than :data:`BLOCK_PAIRS` (node, perturbation) pairs are read out in row blocks and their
-    policy is float32 (half the memory of float64; its rows sum to 1 within 1e-6).
-    """
+def graph_arrays(net, g, *, trainable, targets, base) -> tuple[Any, ...]:
+    """Read-out arrays of the graph model (``model="hyperperturb"``), in row blocks on large screens."""
     import tensorflow as tf
 
     from hyperperturb.nn._graph import normalized_adjacency
 
     n_p = len(g.perturbations)
-    if model == "hyperperturb" and g.n_nodes * n_p > BLOCK_PAIRS:
+    if g.n_nodes * n_p > BLOCK_PAIRS:
         adj = normalized_adjacency(g.adjacency)
         big = _blocked_readout(net, g, adj, trainable)
         z = big["embedding"].numpy().astype(np.float64)
@@ -85,7 +81,7 @@ def readout(net, g, *, model, trainable, history, targets, base=None) -> dict[st
         on_node = g.target_node >= 0
         emb[on_node] = z[g.target_node[on_node]]
         scorable = on_node
-    elif model == "hyperperturb":
+    else:
         adj = normalized_adjacency(g.adjacency)
         out = net((tf.constant(g.features), adj), training=False)
         z = out["embedding"].numpy().astype(np.float64)
@@ -115,19 +111,36 @@ def readout(net, g, *, model, trainable, history, targets, base=None) -> dict[st
         # heads predict the excess over the noise floor B: the policy is the heads' distribution of that excess,
         # the value the predicted mean excess in reward units (B is reported separately: .var["hp_reward_baseline"])
         value = targets["units"] * value
-    else:
-        pred = net(tf.eye(n_p), training=False).numpy().T.astype(np.float64)  # genes x perts
-        s = pred.sum(1, keepdims=True)
-        policy_g = np.where(s > 0, pred / np.maximum(s, 1e-12), 1.0 / n_p)
-        z = np.zeros((g.n_nodes, net.dim))
-        z[: g.n_genes] = net.gene_embedding().numpy()
-        policy = np.full((g.n_nodes, n_p), np.nan)
-        policy[: g.n_genes] = policy_g
-        value = np.full(g.n_nodes, np.nan)
-        value[: g.n_genes] = pred.mean(1)
-        emb = net.perturbation_embedding(tf.eye(n_p)).numpy().astype(np.float64)
-        bias = np.zeros(n_p)
-        scorable = np.zeros(n_p, dtype=bool)
+    return z, policy, value, emb, bias, scorable
+
+
+def simple_arrays(net, g) -> tuple[Any, ...]:
+    """Read-out arrays of the simple model (``model="simple"``): gene rows only, NaN on other nodes."""
+    import tensorflow as tf
+
+    n_p = len(g.perturbations)
+    pred = net(tf.eye(n_p), training=False).numpy().T.astype(np.float64)  # genes x perts
+    s = pred.sum(1, keepdims=True)
+    policy_g = np.where(s > 0, pred / np.maximum(s, 1e-12), 1.0 / n_p)
+    z = np.zeros((g.n_nodes, net.dim))
+    z[: g.n_genes] = net.gene_embedding().numpy()
+    policy = np.full((g.n_nodes, n_p), np.nan)
+    policy[: g.n_genes] = policy_g
+    value = np.full(g.n_nodes, np.nan)
+    value[: g.n_genes] = pred.mean(1)
+    emb = net.perturbation_embedding(tf.eye(n_p)).numpy().astype(np.float64)
+    bias = np.zeros(n_p)
+    scorable = np.zeros(n_p, dtype=bool)
+    return z, policy, value, emb, bias, scorable
+
+
+def readout(net, g, *, kind, trainable, history, targets, base=None) -> dict[str, Any]:
+    """Plain arrays of a fitted model: embedding (float64), policy, value, perturbation embedding, kernel readout.
+
+    Screens with more than :data:`BLOCK_PAIRS` (node, perturbation) pairs are read out in row blocks and their
+    policy is float32 (half the memory of float64; its rows sum to 1 within 1e-6).
+    """
+    z, policy, value, emb, bias, scorable = kind.arrays(net, g, trainable=trainable, targets=targets, base=base)
     for name, arr in (("embedding", z), ("policy", policy), ("value", value)):
         if not np.isfinite(arr[: g.n_genes]).all():
             msg = f"hp.tl.train produced a non-finite {name}; lower `learning_rate` or use fewer epochs."

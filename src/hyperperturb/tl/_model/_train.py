@@ -22,6 +22,7 @@ from hyperperturb._utils._atomic import atomic_write
 from hyperperturb._utils._ledger import edge_digest, gene_digest
 from hyperperturb._utils._schema import RewardsEntry, read
 
+from ._kinds import model_kind
 from ._params import TrainParams
 
 #: Key in ``.varm`` of the embedding written by :func:`train` (one trained model per object).
@@ -242,7 +243,8 @@ def train(
     perts = list(rew.perturbations)
     trainable, held = _holdout_mask(holdout, perts)
     net_key = _entries.network_key(adata)
-    if net_key not in adata.varp and model == "hyperperturb":
+    kind = model_kind(params.model)
+    if net_key not in adata.varp and kind.on_graph:
         logger.warning(
             "hp.tl.train: the gene network .varp[%r] is absent; training on an identity graph (no edges). "
             "Run `hp.pp.gene_network(adata, network)` first for a gene graph.",
@@ -265,15 +267,15 @@ def train(
     from ._fit import resolve_batch_size
 
     n_rows = int((g.row_weight > 0).sum())
-    batch = resolve_batch_size(batch_size, n_rows, len(perts)) if model == "hyperperturb" else None
+    batch = resolve_batch_size(batch_size, n_rows, len(perts)) if kind.on_graph else None
     targets = excess_targets(g, trainable, signed=rew.signed, as_sparse=batch is not None)
 
     res = fit_model(
-        g, params, targets=targets, trainable=trainable, batch_size=batch, verbose=bool(verbose),
+        g, params, kind=kind, targets=targets, trainable=trainable, batch_size=batch, verbose=bool(verbose),
         callbacks=list(callbacks or []),
     )  # fmt: skip
     _warn_divergence(res["history"].get("loss", []), learning_rate=learning_rate, curvature=curvature)
-    if model == "hyperperturb":  # the held-out readout, chosen by leave-one-out over the training perturbations
+    if kind.kernel_readout:  # the held-out readout, chosen by leave-one-out over the training perturbations
         from hyperperturb.tl._transfer._reliability import perturbation_reliability
 
         from ._readout import fit_kernel_readout
@@ -298,7 +300,7 @@ def train(
         res["kernel"] = {"available": False}
 
     n_scorable = int(res["scorable"].sum())
-    if model == "hyperperturb":
+    if kind.on_graph:
         _warn_unplaced(perts, g.targets, np.asarray(res["scorable"], dtype=bool))
     entry = {
         "params": params.ledger(
