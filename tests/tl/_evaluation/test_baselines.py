@@ -110,7 +110,7 @@ def _trained_stub(with_extra=True, key="X_poincare"):
     rng = np.random.default_rng(0)
     a = ad.AnnData(np.zeros((2, 12)))
     a.varm[key] = rng.uniform(-0.5, 0.5, (12, 2))
-    train = {"params": {"key_added": key}, "perturbation_embedding": rng.uniform(-0.5, 0.5, (6, 2))}
+    train = {"params": {}, "perturbation_embedding": rng.uniform(-0.5, 0.5, (6, 2))}
     if with_extra:
         train["extra_embedding"] = rng.uniform(-0.5, 0.5, (4, 2))
     a.uns["hyperperturb"] = {"train": {**train, "schema": SCHEMA_VERSIONS["train"]}}
@@ -122,13 +122,13 @@ def _same_rows(x, y):
 
 
 def test_permute_embedding_keeps_the_points_moves_them_and_is_seeded():
-    a = _trained_stub(key="X_custom")
+    a = _trained_stub()
     before = a.copy()
     keys = permute_embedding(a, seed=3)
-    assert keys == ["varm:X_custom", "train:extra_embedding", "train:perturbation_embedding"]
+    assert keys == ["varm:X_poincare", "train:extra_embedding", "train:perturbation_embedding"]
     tr, tr0 = a.uns["hyperperturb"]["train"], before.uns["hyperperturb"]["train"]
     for new, old in (
-        (a.varm["X_custom"], before.varm["X_custom"]),
+        (a.varm["X_poincare"], before.varm["X_poincare"]),
         (tr["extra_embedding"], tr0["extra_embedding"]),
         (tr["perturbation_embedding"], tr0["perturbation_embedding"]),
     ):
@@ -136,7 +136,7 @@ def test_permute_embedding_keeps_the_points_moves_them_and_is_seeded():
         assert not np.array_equal(new, old)  # ...on other nodes
     b = before.copy()
     permute_embedding(b, seed=3)
-    np.testing.assert_array_equal(b.varm["X_custom"], a.varm["X_custom"])
+    np.testing.assert_array_equal(b.varm["X_poincare"], a.varm["X_poincare"])
     np.testing.assert_array_equal(
         b.uns["hyperperturb"]["train"]["perturbation_embedding"], tr["perturbation_embedding"]
     )

@@ -8,6 +8,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+
+from hyperperturb._utils._ledger import SCHEMA_VERSIONS
 import scanpy as sc
 from scipy import sparse
 
@@ -428,7 +430,8 @@ def test_random_embedding_floor_permutes_positions_of_a_copy(screen, monkeypatch
         out = obj.copy()
         out.varm["X_poincare"] = np.random.default_rng(0).uniform(-0.5, 0.5, (out.n_vars, 2))
         out.uns["hyperperturb"]["train"] = {
-            "params": {"key_added": "X_poincare"},
+            "schema": SCHEMA_VERSIONS["train"],
+            "params": {},
             "perturbations": names,
             "perturbation_embedding": np.eye(len(names)),  # row i "points at" perturbation i
         }
