@@ -84,7 +84,7 @@ def _group_codes(adata: AnnData, groupby: str | None) -> tuple[np.ndarray | None
     return np.asarray(cat.codes, dtype=np.int64), names
 
 
-def _warn_raw_counts(X: Any, what: str) -> None:
+def _warn_raw_counts(X: Any, what: str, *, stacklevel: int = 4) -> None:
     m = min(X.shape[0], _RAW_SAMPLE)
     block = X[:m]
     if hasattr(block, "compute"):
@@ -100,5 +100,5 @@ def _warn_raw_counts(X: Any, what: str) -> None:
                 "log fold changes and expect log-normalised data. Run `sc.pp.normalize_total(adata)` and "
                 "`sc.pp.log1p(adata)` first (or pass `layer=` naming a log-normalised layer).",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -153,109 +153,19 @@ def rewards(
     >>> hp.get.rewards(adata).columns.tolist()  # tidy: one row per gene and perturbation
     ['gene', 'perturbation', 'value']
     """
-    if statistic not in STATISTICS:
-        msg = f"`statistic` must be one of {STATISTICS}, got {statistic!r}."
-        raise ValueError(msg)
+    t, chunk_size = _checked(data, statistic=statistic, targets=targets, mod=mod, chunk_size=chunk_size)
     shift = statistic == "mean_shift" and not signed
-    if targets not in ("excess", "reward"):
-        msg = f"`targets` must be 'excess' (default) or 'reward' (hyperperturb 0.1's definition), got {targets!r}."
-        raise ValueError(msg)
-    t = resolve(data, mod=mod)
     adata = t.adata
-    if not isinstance(chunk_size, int | np.integer) or isinstance(chunk_size, bool) or chunk_size < 1:
-        msg = f"`chunk_size` must be a positive integer, got {chunk_size!r}."
-        raise ValueError(msg)
-    chunk_size = int(chunk_size)
     pert = require_step(adata, "perturbations", needed_by="hp.tl.rewards")
     names = np.asarray(pert["names"]).astype(str)
-    P = len(names)
-    labels, control = _design_labels(adata, P)
+    labels, control = _design_labels(adata, len(names))
     group_codes, group_names = _group_codes(adata, groupby)
-    X = get_matrix(adata, layer)
-    if tuple(X.shape) != (adata.n_obs, adata.n_vars):
-        msg = f"The expression matrix has shape {tuple(X.shape)}, expected {adata.shape} (cells × genes)."
-        raise ValueError(msg)
-    where = f"layer {layer!r}" if layer is not None else "the expression matrix"
-    check_numeric_matrix(X, what=where)
-    _warn_raw_counts(X, where)
-    res = _compute(
-        X,
-        labels,
-        control,
-        n_perts=P,
-        group_codes=group_codes,
-        group_names=group_names,
-        signed=signed or shift,
-        chunk_size=chunk_size,
-        verbose=verbose,
-        what=where,
-        plain=shift,
-    )
-    if shift:
-        to_mean_shift(res, X, control, chunk_size)
-    if res["n_empty"]:
-        warnings.warn(
-            f"{res['n_empty']} perturbation(s) have no cells in obsm['perturbation_target'] "
-            f"({names[res['n_cells'] == 0][:10].tolist()}); their rewards are set to 0.",
-            UserWarning,
-            stacklevel=2,
-        )
-    if groupby is not None and res["groups_skipped"]:
-        warnings.warn(
-            f"Groups of obs[{groupby!r}] without control cells are skipped: {res['groups_skipped'][:20]}.",
-            UserWarning,
-            stacklevel=2,
-        )
-    policy, value, zero = _targets(res["reward"], res["baseline"], kind=targets, signed=signed)
-
-    # protein modality
+    how = {"signed": signed, "shift": shift, "targets": targets, "chunk_size": chunk_size, "verbose": verbose}
+    rna = _rna_rewards(adata, layer, labels, control, group_codes, group_names, names, groupby=groupby, how=how)
+    # protein modality (found here, not in a helper: its warnings point at the caller by stack depth)
     pname = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else prot_mod  # resolved once
     prot: Any = resolve_protein(t, pname)  # (names, matrix, AnnData or None) or None
-    pres = None
-    if prot is not None:
-        pnames, PX, padata = prot
-        if padata is not None:
-            # joined by obs_names: for each protein row, the RNA row of the same cell (-1: not an RNA cell)
-            idx = obs_indexer(padata.obs_names, adata.obs_names, what=f"the protein modality {pname!r}")
-            if (idx < 0).all():
-                msg = (
-                    f"The protein modality {pname!r} shares no cells (obs_names) with the RNA modality {mod!r}; "
-                    "cannot compute protein rewards. Fix the obs_names or pass `prot_mod=` naming another modality."
-                )
-                raise ValueError(msg)
-            plabels = np.where((idx >= 0)[:, None], labels[np.maximum(idx, 0)], -1).astype(np.int32)
-            pcontrol = np.where(idx >= 0, control[np.maximum(idx, 0)], False)
-        else:
-            plabels, pcontrol = labels, control
-        if isinstance(PX, pd.DataFrame):
-            PX = PX.to_numpy()
-        if not (sparse.issparse(PX) or hasattr(PX, "shape")):
-            PX = np.asarray(PX)
-        check_numeric_matrix(PX, what=f"protein modality {pname!r}" if padata is not None else "obsm['protein']")
-        if not pcontrol.any():
-            msg = (
-                f"No control cells in the protein modality {pname!r} (none of its cells is an RNA control cell, "
-                "matched by obs_names); cannot compute protein rewards."
-            )
-            raise ValueError(msg)
-        pwhat = f"protein modality {pname!r}" if padata is not None else "obsm['protein']"
-        pres = _compute(
-            PX,
-            plabels,
-            pcontrol,
-            n_perts=P,
-            group_codes=None,
-            group_names=[],
-            signed=signed or shift,
-            chunk_size=chunk_size,
-            verbose=verbose,
-            what=pwhat,
-            plain=shift,
-        )
-        if shift:
-            to_mean_shift(pres, PX, pcontrol, chunk_size)
-        ppolicy, pvalue, pzero = _targets(pres["reward"], pres["baseline"], kind=targets, signed=signed)
-
+    pout = None if prot is None else _protein_rewards(prot, adata, pname, labels, control, len(names), mod=mod, how=how)
     params = {
         "layer": layer,
         "signed": bool(signed),
@@ -266,12 +176,157 @@ def rewards(
         "mod": mod,
         "prot_mod": prot_mod,
     }
+    entry = _ledger_entry(adata, rna, params, names, groupby=groupby, targets=targets, signed=signed)
+    # ---- write (everything above may raise; nothing below does) ----
+    t = _write(t.copy() if copy else t, rna, entry, prot=prot, pout=pout, pname=pname, mod=mod)
+    if verbose:
+        _log_summary(t.adata, rna, len(names), groupby)
+    return t.done(copy)
+
+
+class _Result(NamedTuple):
+    """One modality's rewards (``res`` from :func:`_compute`) and the targets derived from them."""
+
+    res: dict[str, Any]
+    policy: np.ndarray
+    value: np.ndarray
+    zero: np.ndarray
+
+
+def _checked(data: Any, *, statistic: str, targets: str, mod: str, chunk_size: Any) -> tuple[Any, int]:
+    """Validate the arguments (in this order) and resolve ``data``; returns the target and ``chunk_size``."""
+    if statistic not in STATISTICS:
+        msg = f"`statistic` must be one of {STATISTICS}, got {statistic!r}."
+        raise ValueError(msg)
+    if targets not in ("excess", "reward"):
+        msg = f"`targets` must be 'excess' (default) or 'reward' (hyperperturb 0.1's definition), got {targets!r}."
+        raise ValueError(msg)
+    t = resolve(data, mod=mod)
+    if not isinstance(chunk_size, int | np.integer) or isinstance(chunk_size, bool) or chunk_size < 1:
+        msg = f"`chunk_size` must be a positive integer, got {chunk_size!r}."
+        raise ValueError(msg)
+    return t, int(chunk_size)
+
+
+def _modality_rewards(
+    X: Any, labels: np.ndarray, control: np.ndarray, n_perts: int, group: tuple[Any, list], *, what: str, how: dict
+) -> dict[str, Any]:
+    """Stream one cells × features matrix into rewards (and the pseudo-bulk shift for ``"mean_shift"``)."""
+    res = _compute(
+        X,
+        labels,
+        control,
+        n_perts=n_perts,
+        group_codes=group[0],
+        group_names=group[1],
+        signed=how["signed"] or how["shift"],
+        chunk_size=how["chunk_size"],
+        verbose=how["verbose"],
+        what=what,
+        plain=how["shift"],
+    )
+    if how["shift"]:
+        to_mean_shift(res, X, control, how["chunk_size"])
+    return res
+
+
+def _rna_rewards(
+    adata: AnnData,
+    layer: str | None,
+    labels: np.ndarray,
+    control: np.ndarray,
+    group_codes: Any,
+    group_names: list,
+    names: np.ndarray,
+    *,
+    groupby: str | None,
+    how: dict,
+) -> _Result:
+    """Rewards and targets of the RNA expression matrix, with the warnings about its perturbations and groups."""
+    X = get_matrix(adata, layer)
+    if tuple(X.shape) != (adata.n_obs, adata.n_vars):
+        msg = f"The expression matrix has shape {tuple(X.shape)}, expected {adata.shape} (cells × genes)."
+        raise ValueError(msg)
+    where = f"layer {layer!r}" if layer is not None else "the expression matrix"
+    check_numeric_matrix(X, what=where)
+    _warn_raw_counts(X, where, stacklevel=5)
+    res = _modality_rewards(X, labels, control, len(names), (group_codes, group_names), what=where, how=how)
+    if res["n_empty"]:
+        warnings.warn(
+            f"{res['n_empty']} perturbation(s) have no cells in obsm['perturbation_target'] "
+            f"({names[res['n_cells'] == 0][:10].tolist()}); their rewards are set to 0.",
+            UserWarning,
+            stacklevel=3,
+        )
+    if groupby is not None and res["groups_skipped"]:
+        warnings.warn(
+            f"Groups of obs[{groupby!r}] without control cells are skipped: {res['groups_skipped'][:20]}.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return _Result(res, *_targets(res["reward"], res["baseline"], kind=how["targets"], signed=how["signed"]))
+
+
+def _protein_rewards(
+    prot: tuple[list[str], Any, AnnData | None],
+    adata: AnnData,
+    pname: str | None,
+    labels: np.ndarray,
+    control: np.ndarray,
+    n_perts: int,
+    *,
+    mod: str,
+    how: dict,
+) -> _Result:
+    """Rewards and targets of the protein matrix, its cells matched to the RNA cells by ``obs_names``."""
+    _, PX, padata = prot
+    if padata is not None:
+        # joined by obs_names: for each protein row, the RNA row of the same cell (-1: not an RNA cell)
+        idx = obs_indexer(padata.obs_names, adata.obs_names, what=f"the protein modality {pname!r}")
+        if (idx < 0).all():
+            msg = (
+                f"The protein modality {pname!r} shares no cells (obs_names) with the RNA modality {mod!r}; "
+                "cannot compute protein rewards. Fix the obs_names or pass `prot_mod=` naming another modality."
+            )
+            raise ValueError(msg)
+        plabels = np.where((idx >= 0)[:, None], labels[np.maximum(idx, 0)], -1).astype(np.int32)
+        pcontrol = np.where(idx >= 0, control[np.maximum(idx, 0)], False)
+    else:
+        plabels, pcontrol = labels, control
+    if isinstance(PX, pd.DataFrame):
+        PX = PX.to_numpy()
+    if not (sparse.issparse(PX) or hasattr(PX, "shape")):
+        PX = np.asarray(PX)
+    pwhat = f"protein modality {pname!r}" if padata is not None else "obsm['protein']"
+    check_numeric_matrix(PX, what=pwhat)
+    if not pcontrol.any():
+        msg = (
+            f"No control cells in the protein modality {pname!r} (none of its cells is an RNA control cell, "
+            "matched by obs_names); cannot compute protein rewards."
+        )
+        raise ValueError(msg)
+    pres = _modality_rewards(PX, plabels, pcontrol, n_perts, (None, []), what=pwhat, how=how)
+    return _Result(pres, *_targets(pres["reward"], pres["baseline"], kind=how["targets"], signed=how["signed"]))
+
+
+def _ledger_entry(
+    adata: AnnData,
+    rna: _Result,
+    params: dict[str, Any],
+    names: np.ndarray,
+    *,
+    groupby: str | None,
+    targets: str,
+    signed: bool,
+) -> dict[str, Any]:
+    """The ``rewards`` ledger entry of the RNA modality (the protein part is added when written)."""
+    res = rna.res
     entry: dict[str, Any] = {
         "params": params,
         "perturbations": names,
         "n_cells": res["n_cells"],
         "n_control": res["n_control"],
-        "n_zero_reward": int(zero.sum()),
+        "n_zero_reward": int(rna.zero.sum()),
         "value_target": (
             "mean over perturbations of |reward|"
             if targets == "reward" or signed
@@ -283,41 +338,49 @@ def rewards(
     if groupby is not None:
         entry["groups"] = res["groups"]
         entry["groups_skipped"] = list(res["groups_skipped"])
+    return entry
 
-    # ---- write (everything above may raise; nothing below does) ----
-    if copy:
-        t = t.copy()
+
+def _set_outputs(a: AnnData, out: _Result) -> None:
+    a.varm["hp_reward"] = out.res["reward"]
+    a.varm["hp_policy_target"] = out.policy
+    a.var["hp_value_target"] = out.value
+    a.var["hp_control_mean"] = out.res["control_mean"]
+    a.var["hp_reward_baseline"] = out.res["baseline"]
+    a.var["hp_zero_reward"] = out.zero
+
+
+def _write(
+    t: Any,
+    rna: _Result,
+    entry: dict[str, Any],
+    *,
+    prot: Any,
+    pout: _Result | None,
+    pname: str | None,
+    mod: str,
+) -> Any:
+    """Write the outputs of both modalities and their ledger entries, all or nothing; returns ``t``."""
     adata = t.adata
-    prot_target = t.data.mod[pname] if (pres is not None and prot[2] is not None) else None
+    prot_target = t.data.mod[pname] if (pout is not None and prot[2] is not None) else None
     # all-or-nothing: a failure (even Ctrl-C) in any write undoes the writes to both modalities
     with ExitStack() as stack:
         stack.enter_context(atomic_write(adata))
         if prot_target is not None:
             stack.enter_context(atomic_write(prot_target))
-        adata.varm["hp_reward"] = res["reward"]
-        adata.varm["hp_policy_target"] = policy
-        adata.var["hp_value_target"] = value
-        adata.var["hp_control_mean"] = res["control_mean"]
-        adata.var["hp_reward_baseline"] = res["baseline"]
-        adata.var["hp_zero_reward"] = zero
-        if pres is not None:
-            if prot[2] is not None:
-                p = t.data.mod[pname]
-                p.varm["hp_reward"] = pres["reward"]
-                p.varm["hp_policy_target"] = ppolicy
-                p.var["hp_value_target"] = pvalue
-                p.var["hp_control_mean"] = pres["control_mean"]
-                p.var["hp_reward_baseline"] = pres["baseline"]
-                p.var["hp_zero_reward"] = pzero
+        _set_outputs(adata, rna)
+        if pout is not None:
+            if prot_target is not None:
+                _set_outputs(prot_target, pout)
                 record(
-                    p,
+                    prot_target,
                     _STEP,
                     {
-                        "params": params,
-                        "perturbations": names,
-                        "n_cells": pres["n_cells"],
-                        "n_control": pres["n_control"],
-                        "n_zero_reward": int(pzero.sum()),
+                        "params": entry["params"],
+                        "perturbations": entry["perturbations"],
+                        "n_cells": pout.res["n_cells"],
+                        "n_control": pout.res["n_control"],
+                        "n_zero_reward": int(pout.zero.sum()),
                         "value_target": entry["value_target"],
                         "source": f"protein modality of {mod!r}",
                     },
@@ -325,23 +388,26 @@ def rewards(
                 entry["protein_mod"] = pname
             else:
                 entry["protein"] = {
-                    "names": list(pnames),
-                    "reward": pres["reward"],
-                    "policy_target": ppolicy,
-                    "value_target": pvalue,
-                    "control_mean": pres["control_mean"],
-                    "baseline": pres["baseline"],
-                    "n_zero_reward": int(pzero.sum()),
+                    "names": list(prot[0]),
+                    "reward": pout.res["reward"],
+                    "policy_target": pout.policy,
+                    "value_target": pout.value,
+                    "control_mean": pout.res["control_mean"],
+                    "baseline": pout.res["baseline"],
+                    "n_zero_reward": int(pout.zero.sum()),
                 }
         record(adata, _STEP, entry)
-    if verbose:
-        logger.info(
-            "rewards: %d genes × %d perturbations from %d perturbed and %d control cells; %d zero-reward genes%s",
-            adata.n_vars,
-            P,
-            int(res["n_cells"].sum()),
-            res["n_control"],
-            int(zero.sum()),
-            f"; {len(res.get('groups', {}))} groups" if groupby is not None else "",
-        )
-    return t.done(copy)
+    return t
+
+
+def _log_summary(adata: AnnData, rna: _Result, n_perts: int, groupby: str | None) -> None:
+    res = rna.res
+    logger.info(
+        "rewards: %d genes × %d perturbations from %d perturbed and %d control cells; %d zero-reward genes%s",
+        adata.n_vars,
+        n_perts,
+        int(res["n_cells"].sum()),
+        res["n_control"],
+        int(rna.zero.sum()),
+        f"; {len(res.get('groups', {}))} groups" if groupby is not None else "",
+    )
