@@ -8,12 +8,11 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-
-from hyperperturb._utils._ledger import SCHEMA_VERSIONS
 import scanpy as sc
 from scipy import sparse
 
 import hyperperturb as hp
+from hyperperturb._utils._ledger import SCHEMA_VERSIONS
 from hyperperturb.tl._evaluation import _baselines as baselines_mod
 from hyperperturb.tl._evaluation import _evaluate as ev_mod
 from hyperperturb.tl._evaluation import _scoring as scoring_mod
