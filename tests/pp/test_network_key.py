@@ -16,6 +16,9 @@ from matplotlib.collections import LineCollection
 
 import hyperperturb as hp
 
+#: Trains several models and runs evaluate/design (about a minute on 2 cores): run in CI, not by default.
+pytestmark = pytest.mark.slow
+
 KEY = "my_net"
 EPOCHS = 8
 
