@@ -184,10 +184,10 @@ def fit_kernel_readout(
     """Leave-one-out choice of the residual transfer readout (training perturbations only).
 
     Prior, distance (graph hops or embedding geodesics), bandwidth, pseudo-count, reliability weighting and the
-    on-target term are chosen together (:func:`~hyperperturb.tl._transfer.fit_transfer`), leaving out every
+    on-target term are chosen together (:func:`~hyperperturb.tl._transfer._transfer.fit_transfer`), leaving out every
     training perturbation in turn (the transfer is kept only when it beats the prior by more than one standard
     error; so must the propagation of each left-out target's change along ``operator``, the signed node
-    operator of :func:`~hyperperturb.tl._propagation.network_operator`). Screens with more than :data:`~hyperperturb.tl._transfer._transfer.MAX_LOO` training perturbations leave out a
+    operator of :func:`~hyperperturb.tl._transfer._propagation.network_operator`). Screens with more than :data:`~hyperperturb.tl._transfer._transfer.MAX_LOO` training perturbations leave out a
     seeded subsample of that many; only left-out × training distance rows are formed, never a perturbations × perturbations × genes tensor.
     """
     from hyperperturb.tl._transfer._transfer import fit_transfer, graph_distances, loo_subset, pairwise_distance

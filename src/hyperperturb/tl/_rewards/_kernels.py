@@ -12,10 +12,10 @@ Every cell row carries up to ``k`` *slot* labels (``labels[i, :]``, ``-1`` paddi
 Dense rows use the same formulas, so the finalisation is shared. Non-finite values in labelled rows propagate
 into the accumulators (checked afterwards); unlabelled rows are scanned for NaN/inf when ``check_unlabeled``.
 
-First call. The numba kernels (``_reward_numba``) are compiled once per user and cached on disk; this module
+First call. The numba kernels (``_numba``) are compiled once per user and cached on disk; this module
 imports numba only when it runs them. Their start-up is not free even when cached (importing numba ~0.2–0.3 s,
 loading a cached kernel ~0.25 s; compiling it ~0.5–1 s more), and on a 2-core machine they are only ~2–3 ns per
-stored value faster than the NumPy twin of the CSR kernel (``_reward_numpy``, bit-identical sums). So in-memory CSR
+stored value faster than the NumPy twin of the CSR kernel (``_numpy``, bit-identical sums). So in-memory CSR
 matrices use the NumPy twin unless the numba kernel is already compiled in this process or the matrix is big
 enough for numba to pay off: more than :data:`WARM_NNZ` stored values when the kernel is in the on-disk cache,
 more than :data:`COMPILE_NNZ` when it would have to be compiled. See :func:`engine`;

@@ -1,6 +1,6 @@
 """Numba kernels of ``hp.tl.rewards`` (private; imported only when they are used).
 
-The drivers are in :mod:`hyperperturb.tl._reward_kernels`, which explains the accumulated sums. ``_csr_core`` and
+The drivers are in :mod:`hyperperturb.tl._rewards._kernels`, which explains the accumulated sums. ``_csr_core`` and
 ``_dense_core`` are serial and release the GIL (``nogil=True``): the driver runs one per thread over a disjoint
 part of the rows, each into its own accumulator, so no parallel (parfor) machinery has to be compiled or loaded.
 ``_csc_parallel`` (one gene per task) uses numba's own threads. All are compiled on first use and cached on disk

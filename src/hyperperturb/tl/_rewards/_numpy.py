@@ -1,6 +1,6 @@
 """NumPy/SciPy twin of the numba CSR kernel of ``hp.tl.rewards`` (private; imports no numba).
 
-Used for in-memory CSR matrices while the numba kernel is not compiled yet (see ``_reward_kernels.engine``): a
+Used for in-memory CSR matrices while the numba kernel is not compiled yet (see ``_kernels.engine``): a
 first call then pays no numba import and no compilation. It gives **bit-identical** sums to the numba path: it
 splits the rows into the same per-thread parts (same visiting order, same chunks, same bounds) and adds every
 stored value into its part's float64 accumulator with :func:`numpy.add.at`, which adds element by element in

@@ -11,7 +11,7 @@ optionally divided by each target's total input strength (``norm="in"``: a gene 
 when one of them goes), ``α`` the weight of each further hop and ``β ≥ 0`` the gain that turns the propagated
 change into reward units. Signs matter: two paths of opposite sign cancel, an activator's and a repressor's target
 both move. ``α`` and the normalisation are chosen, and ``β`` fitted in closed form, by leave-one-out over the
-training perturbations (:func:`hyperperturb.tl._transfer.fit_transfer`); the hyperbolic embedding is not used
+training perturbations (:func:`hyperperturb.tl._transfer._transfer.fit_transfer`); the hyperbolic embedding is not used
 (measured: it carries no extra information once the graph is given, see ``docs/benchmarks.md``).
 """
 

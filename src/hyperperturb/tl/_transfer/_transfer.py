@@ -221,7 +221,7 @@ def fit_transfer(
         Gene row of each training perturbation's target, ``-1`` if it is not a measured gene.
     propagation
         ``{candidate: |x|}`` genes × ``len(cv_idx)``: the change each left-out column's target sends along the
-        network (:func:`hyperperturb.tl._propagation.candidate_profiles`); the readout ``prior + β |x|`` (``β``
+        network (:func:`hyperperturb.tl._transfer._propagation.candidate_profiles`); the readout ``prior + β |x|`` (``β``
         fitted without the left-out column) competes with the transfer.
     target_level
         Control mean of each training perturbation's target gene (``nan`` where it has none): the on-target term
