@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 from anndata import AnnData
+from scipy import sparse
 
 from ._ledger import check_current, check_schema, get_ledger, require_step
 from ._validate import NONE, decode
@@ -101,6 +102,22 @@ def network_key(adata: AnnData) -> str:
     """
     key = decode(entry(adata, "network").get("key_added"))
     return key if isinstance(key, str) and key else NETWORK_KEY
+
+
+def network_directed(adata: AnnData) -> bool:
+    """Whether ``hp.pp.gene_network`` stored the network with its directions (``symmetric=False``)."""
+    params = entry(adata, "network").get("params")
+    return isinstance(params, dict) and not bool(params.get("symmetric", True))
+
+
+def network_graph(adata: AnnData) -> sparse.csr_matrix:
+    """The gene network as the undirected graph the models, the map and the plots use (genes × genes, CSR).
+
+    A network stored with its directions (``hp.pp.gene_network(..., symmetric=False)``) is symmetrised by the
+    larger weight of the two directions; the directions themselves stay in ``.varp[f"{key}_directed"]``.
+    """
+    A = sparse.csr_matrix(adata.varp[network_key(adata)])
+    return A.maximum(A.T).tocsr() if network_directed(adata) else A
 
 
 def has_network(adata: AnnData) -> bool:

@@ -118,16 +118,21 @@ def check_matrix(
 
 
 def check_adjacency(
-    adata: AnnData, key: str | None = None, *, needed_by: str, symmetric: bool = True
+    adata: AnnData, key: str | None = None, *, needed_by: str, symmetric: bool | None = None
 ) -> sparse.csr_matrix | None:
-    """``adata.varp[key]``: square over genes, finite, weights in [0, 1], symmetric (``None`` if absent).
+    """``adata.varp[key]`` checked (square over genes, finite, weights in [0, 1]) as the undirected graph.
 
-    ``key=None``: the gene network's key recorded by ``hp.pp.gene_network`` (its ``key_added``).
+    ``key=None``: the gene network's key recorded by ``hp.pp.gene_network`` (its ``key_added``). ``symmetric``:
+    whether the stored matrix must be symmetric; ``None`` takes what ``hp.pp.gene_network`` recorded (a network
+    stored with ``symmetric=False`` keeps its directions). A directed matrix is returned symmetrised by the larger
+    weight of the two directions (the graph the models use); ``None`` if the key is absent.
     """
-    if key is None:
-        from ._entries import network_key
+    from ._entries import network_directed, network_key
 
+    if key is None:
         key = network_key(adata)
+    if symmetric is None:
+        symmetric = not (key == network_key(adata) and network_directed(adata))
     if key not in adata.varp:
         return None
     what = f"adata.varp[{key!r}]"
@@ -146,11 +151,12 @@ def check_adjacency(
               f"(signs live in varp['{key}_sign'])", "network", needed_by)  # fmt: skip
     if (data > 1 + 1e-6).any():
         _fail(what, f"has weights above 1 (max {data.max():.3g})", "network", needed_by)
-    if symmetric:
-        A = sparse.csr_matrix(A, dtype=np.float64)
-        diff = abs(A - A.T)
-        if diff.nnz and diff.max() > 1e-6:
-            _fail(what, "is not symmetric", "network", needed_by)
+    if not symmetric:
+        return A.maximum(A.T).tocsr()
+    A = sparse.csr_matrix(A, dtype=np.float64)
+    diff = abs(A - A.T)
+    if diff.nnz and diff.max() > 1e-6:
+        _fail(what, "is not symmetric", "network", needed_by)
     return A
 
 

@@ -15,6 +15,7 @@ from scipy import sparse
 
 from hyperperturb._utils import _ball
 from hyperperturb._utils._entries import (
+    network_graph,
     network_key,
     params,
     perturbation_columns,
@@ -169,7 +170,7 @@ def _edges(adata: Any, ok: np.ndarray, max_edges: int) -> tuple[np.ndarray, np.n
             "first, or pass edges=False."
         )
         raise KeyError(msg)
-    a = sparse.triu(sparse.csr_matrix(adata.varp[key]), k=1).tocoo()
+    a = sparse.triu(network_graph(adata), k=1).tocoo()
     keep = ok[a.row] & ok[a.col] & (a.data != 0) & np.isfinite(a.data)
     i, j, w = a.row[keep], a.col[keep], np.abs(a.data[keep])
     if len(w) > max_edges:

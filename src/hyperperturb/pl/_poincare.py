@@ -47,9 +47,7 @@ def _in_network(adata: Any) -> np.ndarray:
     if "hp_in_network" in adata.var:
         return np.asarray(adata.var["hp_in_network"], dtype=bool)
     if _entries.has_network(adata):
-        from scipy import sparse
-
-        a = sparse.csr_matrix(adata.varp[_entries.network_key(adata)])
+        a = _entries.network_graph(adata)
         return np.asarray(abs(a).sum(axis=1)).ravel() > 0
     return np.ones(adata.n_vars, dtype=bool)  # no network: nothing to set apart
 

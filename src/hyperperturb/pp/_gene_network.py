@@ -84,8 +84,10 @@ def gene_network(
         measured set; the weight is ``max_k w_ik * w_kj`` over such shared neighbours ``k`` (a direct edge keeps
         the larger of both).
     symmetric
-        Make the adjacency undirected (default). ``False`` keeps edge direction (``source`` → ``target``); the
-        models expect undirected graphs.
+        Make the adjacency undirected (default). ``False`` stores it with its directions (``source`` →
+        ``target``) for other tools; every hyperperturb step then uses the undirected graph (the larger weight of
+        the two directions), and the propagation readout reads the directions from ``.varp[f"{key_added}_directed"]``
+        either way.
     n_neighbors
         Neighbours per gene for ``network="coexpression"``.
     layer

@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from hyperperturb._utils import _entries, as_rng, check_ledger_key, logger, record, resolve
 from hyperperturb.tl._evaluation._baselines import fit_linear, predict_linear
@@ -29,7 +28,7 @@ def _degrees(adata: Any, extra: np.ndarray) -> np.ndarray:
     n_var = adata.n_vars
     deg = np.zeros(n_var + extra.size)
     if _entries.has_network(adata):
-        A = sparse.csr_matrix(adata.varp[_entries.network_key(adata)])
+        A = _entries.network_graph(adata)
         deg[:n_var] = np.diff(A.indptr)
     ex = _entries.network_extra_edges(adata)
     for col in ("i", "j"):

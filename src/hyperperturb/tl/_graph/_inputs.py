@@ -502,10 +502,12 @@ def _allow_empty(net: NetworkEntry) -> bool:
     return bool(net.params["allow_empty"])
 
 
-def stored_adjacency(adata, n_nodes: int, n_genes: int, extra_edges: dict[str, Any]) -> sparse.csr_matrix:
+def stored_adjacency(
+    adata, n_nodes: int, n_genes: int, extra_edges: dict[str, Any], *, needed_by: str = "hp.tl.predict"
+) -> sparse.csr_matrix:
     """Rebuild the node adjacency from the gene network in ``.varp`` and the edges stored by training."""
     rows, cols, vals = [], [], []
-    A0 = check_adjacency(adata, needed_by="hp.tl.predict")
+    A0 = check_adjacency(adata, needed_by=needed_by)
     if A0 is not None:
         A = A0.tocoo()
         rows.append(A.row)

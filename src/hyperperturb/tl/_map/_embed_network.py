@@ -115,7 +115,7 @@ def embed_network(
     extra = _entries.network_extra_nodes(adata)
     ee = _entries.network_extra_edges(adata)
     n_genes = adata.n_vars
-    adj = stored_adjacency(adata, n_genes + len(extra), n_genes, ee)
+    adj = stored_adjacency(adata, n_genes + len(extra), n_genes, ee, needed_by="hp.tl.embed_network")
     # expression features to place genes without edges (control cells when known)
     rng = as_rng(seed)
     X = get_matrix(adata)

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 from anndata import AnnData
-from scipy import sparse
 
 from hyperperturb._utils import _entries
 
@@ -72,7 +71,7 @@ def read_screen(adata: AnnData, *, needed_by: str) -> Screen:
     eligible = (tidx >= 0) | in_extra
     has_edge = np.zeros(names.size, dtype=bool)
     if _entries.has_network(adata):
-        A = sparse.csr_matrix(adata.varp[_entries.network_key(adata)])
+        A = _entries.network_graph(adata)
         deg = np.diff(A.indptr)
         has_edge = (tidx >= 0) & (deg[np.maximum(tidx, 0)] > 0)
     has_edge |= in_extra
