@@ -169,6 +169,21 @@ def train_extra_nodes(adata: AnnData, dim: int | None = None) -> tuple[list[str]
     return nodes, np.asarray(emb, dtype=float).reshape(len(nodes), -1)
 
 
+def train_perturbation_embedding(adata: AnnData, *, needed_by: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The trained perturbations, their embedding (one row each) and which are scorable (the step must have run).
+
+    ``scorable`` is all ``True`` when it is not stored; a :class:`KeyError` when no embedding is stored.
+    """
+    e = train_entry(adata, needed_by=needed_by)
+    emb, raw = e.get("perturbation_embedding"), e.get("perturbations")
+    if emb is None or raw is None:
+        msg = "The training entry has no perturbation_embedding; re-run `hp.tl.train` or pass perturbations=False."
+        raise KeyError(msg)
+    pert = names(raw)
+    scorable = np.asarray(e.get("scorable", np.ones(len(pert), bool)), dtype=bool).ravel()
+    return pert, np.asarray(emb, dtype=float).reshape(len(pert), -1), scorable
+
+
 #: Key in ``.varm`` of the embedding written by ``hp.tl.train`` (fixed: one trained model per object).
 TRAIN_EMBEDDING_KEY = "X_poincare"
 
