@@ -266,9 +266,17 @@ def check_varp_key(adata: AnnData, key: Any) -> None:
     """Refuse a network ``key_added`` (``hp.pp.gene_network``) that is empty or would overwrite another matrix.
 
     That is the current network's sign or directed matrix (``.varp[f"{key}_sign"]``, ``.varp[f"{key}_directed"]``).
+    ``"hp_reward"`` is refused too: ``hp.tl.train`` names the digest of each input by its key (``input_digests``),
+    and that one is the rewards'.
     """
     if not isinstance(key, str) or not key:
         msg = f"key_added must be a non-empty string, got {key!r}."
+        raise ValueError(msg)
+    if key == "hp_reward":
+        msg = (
+            "key_added='hp_reward' would give the gene network the name of the rewards (.varm['hp_reward']), under "
+            "which hp.tl.train records what it read; choose another key (e.g. 'hp_adjacency')."
+        )
         raise ValueError(msg)
     net = entry(adata, "network")
     for which in ("sign", "directed"):
