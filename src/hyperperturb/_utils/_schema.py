@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
+from . import _ball
 from ._ledger import _PRODUCERS, LEDGER_KEY, SCHEMA_VERSIONS, _kind, check_schema, get_ledger, require_step
 from ._validate import decode
 
@@ -530,7 +531,7 @@ class TrainEntry(Entry):
     @property
     def curvature(self) -> float:
         """Curvature ``c`` of the ball (1 for the Euclidean geometry)."""
-        return float(self.params["curvature"]) if self.geometry == "poincare" else 1.0
+        return _ball.geometry(self.geometry, self.params["curvature"]).c
 
     @property
     def holdout(self) -> set[str]:
