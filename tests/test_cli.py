@@ -265,6 +265,7 @@ def _spy_import(seen):
 
 def test_info_headline_of_an_evaluation(tmp_path, capsys):
     from hyperperturb._utils import record
+    from hyperperturb._utils._schema import EvaluationEntry
 
     a = ad.AnnData(np.ones((4, 3), dtype=np.float32))
     summary = pd.DataFrame(
@@ -275,7 +276,18 @@ def test_info_headline_of_an_evaluation(tmp_path, capsys):
             "mean": [0.33, 0.31, 0.5],
         }
     )
-    record(a, "evaluation", {"params": {"split": "random", "n_splits": 5}, "summary": summary})
+    empty = pd.DataFrame({"x": [0.0]})
+    entry = EvaluationEntry(
+        params={"split": "random", "n_splits": 5},
+        results=empty,
+        summary=summary,
+        detectability=empty,
+        splits={},
+        scored={},
+        coverage={},
+        random_embedding_keys=(),
+    )
+    record(a, "evaluation", entry.to_uns())
     f = tmp_path / "e.h5ad"
     a.write_h5ad(f)
     assert main(["info", str(f)]) == 0

@@ -85,3 +85,16 @@ def test_geodesic_segments_end_points_and_straight_diameters():
     np.testing.assert_allclose(seg[:, -1], v, atol=1e-12)
     np.testing.assert_allclose(seg[1, :, 1], 0.0, atol=1e-12)  # through the origin: a straight diameter
     assert (np.linalg.norm(seg, axis=2) < 1.0).all()
+
+
+def test_geometry_object_dispatches_to_the_ball_or_euclidean_maths():
+    rng = np.random.default_rng(0)
+    X, Y = rng.uniform(-0.3, 0.3, (5, 3)), rng.uniform(-0.3, 0.3, (4, 3))
+    ball = _ball.geometry("poincare", 0.5)
+    assert ball.hyperbolic and ball.c == 0.5 and ball.name == "poincare"
+    np.testing.assert_array_equal(ball.pairwise_distance(X, Y), _ball.pairwise_distance(X, Y, c=0.5))
+    np.testing.assert_array_equal(ball.radius(X), _ball.radius(X, c=0.5))
+    flat = _ball.geometry("euclidean", 7.0)  # the curvature of a Euclidean map is 1, whatever is passed
+    assert not flat.hyperbolic and flat.c == 1.0
+    np.testing.assert_array_equal(flat.pairwise_distance(X, Y), _ball.euclidean_pairwise_distance(X, Y))
+    np.testing.assert_array_equal(flat.radius(X), np.linalg.norm(X, axis=1))

@@ -14,11 +14,14 @@ from hyperperturb._utils import record, require_step
 from hyperperturb._utils._ledger import SCHEMA_VERSIONS
 from hyperperturb._utils._schema import (
     ENTRIES,
-    NetworkEntry,
-    PerturbationsEntry,
-    RewardsEntry,
+    DesignEntry,
+    EmbedNetworkEntry,
+    EvaluationEntry,
+    LogFoldChangeEntry,
+    PreprocessEntry,
     TrainEntry,
     find,
+    keys_of,
     read,
 )
 
@@ -47,11 +50,53 @@ def trained():
     return a
 
 
-@pytest.mark.parametrize("cls", [PerturbationsEntry, NetworkEntry, RewardsEntry, TrainEntry])
-def test_typed_entries_round_trip_through_h5ad(trained, cls, tmp_path):
-    before = read(trained, cls, needed_by="test")
+@pytest.fixture(scope="module")
+def full(trained):
+    """Every step of the tl pipeline after training (a design also under its own key)."""
+    a = trained.copy()
+    hp.pp.log_fold_change(a)
+    hp.tl.evaluate(a, n_splits=2, models=(), baselines=("mean",), n_null=20, verbose=False)
+    hp.tl.design(a, n=2)
+    hp.tl.design(a, n=2, key_added="next")
+    hp.tl.embed_network(a, epochs=10, verbose=False)
+    return a
+
+
+@pytest.fixture(scope="module")
+def preprocessed():
+    a = hp.datasets.synthetic(n_cells=300, n_genes=40, n_perturbations=4, seed=0)
+    hp.pp.preprocess(a, n_top_genes=30, n_pcs=10, neighbors=False, perturbation_key="perturbation")
+    return a
+
+
+@pytest.fixture
+def holder(request, full, preprocessed):
+    """The object holding the entry of a step."""
+    return preprocessed if request.param == "preprocess" else full
+
+
+STEPS = list(ENTRIES)
+#: The function that writes each step's entry (named by the "re-run" messages).
+_HOW = {
+    "preprocess": "pp.preprocess",
+    "perturbations": "pp.perturbations",
+    "log_fold_change": "pp.log_fold_change",
+    "network": "pp.gene_network",
+    "rewards": "tl.rewards",
+    "train": "tl.train",
+    "evaluation": "tl.evaluate",
+    "design": "tl.design",
+    "embed_network": "tl.embed_network",
+}
+
+
+@pytest.mark.parametrize(("cls", "holder"), [(ENTRIES[s], s) for s in STEPS], indirect=["holder"])
+def test_typed_entries_round_trip_through_h5ad(holder, cls, tmp_path):
+    before = read(holder, cls, needed_by="test")
+    # the reader inverts the writer: decoding to_uns() gives the same entry again
+    _same(cls.from_uns({**before.to_uns(), "schema": cls.schema_version()}).to_uns(), before.to_uns())
     path = tmp_path / "l.h5ad"
-    trained.write_h5ad(path)
+    holder.write_h5ad(path)
     back = ad.read_h5ad(path)
     after = read(back, cls, needed_by="test")
     _same(before.to_uns(), after.to_uns())
@@ -66,6 +111,34 @@ def test_every_typed_entry_has_a_schema_version():
     assert set(ENTRIES) <= set(SCHEMA_VERSIONS)
 
 
+def test_every_step_has_a_typed_entry():
+    assert set(ENTRIES) == set(SCHEMA_VERSIONS)
+
+
+def test_a_design_under_its_own_key_is_read_typed(full):
+    assert keys_of(full, DesignEntry) == ["design", "next"]
+    d = read(full, DesignEntry, needed_by="test", step="next")
+    assert len(d.proposals) == 2 and d.params["n"] == 2
+    assert hp.get.design(full, key="next").equals(d.proposals)
+    b = full.copy()
+    b.uns["hyperperturb"]["next"] = {k: v for k, v in b.uns["hyperperturb"]["next"].items() if k != "proposals"}
+    with pytest.raises(
+        KeyError, match=r"'next' entry.*lacks 'proposals'.*Re-run `hp.tl.design\(adata, key_added='next'\)`"
+    ):
+        hp.get.design(b, key="next")
+
+
+def test_typed_entries_of_the_later_steps(full, preprocessed):
+    ev = read(full, EvaluationEntry, needed_by="test")
+    assert ev.baselines == ["mean"] and set(ev.splits) == set(ev.scored) == {"0", "1"}
+    assert {"model", "metric", "value"} <= set(ev.results.columns)
+    em = read(full, EmbedNetworkEntry, needed_by="test")
+    assert em.key_added in full.varm and em.extra_embedding.shape[0] == len(em.extra_nodes)
+    assert read(full, LogFoldChangeEntry, needed_by="test").n_control == int(full.obs["hp_control"].sum())
+    pp = read(preprocessed, PreprocessEntry, needed_by="test")
+    assert (pp.n_cells, pp.n_genes) == preprocessed.shape and pp.layer in preprocessed.layers
+
+
 def test_train_entry_typed_fields(trained):
     e = read(trained, TrainEntry, needed_by="test")
     assert e.model == "hyperperturb" and e.geometry == "poincare"
@@ -78,28 +151,43 @@ def test_train_entry_typed_fields(trained):
 
 
 @pytest.mark.parametrize("schema", [None, 0, 99])
-@pytest.mark.parametrize("step", ["perturbations", "rewards", "train"])
-def test_entries_without_the_current_schema_are_refused(trained, step, schema):
-    b = trained.copy()
+@pytest.mark.parametrize(("step", "holder"), [(s, s) for s in STEPS], indirect=["holder"])
+def test_entries_without_the_current_schema_are_refused(holder, step, schema):
+    b = holder.copy()
     entry = dict(b.uns["hyperperturb"][step])
     if schema is None:
         del entry["schema"]
     else:
         entry["schema"] = schema
     b.uns["hyperperturb"][step] = entry
-    with pytest.raises(ValueError, match=rf"schema.*Re-run `hp\.(pp|tl)\.{step}"):
+    with pytest.raises(ValueError, match=rf"schema.*Re-run `hp\.{_HOW[step]}"):
         require_step(b, step, needed_by="test")
     with pytest.raises(ValueError, match="Re-run"):
         find(b, ENTRIES[step])
 
 
-def test_missing_field_names_the_step_to_re_run(trained):
-    b = trained.copy()
-    entry = dict(b.uns["hyperperturb"]["network"])
-    del entry["extra_edges"]
-    b.uns["hyperperturb"]["network"] = entry
-    with pytest.raises(KeyError, match=r"lacks 'extra_edges'.*Re-run `hp.pp.gene_network"):
-        find(b, NetworkEntry)
+#: A field the writer of each step always stores.
+_ALWAYS = {
+    "preprocess": "layer",
+    "perturbations": "names",
+    "log_fold_change": "n_control",
+    "network": "extra_edges",
+    "rewards": "value_target",
+    "train": "kernel",
+    "evaluation": "summary",
+    "design": "proposals",
+    "embed_network": "level",
+}
+
+
+@pytest.mark.parametrize(("step", "holder"), [(s, s) for s in STEPS], indirect=["holder"])
+def test_missing_field_names_the_step_to_re_run(holder, step):
+    assert set(_ALWAYS) == set(ENTRIES)
+    b = holder.copy()
+    field = _ALWAYS[step]
+    b.uns["hyperperturb"][step] = {k: v for k, v in b.uns["hyperperturb"][step].items() if k != field}
+    with pytest.raises(KeyError, match=rf"lacks '{field}'.*Re-run `hp\.{_HOW[step]}"):
+        find(b, ENTRIES[step])
 
 
 def test_predict_refuses_an_outdated_train_entry(trained):

@@ -130,6 +130,33 @@ def test_poincare_plot_draws_the_network_under_its_key(pair):
         plt.close("all")
 
 
+def test_train_names_the_network_digest_by_the_network_key(pair):
+    default, custom = pair
+    d_dig = default.uns["hyperperturb"]["train"]["input_digests"]
+    c_dig = custom.uns["hyperperturb"]["train"]["input_digests"]
+    assert set(d_dig) == {"hp_reward", "hp_adjacency"} and set(c_dig) == {"hp_reward", KEY}
+    assert c_dig[KEY] == d_dig["hp_adjacency"]  # the same network, the same digest
+
+
+def test_edits_and_re_runs_of_a_network_under_its_key_make_the_model_stale(pair):
+    from hyperperturb._utils import get_ledger, stale_reason
+
+    _, custom = pair
+    edited = custom.copy()
+    A = edited.varp[KEY].tocsr().copy()
+    A.data[:] = 0.5 * A.data
+    edited.varp[KEY] = A
+    with pytest.raises(ValueError, match=rf"\['{KEY}'\] changed after `hp.tl.train`"):
+        hp.tl.predict(edited)
+    rerun = custom.copy()
+    net = hp.datasets.truth_network(rerun).iloc[1:]  # another network: one edge less
+    hp.pp.gene_network(rerun, net, key_added=KEY)
+    assert "hp.pp.gene_network" in str(stale_reason(get_ledger(rerun), "train"))
+    with pytest.raises(ValueError, match=r"earlier output of `hp.pp.gene_network`.*stale"):
+        hp.tl.predict(rerun)
+    assert stale_reason(get_ledger(custom), "train") is None
+
+
 def test_a_network_key_naming_the_current_sign_or_directed_matrix_is_refused():
     a = ad.AnnData(np.zeros((3, 4), np.float32), var=pd.DataFrame(index=list("ABCD")))
     df = pd.DataFrame({"source": ["A", "A", "C"], "target": ["B", "D", "B"], "weight": [1.0, -1.0, 1.0]})
@@ -138,6 +165,8 @@ def test_a_network_key_naming_the_current_sign_or_directed_matrix_is_refused():
     for bad in (f"{KEY}_sign", f"{KEY}_directed"):
         with pytest.raises(ValueError, match="would overwrite"):
             hp.pp.gene_network(a, df, key_added=bad)
+    with pytest.raises(ValueError, match="name of the rewards"):  # hp.tl.train names input digests by key
+        hp.pp.gene_network(a, df, key_added="hp_reward")
     for bad in ("", None, 3):
         with pytest.raises(ValueError, match="non-empty string"):
             hp.pp.gene_network(a, df, key_added=bad)

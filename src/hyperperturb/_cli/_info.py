@@ -1,4 +1,8 @@
-"""``hyperperturb info``: what hyperperturb stored in a file (the one reader that prints the raw ledger)."""
+"""``hyperperturb info``: what hyperperturb stored in a file.
+
+The summary reads the typed entries (:mod:`hyperperturb._utils._schema`); ``info --full`` dumps every entry as
+stored, field by field, without interpreting any (the one reader that prints the raw ledger).
+"""
 
 from __future__ import annotations
 
@@ -28,32 +32,39 @@ def _short(v: Any) -> str:
     return str(v)
 
 
+def _dump_entry(entry: dict[str, Any]) -> list[str]:
+    """One ledger entry as stored, every field in turn (``params`` first, ``history`` and ``weights`` summarised last).
+
+    A dump, not a reader: no field is interpreted, so it shows any entry, current, outdated or hand-made.
+    """
+    fields = dict(entry)
+    params, history, weights = (fields.pop(k, None) for k in ("params", "history", "weights"))
+    lines = []
+    if isinstance(params, dict) and params:
+        lines.append("    params: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()))
+    lines += [f"    {k}: {_short(v)}" for k, v in fields.items()]
+    if isinstance(history, dict):
+        n_ep = len(np.asarray(next(iter(history.values())))) if history else 0
+        last = {k: float(np.asarray(v).ravel()[-1]) for k, v in history.items() if len(np.asarray(v).ravel())}
+        lines.append(f"    history: {n_ep} epochs; last " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
+    if isinstance(weights, dict):
+        lines.append(f"    weights: {len(weights)} arrays")
+    return lines
+
+
 def _full_info(adata: Any, led: dict[str, Any]) -> list[str]:
     """Every ledger entry with its parameters and every hp_* array (``info --full``)."""
     from hyperperturb._utils import stale_reason
+    from hyperperturb._utils._ledger import written_by
 
-    lines = [f"written by hyperperturb {led.get('version', '?')}", "steps:"]
+    lines = [f"written by hyperperturb {written_by(led)}", "steps:"]
     for step, entry in led.items():
         if step == "version":
             continue
         stale = stale_reason(led, step) if isinstance(entry, dict) else None
         lines.append(f"  {step}" + (" [STALE: inputs changed since]" if stale else ""))
-        if not isinstance(entry, dict):
-            continue
-        params = entry.get("params", {})
-        if isinstance(params, dict) and params:
-            lines.append("    params: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()))
-        for k, v in entry.items():
-            if k in ("params", "weights", "history"):
-                continue
-            lines.append(f"    {k}: {_short(v)}")
-        if isinstance(entry.get("history"), dict):
-            h = entry["history"]
-            n_ep = len(np.asarray(next(iter(h.values())))) if h else 0
-            last = {k: float(np.asarray(v).ravel()[-1]) for k, v in h.items() if len(np.asarray(v).ravel())}
-            lines.append(f"    history: {n_ep} epochs; last " + ", ".join(f"{k}={v:.4g}" for k, v in last.items()))
-        if isinstance(entry.get("weights"), dict):
-            lines.append(f"    weights: {len(entry['weights'])} arrays")
+        if isinstance(entry, dict):
+            lines += _dump_entry(entry)
     return lines
 
 
@@ -68,15 +79,8 @@ def _arrays(adata: Any) -> list[str]:
     return out
 
 
-def _evaluation_headline(entry: dict[str, Any]) -> list[str]:
+def _evaluation_headline(df: Any) -> list[str]:
     """One line per model/baseline: the mean held-out score of the first reported metric (spearman_excess first)."""
-    import pandas as pd
-
-    summary = entry.get("summary")
-    try:
-        df = pd.DataFrame(summary)
-    except (TypeError, ValueError):
-        return []
     if df.empty or "metric" not in df.columns:
         return []
     metrics = list(dict.fromkeys(df["metric"].astype(str)))
@@ -106,9 +110,17 @@ def _typed(adata: Any, cls: Any, lines: list[str]) -> Any:
 def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
     """The headline numbers of each step (a screen's worth; ``--full`` prints everything)."""
     from hyperperturb._utils import stale_reason
-    from hyperperturb._utils._schema import NetworkEntry, PerturbationsEntry, RewardsEntry, TrainEntry
+    from hyperperturb._utils._ledger import written_by
+    from hyperperturb._utils._schema import (
+        EvaluationEntry,
+        NetworkEntry,
+        PerturbationsEntry,
+        PreprocessEntry,
+        RewardsEntry,
+        TrainEntry,
+    )
 
-    lines = [f"written by hyperperturb {led.get('version', '?')}"]
+    lines = [f"written by hyperperturb {written_by(led)}"]
     stale = {s: why for s in led if s != "version" and (why := stale_reason(led, s)) is not None}
     pe = _typed(adata, PerturbationsEntry, lines)
     if pe is not None:
@@ -145,21 +157,16 @@ def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
             + (f"; final {losses}" if losses else "")
         )
         lines.append(f"  scorable perturbations: {tr.n_scorable} of {len(tr.perturbations)}")
-    ev = led.get("evaluation")
-    if isinstance(ev, dict):
-        params = ev.get("params", {}) if isinstance(ev.get("params"), dict) else {}
-        lines.append(f"evaluation: split {params.get('split', '?')}, {params.get('n_splits', '?')} splits")
-        lines += _evaluation_headline(ev)
+    ev = _typed(adata, EvaluationEntry, lines)
+    if ev is not None:
+        lines.append(f"evaluation: split {ev.params.get('split', '?')}, {ev.params.get('n_splits', '?')} splits")
+        lines += _evaluation_headline(ev.summary)
     for step in led:
         if step not in ("version", "perturbations", "network", "rewards", "train", "evaluation", "preprocess"):
             lines.append(f"{step}: recorded")
-    if "preprocess" in led and isinstance(led["preprocess"], dict):
-        pp = led["preprocess"]
-        lines.insert(
-            1,
-            f"preprocess: {pp.get('n_cells_in', '?')} -> {pp.get('n_cells', '?')} cells, "
-            f"{pp.get('n_genes_in', '?')} -> {pp.get('n_genes', '?')} genes",
-        )
+    pp = _typed(adata, PreprocessEntry, lines)
+    if pp is not None:
+        lines.insert(1, f"preprocess: {pp.n_cells_in} -> {pp.n_cells} cells, {pp.n_genes_in} -> {pp.n_genes} genes")
     for step, reason in stale.items():
         lines.append(f"STALE {step}: {reason}.")
     try:

@@ -6,6 +6,9 @@ Points are rows of ``(n, dim)`` arrays strictly inside the ball ``c |x|^2 < 1``;
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 #: Largest allowed ``sqrt(c) |x|`` after :func:`project` (geoopt's float64 ``eps``).
@@ -147,3 +150,34 @@ def geodesic_segments(u: np.ndarray, v: np.ndarray, radius: float, n: int = 24) 
         ang = a1[:, None] + delta[:, None] * t[None, :]
         out[curved] = o[:, None, :] + r[:, None, None] * np.stack([np.cos(ang), np.sin(ang)], axis=2)
     return out
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The space of an embedding: the Poincaré ball of curvature ``c``, or Euclidean space (``c`` is then 1).
+
+    The one place that tells the two geometries apart for NumPy code (:func:`geometry` builds it).
+    """
+
+    name: str  # "poincare" or "euclidean"
+    c: float = 1.0
+
+    @property
+    def hyperbolic(self) -> bool:
+        """Whether this is the Poincaré ball."""
+        return self.name == "poincare"
+
+    def pairwise_distance(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        """All distances between the rows of ``X`` and of ``Y`` (geodesic in the ball, else Euclidean)."""
+        return pairwise_distance(X, Y, c=self.c) if self.hyperbolic else euclidean_pairwise_distance(X, Y)
+
+    def radius(self, x: np.ndarray) -> np.ndarray:
+        """Distance of each row from the origin."""
+        return radius(x, c=self.c) if self.hyperbolic else np.linalg.norm(x, axis=1)
+
+
+def geometry(name: Any, curvature: Any = 1.0) -> Geometry:
+    """The geometry ``name``: ``"poincare"`` (curvature ``curvature``); any other name is Euclidean (curvature 1)."""
+    if name == "poincare":
+        return Geometry("poincare", float(curvature))
+    return Geometry("euclidean", 1.0)

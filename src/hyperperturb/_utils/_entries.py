@@ -186,6 +186,21 @@ def train_extra_nodes(adata: AnnData, dim: int | None = None) -> tuple[list[str]
     return nodes, np.asarray(emb, dtype=float).reshape(len(nodes), -1)
 
 
+def train_perturbation_embedding(adata: AnnData, *, needed_by: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The trained perturbations, their embedding (one row each) and which are scorable (the step must have run).
+
+    ``scorable`` is all ``True`` when it is not stored; a :class:`KeyError` when no embedding is stored.
+    """
+    e = train_entry(adata, needed_by=needed_by)
+    emb, raw = e.get("perturbation_embedding"), e.get("perturbations")
+    if emb is None or raw is None:
+        msg = "The training entry has no perturbation_embedding; re-run `hp.tl.train` or pass perturbations=False."
+        raise KeyError(msg)
+    pert = names(raw)
+    scorable = np.asarray(e.get("scorable", np.ones(len(pert), bool)), dtype=bool).ravel()
+    return pert, np.asarray(emb, dtype=float).reshape(len(pert), -1), scorable
+
+
 #: Key in ``.varm`` of the embedding written by ``hp.tl.train`` (fixed: one trained model per object).
 TRAIN_EMBEDDING_KEY = "X_poincare"
 
@@ -268,9 +283,17 @@ def check_varp_key(adata: AnnData, key: Any) -> None:
     """Refuse a network ``key_added`` (``hp.pp.gene_network``) that is empty or would overwrite another matrix.
 
     That is the current network's sign or directed matrix (``.varp[f"{key}_sign"]``, ``.varp[f"{key}_directed"]``).
+    ``"hp_reward"`` is refused too: ``hp.tl.train`` names the digest of each input by its key (``input_digests``),
+    and that one is the rewards'.
     """
     if not isinstance(key, str) or not key:
         msg = f"key_added must be a non-empty string, got {key!r}."
+        raise ValueError(msg)
+    if key == "hp_reward":
+        msg = (
+            "key_added='hp_reward' would give the gene network the name of the rewards (.varm['hp_reward']), under "
+            "which hp.tl.train records what it read; choose another key (e.g. 'hp_adjacency')."
+        )
         raise ValueError(msg)
     net = entry(adata, "network")
     for which in ("sign", "directed"):

@@ -107,6 +107,11 @@ def get_ledger(adata: AnnData) -> dict[str, Any]:
     return led
 
 
+def written_by(led: dict[str, Any]) -> str:
+    """The hyperperturb version that last wrote the ledger ``led`` (``"?"`` when it is not recorded)."""
+    return str(led.get("version", "?"))
+
+
 def _digest(obj: Any, h: Any, *, names: bool = True) -> None:
     if isinstance(obj, dict):
         for k in sorted(obj, key=str):

@@ -20,9 +20,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, NoReturn, TypeVar
 
 import numpy as np
+import pandas as pd
 from anndata import AnnData
 
-from ._ledger import _PRODUCERS, LEDGER_KEY, SCHEMA_VERSIONS, check_schema, get_ledger, require_step
+from . import _ball
+from ._ledger import _PRODUCERS, LEDGER_KEY, SCHEMA_VERSIONS, _kind, check_schema, get_ledger, require_step
 from ._validate import decode
 
 E = TypeVar("E", bound="Entry")
@@ -31,10 +33,14 @@ E = TypeVar("E", bound="Entry")
 _LEDGER_FIELDS = frozenset({"run_id", "inputs", "schema", "kind"})
 
 
-def _missing(step: str, key: str, needed_by: str) -> NoReturn:
+def _missing(step: str, key: str, needed_by: str, *, where: str | None = None) -> NoReturn:
+    """Refuse an entry of ``step`` (stored under ``where``, default ``step``) that lacks ``key``."""
+    where = where or step
     how = _PRODUCERS.get(step, step)
+    if where != step:  # hp.tl.design(key_added=...)
+        how = f"{how.rstrip(')')}, key_added={where!r})"
     msg = (
-        f"{needed_by}: the {step!r} entry of adata.uns[{LEDGER_KEY!r}] lacks {key!r} (written by an earlier "
+        f"{needed_by}: the {where!r} entry of adata.uns[{LEDGER_KEY!r}] lacks {key!r} (written by an earlier "
         f"development version of hyperperturb, or edited by hand). Re-run `{how}`."
     )
     raise KeyError(msg)
@@ -76,18 +82,18 @@ def _dict(x: Any) -> dict[str, Any]:
 class _Reader:
     """Reads the fields of one stored entry, refusing absent ones with the "re-run" message."""
 
-    def __init__(self, d: Any, step: str, needed_by: str) -> None:
+    def __init__(self, d: Any, step: str, needed_by: str, *, where: str | None = None) -> None:
         if not isinstance(d, Mapping):
-            _missing(step, "its fields (it is not a dict)", needed_by)
-        self.d, self.step, self.needed_by = d, step, needed_by
+            _missing(step, "its fields (it is not a dict)", needed_by, where=where)
+        self.d, self.step, self.needed_by, self.where = d, step, needed_by, where or step
 
     def __call__(self, key: str) -> Any:
         if key not in self.d:
-            _missing(self.step, key, self.needed_by)
+            _missing(self.step, key, self.needed_by, where=self.where)
         return self.d[key]
 
     def sub(self, key: str) -> _Reader:
-        return _Reader(self(key), self.step, self.needed_by)
+        return _Reader(self(key), self.step, self.needed_by, where=self.where)
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +111,7 @@ class Entry:
     def from_uns(cls: type[E], d: Any, *, needed_by: str = "hyperperturb", step: str | None = None) -> E:
         """The typed entry of a stored dict (refused: another schema version, a missing field)."""
         check_schema(step or cls.STEP, d, needed_by=needed_by)
-        return cls._decode(_Reader(d, cls.STEP, needed_by))
+        return cls._decode(_Reader(d, cls.STEP, needed_by, where=step))
 
     @classmethod
     def _decode(cls: type[E], r: _Reader) -> E:  # pragma: no cover - every subclass overrides it
@@ -525,7 +531,7 @@ class TrainEntry(Entry):
     @property
     def curvature(self) -> float:
         """Curvature ``c`` of the ball (1 for the Euclidean geometry)."""
-        return float(self.params["curvature"]) if self.geometry == "poincare" else 1.0
+        return _ball.geometry(self.geometry, self.params["curvature"]).c
 
     @property
     def holdout(self) -> set[str]:
@@ -540,5 +546,192 @@ class TrainEntry(Entry):
         return None if emb is None else np.asarray(emb, dtype=np.float64)
 
 
+# -- preprocess ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class PreprocessEntry(Entry):
+    """``hp.pp.preprocess``: the log-normalised layer and how many cells and genes the filters kept."""
+
+    STEP: ClassVar[str] = "preprocess"
+    layer: str
+    n_cells_in: int
+    n_genes_in: int
+    n_cells: int
+    n_genes: int
+    min_genes_used: int
+    min_cells_used: int
+    protected_genes: np.ndarray
+    params: dict[str, Any]
+
+    @classmethod
+    def _decode(cls, r: _Reader) -> PreprocessEntry:
+        return cls(
+            layer=str(_scalar(r("layer"))),
+            n_cells_in=int(_scalar(r("n_cells_in"))),
+            n_genes_in=int(_scalar(r("n_genes_in"))),
+            n_cells=int(_scalar(r("n_cells"))),
+            n_genes=int(_scalar(r("n_genes"))),
+            min_genes_used=int(_scalar(r("min_genes_used"))),
+            min_cells_used=int(_scalar(r("min_cells_used"))),
+            protected_genes=np.asarray(r("protected_genes")).astype(str).ravel(),
+            params=_params(r("params")),
+        )
+
+
+# -- log_fold_change -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class LogFoldChangeEntry(Entry):
+    """``hp.pp.log_fold_change``: the layer read, the control cells, the protein control means (one AnnData)."""
+
+    STEP: ClassVar[str] = "log_fold_change"
+    layer: str
+    n_control: int
+    params: dict[str, Any]
+    protein: dict[str, Any] | None = None  # {"names", "control_mean"}: an AnnData with .obsm["protein"]
+
+    @classmethod
+    def _decode(cls, r: _Reader) -> LogFoldChangeEntry:
+        return cls(
+            layer=str(_scalar(r("layer"))),
+            n_control=int(_scalar(r("n_control"))),
+            params=_params(r("params")),
+            protein=_dict(r.d["protein"]) if "protein" in r.d else None,
+        )
+
+
+# -- evaluation ------------------------------------------------------------------------------------------------------
+
+
+def _frame(x: Any) -> pd.DataFrame:
+    """A stored table as a :class:`~pandas.DataFrame` (the stored object itself when it is one)."""
+    return x if isinstance(x, pd.DataFrame) else pd.DataFrame(x)
+
+
+def _name_lists(x: Any) -> dict[str, tuple[str, ...]]:
+    """A stored ``{split: names}`` dict (name arrays after an h5ad round trip) as tuples of ``str``."""
+    return {str(k): names(v) for k, v in _dict(x).items()}
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluationEntry(Entry):
+    """``hp.tl.evaluate``: the held-out results, their summary and the detectability of each perturbation."""
+
+    STEP: ClassVar[str] = "evaluation"
+    params: dict[str, Any]
+    results: pd.DataFrame
+    summary: pd.DataFrame
+    detectability: pd.DataFrame
+    splits: dict[str, tuple[str, ...]]  # held-out perturbations of each split
+    scored: dict[str, tuple[str, ...]]  # the scored ones among them
+    coverage: dict[str, Any]
+    random_embedding_keys: tuple[str, ...]
+    wall_time: float | None = None
+
+    #: The tables :func:`hyperperturb.get.evaluation` returns as stored.
+    TABLES: ClassVar[tuple[str, ...]] = ("results", "summary", "detectability")
+
+    @classmethod
+    def _decode(cls, r: _Reader) -> EvaluationEntry:
+        return cls(
+            params=_params(r("params")),
+            results=_frame(r("results")),
+            summary=_frame(r("summary")),
+            detectability=_frame(r("detectability")),
+            splits=_name_lists(r("splits")),
+            scored=_name_lists(r("scored")),
+            coverage=_dict(r("coverage")),
+            random_embedding_keys=names(r("random_embedding_keys")),
+            wall_time=float(_scalar(r.d["wall_time"])) if "wall_time" in r.d else None,
+        )
+
+    def to_uns(self) -> dict[str, Any]:
+        out = super().to_uns()
+        out["splits"] = {k: list(v) for k, v in self.splits.items()}
+        out["scored"] = {k: list(v) for k, v in self.scored.items()}
+        out["random_embedding_keys"] = list(self.random_embedding_keys)
+        return out
+
+    @property
+    def baselines(self) -> list[str]:
+        """The baselines evaluated (``params["baselines"]``)."""
+        b = self.params.get("baselines", [])
+        return [b] if isinstance(b, str) else [str(x) for x in b]
+
+
+# -- design ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class DesignEntry(Entry):
+    """``hp.tl.design``: the proposed perturbations (stored under ``key_added``, ``"design"`` by default)."""
+
+    STEP: ClassVar[str] = "design"
+    params: dict[str, Any]
+    proposals: pd.DataFrame
+
+    @classmethod
+    def _decode(cls, r: _Reader) -> DesignEntry:
+        return cls(params=_params(r("params")), proposals=_frame(r("proposals")))
+
+
+# -- embed_network ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class EmbedNetworkEntry(Entry):
+    """``hp.tl.embed_network``: the network map in ``.varm[key_added]`` and its unmeasured nodes."""
+
+    STEP: ClassVar[str] = "embed_network"
+    params: dict[str, Any]
+    extra_nodes: tuple[str, ...]
+    extra_embedding: np.ndarray
+    level: np.ndarray
+    loss: np.ndarray
+    n_edges: int
+    wall_time: float | None = None
+
+    @classmethod
+    def _decode(cls, r: _Reader) -> EmbedNetworkEntry:
+        return cls(
+            params=_params(r("params")),
+            extra_nodes=names(r("extra_nodes")),
+            extra_embedding=np.asarray(r("extra_embedding"), dtype=np.float64),
+            level=np.asarray(r("level")).ravel(),
+            loss=np.asarray(r("loss"), dtype=np.float64).ravel(),
+            n_edges=int(_scalar(r("n_edges"))),
+            wall_time=float(_scalar(r.d["wall_time"])) if "wall_time" in r.d else None,
+        )
+
+    def to_uns(self) -> dict[str, Any]:
+        return {**super().to_uns(), "extra_nodes": list(self.extra_nodes)}
+
+    @property
+    def key_added(self) -> str | None:
+        """The ``.varm`` key of the map (``None`` when not recorded)."""
+        key = self.params.get("key_added")
+        return key if isinstance(key, str) and key else None
+
+
 #: The typed entry of each step that has one.
-ENTRIES: dict[str, type[Entry]] = {c.STEP: c for c in (PerturbationsEntry, NetworkEntry, RewardsEntry, TrainEntry)}
+ENTRIES: dict[str, type[Entry]] = {
+    c.STEP: c
+    for c in (
+        PreprocessEntry,
+        PerturbationsEntry,
+        LogFoldChangeEntry,
+        NetworkEntry,
+        RewardsEntry,
+        TrainEntry,
+        EvaluationEntry,
+        DesignEntry,
+        EmbedNetworkEntry,
+    )
+}
+
+
+def keys_of(adata: AnnData, cls: type[Entry]) -> list[str]:
+    """The ledger keys holding an entry of ``cls``'s step (``hp.tl.design`` stores under any ``key_added``)."""
+    return [k for k, v in get_ledger(adata).items() if isinstance(v, dict) and _kind(k, v) == cls.STEP]

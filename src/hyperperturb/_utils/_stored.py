@@ -373,8 +373,8 @@ def _check_train_inputs(adata: AnnData, entry: dict[str, Any], needed_by: str) -
         if all(p in pos for p in fitted) and R.ndim == 2 and R.shape[1] == len(cols):
             if gene_digest(adata.var_names, R[:, [pos[p] for p in fitted]]) != stored:
                 changed = ("varm", "hp_reward", "hp.tl.rewards")
-    stored = str(digests.get("hp_adjacency", "None"))  # the digest's name in the ledger, whatever the network's key
     net_key = network_key(adata)
+    stored = str(digests.get(net_key, "None"))  # named by the network's key, as hp.tl.train recorded it
     if changed is None and stored != "None" and net_key in adata.varp:
         if edge_digest(adata.var_names, adata.varp[net_key]) != stored:
             changed = ("varp", net_key, "hp.pp.gene_network")

@@ -6,7 +6,9 @@ from typing import Any
 
 import pandas as pd
 
-from hyperperturb._utils import get_ledger, require_step, resolve
+from hyperperturb._utils import resolve
+from hyperperturb._utils._entries import has_step
+from hyperperturb._utils._schema import DesignEntry, keys_of, read
 
 
 def design(data: Any, *, key: str = "design", mod: str = "rna") -> pd.DataFrame:
@@ -37,15 +39,12 @@ def design(data: Any, *, key: str = "design", mod: str = "rna") -> pd.DataFrame:
     >>> hp.get.design(adata)  # doctest: +SKIP
     """
     adata = resolve(data, mod=mod).adata
-    led = get_ledger(adata)
-    if str(key) not in led:
-        stored = [k for k, v in led.items() if isinstance(v, dict) and (k == "design" or v.get("kind") == "design")]
+    stored = keys_of(adata, DesignEntry)
+    if not has_step(adata, str(key)):
         hint = f"designs are stored under {stored}." if stored else "run `hp.tl.design(adata)` first."
         msg = f"No design stored under key={key!r}; {hint}"
         raise KeyError(msg)
-    entry = require_step(adata, str(key), needed_by="hp.get.design")
-    out = entry.get("proposals")
-    if out is None:
+    if str(key) not in stored:
         msg = f"The ledger entry {key!r} holds no proposals; it was not written by `hp.tl.design`."
         raise KeyError(msg)
-    return out.copy() if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
+    return read(adata, DesignEntry, needed_by="hp.get.design", step=str(key)).proposals.copy()

@@ -6,9 +6,9 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from hyperperturb._utils import require_step, resolve
-from hyperperturb._utils._entries import decode_params
+from hyperperturb._utils import resolve
 from hyperperturb._utils._headline import headline
+from hyperperturb._utils._schema import EvaluationEntry, read
 
 _TABLES = ("results", "summary", "detectability", "headline")
 
@@ -60,17 +60,8 @@ def evaluation(
     if table not in _TABLES:
         msg = f"Unknown table {table!r}; choose from {list(_TABLES)}."
         raise ValueError(msg)
-    entry = require_step(resolve(data, mod=mod).adata, "evaluation", needed_by="hp.get.evaluation")
+    entry = read(resolve(data, mod=mod).adata, EvaluationEntry, needed_by="hp.get.evaluation")
     if table == "headline":
-        summary = entry.get("summary")
-        if summary is None:
-            msg = "The evaluation entry has no 'summary' table; re-run `hp.tl.evaluate`."
-            raise KeyError(msg)
-        baselines = decode_params(entry.get("params")).get("baselines", [])
-        baselines = [baselines] if isinstance(baselines, str) else [str(b) for b in baselines]
-        return headline(summary if isinstance(summary, pd.DataFrame) else pd.DataFrame(summary), baselines=baselines)
-    out = entry.get(table)
-    if out is None:
-        msg = f"The evaluation entry has no {table!r} table; re-run `hp.tl.evaluate`."
-        raise KeyError(msg)
-    return out.copy() if isinstance(out, pd.DataFrame) else pd.DataFrame(out)
+        return headline(entry.summary, baselines=entry.baselines)
+    out: pd.DataFrame = getattr(entry, table)  # one of EvaluationEntry.TABLES
+    return out.copy()

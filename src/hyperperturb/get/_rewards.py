@@ -7,7 +7,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from hyperperturb._utils import require_step, resolve
+from hyperperturb._utils import resolve
+from hyperperturb._utils._schema import RewardsEntry, read
 
 _KINDS = {"reward": "hp_reward", "policy_target": "hp_policy_target", "value_target": "hp_value_target"}
 
@@ -67,11 +68,11 @@ def rewards(
         raise ValueError(msg)
     t = resolve(data, mod=mod)
     adata = t.adata
-    entry = require_step(adata, "rewards", needed_by="hp.get.rewards")
-    perts = [str(p) for p in np.asarray(entry["perturbations"]).tolist()]
+    entry = read(adata, RewardsEntry, needed_by="hp.get.rewards")
+    perts = list(entry.perturbations)
     if protein:
-        prot = entry.get("protein")
-        if not isinstance(prot, dict):
+        prot = entry.protein
+        if not prot:
             msg = (
                 "No protein rewards are stored in .uns['hyperperturb']['rewards']['protein']; they exist only for an "
                 "AnnData with .obsm['protein']. For a MuData read the protein modality with `mod=` (e.g. mod='prot')."

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from matplotlib.axes import Axes
 
-from hyperperturb._utils import require_step, resolve
+from hyperperturb._utils import resolve
+from hyperperturb._utils._schema import EvaluationEntry, read
 
 from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, doc_params, finish, new_axes
 
@@ -78,10 +78,7 @@ def evaluation(
     check_bool("strip", strip)
     check_bool("return_fig", return_fig)
     t = resolve(data, mod=mod)
-    entry = require_step(t.adata, "evaluation", needed_by="hp.pl.evaluation")
-    res = entry["results"]
-    if not isinstance(res, pd.DataFrame):
-        res = pd.DataFrame(res)
+    res = read(t.adata, EvaluationEntry, needed_by="hp.pl.evaluation").results
     known = list(dict.fromkeys(res["metric"].astype(str)))
     if metric not in known:
         msg = f"Metric {metric!r} is not in the evaluation results; evaluated metrics are {known}."

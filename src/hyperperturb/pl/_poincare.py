@@ -458,15 +458,10 @@ def _label_genes(adata: Any, labels: Any, noun: str) -> list[str] | None:
 
 def _perturbation_marks(adata: Any, comps: tuple[int, int]) -> tuple[np.ndarray, list[str]]:
     """The stored perturbation embeddings (drawn components) and names; perturbations without a node are left out."""
-    entry = _entries.train_entry(adata, needed_by="hp.pl.poincare(perturbations=True)")
-    pert_emb = entry.get("perturbation_embedding")
-    raw_names = entry.get("perturbations")
-    if pert_emb is None or raw_names is None:
-        msg = "The training entry has no perturbation_embedding; re-run `hp.tl.train` or pass perturbations=False."
-        raise KeyError(msg)
-    pert_emb = np.asarray(pert_emb, dtype=float).reshape(len(_entries.names(raw_names)), -1)[:, comps]
-    pert_names = _entries.names(raw_names)
-    scorable = np.asarray(entry.get("scorable", np.ones(len(pert_names), bool)), dtype=bool).ravel()
+    pert_names, pert_emb, scorable = _entries.train_perturbation_embedding(
+        adata, needed_by="hp.pl.poincare(perturbations=True)"
+    )
+    pert_emb = pert_emb[:, comps]
     if scorable.shape == (len(pert_names),) and not scorable.all():
         # a perturbation whose target is no graph node has no position of its own: not drawn
         logger.info("hp.pl.poincare: %d perturbations without a network node are not drawn", int((~scorable).sum()))

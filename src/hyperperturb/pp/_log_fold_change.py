@@ -22,6 +22,7 @@ from hyperperturb._utils import (
     resolve,
     resolve_protein,
 )
+from hyperperturb._utils._schema import LogFoldChangeEntry
 
 _STEP = "log_fold_change"
 
@@ -190,19 +191,18 @@ def log_fold_change(
             _check_input(P, "adata.obsm['protein']", fix_layer=False)
             prot_entry = {"names": np.asarray(names, dtype=str), "control_mean": _control_mean(P, ctrl, chunk_size)}
 
-    entry: dict[str, Any] = {
-        "layer": used_layer if used_layer is not None else "X",
-        "n_control": len(ctrl),
-        "params": {
+    entry = LogFoldChangeEntry(
+        layer=used_layer if used_layer is not None else "X",
+        n_control=len(ctrl),
+        params={
             "layer": layer,
             "chunk_size": int(chunk_size),
             "max_gb": float(max_gb),
             "mod": mod,
             "prot_mod": prot_mod,
         },
-    }
-    if prot_entry is not None:
-        entry["protein"] = prot_entry
+        protein=prot_entry,
+    )
     if copy:
         t = t.copy()
     adata = t.adata
@@ -216,6 +216,6 @@ def log_fold_change(
             p_adata = t.data.mod[pname]
             p_adata.var["hp_control_mean"] = prot_result[0]
             p_adata.obsm["log_fold_change"] = prot_result[1]
-        record(adata, _STEP, entry)
-    logger.info("log_fold_change: %d cells x %d genes vs %d control cells (%s)", *X.shape, len(ctrl), entry["layer"])
+        record(adata, _STEP, entry.to_uns())
+    logger.info("log_fold_change: %d cells x %d genes vs %d control cells (%s)", *X.shape, len(ctrl), entry.layer)
     return t.done(copy)

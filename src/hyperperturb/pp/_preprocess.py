@@ -20,6 +20,7 @@ from hyperperturb._utils import (
     resolve,
 )
 from hyperperturb._utils._data import update_mudata
+from hyperperturb._utils._schema import PreprocessEntry
 
 _STEP = "preprocess"
 
@@ -254,16 +255,16 @@ def preprocess(
     if neighbors:
         _neighbors(work, n_neighbors=int(min(n_neighbors, work.n_obs - 1)), n_pcs=n_comps, seed=seed)
 
-    entry = {
-        "layer": layer_key,
-        "n_cells_in": n_in,
-        "n_genes_in": g_in,
-        "n_cells": work.n_obs,
-        "n_genes": work.n_vars,
-        "min_genes_used": eff_min_genes,
-        "min_cells_used": eff_min_cells,
-        "protected_genes": np.asarray(protected, dtype=str),
-        "params": {
+    entry = PreprocessEntry(
+        layer=layer_key,
+        n_cells_in=n_in,
+        n_genes_in=g_in,
+        n_cells=work.n_obs,
+        n_genes=work.n_vars,
+        min_genes_used=eff_min_genes,
+        min_cells_used=eff_min_cells,
+        protected_genes=np.asarray(protected, dtype=str),
+        params={
             "min_genes": int(min_genes),
             "min_cells": int(min_cells),
             "n_top_genes": int(n_top_genes),
@@ -276,8 +277,8 @@ def preprocess(
             "seed": int(seed),
             "layer_key": layer_key,
         },
-    }
-    record(work, _STEP, entry)
+    )
+    record(work, _STEP, entry.to_uns())
     logger.info(
         "preprocess: %d -> %d cells, %d -> %d genes (%d HVGs + %d perturbation targets kept although not highly "
         "variable; %d targets protected in all), %d PCs",

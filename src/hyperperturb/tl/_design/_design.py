@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hyperperturb._utils import _entries, as_rng, check_ledger_key, logger, record, resolve
+from hyperperturb._utils._schema import DesignEntry
 from hyperperturb.tl._evaluation._baselines import fit_linear, predict_linear
 from hyperperturb.tl._evaluation._splits import make_splits
 from hyperperturb.tl._screen._read import Screen, read_screen
@@ -370,8 +371,8 @@ def design(
         budget=None if budget is None else float(budget),
         rng=as_rng(seed),
     )
-    entry = {
-        "params": {
+    entry = DesignEntry(
+        params={
             "n": int(n),
             "budget": budget,
             "strategy": strategy,
@@ -380,11 +381,11 @@ def design(
             "seed": int(seed),
             "n_candidates": int(cand_names.size),
         },
-        "proposals": table,
-    }
+        proposals=table,
+    )
     if copy:
         t = t.copy()
-    record(t.adata, key_added, entry, kind="design")  # tracked for staleness under any key
+    record(t.adata, key_added, entry.to_uns(), kind="design")  # tracked for staleness under any key
     logger.info(
         "design: %d proposals (%s, predictor %s) from %d candidates", len(table), strategy, pred_kind, cand_names.size
     )

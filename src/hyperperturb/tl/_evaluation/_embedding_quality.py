@@ -132,10 +132,11 @@ def embedding_quality(
     if geometry not in ("poincare", "euclidean"):
         msg = f"`geometry` must be 'poincare' or 'euclidean', got {geometry!r}."
         raise ValueError(msg)
-    c = float(params.get("curvature", params.get("c", 1.0))) if geometry == "poincare" else 1.0
+    geo = _ball.geometry(geometry, params.get("curvature", params.get("c", 1.0)))
+    c = geo.c
     Z = np.asarray(adata.varm[basis], dtype=np.float64)
     keep = np.isfinite(Z).all(axis=1)
-    if geometry == "poincare" and keep.any() and (c * (Z[keep] ** 2).sum(1)).max() >= 1.0:
+    if geo.hyperbolic and keep.any() and (c * (Z[keep] ** 2).sum(1)).max() >= 1.0:
         msg = f".varm[{basis!r}] has points outside the Poincaré ball of curvature {c}; pass geometry='euclidean'."
         raise ValueError(msg)
     depth = _truth_depth(adata, truth)
@@ -145,11 +146,7 @@ def embedding_quality(
     A = ((A + A.T) > 0).astype(np.float64).tocsr()
     A.setdiag(0)
     A.eliminate_zeros()
-    dist = (
-        (lambda X, Y: _ball.pairwise_distance(X, Y, c=c))
-        if geometry == "poincare"
-        else _ball.euclidean_pairwise_distance
-    )
+    dist = geo.pairwise_distance
     rows = []
     n = idx.size
     if n <= _MAX_EXACT:
@@ -203,7 +200,7 @@ def embedding_quality(
     rows.append({"metric": "distortion_scale", "value": scale, "n": int(dg.size)})
     if depth is not None:
         dep = depth[idx]
-        radius = _ball.radius(Z, c=c) if geometry == "poincare" else np.linalg.norm(Z, axis=1)
+        radius = geo.radius(Z)
         ok = np.isfinite(dep)
         rho = stats.spearmanr(dep[ok], radius[ok]).statistic if ok.sum() > 2 else float("nan")
         rows.append({"metric": "spearman_depth_radius", "value": float(rho), "n": int(ok.sum())})

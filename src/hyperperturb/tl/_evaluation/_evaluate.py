@@ -12,6 +12,7 @@ import pandas as pd
 
 from hyperperturb._utils import _entries, as_rng, logger, progress, record, resolve
 from hyperperturb._utils._headline import headline, headline_text
+from hyperperturb._utils._schema import EvaluationEntry
 from hyperperturb.tl._screen._halves import detectable_effects, split_half_rewards
 from hyperperturb.tl._screen._read import Screen, read_screen
 
@@ -248,8 +249,8 @@ def evaluate(
         )
     results = _results_table(run.rows)
     summary = summarize(results)
-    entry = {
-        "params": {
+    entry = EvaluationEntry(
+        params={
             "split": split,
             "n_splits": len(splits),
             "holdout_frac": float(holdout_frac) if split == "random" else float(1.0 / max(eligible_idx.size, 1)),
@@ -265,19 +266,19 @@ def evaluate(
             "max_heldout": None if max_heldout is None else int(max_heldout),
             "excess": run.excess,
         },
-        "results": results,
-        "summary": summary,
-        "detectability": _detectability_table(screen, ever, det, stat, thr, halves),
-        "splits": {str(i): [str(n) for n in screen.names[c]] for i, c in enumerate(splits)},
-        "scored": {str(i): [str(n) for n in screen.names[c]] for i, c in enumerate(scored_splits)},
-        "coverage": screen.coverage,
-        "random_embedding_keys": list(run.permuted),
-        "wall_time": float(time.perf_counter() - t0),
-    }
+        results=results,
+        summary=summary,
+        detectability=_detectability_table(screen, ever, det, stat, thr, halves),
+        splits={str(i): tuple(str(n) for n in screen.names[c]) for i, c in enumerate(splits)},
+        scored={str(i): tuple(str(n) for n in screen.names[c]) for i, c in enumerate(scored_splits)},
+        coverage=screen.coverage,
+        random_embedding_keys=tuple(run.permuted),
+        wall_time=float(time.perf_counter() - t0),
+    )
     if copy:
         t = t.copy()
-    record(t.adata, _STEP, entry)
-    logger.info("evaluate: %d rows in %.1f s", len(results), entry["wall_time"])
+    record(t.adata, _STEP, entry.to_uns())
+    logger.info("evaluate: %d rows in %.1f s", len(results), entry.wall_time)
     logger.info(
         "evaluate: headline (mean over held-out perturbations, all effects; hp.get.evaluation(adata, "
         "table='headline')):\n%s",

@@ -8,6 +8,7 @@ import numpy as np
 
 from hyperperturb._utils import _entries, as_rng, atomic_write, get_matrix, logger, record, resolve
 from hyperperturb._utils._entries import check_varm_key
+from hyperperturb._utils._schema import EmbedNetworkEntry
 from hyperperturb._utils._validate import check_fixed_seed
 
 
@@ -138,8 +139,8 @@ def embed_network(
         features=standardise(np.nan_to_num(feats)),
     )
     Z = res["embedding"]
-    entry = {
-        "params": {
+    entry = EmbedNetworkEntry(
+        params={
             "dim": int(dim),
             "geometry": geometry,
             "curvature": float(curvature),
@@ -152,13 +153,13 @@ def embed_network(
             "mod": mod,
             "key_added": key_added,
         },
-        "extra_nodes": extra,
-        "extra_embedding": Z[n_genes:],
-        "level": res["level"],
-        "loss": res["loss"],
-        "n_edges": int(res["n_edges"]),
-        "wall_time": float(res["wall_time"]),
-    }
+        extra_nodes=tuple(extra),
+        extra_embedding=Z[n_genes:],
+        level=res["level"],
+        loss=res["loss"],
+        n_edges=int(res["n_edges"]),
+        wall_time=float(res["wall_time"]),
+    )
     if verbose:
         logger.info(
             "hp.tl.embed_network: %d nodes (%d genes, %d unmeasured targets), %d edges, %d genes without edges; "
@@ -176,5 +177,5 @@ def embed_network(
     with atomic_write(t.adata):
         t.adata.varm[key_added] = Z[:n_genes]
         t.adata.var["hp_in_network"] = res["in_network"][:n_genes]
-        record(t.adata, "embed_network", entry)
+        record(t.adata, EmbedNetworkEntry.STEP, entry.to_uns())
     return t.done(copy)

@@ -164,7 +164,7 @@ def fit_network_map(
     t0 = time.perf_counter()
     A = _symmetric_binary(adj)
     n = A.shape[0]
-    hyperbolic = geometry == "poincare"
+    hyperbolic = _ball.geometry(geometry, curvature).hyperbolic
     rng = as_rng(seed)
     deg = np.diff(A.indptr)
     in_net = deg > 0

@@ -203,10 +203,7 @@ def _distance_scale(Z: np.ndarray, g, *, geometry: str, c: float) -> float:
     if tn.size == 0:
         return 1.0
     rows = np.arange(min(g.n_genes, 2000))
-    if geometry == "poincare":
-        D = _ball.pairwise_distance(Z[rows], Z[tn], c=c)
-    else:
-        D = _ball.euclidean_pairwise_distance(Z[rows], Z[tn])
+    D = _ball.geometry(geometry, c).pairwise_distance(Z[rows], Z[tn])
     med = float(np.median(D[np.isfinite(D)])) if np.isfinite(D).any() else 1.0
     return med if med > 1e-6 else 1.0
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from hyperperturb._utils import _ball
+
 from ._weights import weights_to_dict
 
 #: (node, perturbation) pairs above which training uses node mini-batches and the readout works in row blocks.
@@ -202,8 +204,8 @@ def fit_kernel_readout(
     for lo in range(0, g.n_genes, step):
         hi = min(lo + step, g.n_genes)
         np.subtract(g.reward[lo:hi] if every else g.reward[lo:hi][:, tr], B[lo:hi, None], out=E[lo:hi])
-    geometry = "poincare" if geometry == "poincare" else "euclidean"
-    c = float(curvature) if geometry == "poincare" else 1.0
+    geo = _ball.geometry(geometry, curvature)
+    geometry, c = geo.name, geo.c
     # every training perturbation is left out in turn (a seeded subsample of MAX_LOO on large screens): the prior
     # and the on-target term are judged on all of them; the transfer only changes the scorable ones' predictions
     loo = loo_subset(np.ones(len(tr), dtype=bool))

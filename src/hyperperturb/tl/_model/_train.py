@@ -336,11 +336,12 @@ def train(
             "extra_edges": g.extra_edges,
             "has_network": bool(g.info["has_network"]),
         },
-        # what predict reads again (the training columns of hp_reward, the adjacency), keyed by gene name:
-        # edits after training are refused; held-out columns are never read, so they are not covered
+        # what predict reads again (the training columns of hp_reward, the adjacency), keyed by gene name and
+        # named by the key of the array they digest (the network's own key_added): edits after training are
+        # refused; held-out columns are never read, so they are not covered
         "input_digests": {
             "hp_reward": gene_digest(adata.var_names, np.asarray(adata.varm["hp_reward"])[:, trainable]),
-            "hp_adjacency": edge_digest(adata.var_names, adata.varp[net_key]) if net_key in adata.varp else None,
+            net_key: edge_digest(adata.var_names, adata.varp[net_key]) if net_key in adata.varp else None,
         },
         "versions": library_versions(),
         "seed": int(seed),

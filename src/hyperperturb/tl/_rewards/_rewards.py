@@ -21,10 +21,10 @@ from hyperperturb._utils import (
     obs_indexer,
     protein_mod_name,
     record,
-    require_step,
     resolve,
     resolve_protein,
 )
+from hyperperturb._utils._schema import PerturbationsEntry, read
 
 from ._compute import STATISTICS, _compute, _targets, to_mean_shift
 from ._inputs import _design_labels, _group_codes, _warn_raw_counts
@@ -156,8 +156,7 @@ def rewards(
     t, chunk_size = _checked(data, statistic=statistic, targets=targets, mod=mod, chunk_size=chunk_size)
     shift = statistic == "mean_shift" and not signed
     adata = t.adata
-    pert = require_step(adata, "perturbations", needed_by="hp.tl.rewards")
-    names = np.asarray(pert["names"]).astype(str)
+    names = np.asarray(read(adata, PerturbationsEntry, needed_by="hp.tl.rewards").names, dtype=str)
     labels, control = _design_labels(adata, len(names))
     group_codes, group_names = _group_codes(adata, groupby)
     how = {"signed": signed, "shift": shift, "targets": targets, "chunk_size": chunk_size, "verbose": verbose}

@@ -74,9 +74,7 @@ def loo_subset(cv: np.ndarray, max_loo: int = MAX_LOO, seed: int = LOO_SEED) -> 
 
 def pairwise_distance(X: np.ndarray, Y: np.ndarray, *, geometry: str, c: float = 1.0) -> np.ndarray:
     """Geodesic distances between the rows of ``X`` and ``Y`` (Poincaré ball of curvature ``c``, or Euclidean)."""
-    if geometry == "poincare":
-        return _ball.pairwise_distance(X, Y, c=c)
-    return _ball.euclidean_pairwise_distance(X, Y)
+    return _ball.geometry(geometry, c).pairwise_distance(X, Y)
 
 
 def prior_profile(E: np.ndarray, prior: str) -> np.ndarray:
