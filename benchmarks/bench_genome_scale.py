@@ -208,7 +208,7 @@ def _stage_sampler() -> tuple[list[str], dict[str, float]]:
     return stage, peak
 
 
-def memory_child(n_genes: int, n_perts: int, epochs: int) -> dict:
+def memory_child(n_genes: int, n_perts: int, epochs: int, map_epochs: int = 0) -> dict:
     """The user path in this process: cell-level screen, rewards, train; RSS peaks per stage."""
     import warnings
 
@@ -223,13 +223,16 @@ def memory_child(n_genes: int, n_perts: int, epochs: int) -> dict:
     build_s = time.perf_counter() - t0
     stage[0] = "train (other)"
     stamps: list[float] = []
+    cpu: list[float] = []
 
     class Clock(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             stamps.append(time.perf_counter())
+            cpu.append(time.process_time())
 
     t1 = time.perf_counter()
-    hp.tl.train(a, epochs=epochs, seed=0, verbose=False, callbacks=[Clock()])
+    kw = {"map_kwargs": {"epochs": map_epochs, "burn_in": 1}} if map_epochs else {}
+    hp.tl.train(a, epochs=epochs, seed=0, verbose=False, callbacks=[Clock()], **kw)
     train_s = time.perf_counter() - t1
     stage[0] = "end"
     time.sleep(0.05)
@@ -241,15 +244,17 @@ def memory_child(n_genes: int, n_perts: int, epochs: int) -> dict:
         "build_s": build_s,
         "train_s": train_s,
         "epoch_s": float(np.median(np.diff(stamps))) if len(stamps) > 2 else float("nan"),
+        # CPU seconds of the whole process per epoch (all threads): less sensitive to other jobs than wall time
+        "epoch_cpu_s": float(np.median(np.diff(cpu))) if len(cpu) > 2 else float("nan"),
         "stage_peak_mb": {k: round(v) for k, v in peak.items()},
     }
 
 
-def _start_memory(n_genes: int, n_perts: int, epochs: int, src: Path | None) -> tuple:
+def _start_memory(n_genes: int, n_perts: int, epochs: int, src: Path | None, map_epochs: int = 0) -> tuple:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    cmd = [sys.executable, __file__, "--memory-child", str(n_genes), str(n_perts), str(epochs)]
+    cmd = [sys.executable, __file__, "--memory-child", str(n_genes), str(n_perts), str(epochs), str(map_epochs)]
     fo, fe = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
     return subprocess.Popen(cmd, stdout=fo, stderr=fe, text=True, env=env), fo, fe, load_average()
 
@@ -272,9 +277,9 @@ def _finish_memory(started: tuple) -> dict:
     return res
 
 
-def measure_memory(n_genes: int, n_perts: int, epochs: int, src: Path | None) -> dict:
+def measure_memory(n_genes: int, n_perts: int, epochs: int, src: Path | None, map_epochs: int = 0) -> dict:
     """One fresh process; its whole-process peak RSS from ``os.wait4`` (``ru_maxrss``), load average around it."""
-    return _finish_memory(_start_memory(n_genes, n_perts, epochs, src))
+    return _finish_memory(_start_memory(n_genes, n_perts, epochs, src, map_epochs))
 
 
 def memory_main(args) -> None:
@@ -286,10 +291,10 @@ def memory_main(args) -> None:
     runs: dict[str, list[dict]] = {name: [] for name, _ in trees}
     for _ in range(args.repeats):
         if args.parallel:  # both versions at once: the same machine load (each slows the other's epochs)
-            started = [(name, _start_memory(g, p, args.epochs, src)) for name, src in trees]
+            started = [(name, _start_memory(g, p, args.epochs, src, args.map_epochs)) for name, src in trees]
             done = [(name, _finish_memory(st)) for name, st in started]
         else:  # interleaved
-            done = [(name, measure_memory(g, p, args.epochs, src)) for name, src in trees]
+            done = [(name, measure_memory(g, p, args.epochs, src, args.map_epochs)) for name, src in trees]
         for name, r in done:
             print(json.dumps({"tree": name, **r}), flush=True)
             runs[name].append(r)
@@ -299,8 +304,9 @@ def memory_main(args) -> None:
         f"{args.epochs} epochs; each run a fresh process, {args.repeats} run(s) per version, "
         + ("both versions at the same time." if args.parallel else "interleaved."),
         "",
-        "| version | peak RSS, whole process (GiB) | runs (GiB) | epoch (s) | runs (s) | load average during the runs |",
-        "|---|---:|---|---:|---|---|",
+        "| version | peak RSS, whole process (GiB) | runs (GiB) | epoch (s) | runs (s) | epoch CPU (s) | runs (CPU s) "
+        "| load average during the runs |",
+        "|---|---:|---|---:|---|---:|---|---|",
     ]
     med: dict[str, tuple[float, float]] = {}
     for name, rs in runs.items():
@@ -310,11 +316,13 @@ def memory_main(args) -> None:
             continue
         pk = [r["peak_rss_mb"] / 1024 for r in ok]
         ep = [r["epoch_s"] for r in ok]
+        ec = [r.get("epoch_cpu_s", float("nan")) for r in ok]
         loads = [x for r in ok for x in (r["load_before"], r["load_after"])]
         med[name] = (float(np.median(pk)), float(np.median(ep)))
         lines.append(
             f"| {name} | {med[name][0]:.2f} | {', '.join(f'{x:.2f}' for x in pk)} | {med[name][1]:.2f} | "
-            f"{', '.join(f'{x:.2f}' for x in ep)} | {min(loads):.1f}–{max(loads):.1f} |"
+            f"{', '.join(f'{x:.2f}' for x in ep)} | {np.median(ec):.2f} | {', '.join(f'{x:.2f}' for x in ec)} | "
+            f"{min(loads):.1f}–{max(loads):.1f} |"
         )
     if len(med) == 2:
         (a_pk, a_ep), (b_pk, b_ep) = med.values()
@@ -343,7 +351,8 @@ def main() -> None:
         print(json.dumps(child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5])))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--memory-child":
-        print(json.dumps(memory_child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))))
+        map_epochs = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+        print(json.dumps(memory_child(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), map_epochs)))
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -359,6 +368,9 @@ def main() -> None:
     ap.add_argument("--baseline-src", type=Path, help="with --memory: a source tree to run as the baseline")
     ap.add_argument("--baseline-label", default="previous version", help="name of the baseline in the table")
     ap.add_argument("--parallel", action="store_true", help="with --memory: run both versions at the same time")
+    ap.add_argument(
+        "--map-epochs", type=int, default=0, help="with --memory: a short network-map stage (epoch timing only)"
+    )
     args = ap.parse_args()
     if args.memory:
         memory_main(args)

@@ -452,7 +452,9 @@ def main() -> None:
     p.add_argument("--out", default=str(HERE / "_knockout_results"), help="cache of per-part JSON results")
     p.add_argument("--network", choices=["true", "corrupted", "both"], default="both")
     p.add_argument("--parts", default="evaluate,insample,design")
-    p.add_argument("--directed", action="store_true", help="gene_network(symmetric=False): the network stored with its directions")
+    p.add_argument(
+        "--directed", action="store_true", help="gene_network(symmetric=False): the network stored with its directions"
+    )
     p.add_argument("--quick", action="store_true", help="5 epochs, 2 splits, 1 design draw (a smoke test)")
     p.add_argument("--final", action="store_true", help=f"allow seed {FINAL_SEED}, the untouched final check")
     p.add_argument("--force", action="store_true", help="recompute cached parts")
