@@ -18,6 +18,8 @@ placement of genes without edges), after a warm-up call that loads the numba ker
 ``$HYPERPERTURB_SHARED_DATA`` or ``../shared/data`` and skipped when absent.
 
     python benchmarks/bench_map_stage.py [--repeats 3] [--baseline-repeats 3] [--graphs coexpression,collectri,...]
+
+``--baseline-repeats 0`` runs only the current stage (the previous algorithm's maps do not change between versions).
 """
 
 from __future__ import annotations
@@ -140,14 +142,19 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for label, n, m, dim, base, new in rows:
-        tb = statistics.median(b[0] for b in base)
-        tn = statistics.median(x[0] for x in new)
-        mb = statistics.median(b[1] for b in base)
-        mn = statistics.median(x[1] for x in new)
+        tn = statistics.median(x[0] for x in new) if new else float("nan")
+        mn = statistics.median(x[1] for x in new) if new else float("nan")
+        if base:  # --baseline-repeats 0: only the current stage (the full-pass numbers come from an earlier run)
+            tb = statistics.median(b[0] for b in base)
+            mb = statistics.median(b[1] for b in base)
+            prev_t = f"{tb:.1f} ({', '.join(f'{b[0]:.1f}' for b in base)})"
+            prev_m = f"{mb:.3f} ({', '.join(f'{b[1]:.3f}' for b in base)})"
+            speed = f"{tb / tn:.1f}×"
+        else:
+            prev_t = prev_m = speed = "not run"
         print(
-            f"| {label} | {n:,} / {m:,} | {dim} | {tb:.1f} ({', '.join(f'{b[0]:.1f}' for b in base)}) | "
-            f"**{tn:.1f}** ({', '.join(f'{x[0]:.1f}' for x in new)}) | {tb / tn:.1f}× | "
-            f"{mb:.3f} ({', '.join(f'{b[1]:.3f}' for b in base)}) | "
+            f"| {label} | {n:,} / {m:,} | {dim} | {prev_t} | "
+            f"**{tn:.1f}** ({', '.join(f'{x[0]:.1f}' for x in new)}) | {speed} | {prev_m} | "
             f"**{mn:.3f}** ({', '.join(f'{x[1]:.3f}' for x in new)}) | {', '.join(str(x[2]) for x in new)} |"
         )
     print(f"\nLoad average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}.")

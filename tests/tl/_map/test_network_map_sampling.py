@@ -95,7 +95,7 @@ def test_sampled_fit_visits_every_edge_evenly_and_reports_it(monkeypatch):
     lo, hi = res["edge_visits"]
     assert hi - lo <= 1
     assert lo >= (20 * n_visit) // m  # at least what the burn-in alone gives every edge
-    full = fit_network_map(A, dim=2, seed=0, epochs=40)  # within the budget: one visit per edge and epoch
+    full = fit_network_map(A, dim=2, seed=0, epochs=40)  # full passes fit the budget (24 negatives): all edges
     assert full["edge_visits"][0] == full["edge_visits"][1] >= 40
 
 
@@ -113,12 +113,25 @@ def test_sampled_fit_on_a_tenth_of_the_budget_still_reconstructs_a_noisy_tree(mo
     # distance evaluations per edge: visits x (negatives + 1), at most a fifth of the full passes'
     assert sampled["edge_visits"][1] * 11 < full["edge_visits"][0] * 51 / 5
     assert m_full > 0.8
-    assert m_sampled > 0.55  # 0.61 with this seed; a guard against regressions, not the target below
+    assert m_sampled > 0.7  # 0.73 with this seed (0.61 while the step dropped in the dip); a guard, not the target
+    assert sampled["epochs"] == 200  # the dip after the first parts drops no step and ends nothing
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: the plateau step drops stall a small tree's map (0.61 vs 0.83)")
+def test_sampled_fit_of_a_tree_is_not_dropped_in_its_dip(monkeypatch):
+    """The tree's MAP dips below its best for a third of the run, then climbs past it: no step drop in the dip."""
+    _, m_sampled, _, sampled = _full_and_sampled(1, monkeypatch)
+    assert sampled["epochs"] == 200
+    assert m_sampled > 0.64  # 0.67 with this seed; 0.56 with the rule that dropped the step in the dip
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: 10 negatives per edge, not the step rule (0.73 vs 0.83)")
 def test_sampled_fit_on_a_tenth_of_the_budget_keeps_the_map_of_full_passes(monkeypatch):
-    """Issue 21 item 5's "without losing MAP" on a small noisy tree at a tenth of the budget: not met yet."""
+    """Issue 21 item 5's "without losing MAP" on a small noisy tree at a tenth of the budget: not met.
+
+    Without any step drop the sampled map reaches 0.73; the same tree with 10 negatives per edge on every edge in
+    every epoch at the unscaled step reaches 0.61, with 50 negatives 0.83: the gap is the negatives the budget
+    leaves, which the large graphs need (25 negatives cost CollecTRI MAP).
+    """
     m_full, m_sampled, _, _ = _full_and_sampled(0, monkeypatch)
     assert m_sampled >= m_full - 0.05
 

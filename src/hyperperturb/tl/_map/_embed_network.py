@@ -57,8 +57,9 @@ def embed_network(
         Curvature ``c`` of the ball.
     epochs
         Number of passes over the edges; ``None``: 3·10⁷ distance evaluations, clipped to 100–1,000 epochs. On
-        graphs where these passes would exceed 6·10⁷ distance evaluations, each epoch visits a random sample of the
-        edges instead, with larger steps and an early stop on a MAP plateau (see the training page).
+        graphs where these passes would exceed 6·10⁷ distance evaluations, fewer negatives (down to 10) and then a
+        share of the edges per epoch are used instead, with larger steps that drop on a MAP plateau (see
+        ``docs/benchmarks.md``, map stage).
     learning_rate
         Riemannian SGD step (about 0.1; values of 1 and more pile points on the rim).
     negatives
