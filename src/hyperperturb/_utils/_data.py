@@ -13,6 +13,7 @@ import pandas as pd
 from anndata import AnnData
 
 from ._entries import preprocess_layer
+from ._warn import warn
 
 
 def is_mudata(data: Any) -> bool:
@@ -155,11 +156,10 @@ def protein_mod_name(data: Any, prot_mod: str | None = "prot", *, mod: str | Non
         lower = {k.lower(): k for k in names}
         found = [lower[c] for c in PROTEIN_MODALITIES if c in lower]
         if len(found) > 1:
-            warnings.warn(
+            warn(
                 f"The MuData has several protein-like modalities {found}; using {found[0]!r}. Pass "
                 f"`prot_mod=` naming the one to use (e.g. prot_mod={found[1]!r}) to choose explicitly.",
                 UserWarning,
-                stacklevel=4,
             )
         return found[0] if found else None
     near = difflib.get_close_matches(str(prot_mod), names, n=1)
@@ -199,13 +199,12 @@ def obs_indexer(names: pd.Index, other: pd.Index, *, what: str = "the protein mo
 def _warn_unread_protein_obsm(adata: AnnData) -> None:
     found = [k for k in _OTHER_PROTEIN_OBSM if k in adata.obsm]
     if found:
-        warnings.warn(
+        warn(
             f"adata.obsm has {found} (protein channels?) but hyperperturb reads proteins only from "
             "adata.obsm['protein'] (names in adata.uns['protein_names'] or DataFrame columns); they are not used. "
             f"To use them: `adata.obsm['protein'] = adata.obsm[{found[0]!r}]` (normalise ADT counts first, e.g. CLR), "
             "or build a MuData with a 'prot' modality.",
             UserWarning,
-            stacklevel=4,
         )
 
 

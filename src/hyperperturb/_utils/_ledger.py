@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import platform
-import warnings
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _dist_version
 from typing import Any
@@ -15,6 +14,7 @@ from anndata import AnnData
 
 from ._stored import validate_step
 from ._validate import sanitize_for_h5ad
+from ._warn import warn
 
 #: Key of the ledger in ``adata.uns``.
 LEDGER_KEY = "hyperperturb"
@@ -98,11 +98,10 @@ def get_ledger(adata: AnnData) -> dict[str, Any]:
         raise TypeError(msg)
     stored = led.get("version")
     if stored is not None and _version_tuple(stored)[:2] > _version_tuple(_package_version())[:2]:
-        warnings.warn(
+        warn(
             f"adata.uns[{LEDGER_KEY!r}] was written by hyperperturb {stored}, newer than the installed "
             f"{_package_version()}; stored results may not be read correctly. Upgrade hyperperturb.",
             UserWarning,
-            stacklevel=3,
         )
     return led
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import warnings
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from hyperperturb._utils import (
     resolve,
     target_sets,
 )
+from hyperperturb._utils._warn import warn
 
 from ._edges import _sym_csr
 from ._network_edge_list import from_edge_list
@@ -330,12 +330,11 @@ def _check_graph(A: sparse.spmatrix, *, n_matched: int, G: int, description: str
         )
         raise ValueError(msg)
     if G >= 20 and n_matched < max(2, _LOW_COVERAGE * G):
-        warnings.warn(
+        warn(
             f"The network ({description}) matches almost no genes: {n_matched} of {G} var_names "
             f"({100 * n_matched / G:.1f}%). Check that network ids and var_names use the same identifiers "
             "(symbols vs Ensembl; pass `mapping=`).",
             UserWarning,
-            stacklevel=3,
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from contextlib import ExitStack
 from typing import Any
 
@@ -23,6 +22,7 @@ from hyperperturb._utils import (
     resolve_protein,
 )
 from hyperperturb._utils._schema import LogFoldChangeEntry
+from hyperperturb._utils._warn import warn
 
 _STEP = "log_fold_change"
 
@@ -71,19 +71,17 @@ def _check_input(X: Any, what: str, fix_layer: bool) -> None:
     check_finite_matrix(X, what=what)
     counts, negative = _looks_like_counts(X)
     if counts:
-        warnings.warn(
+        warn(
             f"{what} looks like raw counts (integer values up to > 30). Log fold changes need log-normalised "
             "expression: run `sc.pp.normalize_total(adata); sc.pp.log1p(adata)` or `hp.pp.preprocess(adata)` first"
             + (" (or pass `layer=` naming a log-normalised layer)." if fix_layer else "."),
             UserWarning,
-            stacklevel=3,
         )
     elif negative and fix_layer:
-        warnings.warn(
+        warn(
             f"{what} has negative values (scaled or centred data?); the differences are then not log fold changes. "
             "Pass `layer=` naming the log-normalised layer (hp.pp.preprocess keeps it in 'hp_lognorm').",
             UserWarning,
-            stacklevel=3,
         )
 
 
@@ -156,11 +154,10 @@ def log_fold_change(
         raise ValueError(msg)
     gb = X.shape[0] * X.shape[1] * 4 / 1e9
     if gb > max_gb:
-        warnings.warn(
+        warn(
             f"obsm['log_fold_change'] will be a dense {X.shape[0]} x {X.shape[1]} float32 matrix of {gb:.2f} GB "
             f"(> max_gb={max_gb}). hp.tl.rewards does not need it; skip this step or subset genes if memory is short.",
             UserWarning,
-            stacklevel=2,
         )
     mean = _control_mean(X, ctrl, chunk_size)
     lfc = _lfc(X, mean, chunk_size)

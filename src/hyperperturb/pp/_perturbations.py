@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from typing import Any
@@ -13,6 +12,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from hyperperturb._utils import array_digest, atomic_write, logger, record, resolve
+from hyperperturb._utils._warn import warn
 
 _STEP = "perturbations"
 
@@ -71,21 +71,19 @@ def _clean_labels(
     stripped = np.asarray([u.strip() for u in uniq], dtype=object)
     changed = [u for u, v in zip(uniq, stripped, strict=True) if u != v and v not in _MISSING_LABELS]
     if changed:
-        warnings.warn(
+        warn(
             f"{len(changed)} label(s) in obs[{key!r}] have surrounding whitespace (e.g. {changed[:3]}); they are "
             "trimmed (' STAT1 ' is the perturbation 'STAT1').",
             UserWarning,
-            stacklevel=4,
         )
     labels = stripped[inv].astype(object)
     as_missing = np.asarray([v.lower() in _MISSING_LABELS for v in stripped])[inv] & ~missing
     if as_missing.any():
         shown = sorted({str(uniq[i]) for i in np.unique(inv[as_missing])})[:5]
-        warnings.warn(
+        warn(
             f"{int(as_missing.sum())} cell(s) in obs[{key!r}] have an empty or missing-value label ({shown}); they "
             "are treated as unlabelled (excluded from the design, counted in n_missing).",
             UserWarning,
-            stacklevel=4,
         )
         missing = missing | as_missing
         labels[as_missing] = ""
@@ -93,12 +91,11 @@ def _clean_labels(
     ctrl_fold = {c.casefold(): c for c in controls}
     variants = sorted(v for v in present if v.casefold() in ctrl_fold and v not in controls and v not in ignore)
     if variants:
-        warnings.warn(
+        warn(
             f"Label(s) {variants} in obs[{key!r}] differ from the control {[ctrl_fold[v.casefold()] for v in variants]} "
             "only in letter case; they are treated as perturbations. Add them to `control=` (or `ignore=`) if they "
             "are controls.",
             UserWarning,
-            stacklevel=4,
         )
     odd = sorted(
         v
@@ -106,11 +103,10 @@ def _clean_labels(
         if v not in controls and v not in ignore and any(w in v.casefold() for w in _UNASSIGNED_WORDS)
     )
     if odd:
-        warnings.warn(
+        warn(
             f"Label(s) {odd[:10]} in obs[{key!r}] look like cells without a clean guide assignment; they are treated "
             f"as perturbations. Pass `ignore={odd[:3]}` to exclude them.",
             UserWarning,
-            stacklevel=4,
         )
     return labels, missing
 
@@ -176,10 +172,9 @@ def _design(
         )
         raise ValueError(msg)
     if absent:
-        warnings.warn(
+        warn(
             f"Control label(s) {absent} do not occur in obs[{key!r}]; using {[c for c in controls if c not in absent]}.",
             UserWarning,
-            stacklevel=3,
         )
     is_control = np.isin(labels, controls) & ~missing
     is_ignored = (np.isin(labels, ignore) & ~missing) | missing
@@ -212,10 +207,9 @@ def _design(
     targets = dict(targets or {})
     unknown = [k for k in targets if str(k) not in set(names) and str(k) not in controls and str(k) not in ignore]
     if unknown:
-        warnings.warn(
+        warn(
             f"`targets=` has labels that are not perturbations in obs[{key!r}]: {unknown[:10]}; they are unused.",
             UserWarning,
-            stacklevel=3,
         )
     tmap = {str(k): str(v) for k, v in targets.items()}
     target_genes, sets, combo = _target_sets(names, tmap, sep=sep, controls=controls)
@@ -344,11 +338,10 @@ def perturbations(
         sep=sep,
     )
     if d["n_missing"]:
-        warnings.warn(
+        warn(
             f"{d['n_missing']} cell(s) have no label in obs[{key!r}] (NaN or empty); they are excluded from the design "
             "(all-zero rows) and counted in n_ignored.",
             UserWarning,
-            stacklevel=2,
         )
 
     # modalities to annotate (MuData): those whose cells are all RNA cells

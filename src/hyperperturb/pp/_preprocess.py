@@ -21,6 +21,7 @@ from hyperperturb._utils import (
 )
 from hyperperturb._utils._data import update_mudata
 from hyperperturb._utils._schema import PreprocessEntry
+from hyperperturb._utils._warn import warn
 
 _STEP = "preprocess"
 
@@ -54,11 +55,10 @@ def _count_check(X: Any) -> None:
     block = X[: min(500, X.shape[0])]
     vals = block.data if sparse.issparse(block) else np.asarray(block).ravel()
     if vals.size and (vals.min() < 0 or not np.all(np.mod(vals, 1) == 0)):
-        warnings.warn(
+        warn(
             "adata.X does not look like raw counts (it has negative or non-integer values). hp.pp.preprocess "
             "normalises and log-transforms X; on already normalised data run only the steps you need with scanpy.",
             UserWarning,
-            stacklevel=3,
         )
 
 

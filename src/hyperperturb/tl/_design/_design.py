@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +10,7 @@ import pandas as pd
 
 from hyperperturb._utils import _entries, as_rng, check_ledger_key, logger, record, resolve
 from hyperperturb._utils._schema import DesignEntry
+from hyperperturb._utils._warn import warn
 from hyperperturb.tl._evaluation._baselines import fit_linear, predict_linear
 from hyperperturb.tl._evaluation._splits import make_splits
 from hyperperturb.tl._screen._read import Screen, read_screen
@@ -142,11 +142,10 @@ def _rank(
         order = np.lexsort((-degree, -effect))
         if order.size > n and np.isclose(effect[order[n - 1]], effect[order[n]], rtol=1e-9, atol=0.0):
             tied = int(np.isclose(effect, effect[order[n - 1]], rtol=1e-9, atol=0.0).sum())
-            warnings.warn(
+            warn(
                 f"hp.tl.design: {tied} candidates tie at the cut-off (predicted effect {effect[order[n - 1]]:.3g}); "
                 "among them the proposals are ordered by network degree, then candidate order, not by the model.",
                 UserWarning,
-                stacklevel=4,
             )
         return order[:n], effect[order[:n]] / e_scale, unc[order[:n]]
     # ucb: sequential batch selection; a picked candidate counts as screened for the next picks

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -11,6 +10,7 @@ import pandas as pd
 
 from hyperperturb._utils import _entries, resolve
 from hyperperturb._utils._schema import KernelReadout, TrainEntry, read
+from hyperperturb._utils._warn import warn
 
 from ._kinds import model_kind
 from ._readout import head_reward, reward_policy
@@ -203,11 +203,10 @@ def _warn_prior_only(entry: TrainEntry, trained: list[str], wanted: list[str], s
     src = set(sources)
     bad = [w for w in dict.fromkeys(wanted) if w in scorable and not scorable[w] and w not in src]
     if bad:
-        warnings.warn(
+        warn(
             f"hp.tl.predict: {bad[:10]} have no target node in the training graph (a combination such as 'A+B', or a "
             "target neither measured nor in the network); they are predicted as the prior profile only.",
             UserWarning,
-            stacklevel=3,
         )
 
 

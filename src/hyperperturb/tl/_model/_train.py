@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -21,6 +20,7 @@ from hyperperturb._utils import (
 from hyperperturb._utils._atomic import atomic_write
 from hyperperturb._utils._ledger import edge_digest, gene_digest
 from hyperperturb._utils._schema import RewardsEntry, read
+from hyperperturb._utils._warn import warn
 
 from ._kinds import model_kind
 from ._params import TrainParams
@@ -396,12 +396,11 @@ def _warn_divergence(loss: Any, *, learning_rate: float, curvature: float) -> No
         return
     first, last = float(loss[0]), float(loss[-1])
     if last > _DIVERGED_ABS or last > _DIVERGED_REL * max(abs(first), 1e-12):
-        warnings.warn(
+        warn(
             f"hp.tl.train: training diverged: the loss went from {first:.3g} (first epoch) to {last:.3g} (last). "
             f"The results are not trustworthy. Lower learning_rate (now {learning_rate:g}), keep curvature "
             f"near 1 (now {curvature:g}), and check the rewards' scale.",
             UserWarning,
-            stacklevel=3,
         )
 
 
@@ -412,13 +411,12 @@ def _warn_unplaced(perts: list[str], targets: Any, scorable: np.ndarray) -> None
     tg = [str(x) for x in np.asarray(targets).ravel()] if targets is not None else perts
     bad = [f"{p}" if k >= len(tg) or tg[k] == p else f"{p} (target {tg[k]})" for k, p in enumerate(perts)]
     bad = [b for b, ok in zip(bad, scorable, strict=False) if not ok]
-    warnings.warn(
+    warn(
         f"hp.tl.train: {len(bad)} perturbation(s) have no target node in the graph (combinations such as 'A+B', or "
         f"targets neither in var_names nor in the network): {bad[:10]}{' ...' if len(bad) > 10 else ''}. They are "
         "fitted from their own profile, but held out they are predicted as the prior profile only (a combination "
         "has no single node; for a missing target, use a network that contains it).",
         UserWarning,
-        stacklevel=3,
     )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from anndata import AnnData
 from scipy import sparse
+
+from hyperperturb._utils._warn import warn
 
 #: Integer-valued data whose maximum exceeds this is taken for raw counts (warning).
 _RAW_MAX = 20.0
@@ -84,7 +85,7 @@ def _group_codes(adata: AnnData, groupby: str | None) -> tuple[np.ndarray | None
     return np.asarray(cat.codes, dtype=np.int64), names
 
 
-def _warn_raw_counts(X: Any, what: str, *, stacklevel: int = 4) -> None:
+def _warn_raw_counts(X: Any, what: str) -> None:
     m = min(X.shape[0], _RAW_SAMPLE)
     block = X[:m]
     if hasattr(block, "compute"):
@@ -95,10 +96,9 @@ def _warn_raw_counts(X: Any, what: str, *, stacklevel: int = 4) -> None:
         return  # non-finite values are reported (as an error) by the main pass
     if np.issubdtype(vals.dtype, np.integer) or np.array_equal(vals, np.round(vals)):
         if float(vals.max()) > _RAW_MAX:
-            warnings.warn(
+            warn(
                 f"{what} looks like raw counts (integer values up to {float(vals.max()):g}); rewards are mean absolute "
                 "log fold changes and expect log-normalised data. Run `sc.pp.normalize_total(adata)` and "
                 "`sc.pp.log1p(adata)` first (or pass `layer=` naming a log-normalised layer).",
                 UserWarning,
-                stacklevel=stacklevel,
             )

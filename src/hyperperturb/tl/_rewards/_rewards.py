@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from contextlib import ExitStack
 from typing import Any, NamedTuple
 
@@ -25,6 +24,7 @@ from hyperperturb._utils import (
     resolve_protein,
 )
 from hyperperturb._utils._schema import PerturbationsEntry, read
+from hyperperturb._utils._warn import warn
 
 from ._compute import STATISTICS, _compute, _targets, to_mean_shift
 from ._inputs import _design_labels, _group_codes, _warn_raw_counts
@@ -248,20 +248,18 @@ def _rna_rewards(
         raise ValueError(msg)
     where = f"layer {layer!r}" if layer is not None else "the expression matrix"
     check_numeric_matrix(X, what=where)
-    _warn_raw_counts(X, where, stacklevel=5)
+    _warn_raw_counts(X, where)
     res = _modality_rewards(X, labels, control, len(names), (group_codes, group_names), what=where, how=how)
     if res["n_empty"]:
-        warnings.warn(
+        warn(
             f"{res['n_empty']} perturbation(s) have no cells in obsm['perturbation_target'] "
             f"({names[res['n_cells'] == 0][:10].tolist()}); their rewards are set to 0.",
             UserWarning,
-            stacklevel=3,
         )
     if groupby is not None and res["groups_skipped"]:
-        warnings.warn(
+        warn(
             f"Groups of obs[{groupby!r}] without control cells are skipped: {res['groups_skipped'][:20]}.",
             UserWarning,
-            stacklevel=3,
         )
     return _Result(res, *_targets(res["reward"], res["baseline"], kind=how["targets"], signed=how["signed"]))
 
