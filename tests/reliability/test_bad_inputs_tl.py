@@ -226,9 +226,10 @@ def test_ledger_not_a_dict():
     assert_unchanged(a, snap)
 
 
-def test_older_file_with_ledger_missing_later_keys(tmp_path):
-    # an h5ad written by an older hyperperturb: the perturbations entry lacks keys added later (n_missing,
-    # targets); downstream steps only need names, so they run, and the file round-trips
+def test_older_file_with_ledger_missing_later_keys_says_rerun(tmp_path):
+    # an h5ad written by an older development version: the perturbations entry lacks keys added later (n_missing,
+    # targets, params). The package was never released, so no reader keeps older layouts alive (issue 24): the
+    # typed reader refuses the entry with a "re-run" message and leaves the object as it was
     a = screen()
     hp.pp.perturbations(a)
     led = a.uns[LEDGER_KEY]
@@ -237,8 +238,12 @@ def test_older_file_with_ledger_missing_later_keys(tmp_path):
     led["version"] = "0.0.1"
     a.write_h5ad(tmp_path / "old.h5ad")
     b = ad.read_h5ad(tmp_path / "old.h5ad")
+    snap = snapshot(b)
+    with pytest.raises(KeyError, match=r"lacks '(n_missing|targets|params)'.*Re-run `hp\.pp\.perturbations"):
+        hp.tl.rewards(b, verbose=False)
+    assert_unchanged(b, snap)
+    hp.pp.perturbations(b)  # the fix the message names
     hp.tl.rewards(b, verbose=False)
-    hp.pp.gene_network(b)
     assert "hp_reward" in b.varm
     assert get_ledger(b)["version"] != "0.0.1"
 
