@@ -102,7 +102,10 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3, help="runs (seeds 0, 1, ...) of the current stage per graph")
     p.add_argument("--baseline-repeats", type=int, default=3, help="runs (seeds 0, 1, ...) of the previous algorithm")
     p.add_argument("--graphs", default="coexpression,collectri,string,synthetic")
+    p.add_argument("--budget", type=float, help="STEP_BUDGET of the current stage (default: the package's)")
     args = p.parse_args()
+    if args.budget is not None:
+        _network_map.STEP_BUDGET = float(args.budget)
     logging.getLogger("hyperperturb").setLevel(logging.WARNING)
     root = data_dir()
     print(f"Machine: {machine()}.")
