@@ -16,9 +16,16 @@ term), and the best propagation readout's leave-one-out residual score is report
 Second, per direct edge ``s → t`` of the true network whose source was knocked out: Spearman of the observed
 |shift| of ``t`` under the knock-out of ``s`` with 1/in-degree(t) (what ``norm="in"`` encodes), with SERGIO's
 true |strength|, and with the |correlation| of ``s`` and ``t`` over control cells (centred per control
-trajectory) — whether control-cell co-expression could weight the edges.
+trajectory) — whether control-cell co-expression could weight the edges — and with a "leftover share": what the
+target's other *screened* regulators do not already explain, ``max(0, 1 − Σ_r rel_r) / (number of its regulators
+not screened, s included)``, ``rel_r`` the target's relative change of mean expression under the knock-out of ``r``
+(``--leftover-layer``: the noise-free concentrations ``clean`` or normalised ``counts``).
 
-    python benchmarks/bench_propagation_variants.py --screens DIR [--seeds 0 1 2 3]
+Third, whether the gene map can tell the corrupted edges from the true ones: the AUROC of the negative Poincaré
+distance between an edge's endpoints in separating the true edges kept in the 30 %-corrupted network from the
+random ones (maps of ``hp.tl.train`` at dim 2 and 5 on the corrupted network).
+
+    python benchmarks/bench_propagation_variants.py --screens DIR [--seeds 0 1 2 3] [--leftover-layer clean]
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ import hyperperturb.tl._transfer._transfer as T
 KEYS = [f"{n}/{a:g}" for n in PR.NORMS for a in PR.ALPHA_GRID]  # six slots the choice knows how to read
 
 
-def capture(a) -> dict:
+def capture(a, dim: int = 2) -> dict:
     """Train on ``a`` and return the readout's inputs (``fit_transfer``'s arguments, the operator, the sources)."""
     box: dict = {}
     fit0, cand0 = T.fit_transfer, PR.candidate_profiles
@@ -60,7 +67,7 @@ def capture(a) -> dict:
 
     T.fit_transfer, PR.candidate_profiles = fit, cand
     try:
-        hp.tl.train(a, epochs=1, dim=2, seed=0, verbose=False)
+        hp.tl.train(a, epochs=1, dim=dim, seed=0, verbose=False)
     finally:
         T.fit_transfer, PR.candidate_profiles = fit0, cand0
     return box
@@ -97,8 +104,58 @@ def variants(M, src, n) -> dict[str, list[np.ndarray]]:
     }
 
 
+def _dense(X) -> np.ndarray:
+    return X.toarray() if sparse.issparse(X) else np.asarray(X, dtype=np.float64)
+
+
+def leftover_share(a, layer: str) -> tuple[int, float, float]:
+    """Spearman of the target's relative change under ``s`` with 1/in-degree and with the leftover share."""
+    X = _dense(a.layers[layer])
+    if layer == "counts":
+        X = X / X.sum(axis=1, keepdims=True) * 1e4
+    pert = a.obs["perturbation"].astype(str).to_numpy()
+    mu0 = X[pert == ks.CONTROL].mean(0)
+    gi = {g: i for i, g in enumerate(map(str, a.var_names))}
+    mu = {p: X[pert == p].mean(0) for p in np.unique(pert) if p in gi}
+    e = pd.DataFrame({k: np.asarray(v) for k, v in a.uns["grn_edges"].items()})
+    e = e[e["source"].isin(gi) & e["target"].isin(gi)]
+    regs = e.groupby("target")["source"].apply(list).to_dict()
+    rows = []
+    for s, t in zip(e["source"], e["target"], strict=True):
+        if s not in mu:
+            continue
+        ti = gi[t]
+
+        def rel(r: str, ti: int = ti) -> float:
+            return abs(mu[r][ti] - mu0[ti]) / max(mu0[ti], 1e-12)
+
+        done = [r for r in regs[t] if r != s and r in mu]
+        left = max(0.0, 1.0 - sum(min(rel(r), 1.0) for r in done)) / (len(regs[t]) - len(done))
+        rows.append((rel(s), 1.0 / len(regs[t]), left))
+    d = np.asarray(rows)
+    return len(d), float(stats.spearmanr(d[:, 0], d[:, 1])[0]), float(stats.spearmanr(d[:, 0], d[:, 2])[0])
+
+
+def map_auroc(a, corrupted: pd.DataFrame, true: pd.DataFrame, dim: int) -> float:
+    """AUROC of −(Poincaré distance) for the true edges kept in ``corrupted`` against its random ones."""
+    from sklearn.metrics import roc_auc_score
+
+    b = a.copy()
+    hp.tl.train(b, epochs=1, dim=dim, seed=0, verbose=False)
+    z = np.asarray(b.varm["X_poincare"], dtype=np.float64)
+    gi = {g: i for i, g in enumerate(map(str, b.var_names))}
+    c = corrupted[corrupted["source"].isin(gi) & corrupted["target"].isin(gi)]
+    i, j = c["source"].map(gi).to_numpy(), c["target"].map(gi).to_numpy()
+    kept = set(zip(true["source"], true["target"], strict=True))
+    label = np.array([(u, v) in kept for u, v in zip(c["source"], c["target"], strict=True)])
+    sq = ((z[i] - z[j]) ** 2).sum(1)
+    den = (1 - (z[i] ** 2).sum(1)) * (1 - (z[j] ** 2).sum(1))
+    dist = np.arccosh(1 + 2 * sq / np.maximum(den, 1e-12))
+    return float(roc_auc_score(label, -dist))
+
+
 def edge_table(a) -> dict[str, float]:
-    X = a.X.toarray() if sparse.issparse(a.X) else np.asarray(a.X)
+    X = _dense(a.X)
     pert = a.obs["perturbation"].astype(str).to_numpy()
     ctrl = pert == ks.CONTROL
     grp = a.obs.loc[ctrl, "condition"].astype(str).to_numpy()
@@ -136,15 +193,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--screens", required=True, help="folder with ko_seed{N}.h5ad (knockout_screens.py)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
+    ap.add_argument("--leftover-layer", default="clean", choices=["clean", "counts"])
+    ap.add_argument("--map-dims", type=int, nargs="*", default=[2, 5], help="dims of the edge-AUROC maps")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
-    rows, edges = [], []
+    rows, edges, maps = [], [], []
     for seed in args.seeds:
         screen = ad.read_h5ad(Path(args.screens) / f"ko_seed{seed}.h5ad")
-        edges.append({"seed": seed, **edge_table(screen)})
+        n_e, rho_in, rho_left = leftover_share(screen, args.leftover_layer)
+        edges.append({"seed": seed, **edge_table(screen), "rho(rel, 1/indeg)": rho_in, "rho(rel, leftover)": rho_left})
         for net in ("true", "corrupted"):
             a = screen.copy()
-            bk.prepare(a, bk.network(a, net, seed, bk.GRID), directed=False)
+            edges_net = bk.network(a, net, seed, bk.GRID)
+            bk.prepare(a, edges_net, directed=False)
+            if net == "corrupted":
+                true = bk.network(screen, "true", seed, bk.GRID)
+                maps.append(
+                    {"seed": seed, **{f"AUROC dim {d}": map_auroc(a, edges_net, true, d) for d in args.map_dims}}
+                )
             box = capture(a)
             for name, prof in variants(box["M"], box["sources"], box["n_genes"]).items():
                 rows.append({"seed": seed, "network": net, "variant": name, "loo_residual": loo_score(box, prof)})
@@ -155,6 +221,8 @@ def main() -> None:
     print(_markdown(tab.round(4).reset_index()))
     print("\nDirect edges: what predicts the observed |shift| of the target (Spearman)\n")
     print(_markdown(pd.DataFrame(edges).round(3)))
+    print("\nCan the map tell the corrupted edges? AUROC of -(Poincaré distance), kept true vs random edges\n")
+    print(_markdown(pd.DataFrame(maps).round(3)))
 
 
 if __name__ == "__main__":

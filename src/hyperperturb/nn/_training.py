@@ -2,11 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ._geometry import Euclidean, PoincareBall, get_manifold
+
+#: Our per-model ``tf.function`` s: every new model traces its own once, which TensorFlow counts as a "retracing"
+#: and warns about after a few trainings in one process (a notebook re-running ``hp.tl.train``, ``hp.tl.evaluate``'s
+#: splits). One trace per model is by design, so that warning is dropped for these functions only.
+OWN_FUNCTIONS = ("_make_train_function.<locals>", "make_block_policy_loss.<locals>")
+
+
+class _OwnRetracingFilter(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning when it names one of :data:`OWN_FUNCTIONS`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        return not ("tf.function retracing" in msg and any(name in msg for name in OWN_FUNCTIONS))
+
+
+def quiet_own_retracing() -> None:
+    """Install :class:`_OwnRetracingFilter` on TensorFlow's logger (once; other warnings are untouched)."""
+    logger = tf.get_logger()
+    if not any(isinstance(f, _OwnRetracingFilter) for f in logger.filters):
+        logger.addFilter(_OwnRetracingFilter())
+
+
+quiet_own_retracing()
 
 
 def manifold_for(geometry: str | dict, curvature: float, learn_curvature: bool) -> PoincareBall | Euclidean:
