@@ -6,7 +6,10 @@ each variant's propagation candidates replace the package's six (``NORMS`` × ``
 leave-one-out choice (:func:`hyperperturb.tl._transfer._transfer.fit_transfer`: priors, per-gene gains, on-target
 term), and the best propagation readout's leave-one-out residual score is reported. Variants:
 
-- ``current``: raw or in-strength-normalised signed edges, hop weights 0 / 0.5 / 1, 3 hops (the package);
+- ``current``: raw or in-strength-normalised signed edges, hop weights 0 / 0.5 / 1, 3 hops (the package's grid
+  before ``"in-log"``);
+- ``in-log``: raw strengths, or the in-normalised change read as the fraction of its input each gene loses and
+  turned into a log1p shift with the gene's control mean (the package's grid now, ``NORMS = ("none", "in-log")``);
 - ``hops5``: the same over 5 hops;
 - ``pseudocount``: each target's input divided by (in-strength + c), c ∈ {0.5, 1} (a basal production share);
 - ``sqrt-in``: divided by √(in-strength);
@@ -49,7 +52,9 @@ import hyperperturb as hp
 import hyperperturb.tl._transfer._propagation as PR
 import hyperperturb.tl._transfer._transfer as T
 
-KEYS = [f"{n}/{a:g}" for n in PR.NORMS for a in PR.ALPHA_GRID]  # six slots the choice knows how to read
+#: The normalisations of the grid this diagnostic was written against (the package now scans "none" and "in-log").
+OLD_NORMS = ("none", "in")
+KEYS = [f"{n}/{a:g}" for n in OLD_NORMS for a in PR.ALPHA_GRID]  # six slots the choice knows how to read
 
 
 def capture(a, dim: int = 2) -> dict:
@@ -61,9 +66,9 @@ def capture(a, dim: int = 2) -> dict:
         box.update(E=E, cv_idx=cv_idx, kw=kw)
         return fit0(E, cv_idx, **kw)
 
-    def cand(M, sources, n_genes):
-        box.update(M=M, sources=sources, n_genes=n_genes)
-        return cand0(M, sources, n_genes)
+    def cand(M, sources, n_genes, level=None):
+        box.update(M=M, sources=sources, n_genes=n_genes, level=level)
+        return cand0(M, sources, n_genes, level=level)
 
     T.fit_transfer, PR.candidate_profiles = fit, cand
     try:
@@ -87,20 +92,27 @@ def _scaled(M, inv):
     return sparse.csr_matrix(M @ sparse.diags(inv))
 
 
-def variants(M, src, n) -> dict[str, list[np.ndarray]]:
+def variants(M, src, n, level=None) -> dict[str, list[np.ndarray]]:
     s = np.asarray(abs(M).sum(axis=0)).ravel()
     safe = np.where(s > 0, s, 1.0)
-    cur = [_prop(PR.normalise(M, nm), src, n, a) for nm in PR.NORMS for a in PR.ALPHA_GRID]
+    cur = [_prop(PR.normalise(M, nm), src, n, a) for nm in OLD_NORMS for a in PR.ALPHA_GRID]
     unit = [c / max(float(c.mean()), 1e-12) for c in cur]
     return {
         "current": cur,
-        "hops5": [_prop(PR.normalise(M, nm), src, n, a, hops=5) for nm in PR.NORMS for a in PR.ALPHA_GRID],
+        "hops5": [_prop(PR.normalise(M, nm), src, n, a, hops=5) for nm in OLD_NORMS for a in PR.ALPHA_GRID],
         "pseudocount": [
             _prop(_scaled(M, np.where(s > 0, 1 / (s + c), 0)), src, n, a) for c in (0.5, 1.0) for a in PR.ALPHA_GRID
         ],
         "sqrt-in": [_prop(_scaled(M, np.where(s > 0, 1 / np.sqrt(safe), 0)), src, n, a) for a in PR.ALPHA_GRID],
-        "unsigned": [_prop(PR.normalise(abs(M).tocsr(), nm), src, n, a) for nm in PR.NORMS for a in PR.ALPHA_GRID],
+        "unsigned": [_prop(PR.normalise(abs(M).tocsr(), nm), src, n, a) for nm in OLD_NORMS for a in PR.ALPHA_GRID],
         "ensemble": [np.mean(unit, axis=0), np.mean(unit[:3], axis=0), np.mean(unit[3:], axis=0)],
+        **(
+            {}
+            if level is None
+            else {
+                "in-log": cur[:3] + [PR.profile(M, src, n, norm="in-log", alpha=a, level=level) for a in PR.ALPHA_GRID]
+            }
+        ),
     }
 
 
@@ -212,7 +224,7 @@ def main() -> None:
                     {"seed": seed, **{f"AUROC dim {d}": map_auroc(a, edges_net, true, d) for d in args.map_dims}}
                 )
             box = capture(a)
-            for name, prof in variants(box["M"], box["sources"], box["n_genes"]).items():
+            for name, prof in variants(box["M"], box["sources"], box["n_genes"], box.get("level")).items():
                 rows.append({"seed": seed, "network": net, "variant": name, "loo_residual": loo_score(box, prof)})
             print(pd.DataFrame(rows).tail(6).to_string(index=False), flush=True)
     tab = pd.DataFrame(rows).pivot_table(index=["seed", "network"], columns="variant", values="loo_residual")

@@ -286,11 +286,12 @@ def _residual_readout(
         D = pairwise_distance(emb_all, emb_all[src_rows], geometry=str(kern.geometry), c=float(kern.curvature))
         D[:, ~entry.scorable[src_rows]] = np.inf
     elif source == "propagation":  # prior + β |change sent along the network from the target|
-        from hyperperturb.tl._transfer._propagation import network_operator, normalise, propagate
+        from hyperperturb.tl._transfer._propagation import network_operator, profile
 
         ee = graph.extra_edges.as_dict()
-        M = normalise(network_operator(adata, graph.n_graph, graph.n_genes, ee), str(kern.prop_norm))
-        X = np.abs(propagate(M, q_nodes, alpha=float(kern.prop_alpha)))[: E.shape[0]]
+        M = network_operator(adata, graph.n_graph, graph.n_genes, ee)
+        level = adata.var["hp_control_mean"].to_numpy(np.float64) if "hp_control_mean" in adata.var else None
+        X = profile(M, q_nodes, E.shape[0], norm=str(kern.prop_norm), alpha=float(kern.prop_alpha), level=level)
         Ehat = predict_transfer(E, D, prior=prior, source="none", tau=1.0, kappa=0.0, gamma=0.0, rel=None,
                                 exclude=exclude) + _gains(kern, E.shape[0])[:, None] * X  # fmt: skip
         if far.any():

@@ -225,7 +225,8 @@ def fit_kernel_readout(
     if operator is not None and operator.nnz:
         from hyperperturb.tl._transfer._propagation import candidate_profiles
 
-        propagation = candidate_profiles(operator, tn[cv_idx], g.n_genes)
+        cmean = None if control_mean is None else np.asarray(control_mean, dtype=np.float64).ravel()[: g.n_genes]
+        propagation = candidate_profiles(operator, tn[cv_idx], g.n_genes, level=cmean)
     level: np.ndarray | None = None
     if control_mean is not None:  # the on-target term may scale with the target's control mean
         cm = np.asarray(control_mean, dtype=np.float64).ravel()
