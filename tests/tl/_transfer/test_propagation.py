@@ -8,14 +8,19 @@ import pytest
 from scipy import sparse
 
 from hyperperturb.tl._transfer._propagation import (
+    MAX_LOG_LEVEL,
+    NORMS,
     candidate_profiles,
     full_gain,
     gene_gain,
+    log_shift,
     loo_gain,
     loo_gene_gain,
     node_operator,
     normalise,
+    profile,
     propagate,
+    usable_level,
 )
 from hyperperturb.tl._transfer._transfer import fit_transfer
 
@@ -166,3 +171,81 @@ def test_in_sample_excess_leans_on_the_readout_for_noisy_genes_only():
     np.testing.assert_allclose(post[1], E[1], atol=0.01)  # the precise gene keeps its data
     bad = rng.permutation(truth.T).T  # a readout that is wrong everywhere: the data stays close to itself
     assert err(in_sample_excess(E, bad, B))[1] < 0.05
+
+
+def test_log_shift_by_hand():
+    L = np.array([2.0, 0.05, 3.0, 8.0])
+    x = np.array([[1.0], [0.5], [-0.5], [0.5]])
+    got = log_shift(x, L)[:, 0]
+    assert got[0] == pytest.approx(2.0)  # all of the input lost: the gene drops by its whole log level
+    assert got[1] == pytest.approx(0.05 - np.log1p(np.expm1(0.05) * 0.5))  # lowly expressed: small
+    assert got[1] < 0.03
+    assert got[2] == pytest.approx(np.log1p(np.expm1(3.0) * 1.5) - 3.0)  # a repressed gene gains
+    assert got[3] == pytest.approx(np.log(2.0), rel=1e-3)  # well expressed, half lost: log 2
+    assert log_shift(np.array([[2.5]]), np.array([1.2]))[0, 0] == pytest.approx(1.2)  # beyond all: capped at L
+    xs = np.linspace(0, 1, 11)[None, :]
+    ys = log_shift(xs, np.array([1.5]))[0]
+    assert ys[0] == 0.0 and np.all(np.diff(ys) > 0)  # nothing lost: no shift; more lost: larger shift
+
+
+def test_usable_level_refuses_what_cannot_be_a_log1p_level():
+    assert usable_level(None, 3) is None
+    assert usable_level(np.array([1.0, 2.0]), 3) is None  # wrong length
+    assert usable_level(np.array([1.0, np.nan, 2.0]), 3) is None
+    assert usable_level(np.array([1.0, -0.2, 2.0]), 3) is None  # a centred or scaled layer
+    np.testing.assert_allclose(usable_level(np.array([0.0, 1.0, 1e6]), 3), [0.0, 1.0, MAX_LOG_LEVEL])
+
+
+def test_in_log_candidates_need_the_control_means():
+    D, _ = _chain()
+    M = node_operator(D, sparse.csr_matrix((5, 5)), 5)
+    src = np.array([0, 1])
+    without = candidate_profiles(M, src, 5)
+    assert {k.split("/")[0] for k in without} == {"none"}
+    level = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
+    withl = candidate_profiles(M, src, 5, level=level)
+    assert {k.split("/")[0] for k in withl} == set(NORMS) == {"none", "in-log"}
+    # A -> B: B (single input) loses all of it and drops by its whole level; A -| E: E gains all of its input
+    direct = withl["in-log/0"]
+    assert direct[1, 0] == pytest.approx(2.0)
+    assert direct[4, 0] == pytest.approx(np.log1p(np.expm1(1.5) * 2.0) - 1.5)
+    assert direct[0, 0] == 0.0
+    with pytest.raises(ValueError, match="hp_control_mean"):
+        profile(M, src, 5, norm="in-log", alpha=0.0, level=None)
+    # the previous grid's "in" is still computed for models stored with it
+    np.testing.assert_allclose(
+        profile(M, src, 5, norm="in", alpha=0.0, level=None), np.abs(propagate(normalise(M, "in"), src, alpha=0.0))
+    )
+
+
+def _shared_input_screen(n_tf=16, n_targets=120, seed=0, noise=0.03):
+    """Targets with 1-4 activating TFs; a knock-out's effect is the log1p shift of the input share it removes."""
+    rng = np.random.default_rng(seed)
+    G = n_tf + n_targets
+    level = rng.uniform(0.3, 3.0, G)
+    rows, cols = [], []
+    for t in range(n_targets):
+        regs = rng.choice(n_tf, size=int(rng.integers(1, 5)), replace=False)
+        rows += list(regs)
+        cols += [n_tf + t] * len(regs)
+    D = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(G, G))
+    indeg = np.asarray(D.sum(axis=0)).ravel()
+    E = noise * rng.normal(size=(G, n_tf))
+    for tf in range(n_tf):
+        tg = D[tf].indices
+        E[tg, tf] += level[tg] - np.log1p(np.expm1(level[tg]) * (1 - 1 / indeg[tg]))
+        E[tf, tf] += level[tf]
+    return E, D, np.arange(n_tf), level
+
+
+def test_fit_transfer_prefers_in_log_when_effects_are_log_shifts_of_lost_input():
+    E, D, target_row, level = _shared_input_screen()
+    G = E.shape[0]
+    M = node_operator(D, sparse.csr_matrix((G, G)), G)
+    cv = np.arange(E.shape[1])
+    kw = {"distances": {}, "rel": None, "target_row": target_row, "target_level": level[target_row]}
+    fit = fit_transfer(E, cv, propagation=candidate_profiles(M, target_row, G, level=level), **kw)
+    assert fit["source"] == "propagation" and fit["prop_norm"] == "in-log"
+    old = {f"{n}/{a:g}": profile(M, target_row, G, norm=n, alpha=a, level=None) for n in ("none", "in") for a in (0, 1)}
+    fit_old = fit_transfer(E, cv, propagation=old, **kw)
+    assert fit["cv_score"] > fit_old["propagation_cv_score"] + 0.02
