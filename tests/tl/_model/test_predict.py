@@ -184,3 +184,31 @@ def test_residual_readout_with_signed_rewards_and_after_h5ad_round_trip(tmp_path
     b.write_h5ad(path)
     c = ad.read_h5ad(path)
     np.testing.assert_allclose(hp.tl.predict(c, perts, kind="reward", method="kernel").to_numpy(), before.to_numpy())
+
+
+def test_in_log_propagation_reads_the_control_means_and_older_in_models_still_predict():
+    a = _prepared(seed=0, n_genes=60, n_perturbations=8)
+    held = list(a.uns["hyperperturb"]["rewards"]["perturbations"])[:3]
+    hp.tl.train(a, epochs=3, holdout=held, verbose=False)
+    k = a.uns["hyperperturb"]["train"]["kernel"]
+    assert k["source"] == "propagation" and k["prop_norm"] == "in-log"  # chosen by leave-one-out on this screen
+    pred = hp.tl.predict(a, held, kind="reward", method="kernel").to_numpy()
+    assert np.isfinite(pred).all()
+    # a model stored by the previous version ("in": the in-normalised change used as is) still predicts
+    old = a.copy()
+    old.uns["hyperperturb"]["train"]["kernel"] = {**k, "prop_norm": "in"}
+    p_in = hp.tl.predict(old, held, kind="reward", method="kernel").to_numpy()
+    assert np.isfinite(p_in).all() and not np.allclose(pred, p_in)
+    # the log shift reads each gene's control mean: raising them moves the prediction where the change arrives
+    hi = a.copy()
+    hi.var["hp_control_mean"] = hi.var["hp_control_mean"] + 1.0
+    off = ~np.isin(np.asarray(a.var_names), held)  # not the targets' own rows (the on-target term reads them too)
+    moved = hp.tl.predict(hi, held, kind="reward", method="kernel").to_numpy()
+    assert not np.allclose(moved[off], pred[off])
+    # without them: a clear error, the object untouched
+    c = a.copy()
+    del c.var["hp_control_mean"]
+    before = sorted(c.var.columns)
+    with pytest.raises((ValueError, KeyError), match="hp_control_mean"):
+        hp.tl.predict(c, held, kind="reward", method="kernel")
+    assert sorted(c.var.columns) == before

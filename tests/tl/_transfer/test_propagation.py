@@ -200,8 +200,11 @@ def test_in_log_candidates_need_the_control_means():
     D, _ = _chain()
     M = node_operator(D, sparse.csr_matrix((5, 5)), 5)
     src = np.array([0, 1])
-    without = candidate_profiles(M, src, 5)
-    assert {k.split("/")[0] for k in without} == {"none"}
+    without = candidate_profiles(M, src, 5)  # no usable control means: the in-normalised change as it is
+    assert {k.split("/")[0] for k in without} == {"none", "in"}
+    negative = candidate_profiles(M, src, 5, level=np.array([1.0, -2.0, 0.5, 3.0, 1.5]))  # a centred layer
+    assert set(negative) == set(without)
+    np.testing.assert_allclose(without["in/0"], np.abs(propagate(normalise(M, "in"), src, alpha=0.0)))
     level = np.array([1.0, 2.0, 0.5, 3.0, 1.5])
     withl = candidate_profiles(M, src, 5, level=level)
     assert {k.split("/")[0] for k in withl} == set(NORMS) == {"none", "in-log"}

@@ -31,7 +31,7 @@ HOPS = 3
 #: Weight of each further hop relative to the previous one (0: direct targets only).
 ALPHA_GRID = (0.0, 0.5, 1.0)
 #: Edge normalisations scanned in training: raw strengths, or the fraction of each target's input turned into a log
-#: shift (``"in-log"``, needs every gene's control mean; not offered without it).
+#: shift (``"in-log"``, needs every gene's control mean; without usable ones ``"in"`` is scanned in its place).
 NORMS = ("none", "in-log")
 #: Every normalisation a stored model may name (``"in"``: divided by the input strength, the change used as is; the
 #: grid of earlier versions).
@@ -169,13 +169,14 @@ def candidate_profiles(
 ) -> dict[str, np.ndarray]:
     """``{"norm/alpha": change}`` genes × sources for every candidate of :data:`NORMS` × :data:`ALPHA_GRID`.
 
-    ``"in-log"`` candidates are offered only with usable control means (``level``, :func:`usable_level`).
+    ``"in-log"`` needs usable control means (``level``, :func:`usable_level`); without them (no rewards' control
+    mean, or a layer that is not log1p-scaled) the in-normalised change is offered as it is (``"in"``) instead.
     """
     out: dict[str, np.ndarray] = {}
     ok = usable_level(level, n_genes) is not None
     for norm in NORMS:
         if norm == "in-log" and not ok:
-            continue
+            norm = "in"
         for alpha in ALPHA_GRID:
             out[f"{norm}/{alpha:g}"] = profile(M, sources, n_genes, norm=norm, alpha=alpha, level=level)
     return out
