@@ -233,8 +233,9 @@ def main() -> None:
     print(_markdown(tab.round(4).reset_index()))
     print("\nDirect edges: what predicts the observed |shift| of the target (Spearman)\n")
     print(_markdown(pd.DataFrame(edges).round(3)))
-    print("\nCan the map tell the corrupted edges? AUROC of -(Poincaré distance), kept true vs random edges\n")
-    print(_markdown(pd.DataFrame(maps).round(3)))
+    if args.map_dims:
+        print("\nCan the map tell the corrupted edges? AUROC of -(Poincaré distance), kept true vs random edges\n")
+        print(_markdown(pd.DataFrame(maps).round(3)))
 
 
 if __name__ == "__main__":
