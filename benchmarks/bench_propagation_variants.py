@@ -57,8 +57,11 @@ OLD_NORMS = ("none", "in")
 KEYS = [f"{n}/{a:g}" for n in OLD_NORMS for a in PR.ALPHA_GRID]  # six slots the choice knows how to read
 
 
-def capture(a, dim: int = 2) -> dict:
-    """Train on ``a`` and return the readout's inputs (``fit_transfer``'s arguments, the operator, the sources)."""
+def capture(a, dim: int = 2, *, geometry: str = "poincare", epochs: int = 1) -> dict:
+    """Train on ``a`` and return the readout's inputs (``fit_transfer``'s arguments, the operator, the sources).
+
+    Also ``z``: the gene map ``.varm["X_poincare"]`` that training wrote.
+    """
     box: dict = {}
     fit0, cand0 = T.fit_transfer, PR.candidate_profiles
 
@@ -72,9 +75,10 @@ def capture(a, dim: int = 2) -> dict:
 
     T.fit_transfer, PR.candidate_profiles = fit, cand
     try:
-        hp.tl.train(a, epochs=1, dim=dim, seed=0, verbose=False)
+        hp.tl.train(a, epochs=epochs, dim=dim, geometry=geometry, seed=0, verbose=False)
     finally:
         T.fit_transfer, PR.candidate_profiles = fit0, cand0
+    box["z"] = np.asarray(a.varm["X_poincare"], dtype=np.float64)
     return box
 
 
