@@ -41,6 +41,7 @@ and networkx and reads CollecTRI from ``../shared/data`` (or ``$HYPERPERTURB_DAT
 CLI::
 
     python benchmarks/knockout_screens.py --seeds 0 1 2 3 4 --out benchmarks/_screens
+    python benchmarks/knockout_screens.py --seeds 15 16 --n-cells 30 --out DIR    # other settings: another folder
 """
 
 from __future__ import annotations
@@ -525,6 +526,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "_screens"))
     p.add_argument("--n-cells", type=int, default=60, help="cells per condition")
+    p.add_argument("--n-tf", type=int, default=40, help="TFs in the subnetwork (each is knocked out)")
+    p.add_argument("--max-genes", type=int, default=300, help="genes in the subnetwork at most")
+    p.add_argument("--noise-s", type=float, default=1.0, help="SERGIO's intrinsic noise amplitude")
     p.add_argument("--force", action="store_true", help="re-simulate screens that exist already")
     args = p.parse_args(argv)
     _sergio()  # fail early with the install hint
@@ -535,7 +539,13 @@ def main(argv: list[str] | None = None) -> None:
         if f.exists() and not args.force:
             print(f"{f} exists (use --force to re-simulate)")
             continue
-        a = simulate(seed, n_cells=args.n_cells, verbose=True)
+        a = simulate(
+            seed,
+            n_cells=args.n_cells,
+            noise_s=args.noise_s,
+            grn_kwargs={"n_tf": args.n_tf, "max_genes": args.max_genes},
+            verbose=True,
+        )
         tmp = f.with_suffix(".tmp.h5ad")
         a.write_h5ad(tmp)
         tmp.replace(f)
