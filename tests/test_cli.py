@@ -12,6 +12,7 @@ from scipy import sparse
 
 import hyperperturb as hp
 from hyperperturb._cli import main
+from hyperperturb._cli._common import _read
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +66,9 @@ def test_info_on_demo_output(demo_dir, capsys):
     assert "Top 3 perturbations" in out  # headline numbers
     if hasattr(hp.tl, "train"):
         assert "train:" in out and ".varm['X_poincare']" in out
+        # the held-out readout in one sentence, as hp.get.readout says it
+        line = next(ln for ln in out.splitlines() if "held-out readout:" in ln)
+        assert line.split("held-out readout: ", 1)[1] == hp.get.readout(_read(str(f)))["summary"]
     assert main(["info", str(f), "--full"]) == 0
     full = capsys.readouterr().out
     assert len(full.splitlines()) > len(out.splitlines()) and "params:" in full

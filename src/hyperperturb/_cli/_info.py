@@ -157,6 +157,10 @@ def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
             + (f"; final {losses}" if losses else "")
         )
         lines.append(f"  scorable perturbations: {tr.n_scorable} of {len(tr.perturbations)}")
+        if tr.kernel is not None:
+            from hyperperturb.get._readout import describe_kernel
+
+            lines.append(f"  held-out readout: {describe_kernel(tr.kernel)['summary']}")
     ev = _typed(adata, EvaluationEntry, lines)
     if ev is not None:
         lines.append(f"evaluation: split {ev.params.get('split', '?')}, {ev.params.get('n_splits', '?')} splits")
