@@ -95,3 +95,22 @@ def test_simple_model_has_no_readout(screen):
     a = hp.tl.train(screen, model="simple", epochs=2, verbose=False, copy=True)
     with pytest.raises(ValueError, match="model='simple'"):
         hp.get.readout(a)
+
+
+def test_survives_an_h5ad_round_trip(trained, tmp_path):
+    import warnings
+
+    import anndata as ad
+
+    f = tmp_path / "t.h5ad"
+    trained.write_h5ad(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)  # no array-to-scalar conversion of stored values
+        back = hp.get.readout(ad.read_h5ad(f))
+    here = hp.get.readout(trained)
+    assert list(back.index) == list(here.index)
+    for key in here.index:
+        if isinstance(here[key], float):
+            np.testing.assert_allclose(back[key], here[key])
+        else:
+            assert back[key] == here[key], key
