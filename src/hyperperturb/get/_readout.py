@@ -37,23 +37,7 @@ def readout(data: Any, *, mod: str = "rna") -> pd.Series:
 
     Returns
     -------
-    A :class:`~pandas.Series` named ``"readout"`` with
-
-    - ``available``: whether a readout was fitted (at least 3 training perturbations with a target node); when
-      ``False`` predictions for unseen perturbations are the prior profile;
-    - ``prior`` (``"mean"``, ``"midpoint"`` or ``"median"`` of the training profiles);
-    - ``on_target`` (whether the targeted gene's own change is added), ``on_target_mode`` (``"constant"`` or
-      ``"scaled"`` with the gene's control mean) and ``on_target_amplitude``;
-    - ``network_term`` in words (``"propagation along the network"``, ``"transfer from network neighbours"``,
-      ``"transfer from map neighbours"`` or ``"none"``), ``source`` as stored, ``uses_network`` and ``uses_map``
-      (the embedding's positions are read only with ``source == "embedding"``);
-    - ``cv_score`` (leave-one-out residual score of the chosen readout), ``cv_score_without_network`` (of the best
-      readout without a network term), ``network_cv_gain`` (their difference; 0 when no network term is kept) and
-      ``propagation_cv_score`` (the best propagation readout's score, kept or not; ``nan`` when the network had no
-      usable edges), ``n_cv`` (perturbations left out);
-    - the chosen term's own settings: ``prop_norm``, ``prop_alpha``, ``prop_shrink`` for the propagation,
-      ``tau_rel``, ``kappa``, ``gamma`` for a transfer;
-    - ``summary``: all of it in one sentence.
+    A :class:`~pandas.Series` named ``"readout"`` with the fields listed under Notes.
 
     Raises
     ------
@@ -61,6 +45,26 @@ def readout(data: Any, *, mod: str = "rna") -> pd.Series:
         If :func:`hyperperturb.tl.train` has not been run.
     ValueError
         If the model stored no held-out readout (``model="simple"``).
+
+    Notes
+    -----
+    The fields of the returned record:
+
+    - ``available``: whether a readout was fitted (at least 3 training perturbations with a target node); when
+      ``False`` predictions for unseen perturbations are the prior profile.
+    - ``prior``: ``"mean"``, ``"midpoint"`` or ``"median"`` of the training profiles.
+    - ``on_target`` (whether the targeted gene's own change is added), ``on_target_mode`` (``"constant"``, or
+      ``"scaled"`` with the gene's control mean) and ``on_target_amplitude``.
+    - ``network_term`` in words (``"propagation along the network"``, ``"transfer from network neighbours"``,
+      ``"transfer from map neighbours"`` or ``"none"``), ``source`` as stored, ``uses_network`` and ``uses_map``
+      (the embedding's positions are read only with ``source == "embedding"``).
+    - ``cv_score`` (leave-one-out residual score of the chosen readout), ``cv_score_without_network`` (of the best
+      readout without a network term), ``network_cv_gain`` (their difference; 0 when no network term is kept),
+      ``propagation_cv_score`` (the best propagation readout's score, kept or not; ``nan`` when the network had no
+      usable edges) and ``n_cv`` (perturbations left out).
+    - The chosen term's own settings: ``prop_norm``, ``prop_alpha`` and ``prop_shrink`` for the propagation;
+      ``tau_rel``, ``kappa`` and ``gamma`` for a transfer.
+    - ``summary``: all of it in one sentence (what ``hyperperturb info`` prints).
 
     Examples
     --------
