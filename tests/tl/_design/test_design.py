@@ -115,15 +115,105 @@ def test_blocked_candidates_give_the_same_proposals(screen, monkeypatch, strateg
     pd.testing.assert_frame_equal(blk, ref, check_exact=False, rtol=1e-12, atol=1e-12)
 
 
-def test_greedy_falls_back_to_degree_when_the_readout_kept_no_network_term(screen):
+def _chain_screen(signed: bool = False):
+    """The synthetic screen with a hand-made network among unscreened genes: a → b → c, d → e, f ⊣ g (or f → g)."""
+    a = hp.datasets.synthetic(n_cells=1500, n_genes=80, n_perturbations=10, regulator_fraction=0.5, seed=0)
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    screened = set(a.obs["perturbation"].astype(str))
+    g = [x for x in map(str, a.var_names) if x not in screened][:7]
+    edges = pd.DataFrame(
+        {
+            "source": [g[0], g[1], g[3], g[5]],
+            "target": [g[1], g[2], g[4], g[6]],
+            "weight": [1.0, 1.0, 1.0, -1.0 if signed else 1.0],
+        }
+    )
+    hp.pp.gene_network(a, edges)
+    hp.tl.rewards(a, verbose=False)
+    return a, g
+
+
+def test_network_effect_is_the_propagated_log_shift_of_the_other_genes():
+    """Issue 21: the expected downstream effect of a knock-out, checked on a network whose answer is known."""
+    a, g = _chain_screen(signed=True)
+    L = a.var["hp_control_mean"]
+    d = hp.get.design(hp.tl.design(a, n=4, predictor="network", candidates=[g[0], g[3], g[5], g[2]], copy=True))
+    eff = d.set_index("gene")["predicted_effect"]
+    # a loses all of b's only input, b passes it on to c: both drop by their whole log level
+    assert eff[g[0]] == pytest.approx(L[g[1]] + L[g[2]])
+    assert eff[g[3]] == pytest.approx(L[g[4]])
+    # f represses g: its loss doubles g's input, a rise of log expression
+    assert eff[g[5]] == pytest.approx(np.log1p(2 * np.expm1(L[g[6]])) - L[g[6]])
+    assert eff[g[2]] == 0.0  # a leaf moves nothing downstream
+    assert d["gene"].iloc[-1] == g[2]  # greedy: largest expected effect first
+    assert (np.diff(d["predicted_effect"].to_numpy()) <= 1e-12).all()
+    assert a.uns["hyperperturb"].get("design") is None  # copy=True left the object alone
+
+
+def test_network_predictor_blocks_and_errors(monkeypatch):
+    from hyperperturb.tl._design import _design
+
+    a, _ = _chain_screen()
+    ref = hp.get.design(hp.tl.design(a, n=3, predictor="network", copy=True))
+    monkeypatch.setattr(_design, "_PROPAGATION_BLOCK", 3)
+    blk = hp.get.design(hp.tl.design(a, n=3, predictor="network", copy=True))
+    pd.testing.assert_frame_equal(blk, ref, check_exact=False, rtol=1e-12, atol=1e-12)
+    b = hp.datasets.synthetic(n_cells=600, n_genes=30, n_perturbations=4, seed=1)
+    sc.pp.normalize_total(b)
+    sc.pp.log1p(b)
+    hp.pp.perturbations(b, key="perturbation", control="non-targeting")
+    hp.tl.rewards(b, verbose=False)
+    with pytest.raises(KeyError, match="gene network"):
+        hp.tl.design(b, predictor="network")
+    assert "design" not in b.uns["hyperperturb"]
+
+
+def test_model_effect_adds_the_target_change_to_the_network_effect(screen):
+    """The model predictor: the network's downstream change plus the model's predicted change of the target itself."""
     a = screen.copy()
     hp.tl.train(a, epochs=3, verbose=False)
-    kern = a.uns["hyperperturb"]["train"]["kernel"]
-    if str(kern["source"]) != "none":  # the readout uses the network: greedy follows the predicted effect
-        hp.tl.design(a, n=6, strategy="greedy", predictor="model")
-        assert (np.diff(hp.get.design(a)["predicted_effect"].to_numpy()) <= 1e-12).all()
-    kern["source"] = "none"  # as if leave-one-out had found no network term worth keeping
-    hp.tl.design(a, n=6, strategy="greedy", predictor="model")
-    d = hp.get.design(a)
-    assert (np.diff(d["degree"].to_numpy()) <= 0).all()  # network degree first
-    assert d["degree"].iloc[0] == a.uns["hyperperturb"]["design"]["proposals"]["degree"].max()
+    net = hp.get.design(hp.tl.design(a, n=70, predictor="network", copy=True)).set_index("gene")
+    mod = hp.get.design(hp.tl.design(a, n=70, predictor="model", copy=True)).set_index("gene")
+    assert set(mod.index) == set(net.index)
+    on_target = mod["predicted_effect"] - net.loc[mod.index, "predicted_effect"]
+    assert (on_target >= -1e-12).all() and (on_target > 0).any()
+    # the model's own predicted change of the target, above its noise floor
+    from hyperperturb.tl._model._predict import predict
+
+    genes = [x for x in mod.index[:5] if x in a.var_names]
+    P = predict(a, perturbations=genes, kind="reward")
+    B = a.var["hp_reward_baseline"]
+    want = [max(float(P.loc[x, x] - B[x]), 0.0) for x in genes]
+    np.testing.assert_allclose(on_target[genes].to_numpy(), want, rtol=1e-9, atol=1e-12)
+    assert (np.diff(mod["predicted_effect"].to_numpy()) <= 1e-12).all()  # greedy follows it
+    # the readout's choice does not switch greedy off the network any more (it ranks magnitudes, not profiles)
+    a.uns["hyperperturb"]["train"]["kernel"]["source"] = "none"
+    again = hp.get.design(hp.tl.design(a, n=70, predictor="model", copy=True)).set_index("gene")
+    assert again.index.tolist() == mod.index.tolist()
+
+
+def test_unplaced_screened_target_does_not_blank_the_uncertainty():
+    """A screened perturbation whose target is no graph node is skipped as a reference of the uncertainty.
+
+    Before the fix its NaN coordinates made every candidate's distance to the nearest screened target NaN, which was
+    then replaced by one constant: ucb ignored distances without a word (every Papalexi + STRING design hit this).
+    """
+    a = hp.datasets.synthetic(n_cells=400, n_genes=60, n_perturbations=6, seed=0)
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting", targets={"G007": "NOT_A_GENE"})
+    hp.pp.gene_network(a, hp.datasets.truth_network(a, seed=0))
+    hp.tl.rewards(a, verbose=False)
+    hp.tl.train(a, epochs=3, seed=0, verbose=False)
+    d = hp.get.design(hp.tl.design(a, n=50, strategy="greedy", predictor="model", copy=True))
+    Z = np.asarray(a.varm["X_poincare"])
+    pos = {g: i for i, g in enumerate(map(str, a.var_names))}
+    placed = [t for t in a.obs["perturbation"].astype(str).unique() if t in pos and t != "G007"]  # G007: unplaced
+    ref = Z[[pos[t] for t in placed]]
+    genes = [g for g in d["gene"] if g in pos]
+    want = np.sqrt(((Z[[pos[g] for g in genes]][:, None, :] - ref[None]) ** 2).sum(-1)).min(axis=1)
+    got = d.set_index("gene").loc[genes, "uncertainty"].to_numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    assert np.unique(np.round(got, 9)).size > 1

@@ -20,8 +20,10 @@ _STEP = "design"
 CANDIDATE_BLOCK = 2048
 #: Candidate x screened-target distances per block of the uncertainty (bounded memory on genome-scale screens).
 _DIST_BLOCK = 2**22
+#: Candidates propagated per block for the downstream effect (genes x block dense matrices).
+_PROPAGATION_BLOCK = 512
 STRATEGIES = ("greedy", "ucb", "random", "degree")
-PREDICTORS = ("auto", "model", "linear")
+PREDICTORS = ("auto", "model", "network", "linear")
 
 
 def _degrees(adata: Any, extra: np.ndarray) -> np.ndarray:
@@ -44,9 +46,79 @@ def _effect(pred: np.ndarray, screen: Screen) -> np.ndarray:
     return np.clip(pred - screen.baseline[:, None], 0.0, None).sum(axis=0)
 
 
-def _blocks(n: int) -> list[slice]:
-    """Candidate blocks of :data:`CANDIDATE_BLOCK` (one block, i.e. the whole set, on small screens)."""
-    return [slice(lo, min(lo + CANDIDATE_BLOCK, n)) for lo in range(0, max(n, 1), CANDIDATE_BLOCK)]
+def _blocks(n: int, size: int = CANDIDATE_BLOCK) -> list[slice]:
+    """Candidate blocks of ``size`` (one block, i.e. the whole set, on small screens)."""
+    return [slice(lo, min(lo + size, n)) for lo in range(0, max(n, 1), size)]
+
+
+def _network_nodes(adata: Any, screen: Screen, cand_idx: np.ndarray, cand_names: np.ndarray) -> np.ndarray:
+    """Node index of every candidate in ``[*var_names, *extra_nodes]`` (-1: not a node)."""
+    extra_pos = {g: adata.n_vars + i for i, g in enumerate(map(str, screen.extra_nodes))}
+    return np.asarray(
+        [int(i) if i >= 0 else extra_pos.get(str(c), -1) for i, c in zip(cand_idx, cand_names, strict=True)],
+        dtype=np.int64,
+    )
+
+
+def _downstream(adata: Any, screen: Screen, nodes: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Each candidate's change of the *other* genes predicted by the network alone, summed over genes.
+
+    The knock-out's loss is sent along the network's signed, directed edges (undirected ones: both ways) as the
+    fraction of its input each gene loses, over :data:`~hyperperturb.tl._transfer._propagation.HOPS` hops without
+    damping (``α = 1``: a gene losing a fraction ``f`` of its expression passes ``f`` on to its share of each of its
+    targets' input), and turned into the shift of log expression it makes with each gene's control mean
+    (``norm="in-log"`` of the propagation readout): the expected ``Σ_g |shift of log expression|`` over the genes
+    other than the target. Returns ``(effect, in_log_units)``; without usable control means (a layer that is not
+    log1p-scaled) the sum of the input fractions lost, ``in_log_units=False``. Zeros without network edges.
+    """
+    from hyperperturb.tl._transfer import _propagation as PR
+
+    n_genes = adata.n_vars
+    out = np.zeros(nodes.size)
+    if not _entries.has_network(adata):
+        return out, False
+    ex = _entries.network_extra_edges(adata)
+    n_nodes = n_genes + screen.extra_nodes.size
+    M = PR.network_operator(adata, n_nodes, n_genes, ex)
+    if M.nnz == 0:
+        return out, False
+    level = adata.var["hp_control_mean"].to_numpy(np.float64) if "hp_control_mean" in adata.var else None
+    in_log = PR.usable_level(level, n_genes) is not None
+    norm = "in-log" if in_log else "in"
+    for b in _blocks(nodes.size, _PROPAGATION_BLOCK):
+        src = nodes[b]
+        X = PR.profile(M, src, n_genes, norm=norm, alpha=1.0, level=level)
+        own = np.flatnonzero((src >= 0) & (src < n_genes))
+        X[src[own], own] = 0.0  # the target's own change is the on-target term, not downstream
+        out[b] = X.sum(axis=0)
+    return out, in_log
+
+
+def _model_effect(
+    adata: Any, screen: Screen, cand_idx: np.ndarray, cand_names: np.ndarray, down: np.ndarray, in_log: bool
+) -> np.ndarray:
+    """The trained model's expected effect: the network's downstream change plus the model's change of the target.
+
+    Without network edges (``down`` all zero) the readout's whole predicted profile is summed instead (its excess
+    over the noise floor). Profiles are predicted :data:`CANDIDATE_BLOCK` candidates at a time.
+    """
+    from hyperperturb.tl._model._predict import predict
+
+    effects, on_target = [], []
+    for b in _blocks(cand_names.size):
+        names = [str(c) for c in cand_names[b]]
+        P = predict(adata, perturbations=names, kind="reward").reindex(columns=names).to_numpy(dtype=np.float64)
+        effects.append(_effect(P, screen))
+        rows = cand_idx[b]
+        has = np.flatnonzero(rows >= 0)
+        t = np.zeros(len(names))
+        pt = P[rows[has], has]
+        t[has] = np.abs(pt) if screen.signed else np.clip(pt - screen.baseline[rows[has]], 0.0, None)
+        on_target.append(t)
+    if not down.any():
+        return np.concatenate(effects)
+    # same units (shifts of log expression) only when the downstream change is in log units
+    return down + np.concatenate(on_target) if in_log else down
 
 
 def _predict(
@@ -77,14 +149,14 @@ def _predict(
         coord_c = np.asarray([G[i] if i >= 0 else far for i in cand_idx])
         coord_s = np.asarray([G[i] for i in screened_idx if i >= 0])
         return effect, coord_c, coord_s
-    from hyperperturb.tl._model._predict import predict
-
-    effects = []
-    for b in _blocks(cand_names.size):
-        names = [str(c) for c in cand_names[b]]
-        df = predict(adata, perturbations=names, kind="reward")
-        effects.append(_effect(df.reindex(columns=names).to_numpy(dtype=np.float64), screen))
-    effect = np.concatenate(effects)
+    nodes = _network_nodes(adata, screen, cand_idx, cand_names)
+    down, in_log = _downstream(adata, screen, nodes)
+    if predictor == "network":
+        effect = down
+    else:
+        effect = _model_effect(adata, screen, cand_idx, cand_names, down, in_log)
+    if "X_poincare" not in adata.varm:  # the network predictor before training: no map, no uncertainty
+        return effect, np.full((cand_idx.size, 1), np.nan), np.zeros((0, 1))
     Z = np.asarray(adata.varm["X_poincare"], dtype=np.float64)
     extra_nodes, extra_emb = _entries.train_extra_nodes(adata, dim=Z.shape[1])
     extra_pos = {n: i for i, n in enumerate(extra_nodes)}
@@ -99,7 +171,10 @@ def _predict(
     coord_c = np.asarray([_coord(int(i), str(nm)) for i, nm in zip(cand_idx, cand_names, strict=True)])
     coord_s = np.asarray(
         [_coord(int(i), str(nm)) for i, nm in zip(screened_idx, screen.targets[train_cols], strict=True)]
-    )
+    ).reshape(-1, Z.shape[1])
+    # a screened target without a place in the map (not a graph node) is no reference point for the uncertainty;
+    # left in, its NaN coordinates would make every candidate's distance to the nearest screened target NaN
+    coord_s = coord_s[np.isfinite(coord_s).all(axis=1)]
     return effect, coord_c, coord_s
 
 
@@ -167,14 +242,6 @@ def _rank(
     return np.asarray(chosen, dtype=np.int64), np.asarray(scores), np.asarray(uncs)
 
 
-def _network_informed(adata: Any) -> bool:
-    """Whether the trained held-out readout kept a network term (transfer or propagation), i.e. not the prior only."""
-    kern = _entries.train_kernel(adata)
-    if kern is None or not kern.available:
-        return True  # the heads: they read the graph
-    return str(kern.source) != "none"
-
-
 def _resolve_predictor(adata: Any, predictor: str) -> str:
     if predictor not in PREDICTORS:
         msg = f"`predictor` must be one of {list(PREDICTORS)}, got {predictor!r}."
@@ -184,6 +251,12 @@ def _resolve_predictor(adata: Any, predictor: str) -> str:
         return "model" if has_model else "linear"
     if predictor == "model" and not has_model:
         msg = "`predictor='model'` needs a trained model. Run `hp.tl.train(adata)` first, or use predictor='linear'."
+        raise KeyError(msg)
+    if predictor == "network" and not (_entries.has_network(adata) and _entries.network_graph(adata).nnz):
+        msg = (
+            "`predictor='network'` needs a gene network with edges. Run `hp.pp.gene_network(adata, ...)` first, "
+            "or use predictor='linear'."
+        )
         raise KeyError(msg)
     return predictor
 
@@ -218,17 +291,7 @@ def _propose(
         coord_s = np.zeros((0, 1))
     else:
         effect, coord_c, coord_s = _predict(adata, screen, train_cols, cand_idx, cand_names, predictor)
-    rank_strategy = strategy
-    if strategy not in ("random", "degree"):
-        if strategy == "greedy" and predictor == "model" and not _network_informed(adata) and degree.any():
-            # the readout kept no network term: predicted effects differ only by the on-target term and say nothing
-            # about downstream genes; the network's degree is the better guess for those, the effect breaks ties
-            logger.info(
-                "hp.tl.design: the trained readout kept no network term (kernel source 'none'), so the predicted "
-                "effects carry no downstream information; greedy proposals follow the network degree, then the effect."
-            )
-            rank_strategy = "degree"
-    order, score, unc = _rank(rank_strategy, effect, coord_c, coord_s, degree, n=n, kappa=kappa, rng=rng)
+    order, score, unc = _rank(strategy, effect, coord_c, coord_s, degree, n=n, kappa=kappa, rng=rng)
     out = pd.DataFrame(
         {
             "rank": np.arange(1, order.size + 1, dtype=np.int64),
@@ -264,21 +327,39 @@ def design(
     """Propose which perturbations to screen next.
 
     Candidates are the genes of the graph (``var_names`` and extra network nodes) that no screened perturbation
-    targets yet. Each candidate's reward profile is predicted from its target gene, and its *expected effect* is the
-    sum over genes of the predicted excess over the noise floor, ``sum_g max(R_hat[g] - B[g], 0)``.
+    targets yet. Each candidate gets an *expected effect*, the total change of expression its perturbation is
+    predicted to make, and the strategies rank by it.
+
+    Expected effect, by ``predictor``:
+
+    ``"model"``
+        the network's downstream change plus the trained model's predicted change of the target itself. The
+        downstream change is the knock-out's loss sent along the network's signed, directed edges (undirected ones:
+        both ways) as the fraction of its input each gene loses, over three hops without damping, and turned into
+        the shift of log expression it makes with each gene's control mean, summed over the genes other than the
+        target (the propagation readout's ``"in-log"`` change with ``α = 1``; its input fractions instead when the
+        layer is not log1p-scaled, then without the target's own change). The target's change is the model's
+        predicted reward at the target above its noise floor. Without network edges: the sum over genes of the
+        model's predicted excess over the noise floor, ``sum_g max(R_hat[g] - B[g], 0)``. The held-out readout's
+        whole predicted profile is not summed when the network has edges: its terms are chosen and its per-gene
+        gains fitted for the *shape* of a profile, and ranking candidates by the sum of those profiles captured
+        less of the best possible effect than the propagated change on knock-out screens with a known network
+        (``docs/benchmarks.md``, "Design").
+    ``"network"``
+        the downstream change alone; needs a gene network, not a trained model.
+    ``"linear"``
+        the sum over genes of the PCA/ridge baseline's predicted excess (:func:`hyperperturb.tl.evaluate`'s
+        ``linear``; extra network nodes get the mean profile).
 
     Strategies:
 
     ``"greedy"``
-        highest expected effect first. When the trained readout kept no network term (``kernel["source"]`` is
-        ``"none"``: leave-one-out found that neither the transfer nor the propagation along the network beats the
-        prior), predicted effects differ only by the on-target term, which says nothing about downstream genes;
-        greedy then orders by network degree and breaks ties by the expected effect (logged), so that a small or
-        noisy screen does not collapse to ranking targets by their expression;
+        highest expected effect first (ties broken by network degree, with a warning when they reach the cut-off);
     ``"ucb"``
         expected effect plus ``kappa`` times the uncertainty (distance, in the embedding, to the nearest screened
-        target; both scaled to [0, 1]); picks are sequential and a picked gene counts as screened for the next
-        picks, so a batch spreads over unexplored parts of the graph;
+        target; both scaled to [0, 1]; without a trained map every candidate is equally uncertain and ucb orders
+        as greedy); picks are sequential and a picked gene counts as screened for the next picks, so a batch
+        spreads over unexplored parts of the graph;
     ``"random"``
         a seeded random order (a control);
     ``"degree"``
@@ -297,9 +378,8 @@ def design(
     strategy
         ``"greedy"``, ``"ucb"``, ``"random"`` or ``"degree"``.
     predictor
-        ``"model"`` (:func:`hyperperturb.tl.predict` from the trained embedding), ``"linear"`` (the PCA/ridge
-        baseline of :func:`hyperperturb.tl.evaluate`; extra network nodes then get the mean profile), or ``"auto"``
-        (the model when one is trained, else linear).
+        ``"model"``, ``"network"`` or ``"linear"`` (see above), or ``"auto"``: the model when one is trained, else
+        linear.
     kappa
         Weight of the uncertainty for ``"ucb"``.
     candidates

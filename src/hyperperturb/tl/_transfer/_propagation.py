@@ -140,8 +140,9 @@ def log_shift(x: np.ndarray, level: np.ndarray) -> np.ndarray:
     (its log expression drops by all of ``L``), ``x < 0`` input gained. ``level`` is ``L`` per gene.
     """
     L = np.asarray(level, dtype=np.float64)[:, None]
-    keep = np.clip(1.0 - np.asarray(x, dtype=np.float64), 0.0, None)
-    return np.abs(L - np.log1p(np.expm1(L) * keep))
+    x = np.asarray(x, dtype=np.float64)
+    keep = np.clip(1.0 - x, 0.0, None)
+    return np.where(x == 0.0, 0.0, np.abs(L - np.log1p(np.expm1(L) * keep)))  # untouched genes: exactly 0
 
 
 def profile(
