@@ -257,6 +257,9 @@ class NetworkEntry(Entry):
     extra_nodes: tuple[str, ...]
     extra_edges: Edges
     params: dict[str, Any]
+    #: perturbation target -> its node, for targets that ``mapping=`` placed under another id (optional: entries
+    #: written before this field read as ``{}``, i.e. every target is looked up under its own name)
+    target_nodes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def _decode(cls, r: _Reader) -> NetworkEntry:
@@ -280,12 +283,29 @@ class NetworkEntry(Entry):
             extra_nodes=names(r("extra_nodes")),
             extra_edges=Edges.decode(r.sub("extra_edges")),
             params=_params(r("params")),
+            target_nodes=_target_nodes(r),
         )
 
     def to_uns(self) -> dict[str, Any]:
         out = super().to_uns()
         out["sign_key"], out["directed_key"] = self.sign_key, self.directed_key
+        out["target_nodes"] = {
+            "targets": np.asarray(list(self.target_nodes), dtype=str),
+            "nodes": np.asarray(list(self.target_nodes.values()), dtype=str),
+        }
         return out
+
+
+def _target_nodes(r: _Reader) -> dict[str, str]:
+    """The stored ``target_nodes`` (``targets``, ``nodes`` name arrays) as a dict; ``{}`` when absent."""
+    if "target_nodes" not in r.d:
+        return {}
+    sub = r.sub("target_nodes")
+    t, n = names(sub("targets")), names(sub("nodes"))
+    if len(t) != len(n):
+        msg = f"{r.needed_by}: the stored 'network' target_nodes have different lengths. Re-run `hp.pp.gene_network`."
+        raise ValueError(msg)
+    return dict(zip(t, n, strict=True))
 
 
 # -- rewards ---------------------------------------------------------------------------------------------------------

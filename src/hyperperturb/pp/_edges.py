@@ -91,6 +91,7 @@ def _sym_csr(i: np.ndarray, j: np.ndarray, w: np.ndarray, n: int, *, symmetric: 
         i, j, w = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([w, w])
     A = sparse.csr_matrix((w.astype(np.float32), (i, j)), shape=(n, n))
     A.sum_duplicates()
+    A.eliminate_zeros()  # a zero weight (or one that underflows float32) is no edge: never an explicit zero
     A.sort_indices()
     return A
 

@@ -65,7 +65,9 @@ def gene_network(
           matching ``protein.info`` file as ``mapping`` to turn protein ids into gene symbols);
         - a path to a csv/tsv edge list (optionally gzipped) with a header;
         - a :class:`pandas.DataFrame` edge list;
-        - a :class:`networkx.Graph` (edge attribute ``weight``, missing = 1);
+        - a :class:`networkx.Graph` or ``DiGraph`` (edge attribute ``weight``, an edge without it has weight 1;
+          signed like a DataFrame: negative weights, or a ``mode``/``sign`` attribute with
+          ``activation``/``repression``);
         - a square NumPy/SciPy matrix already aligned to ``var_names``.
 
         For tables, the gene columns are the first two non-numeric columns and the weight column is the one named
@@ -78,7 +80,10 @@ def gene_network(
         Identifier map used when network ids are not ``var_names``: a DataFrame, dict or path to a table with
         (at least) two identifier columns, e.g. the HGNC map ``hgnc_symbol, ensembl_gene_id`` for Ensembl
         ``var_names`` and a symbol network, or a STRING ``protein.info`` file. The column pair that sends most
-        network ids into ``var_names`` is used; ids that already match ``var_names`` are kept as they are.
+        network ids into ``var_names`` is used (a row missing one of those two ids is ignored; gaps in other
+        columns do not matter); ids that already match ``var_names`` are kept as they are. Perturbation targets
+        are mapped through the same pair, so symbol targets find their Ensembl ``var_names`` (ledger
+        ``target_nodes``).
     hops
         ``1``: direct edges only. ``2``: also link two measured genes that share a network neighbour outside the
         measured set; the weight is ``max_k w_ik * w_kj`` over such shared neighbours ``k`` (a direct edge keeps
@@ -105,13 +110,16 @@ def gene_network(
     -------
     ``None``, or the modified copy if ``copy=True``. Writes ``.varp[key_added]`` (CSR float32, symmetric,
     weights in [0, 1], no self-loops) and ``.uns["hyperperturb"]["network"]`` with ``source``, ``hops``,
-    ``n_edges`` (undirected edges between measured genes), ``n_matched`` ("genes in the network": genes named by an
-    edge whose weight passes ``min_weight``, the same count for a file, a DataFrame or a pre-filtered table),
+    ``n_edges`` (pairs of measured genes joined by an edge of non-zero weight, each pair once), ``n_matched``
+    ("genes in the network": genes named by an edge of non-zero weight that passes ``min_weight``, the same count
+    for a file, a DataFrame or a pre-filtered table),
     ``n_connected`` (genes with at least one edge in the graph :func:`hyperperturb.tl.train` uses: ``.varp`` plus the
     edges to unmeasured perturbation targets), ``n_connected_direct`` (with an edge to another measured gene in the
     network itself), ``n_isolated`` ("genes without edges", ``n_vars - n_connected``: after training exactly the
     genes with ``.var["hp_in_network"] == False``), ``coverage`` (``n_matched / n_vars``), ``weight_scale``, ``extra_nodes`` and ``extra_edges`` (``i``, ``j``, ``weight``;
-    indices into ``[*var_names, *extra_nodes]``) and ``params``.
+    indices into ``[*var_names, *extra_nodes]``, each pair once), ``target_nodes`` (``targets``, ``nodes``: the
+    perturbation targets that ``mapping=`` placed at a node of another name, and that node; empty without a
+    mapping) and ``params``.
     Signed networks add ``.varp[f"{key_added}_sign"]`` (the sign of each undirected edge). Edge lists (files,
     DataFrames) also add ``.varp[f"{key_added}_directed"]``: the edges between measured genes as listed, row
     ``source`` → column ``target``, value = weight × sign (unsigned networks: the weight); the held-out readout
@@ -121,9 +129,11 @@ def gene_network(
     -----
     Weights are scaled to [0, 1]: weights above 1 are divided by 1000 for STRING scores (a ``combined_score``
     or ``score`` column, or a STRING links file, with maximum ≤ 1000) and by their maximum otherwise. Negative
-    weights raise a :class:`ValueError` (pass absolute values). Duplicated edges keep the maximum weight and
-    self-loops are dropped. When :func:`hyperperturb.pp.perturbations` has run, perturbation targets that are
-    not measured but are network nodes become ``extra_nodes``, with their edges to measured genes and to each
+    weights make the network signed (the adjacency holds ``|w|``, ``.varp[f"{key_added}_sign"]`` the sign);
+    missing or infinite weights raise a :class:`ValueError`. Edges of weight 0 are no edges (not stored, not
+    counted, no two-hop link through them). Duplicated edges keep the maximum weight and self-loops are dropped.
+    When :func:`hyperperturb.pp.perturbations` has run, perturbation targets that are not measured but are network
+    nodes become ``extra_nodes``, with their edges to measured genes and to each
     other (direct, and with ``hops=2`` through shared unmeasured neighbours, same weight rule); extra nodes
     without any such edge are dropped.
 
@@ -203,6 +213,7 @@ def gene_network(
     if net.directed is not None and len(net.directed[0]):
         di, dj, dw = net.directed
         Dir = sparse.csr_matrix((dw.astype(np.float32), (di, dj)), shape=(G, G))
+        Dir.eliminate_zeros()
     deg = np.diff(A.indptr) + np.bincount(A.indices, minlength=G)
     deg_direct = np.diff(A_direct.indptr) + np.bincount(A_direct.indices, minlength=G)
     # "genes without edges" means no edge in the graph hp.tl.train uses: .varp plus the edges to unmeasured
@@ -210,7 +221,7 @@ def gene_network(
     ei, ej = np.asarray(extra[0], dtype=np.int64), np.asarray(extra[1], dtype=np.int64)
     deg = deg + np.bincount(ei[ei < G], minlength=G) + np.bincount(ej[ej < G], minlength=G)
     n_connected = int((deg > 0).sum())
-    n_edges = int(len(final[0]))
+    n_edges = _n_undirected(A)
     entry = {
         "source": description,
         "hops": int(hops),
@@ -233,6 +244,12 @@ def gene_network(
             "i": np.asarray(extra[0], dtype=np.int64),
             "j": np.asarray(extra[1], dtype=np.int64),
             "weight": np.asarray(extra[2], dtype=np.float32),
+        },
+        # targets found under another id through `mapping=` -> their node (a var_name or an extra node); hp.tl.train
+        # places each perturbation at the node of its target through this table
+        "target_nodes": {
+            "targets": np.asarray(list(net.target_nodes), dtype=str),
+            "nodes": np.asarray(list(net.target_nodes.values()), dtype=str),
         },
         "params": {
             "network": description,
@@ -280,6 +297,12 @@ def gene_network(
         len(extra_nodes),
     )
     return t.done(copy)
+
+
+def _n_undirected(A: sparse.spmatrix) -> int:
+    """Gene pairs joined by an edge of non-zero weight (a pair linked both ways counts once; no self-loops)."""
+    B = (A != 0).astype(np.int8)
+    return int(sparse.triu(B + B.T, k=1).nnz)
 
 
 def _describe(x: Any) -> str:

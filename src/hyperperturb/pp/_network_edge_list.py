@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._edges import _merge_max, _merge_signed, _scale_weights, _two_hop
-from ._network_io import best_translation, edges_from_frame, edges_from_networkx, load_mapping, read_table
+from ._network_io import best_pair, edges_from_frame, edges_from_networkx, load_mapping, read_table, translation
 from ._network_sources import Edges, NetworkEdges, examples
 
 
@@ -46,11 +46,15 @@ def from_edge_list(
     dst = edges["dst"].to_numpy(dtype=object)
     s_all = edges["sign"].to_numpy(np.float64) if "sign" in edges else None
     translate: pd.DataFrame | None = None
+    mtab: pd.DataFrame | None = None
+    pair: tuple[str, str] | None = None
     if mapping is not None:
         mtab = load_mapping(mapping)
         ids = pd.unique(np.concatenate([src, dst]))
         ids = ids[~pd.Index(ids).isin(var)]
-        translate, mapped_with = best_translation(ids, var, mtab)
+        pair = best_pair(ids, var, mtab)
+        if pair is not None:
+            translate, mapped_with = translation(ids, mtab, pair), f"{pair[0]}->{pair[1]}"
         if translate is not None and len(translate):
             translate = translate[~translate["from"].isin(var)]
             src, w_all, dst, s_all = _translate(src, w_all, dst, translate, s_all)
@@ -76,6 +80,8 @@ def from_edge_list(
             f"(max {w_all.max():.3g} after scaling by {weight_scale:g}). Lower `min_weight=`."
         )
         raise ValueError(msg)
+    # an edge of weight 0 (as stored, float32) is no edge: not in .varp, not counted, no two-hop link through it
+    keep &= w_all.astype(np.float32) > 0
     src, dst, w_all = src[keep], dst[keep], w_all[keep]
     # "genes in the network": named by an edge that passes min_weight (the same count whether the table was
     # filtered before it was passed, e.g. a DataFrame of STRING scores >= 700, or by min_weight here)
@@ -114,7 +120,12 @@ def from_edge_list(
             np.concatenate([direct[2], hw_]),
             symmetric=True,
         )
-    extra_nodes, extra = _extra_target_edges(targets, var, universe, translate, (ui, uj, uw), measured, hops=hops)
+    node_of = _target_nodes(targets, var, universe, mtab, pair)
+    extra_nodes, extra = _extra_target_edges(
+        [node_of.get(x, x) for x in targets], var, universe, (ui, uj, uw), measured, hops=hops
+    )
+    placed = set(var) | set(extra_nodes)
+    target_nodes = {x: n for x, n in node_of.items() if n != x and n in placed}
     return NetworkEdges(
         direct=direct,
         final=final,
@@ -126,14 +137,41 @@ def from_edge_list(
         extra_nodes=extra_nodes,
         extra=extra,
         directed=directed,
+        target_nodes=target_nodes,
     )
+
+
+def _target_nodes(
+    targets: list[str],
+    var: pd.Index,
+    universe: pd.Index,
+    mtab: pd.DataFrame | None,
+    pair: tuple[str, str] | None,
+) -> dict[str, str]:
+    """The node name of each perturbation target that is not in ``var``, through the mapping's column ``pair``.
+
+    A target translated to a measured gene is that gene; otherwise a translation that is a network node (an extra
+    node to be); otherwise the target keeps its own name. Without a mapping every target keeps its name (``{}``).
+    """
+    if mtab is None or pair is None or not targets:
+        return {}
+    todo = [x for x in dict.fromkeys(targets) if x not in var]
+    tab = translation(np.asarray(todo, dtype=object), mtab, pair)
+    if not len(tab):
+        return {}
+    out: dict[str, str] = {}
+    for x, to in tab.groupby("from", sort=False)["to"]:
+        cand = list(to)
+        hit = [c for c in cand if c in var] or [c for c in cand if c in universe]
+        if hit:
+            out[str(x)] = str(hit[0])
+    return out
 
 
 def _extra_target_edges(
     targets: list[str],
     var: pd.Index,
     universe: pd.Index,
-    translate: pd.DataFrame | None,
     edges: Edges,
     measured: np.ndarray,
     *,
@@ -141,18 +179,16 @@ def _extra_target_edges(
 ) -> tuple[list[str], Edges]:
     """Perturbation targets that are network nodes but not measured genes, and their edges.
 
-    Edges are ``(i, j, weight)`` with ``i < j``, indices into ``[*var, *extra_nodes]``; each has an extra node.
+    ``targets`` are node names (already mapped, see :func:`_target_nodes`). Edges are ``(i, j, weight)`` with
+    ``i < j``, each pair once (the two directions of a directed network merged by the larger weight), indices into
+    ``[*var, *extra_nodes]``; each has an extra node.
     """
     G, n_nodes = len(var), len(universe)
     ui, uj, uw = edges
     none: tuple[list[str], Edges] = ([], (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)))
     if not targets:
         return none
-    tt = pd.Index(targets)
-    if translate is not None and len(translate):
-        first = translate.drop_duplicates("from").set_index("from")["to"]
-        tt = pd.Index([first.get(x, x) for x in targets])
-    cand = [x for x in pd.unique(tt) if x not in var and x in universe]
+    cand = [x for x in dict.fromkeys(targets) if x not in var and x in universe]
     if not cand:
         return none
     eidx = universe.get_indexer(cand)
@@ -170,6 +206,8 @@ def _extra_target_edges(
             np.concatenate([ew, xw[sel2]]),
             symmetric=True,
         )
+    pos = ew.astype(np.float32) > 0  # a (two-hop) weight that is 0 as stored is no edge
+    ei, ej, ew = ei[pos], ej[pos], ew[pos]
     used = np.unique(np.concatenate([ei, ej]))
     used = used[used >= G]
     if not len(used):
@@ -177,8 +215,8 @@ def _extra_target_edges(
     remap = np.full(n_nodes, -1, dtype=np.int64)
     remap[:G] = np.arange(G)
     remap[used] = G + np.arange(len(used))
-    a, b = remap[ei], remap[ej]
-    return [str(universe[u]) for u in used], (np.minimum(a, b), np.maximum(a, b), ew)
+    # one undirected edge per pair: with symmetric=False, X -> G and G -> X are the same pair (larger weight)
+    return [str(universe[u]) for u in used], _merge_max(remap[ei], remap[ej], ew, symmetric=True)
 
 
 def _translate(

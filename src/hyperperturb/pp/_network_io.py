@@ -246,22 +246,47 @@ def _refuse_go_annotations(df: pd.DataFrame, cols: tuple[str, str], origin: str)
 
 
 def edges_from_networkx(graph: Any, weight: str | None) -> pd.DataFrame:
-    """Edge table of a networkx graph; ``weight`` names the edge attribute (default ``"weight"``, missing = 1)."""
-    import networkx as nx
+    """Edge table ``src, dst, weight[, sign]`` of a networkx graph, with the sign handling of DataFrames.
 
+    ``weight`` names the edge attribute (default ``"weight"``); an edge without it has weight 1. A negative weight
+    makes the network signed (``weight`` is then ``|w|`` and ``sign`` is ``+1``/``-1``), as does an edge attribute
+    holding a mode of regulation (``mode``, ``sign``, ``effect``, ... with ``activation``/``repression``) or
+    OmniPath's stimulation/inhibition flags; see :func:`edges_from_frame`. A weight that is present but missing
+    (NaN, ``None``), non-numeric or infinite is refused.
+    """
     attr = weight or "weight"
-    rows = nx.to_pandas_edgelist(graph, source="src", target="dst")
-    if rows.empty:
+    origin = f"networkx.{type(graph).__name__}"
+    data = list(graph.edges(data=True))
+    if not data:
         return pd.DataFrame({"src": [], "dst": [], "weight": []})
-    w = rows[attr].to_numpy(dtype=np.float64) if attr in rows else np.ones(len(rows))
-    w = np.where(np.isnan(w), 1.0, w) if attr in rows else w
-    return pd.DataFrame({"src": rows["src"].astype(str), "dst": rows["dst"].astype(str), "weight": w})
+    raw = pd.Series([d.get(attr, 1.0) for *_, d in data], dtype=object)
+    wv = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(wv)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        msg = (
+            f"Edge attribute {attr!r} of the {origin} has {int(bad.sum())} missing, non-numeric or infinite "
+            f"value(s) (e.g. edge {data[k][0]!r} - {data[k][1]!r}: {raw.iloc[k]!r}). Give those edges finite "
+            "weights (an edge without the attribute has weight 1), or name another edge attribute with `weight=`."
+        )
+        raise ValueError(msg)
+    out = pd.DataFrame({"src": [str(u) for u, *_ in data], "dst": [str(v) for _, v, _ in data], "weight": np.abs(wv)})
+    sign: np.ndarray | None = np.sign(wv) if (wv < 0).any() else None
+    attrs = pd.DataFrame.from_records([d for *_, d in data], index=range(len(data)))
+    mode, _ = _sign_column(attrs, (attr,))
+    if mode is not None:
+        sign = mode if sign is None else np.where(mode != 0, mode, sign)
+    if sign is not None:
+        out["sign"] = sign.astype(np.float64)
+    return out
 
 
 def load_mapping(mapping: str | PathLike | pd.DataFrame | dict) -> pd.DataFrame:
     """A mapping table (DataFrame with >= 2 columns of identifiers, as strings)."""
     if isinstance(mapping, dict):
-        df = pd.DataFrame({"from": list(map(str, mapping)), "to": [str(v) for v in mapping.values()]})
+        df = pd.DataFrame(
+            {"from": list(map(str, mapping)), "to": [None if v is None else str(v) for v in mapping.values()]}
+        )
     elif isinstance(mapping, pd.DataFrame):
         df = mapping
     elif isinstance(mapping, str | PathLike):
@@ -275,14 +300,17 @@ def load_mapping(mapping: str | PathLike | pd.DataFrame | dict) -> pd.DataFrame:
     if len(keep) < 2:
         msg = f"The mapping table needs two identifier columns (e.g. 'hgnc_symbol', 'ensembl_gene_id'); it has {list(df.columns)}."
         raise ValueError(msg)
-    return df[keep].dropna(how="any").astype(str)
+    # missing ids stay missing (never the string "nan"): a row is dropped only for the column pair that is used
+    # (best_translation), so a table with a gap in a third column (e.g. no UniProt id) keeps its other ids
+    ids = df[keep]
+    return ids.astype(str).where(ids.notna())
 
 
-def best_translation(ids: np.ndarray, vocab: pd.Index, mapping: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
-    """The pair of mapping columns that sends most network ``ids`` into ``vocab`` (``var_names``).
+def best_pair(ids: np.ndarray, vocab: pd.Index, mapping: pd.DataFrame) -> tuple[str, str] | None:
+    """The pair of mapping columns ``(from, to)`` that sends most ``ids`` into ``vocab`` (``None``: no pair).
 
-    Returns the two-column table ``from, to`` (possibly many-to-many) restricted to useful rows, and a description.
     A STRING ``protein.info`` table (``string_protein_id``, ``preferred_name``) always maps ids to preferred names.
+    Rows missing either id of a pair are ignored for that pair only.
     """
     uid = pd.Index(pd.unique(ids))
     cols = list(mapping.columns)
@@ -290,14 +318,32 @@ def best_translation(ids: np.ndarray, vocab: pd.Index, mapping: pd.DataFrame) ->
         pairs = [("string_protein_id", "preferred_name")]
     else:
         pairs = [(a, b) for a in cols for b in cols if a != b]
-    best, best_n, best_pair = None, -1, None
+    best_n, best_pair_ = -1, None
     for a, b in pairs:
-        sub = mapping[[a, b]]
+        sub = mapping[[a, b]].dropna()
         sub = sub[sub[a].isin(uid)]
         n = int(sub[a][sub[b].isin(vocab)].nunique())
         if n > best_n:
-            best, best_n, best_pair = sub, n, (a, b)
-    if best is None or best_pair is None:
+            best_n, best_pair_ = n, (a, b)
+    return best_pair_
+
+
+def translation(ids: np.ndarray, mapping: pd.DataFrame, pair: tuple[str, str]) -> pd.DataFrame:
+    """Rows ``from, to`` of ``mapping`` through the column ``pair`` for the ``ids`` (many-to-many, no missing ids)."""
+    a, b = pair
+    sub = mapping[[a, b]].dropna()
+    sub = sub[sub[a].isin(pd.Index(pd.unique(ids)))]
+    return sub.drop_duplicates().rename(columns={a: "from", b: "to"})
+
+
+def best_translation(ids: np.ndarray, vocab: pd.Index, mapping: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """The pair of mapping columns that sends most network ``ids`` into ``vocab`` (``var_names``).
+
+    Returns the two-column table ``from, to`` (possibly many-to-many) restricted to useful rows, and a description.
+    A STRING ``protein.info`` table (``string_protein_id``, ``preferred_name``) always maps ids to preferred names.
+    Only rows missing one of the two ids of the chosen pair are left out (another column may have gaps).
+    """
+    pair = best_pair(ids, vocab, mapping)
+    if pair is None:
         return None, "none"
-    tab = best.drop_duplicates().rename(columns={best_pair[0]: "from", best_pair[1]: "to"})
-    return tab, f"{best_pair[0]}->{best_pair[1]}"
+    return translation(ids, mapping, pair), f"{pair[0]}->{pair[1]}"

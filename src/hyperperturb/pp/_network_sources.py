@@ -42,6 +42,9 @@ class NetworkEdges:
     #: edges between measured genes as listed (``source -> target``), weight times sign (unsigned: the weight);
     #: ``None`` for sources without a direction (co-expression, GO similarity, matrices)
     directed: Edges | None = None
+    #: perturbation target -> its node name, for targets found under another id through ``mapping=`` (a measured
+    #: gene or an extra node); targets not listed are nodes under their own name (or not nodes)
+    target_nodes: dict[str, str] = field(default_factory=dict)
 
 
 def examples(x: Any, n: int = 5) -> list[str]:

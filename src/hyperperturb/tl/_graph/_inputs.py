@@ -51,7 +51,7 @@ class GraphInputs:
     features: np.ndarray  # n_nodes x n_features (standardised)
     feature_names: list[str]
     perturbations: list[str]
-    targets: list[str]
+    targets: list[str]  # target of each perturbation, by node name (as mapped by gene_network's mapping=)
     target_node: np.ndarray  # int per perturbation, -1 if the target is not a node
     reward: np.ndarray  # n_nodes x n_perts (0 for rows without a target)
     value_target: np.ndarray  # n_nodes
@@ -439,11 +439,13 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
     rew = read(adata, RewardsEntry, needed_by="hp.tl.train")
     perts = list(rew.perturbations)
     tmap = _entries.target_of(adata)
-    targets = [tmap.get(p, p) for p in perts]
+    net = find(adata, NetworkEntry, needed_by="hp.tl.train")
+    # the node of each target: its own name, or the id hp.pp.gene_network(mapping=...) found it under
+    node_of = net.target_nodes if net is not None else {}
+    targets = [node_of.get(tg, tg) for tg in (tmap.get(p, p) for p in perts)]
 
     # nodes: measured genes, unmeasured network nodes, proteins
     genes = list(map(str, adata.var_names))
-    net = find(adata, NetworkEntry, needed_by="hp.tl.train")
     extra, extra_edges = _extra_nodes(net, len(genes))
     prot = _protein_modality(t, prot_mod, use_protein)
     n_genes, n_extra, n_prot = len(genes), len(extra), len(prot.names)

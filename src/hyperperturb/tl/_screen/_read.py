@@ -39,7 +39,12 @@ def read_screen(adata: AnnData, *, needed_by: str) -> Screen:
         raise KeyError(msg)
     names = np.asarray(_entries.reward_perturbations(adata) or _entries.perturbation_names(adata), dtype=str)
     tmap = _entries.target_of(adata)
-    targets = np.asarray([tmap.get(n, n) for n in names], dtype=str)
+    from hyperperturb._utils._schema import NetworkEntry, find
+
+    net = find(adata, NetworkEntry, needed_by=needed_by)
+    # each target by its node name: its own, or the id hp.pp.gene_network(mapping=...) placed it under (as training)
+    node_of = net.target_nodes if net is not None else {}
+    targets = np.asarray([node_of.get(t, t) for t in (tmap.get(n, n) for n in names)], dtype=str)
     R = np.asarray(adata.varm["hp_reward"], dtype=np.float64)
     if R.shape[1] != names.size:
         msg = (
