@@ -89,6 +89,17 @@ def test_signed_networkx_digraph_equals_the_dataframe():
     assert b.varp["hp_adjacency_sign"][0, 1] == -1 and b.varp["hp_adjacency_directed"][3, 4] == pytest.approx(-0.25)
 
 
+def test_undirected_networkx_graph_is_stored_both_ways():
+    """An undirected graph has no direction: the directed matrix the propagation reads holds each edge both ways."""
+    edges = pd.DataFrame({"source": ["G1", "G3"], "target": ["G0", "G2"], "weight": [1.0, -0.5]})
+    a = _adata()
+    hp.pp.gene_network(a, nx.from_pandas_edgelist(edges, "source", "target", ["weight"]))
+    D = a.varp["hp_adjacency_directed"].toarray()
+    np.testing.assert_array_equal(D, D.T)
+    assert D[0, 1] == D[1, 0] != 0 and D[2, 3] == D[3, 2] < 0
+    assert get_ledger(a)["network"]["n_edges"] == 2
+
+
 def test_networkx_mode_of_regulation_attribute_gives_signs():
     g = nx.DiGraph()
     g.add_edge("G0", "G1", mode="Repression")

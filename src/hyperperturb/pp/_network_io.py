@@ -252,7 +252,9 @@ def edges_from_networkx(graph: Any, weight: str | None) -> pd.DataFrame:
     makes the network signed (``weight`` is then ``|w|`` and ``sign`` is ``+1``/``-1``), as does an edge attribute
     holding a mode of regulation (``mode``, ``sign``, ``effect``, ... with ``activation``/``repression``) or
     OmniPath's stimulation/inhibition flags; see :func:`edges_from_frame`. A weight that is present but missing
-    (NaN, ``None``), non-numeric or infinite is refused.
+    (NaN, ``None``), non-numeric or infinite is refused. An undirected graph gives each edge in both directions
+    (the propagation readout reads ``.varp[f"{key_added}_directed"]``; networkx lists an undirected edge in an
+    arbitrary order).
     """
     attr = weight or "weight"
     origin = f"networkx.{type(graph).__name__}"
@@ -278,6 +280,9 @@ def edges_from_networkx(graph: Any, weight: str | None) -> pd.DataFrame:
         sign = mode if sign is None else np.where(mode != 0, mode, sign)
     if sign is not None:
         out["sign"] = sign.astype(np.float64)
+    if not graph.is_directed():  # no direction: each edge both ways (networkx lists it in an arbitrary order)
+        back = out.rename(columns={"src": "dst", "dst": "src"})[out.columns]
+        out = pd.concat([out, back], ignore_index=True)
     return out
 
 
