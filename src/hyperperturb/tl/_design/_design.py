@@ -71,7 +71,7 @@ def _downstream(adata: Any, screen: Screen, nodes: np.ndarray) -> tuple[np.ndarr
     other than the target. Returns ``(effect, in_log_units)``; without usable control means (a layer that is not
     log1p-scaled) the sum of the input fractions lost, ``in_log_units=False``. Zeros without network edges.
     """
-    from hyperperturb.tl._transfer import _propagation as PR
+    from hyperperturb.tl._transfer._propagation import network_operator, profile, usable_level
 
     n_genes = adata.n_vars
     out = np.zeros(nodes.size)
@@ -79,15 +79,15 @@ def _downstream(adata: Any, screen: Screen, nodes: np.ndarray) -> tuple[np.ndarr
         return out, False
     ex = _entries.network_extra_edges(adata)
     n_nodes = n_genes + screen.extra_nodes.size
-    M = PR.network_operator(adata, n_nodes, n_genes, ex)
+    M = network_operator(adata, n_nodes, n_genes, ex)
     if M.nnz == 0:
         return out, False
     level = adata.var["hp_control_mean"].to_numpy(np.float64) if "hp_control_mean" in adata.var else None
-    in_log = PR.usable_level(level, n_genes) is not None
+    in_log = usable_level(level, n_genes) is not None
     norm = "in-log" if in_log else "in"
     for b in _blocks(nodes.size, _PROPAGATION_BLOCK):
         src = nodes[b]
-        X = PR.profile(M, src, n_genes, norm=norm, alpha=1.0, level=level)
+        X = profile(M, src, n_genes, norm=norm, alpha=1.0, level=level)
         own = np.flatnonzero((src >= 0) & (src < n_genes))
         X[src[own], own] = 0.0  # the target's own change is the on-target term, not downstream
         out[b] = X.sum(axis=0)
