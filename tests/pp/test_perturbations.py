@@ -74,10 +74,12 @@ def test_nan_labels_excluded_with_warning():
     a = tiny_screen()
     a.obs["perturbation"] = a.obs.perturbation.astype(object)
     a.obs.iloc[6, 0] = np.nan
-    with pytest.warns(UserWarning, match="no label"):
+    with pytest.warns(UserWarning, match=r"no label.*counted in n_missing \(not in n_ignored\)"):
         hp.pp.perturbations(a, ignore="multiple")
     led = get_ledger(a)["perturbations"]
-    assert led["n_missing"] == 1 and led["n_ignored"] == 3
+    # disjoint counts: the unlabelled cell is in n_missing only, n_ignored counts the two "multiple" cells
+    assert led["n_missing"] == 1 and led["n_ignored"] == 2
+    assert led["n_control"] + int(np.sum(led["n_cells"])) + led["n_ignored"] + led["n_missing"] == a.n_obs
     assert led["n_cells"][0] == 5
     assert a.obsm["perturbation_target"][6].nnz == 0
 

@@ -250,6 +250,92 @@ def _cells_reason(adata: AnnData, led: dict[str, Any], step: str) -> str | None:
     )
 
 
+#: Field of a ``perturbations`` entry: its target genes that are not in ``var_names`` (set by :func:`record`).
+UNMEASURED_TARGETS = "unmeasured_targets"
+#: Fields of a ``network`` entry (set by :func:`record`): whether ``hp.pp.perturbations`` had run when the network
+#: was built, and every target gene it had declared then (those outside ``var_names`` were looked up in the
+#: network as extra nodes).
+PERTURBATIONS_DECLARED = "perturbations_declared"
+PERTURBATION_TARGETS = "perturbation_targets"
+
+
+def _all_targets(perturbations_entry: Any) -> list[str] | None:
+    """Every target gene of a ``perturbations`` entry, once each (``None``: no readable entry)."""
+    if not isinstance(perturbations_entry, dict) or "names" not in perturbations_entry:
+        return None
+    try:
+        sets = target_sets(perturbations_entry)
+    except ValueError:  # inconsistent offsets: reported by the readers of the entry
+        return None
+    return list(dict.fromkeys(g for genes in sets for g in genes))
+
+
+def _target_fields(adata: AnnData, led: dict[str, Any], kind: str, clean: dict[str, Any]) -> None:
+    """Record what :func:`stale_reason` needs to tell whether the network's extra nodes match the targets.
+
+    ``hp.pp.gene_network`` adds a node for each perturbation target outside ``var_names`` that is in the network,
+    from the targets declared when it runs: a ``perturbations`` entry records its targets outside ``var_names``,
+    a ``network`` entry the targets it was built with (kept when the entry already has them, e.g. a copy).
+    """
+    if kind == "perturbations":
+        targets = _all_targets(clean)
+        if targets is not None:
+            measured = set(map(str, adata.var_names))
+            clean[UNMEASURED_TARGETS] = np.asarray([g for g in targets if g not in measured], dtype=str)
+    elif kind == "network" and PERTURBATIONS_DECLARED not in clean and _looks_up_targets(clean):
+        targets = _all_targets(led.get("perturbations"))
+        clean[PERTURBATIONS_DECLARED] = targets is not None
+        clean[PERTURBATION_TARGETS] = np.asarray(targets or [], dtype=str)
+
+
+def _looks_up_targets(network_entry: dict[str, Any]) -> bool:
+    """Whether the network came from an edge list, the only source whose nodes outside ``var_names`` are added.
+
+    Co-expression, GO-similarity and matrix networks have nodes for measured genes only: the declared targets
+    change nothing they hold (their entries get no target fields, so they are never stale for targets).
+    """
+    params = network_entry.get("params")
+    params = params if isinstance(params, dict) else {}
+    source = str(params.get("network", network_entry.get("source", "")))
+    go = str(params.get("go_table", "None")) != "None"
+    return not (go or source.startswith(("coexpression", "matrix (")))
+
+
+def _shown(genes: list[str], n: int = 8) -> str:
+    return ", ".join(genes[:n]) + (f" and {len(genes) - n} more" if len(genes) > n else "")
+
+
+def _network_targets_reason(led: dict[str, Any], entry: dict[str, Any]) -> str | None:
+    """Why the network lacks nodes for the declared perturbation targets, or ``None``.
+
+    Stale when a target gene outside ``var_names`` is declared now (``hp.pp.perturbations``) that was not declared
+    when ``hp.pp.gene_network`` built the network: it was never looked up in the network, so it has no extra node
+    even if the network has it (its perturbation cannot be scored). Targets dropped since, or measured, change
+    nothing the network holds. Entries without the recorded fields (older files, hand-made) are taken as current.
+    """
+    pert = led.get("perturbations")
+    if not isinstance(pert, dict) or UNMEASURED_TARGETS not in pert or PERTURBATIONS_DECLARED not in entry:
+        return None
+    before = set(np.asarray(entry.get(PERTURBATION_TARGETS, [])).astype(str).ravel().tolist())
+    now = np.asarray(pert[UNMEASURED_TARGETS]).astype(str).ravel().tolist()
+    new = [g for g in dict.fromkeys(now) if g not in before]
+    if not new:
+        return None
+    fix = "Re-run `hp.pp.gene_network(adata, network)` after `hp.pp.perturbations` (and the steps after it)"
+    declared = bool(np.asarray(entry[PERTURBATIONS_DECLARED]).ravel()[0])
+    if not declared:
+        return (
+            "the gene network was built by `hp.pp.gene_network` before `hp.pp.perturbations` declared the "
+            f"perturbations, so their {len(new)} target gene(s) outside var_names ({_shown(new)}) were not looked "
+            f"up in the network and got no network node: their perturbations cannot be scored. {fix}"
+        )
+    return (
+        f"`hp.pp.perturbations` was re-run after `hp.pp.gene_network` with {len(new)} new target gene(s) outside "
+        f"var_names ({_shown(new)}); they were not looked up in the network and have no network node (their "
+        f"perturbations cannot be scored), so the gene network is stale. {fix}"
+    )
+
+
 def record(adata: AnnData, step: str, entry: dict[str, Any], *, kind: str | None = None) -> None:
     """Store ``entry`` under ``adata.uns['hyperperturb'][step]`` (h5ad-safe) and stamp the package version.
 
@@ -257,6 +343,11 @@ def record(adata: AnnData, step: str, entry: dict[str, Any], *, kind: str | None
     on, :data:`DEPENDS_ON`, as it was when this step ran), so that :func:`require_step` can refuse results
     computed from an upstream step's older output. ``kind`` names the step when ``step`` is a user-chosen key
     (``hp.tl.design(key_added=...)``): the entry is then tracked like one stored under ``kind``.
+
+    A ``perturbations`` entry also gets ``unmeasured_targets`` (its target genes outside ``var_names``), a
+    ``network`` entry ``perturbations_declared`` and ``perturbation_targets`` (the target genes declared when it
+    was built): the network is stale when targets outside ``var_names`` are declared that it never looked up
+    (:func:`stale_reason`), without depending on every re-run of ``hp.pp.perturbations``.
     """
     led = adata.uns.get(LEDGER_KEY)
     if not isinstance(led, dict):
@@ -265,6 +356,7 @@ def record(adata: AnnData, step: str, entry: dict[str, Any], *, kind: str | None
     clean = sanitize_for_h5ad(entry)
     if isinstance(clean, dict):
         clean = dict(clean)
+        _target_fields(adata, led, kind or step, clean)
         if kind is not None and kind != step:
             clean[KIND] = kind
         if (kind or step) in SCHEMA_VERSIONS:
@@ -293,6 +385,10 @@ def stale_reason(led: dict[str, Any], step: str, *, _seen: tuple[str, ...] = ())
     if not isinstance(inputs, dict):
         return None
     kind = _kind(step, entry)
+    if kind == "network":  # not in DEPENDS_ON: only new unmeasured targets make the network stale
+        why = _network_targets_reason(led, entry)
+        if why is not None:
+            return why
     for dep in DEPENDS_ON.get(kind, ()):
         # upstream first: a stale input is reported at its own level
         deeper = stale_reason(led, dep, _seen=(*_seen, step))

@@ -177,8 +177,9 @@ def _design(
             UserWarning,
         )
     is_control = np.isin(labels, controls) & ~missing
-    is_ignored = (np.isin(labels, ignore) & ~missing) | missing
-    perturbed = ~is_control & ~is_ignored
+    # disjoint counts: n_ignored are the cells labelled in `ignore`, n_missing the unlabelled ones
+    is_ignored = np.isin(labels, ignore) & ~missing
+    perturbed = ~is_control & ~is_ignored & ~missing
     names = np.asarray(sorted(c for c in seen if c not in controls and c not in ignore), dtype=object)
     if len(names) == 0:
         msg = (
@@ -264,7 +265,8 @@ def perturbations(
     control
         Label(s) of control cells, e.g. ``["non-targeting", "safe-targeting"]``.
     ignore
-        Label(s) of cells to exclude (all-zero rows, counted in ``n_ignored``), e.g. ``"multiple"``.
+        Label(s) of cells to exclude (all-zero rows, counted in ``n_ignored``), e.g. ``"multiple"``. Cells without
+        a label (NaN, ``""``, ``"nan"``, ...) are excluded too, and counted in ``n_missing`` instead.
     min_cells
         Minimum number of cells per perturbation; fewer raises a :class:`ValueError` naming them.
     targets
@@ -294,8 +296,9 @@ def perturbations(
         perturbation; a combination's own label), ``target_genes`` + ``target_offsets`` (all target genes:
         those of perturbation ``k`` are ``target_genes[target_offsets[k]:target_offsets[k + 1]]``),
         ``combination`` (bool per perturbation),
-        ``n_cells``, ``control`` (list), ``key``, ``n_control``, ``n_ignored`` (ignored + unlabelled cells),
-        ``n_missing`` (unlabelled cells) and ``params``.
+        ``n_cells``, ``control`` (list), ``key``, ``n_control``, ``n_ignored`` (cells whose label is in
+        ``ignore``), ``n_missing`` (unlabelled cells; disjoint from ``n_ignored``, so control, perturbed, ignored
+        and unlabelled cells add up to ``n_obs``) and ``params``.
 
     For a MuData, every modality whose cells are all RNA cells (same or different order) gets the same
     annotations, re-indexed to its own cells.
@@ -340,7 +343,7 @@ def perturbations(
     if d["n_missing"]:
         warn(
             f"{d['n_missing']} cell(s) have no label in obs[{key!r}] (NaN or empty); they are excluded from the design "
-            "(all-zero rows) and counted in n_ignored.",
+            "(all-zero rows) and counted in n_missing (not in n_ignored).",
             UserWarning,
         )
 

@@ -240,6 +240,9 @@ def test_mean_wins_when_every_perturbation_has_the_same_profile():
         ({"holdout_frac": 0.95}, ValueError, "fewer than 2"),
         ({"split": "kfold"}, ValueError, "split"),
         ({"k": 1}, ValueError, "`k`"),
+        # k >= the number of genes (60): every top-k set is every gene, topk_recall 1.0 for every method
+        ({"k": 1000}, ValueError, r"`k` must be smaller than the number of genes \(60\).*between 2 and 59"),
+        ({"k": 60}, ValueError, r"number of genes \(60\)"),
         ({"policy_threshold": -1.0}, ValueError, "policy_threshold"),
         ({"baselines": ("majority-vote",), "metrics": ("residual_pearson",)}, ValueError, "majority-vote"),
     ],
@@ -251,6 +254,14 @@ def test_bad_inputs_leave_object_unchanged(screen, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         hp.tl.evaluate(a, **{**base, **kwargs})
     _same(a, snap)
+
+
+def test_k_just_below_the_number_of_genes_is_accepted(screen):
+    out = hp.tl.evaluate(
+        screen.copy(), k=59, n_splits=1, models=(), baselines=("mean",), n_null=20, verbose=False, copy=True
+    )
+    assert hp.get.evaluation(out, table="results").shape[0] > 0
+    assert int(out.uns["hyperperturb"]["evaluation"]["params"]["k"]) == 59
 
 
 def test_missing_rewards_is_a_clear_error():

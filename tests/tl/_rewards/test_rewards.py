@@ -397,6 +397,25 @@ def test_raw_counts_warn_and_layer_is_used():
         hp.tl.rewards(a, verbose=False, statistic="mean_abs_lfc")  # log-normalised X: no warning
 
 
+def test_ledger_records_the_layer_actually_read():
+    """After hp.pp.preprocess, layer=None reads layers["hp_lognorm"]: the ledger names that layer, not None."""
+    a = hp.datasets.synthetic(n_cells=300, n_genes=40, n_perturbations=4, seed=0)
+    hp.pp.preprocess(a, n_top_genes=30, n_pcs=10, neighbors=False, perturbation_key="perturbation")
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    assert "hp_lognorm" in a.layers
+    default = hp.tl.rewards(a, verbose=False, copy=True)
+    explicit = hp.tl.rewards(a, layer="hp_lognorm", verbose=False, copy=True)
+    np.testing.assert_array_equal(default.varm["hp_reward"], explicit.varm["hp_reward"])
+    led = default.uns["hyperperturb"]["rewards"]
+    assert led["params"]["layer"] == "hp_lognorm"
+    # the same computation gives the same ledger entry, whichever way the layer was named
+    assert led["run_id"] == explicit.uns["hyperperturb"]["rewards"]["run_id"]
+    # without the preprocess layer, X is read and recorded as None ("None" in the ledger)
+    del a.layers["hp_lognorm"]
+    hp.tl.rewards(a, verbose=False)
+    assert str(a.uns["hyperperturb"]["rewards"]["params"]["layer"]) == "None"
+
+
 def test_copy_returns_new_object():
     a = make_screen()
     out = hp.tl.rewards(a, copy=True, verbose=False, statistic="mean_abs_lfc")

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hyperperturb._utils import _entries, as_rng, logger, progress, record, resolve
+from hyperperturb._utils import _entries, as_rng, check_current, logger, progress, record, resolve
 from hyperperturb._utils._headline import headline, headline_text
 from hyperperturb._utils._schema import EvaluationEntry
 from hyperperturb.tl._screen._halves import detectable_effects, split_half_rewards
@@ -37,7 +37,7 @@ from ._metrics import (
     spearman_brown,
 )
 from ._models import _model_predictions
-from ._params import MAX_HELDOUT, SPLITS, _as_names, _check_choice, _validate, subsample_heldout
+from ._params import MAX_HELDOUT, SPLITS, _as_names, _check_choice, _validate, check_k, subsample_heldout
 from ._scoring import SUBSETS, _ceiling_rows, _policy_auroc, _subset_columns, moved_labels, summarize
 from ._splits import make_splits
 
@@ -136,7 +136,8 @@ def evaluate(
     n_null
         Number of control resamples per perturbation for that test.
     k
-        Size of the top-k gene sets of ``topk_recall`` and ``residual_pearson`` (>= 2).
+        Size of the top-k gene sets of ``topk_recall`` and ``residual_pearson``: at least 2 and smaller than the
+        number of genes (a :class:`ValueError` otherwise).
     policy_threshold
         ``policy_auroc`` labels perturbation ``p`` as moving gene ``g`` when its excess ``R[g, p] - B[g]``
         (signed rewards: ``|R[g, p]|``) exceeds ``policy_threshold * B[g]``.
@@ -185,6 +186,8 @@ def evaluate(
     _validate(split, n_splits, holdout_frac, effect_level, n_null, k, policy_threshold, train_kwargs, max_heldout)
     models_t, baselines_t, metrics_t = _requested(t.adata, models, baselines, metrics)
     screen: Screen = read_screen(t.adata, needed_by="hp.tl.evaluate")
+    check_k(int(k), int(screen.reward.shape[0]))  # a top-k set of every gene scores 1.0 for every method
+    check_current(t.adata, "network", needed_by="hp.tl.evaluate")  # targets declared after the network was built
     rng = as_rng(seed)
     eligible_idx = np.flatnonzero(screen.eligible)
     splits = make_splits(eligible_idx, n_splits=int(n_splits), holdout_frac=float(holdout_frac), rng=rng, scheme=split)

@@ -93,6 +93,22 @@ def _validate(
         raise ValueError(msg)
 
 
+def check_k(k: int, n_genes: int) -> None:
+    """Refuse a top-k size ``k`` that is not smaller than the number of genes scored (``n_genes``).
+
+    A top-k set of every gene makes ``topk_recall`` 1.0 for every model and baseline, whatever they predict.
+    Called once the screen is read (after :func:`_validate` has checked that ``k`` is an integer >= 2).
+    """
+    if k < n_genes:
+        return
+    fix = f"Pass `k` between 2 and {n_genes - 1}" if n_genes > 2 else "Evaluate a screen with more genes"
+    msg = (
+        f"`k` must be smaller than the number of genes ({n_genes}), got k={k!r}: every top-k gene set would hold "
+        f"all {n_genes} genes, so topk_recall would be 1.0 for every model and baseline. {fix} (the default is 20)."
+    )
+    raise ValueError(msg)
+
+
 def subsample_heldout(
     splits: list[np.ndarray], max_heldout: int | None, *, seed: int, scheme: str
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:

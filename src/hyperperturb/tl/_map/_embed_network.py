@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from hyperperturb._utils import _entries, as_rng, atomic_write, get_matrix, logger, record, resolve
+from hyperperturb._utils import _entries, as_rng, atomic_write, check_current, get_matrix, logger, record, resolve
 from hyperperturb._utils._entries import check_varm_key
 from hyperperturb._utils._schema import EmbedNetworkEntry
 from hyperperturb._utils._validate import check_fixed_seed
@@ -114,6 +114,7 @@ def embed_network(
             "`hp.pp.gene_network(adata, network)` first."
         )
         raise KeyError(msg)
+    check_current(adata, "network", needed_by="hp.tl.embed_network")  # targets declared after the network was built
     extra = _entries.network_extra_nodes(adata)
     ee = _entries.network_extra_edges(adata)
     n_genes = adata.n_vars

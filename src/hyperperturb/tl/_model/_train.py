@@ -10,6 +10,7 @@ import numpy as np
 
 from hyperperturb._utils import (
     _entries,
+    check_current,
     check_unique_names,
     library_versions,
     logger,
@@ -233,6 +234,8 @@ def train(
     adata = t.adata
     check_unique_names(adata)
     rew = read(adata, RewardsEntry, needed_by="hp.tl.train")
+    # a network built before the targets it should hold nodes for were declared (hp.pp.perturbations re-run)
+    check_current(adata, "network", needed_by="hp.tl.train")
     # the protein modality, resolved once before any work ("prot", "adt" or "protein"; None: no proteins)
     prot_name = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else None
     for k, where in (("hp_reward", "varm"), ("hp_policy_target", "varm"), ("hp_value_target", "var")):

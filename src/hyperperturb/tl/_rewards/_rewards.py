@@ -11,6 +11,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from hyperperturb._utils import (
+    _entries,
     array_digest,
     atomic_write,
     cells_digest,
@@ -71,8 +72,11 @@ def rewards(
         AnnData, or MuData with the RNA modality ``mod``. Expression should be log-normalised
         (``sc.pp.normalize_total`` + ``sc.pp.log1p``); integer data with large values gives a warning.
     layer
-        Layer with the expression; ``None`` uses the layer recorded by :func:`hyperperturb.pp.preprocess`,
-        else ``X``.
+        Layer with the expression; ``None`` uses the layer recorded by :func:`hyperperturb.pp.preprocess` (when it
+        is still in ``.layers``), else ``X``. The ledger records the layer actually read
+        (``params["layer"]``: e.g. ``"hp_lognorm"`` after :func:`hyperperturb.pp.preprocess`; ``None`` for ``X``),
+        and the steps that read cells again (:func:`hyperperturb.tl.train`, :func:`hyperperturb.tl.evaluate`)
+        use that layer.
     signed
         Signed rewards (mean of :math:`x - c`, up/down direction) instead of mean absolute deviations.
         The policy and value targets then use :math:`|R|` (no noise floor is subtracted).
@@ -160,6 +164,7 @@ def rewards(
     labels, control = _design_labels(adata, len(names))
     group_codes, group_names = _group_codes(adata, groupby)
     how = {"signed": signed, "shift": shift, "targets": targets, "chunk_size": chunk_size, "verbose": verbose}
+    layer = _used_layer(adata, layer)  # recorded as read: the preprocess layer, not None, when that was used
     rna = _rna_rewards(adata, layer, labels, control, group_codes, group_names, names, groupby=groupby, how=how)
     # protein modality (found here, not in a helper: its warnings point at the caller by stack depth)
     pname = protein_mod_name(t.data, prot_mod, mod=t.mod) if t.mod is not None else prot_mod  # resolved once
@@ -181,6 +186,18 @@ def rewards(
     if verbose:
         _log_summary(t.adata, rna, len(names), groupby)
     return t.done(copy)
+
+
+def _used_layer(adata: AnnData, layer: str | None) -> str | None:
+    """The layer the expression is read from, resolved as :func:`~hyperperturb._utils.get_matrix` does.
+
+    ``layer`` itself when given, else the layer recorded by ``hp.pp.preprocess`` when it is still in ``.layers``,
+    else ``None`` (``X``).
+    """
+    if layer is not None:
+        return layer
+    recorded = _entries.preprocess_layer(adata)
+    return recorded if recorded is not None and recorded in adata.layers else None
 
 
 class _Result(NamedTuple):
