@@ -100,6 +100,26 @@ def test_undirected_networkx_graph_is_stored_both_ways():
     assert get_ledger(a)["network"]["n_edges"] == 2
 
 
+def test_directed_false_stores_an_edge_list_both_ways():
+    """An interaction table listing each pair once: ``directed=False`` sends the propagation both ways."""
+    edges = pd.DataFrame(
+        {"source": ["G1", "G3", "G4", "G2"], "target": ["G0", "G2", "G2", "G4"], "weight": [1.0, -0.5, 0.25, -1.0]}
+    )
+    a, b = _adata(), _adata()
+    hp.pp.gene_network(a, edges)  # default: the listed order is the direction
+    hp.pp.gene_network(b, edges, directed=False)
+    Da, Db = a.varp["hp_adjacency_directed"].toarray(), b.varp["hp_adjacency_directed"].toarray()
+    assert Da[1, 0] == 1 and Da[0, 1] == 0
+    np.testing.assert_array_equal(Db, Db.T)
+    assert Db[0, 1] == Db[1, 0] == 1 and Db[2, 3] == Db[3, 2] == pytest.approx(-0.5)
+    assert Db[2, 4] == Db[4, 2] == -1  # a pair listed both ways keeps the larger magnitude
+    for key in ("hp_adjacency", "hp_adjacency_sign"):  # the undirected graph is the same
+        assert (a.varp[key] != b.varp[key]).nnz == 0, key
+    assert not get_ledger(b)["network"]["params"]["directed"] and get_ledger(a)["network"]["params"]["directed"]
+    with pytest.raises(ValueError, match="directed"):
+        hp.pp.gene_network(_adata(), edges, directed="no")
+
+
 def test_networkx_mode_of_regulation_attribute_gives_signs():
     g = nx.DiGraph()
     g.add_edge("G0", "G1", mode="Repression")

@@ -42,6 +42,7 @@ def gene_network(
     mapping: str | PathLike | pd.DataFrame | dict | None = None,
     hops: int = 1,
     symmetric: bool = True,
+    directed: bool = True,
     n_neighbors: int = 10,
     layer: str | None = None,
     go_table: str | PathLike | pd.DataFrame | None = None,
@@ -93,6 +94,15 @@ def gene_network(
         ``target``) for other tools; every hyperperturb step then uses the undirected graph (the larger weight of
         the two directions), and the propagation readout reads the directions from ``.varp[f"{key_added}_directed"]``
         either way.
+    directed
+        Whether an edge list's ``source`` → ``target`` order is a direction (regulator → target) for the
+        propagation readout of :func:`hyperperturb.tl.train` (default, as for TF regulons such as CollecTRI).
+        ``False``: every edge counts both ways in ``.varp[f"{key_added}_directed"]`` — use it for an undirected
+        table that lists each pair once (a protein–protein interaction export), whose listed order is arbitrary
+        (on knock-out screens with a known network, sending the change along arbitrarily oriented edges scored
+        0.61 against 0.70 both ways; ``docs/benchmarks.md``). Tables listing both orders (STRING) and undirected
+        networkx graphs are stored both ways either way; matrices, co-expression and GO networks have no
+        directions.
     n_neighbors
         Neighbours per gene for ``network="coexpression"``.
     layer
@@ -148,6 +158,9 @@ def gene_network(
     _entries.check_varp_key(adata, key_added)
     if hops not in (1, 2):
         msg = f"`hops` must be 1 or 2, got {hops!r}."
+        raise ValueError(msg)
+    if not isinstance(directed, bool | np.bool_):
+        msg = f"`directed` must be True or False, got {directed!r}."
         raise ValueError(msg)
     if hops == 2 and not symmetric:
         msg = "hops=2 needs an undirected network; use symmetric=True."
@@ -214,6 +227,8 @@ def gene_network(
         di, dj, dw = net.directed
         Dir = sparse.csr_matrix((dw.astype(np.float32), (di, dj)), shape=(G, G))
         Dir.eliminate_zeros()
+        if not directed:  # the listed order means nothing (e.g. an interaction table listing each pair once)
+            Dir = _both_ways(Dir)
     deg = np.diff(A.indptr) + np.bincount(A.indices, minlength=G)
     deg_direct = np.diff(A_direct.indptr) + np.bincount(A_direct.indices, minlength=G)
     # "genes without edges" means no edge in the graph hp.tl.train uses: .varp plus the edges to unmeasured
@@ -260,6 +275,7 @@ def gene_network(
             "mapping": mapped_with if mapping is not None else None,
             "hops": int(hops),
             "symmetric": bool(symmetric),
+            "directed": bool(directed),
             "n_neighbors": int(n_neighbors),
             "layer": layer,
             "go_table": _describe(go_table) if go_table is not None else None,
@@ -365,3 +381,18 @@ def _target_genes(pert: dict[str, Any]) -> list[str]:
     """All target genes of the perturbation design (combinations contribute each of their genes)."""
     genes = [g for genes in target_sets(pert) for g in genes]
     return list(dict.fromkeys(genes))
+
+
+def _both_ways(D: sparse.csr_matrix) -> sparse.csr_matrix:
+    """``D`` with every edge in both directions; a pair listed both ways keeps its larger ``|weight|`` (and sign)."""
+    C = D.tocoo()
+    r = np.concatenate([C.row, C.col])
+    c = np.concatenate([C.col, C.row])
+    v = np.concatenate([C.data, C.data])
+    order = np.lexsort((-np.abs(v), c, r))  # by pair, the largest magnitude first
+    r, c, v = r[order], c[order], v[order]
+    first = np.ones(r.size, dtype=bool)
+    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    out = sparse.csr_matrix((v[first], (r[first], c[first])), shape=D.shape, dtype=D.dtype)
+    out.eliminate_zeros()
+    return out
