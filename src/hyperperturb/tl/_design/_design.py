@@ -401,7 +401,8 @@ def design(
 
     Examples
     --------
-    >>> hp.tl.design(adata, n=5, strategy="ucb")  # doctest: +SKIP
+    >>> hp.tl.design(adata, n=5)  # doctest: +SKIP
+    >>> hp.get.design(adata)  # doctest: +SKIP
     """
     t = resolve(data, mod=mod)
     if strategy not in STRATEGIES:
