@@ -183,6 +183,24 @@ def test_finite_gradients_at_origin_zero_rows_and_boundary(dtype):
         assert grad is not None and np.all(np.isfinite(grad.numpy())), name
 
 
+@pytest.mark.parametrize("c", [1.0, 4.0])
+def test_float64_distance_near_the_rim_is_not_capped(c):
+    """float64 points may sit 1e-5 from the rim: the Möbius distance agrees with the closed form there.
+
+    A float32-sized artanh clamp (1 - 1e-7) capped it at 16.6 / sqrt(c) for two opposite rim points (exact 24.4).
+    """
+    ball = PoincareBall(c, dtype="float64")
+    r = (1 - 1e-5) / np.sqrt(c)
+    x = tf.constant([[r, 0.0], [r, 0.0]], tf.float64)
+    y = tf.constant([[-r, 0.0], [0.0, 0.99999 / np.sqrt(c)]], tf.float64)
+    d = ball.distance(x, y).numpy().ravel()
+    p = np.diag(ball.pairwise_distance(x, y).numpy())
+    exact = 2 * float(ball.dist0(x[:1]).numpy().ravel()[0])
+    np.testing.assert_allclose(d, p, rtol=1e-6)  # 1e-5 from the rim: ~5e-8 apart in float64
+    np.testing.assert_allclose(d[0], exact, rtol=1e-6)
+    assert d[0] > 16.7 / np.sqrt(c)
+
+
 def test_euclidean_counterpart():
     e = Euclidean(dtype="float64")
     rng = np.random.default_rng(1)

@@ -11,8 +11,11 @@ import tensorflow as tf
 MIN_SQNORM = 1e-30
 #: Smallest allowed denominator (Möbius addition, gyration, conformal factor).
 MIN_DENOM = 1e-15
-#: artanh arguments are clamped to ``[-(1 - ATANH_EPS), 1 - ATANH_EPS]``.
+#: artanh arguments are clamped to ``[-(1 - eps), 1 - eps]``: ``ATANH_EPS`` in float32 (and lower precisions),
+#: ``ATANH_EPS_F64`` in float64, whose points may sit 1e-5 from the rim (``BOUNDARY_EPS``) and whose Möbius sums of
+#: two such points come within ~1e-10 of 1 (a clamp at 1 - 1e-7 capped float64 distances at 16.6 / sqrt(c)).
 ATANH_EPS = 1e-7
+ATANH_EPS_F64 = 1e-15
 #: tanh arguments are clamped to ``[-TANH_CLAMP, TANH_CLAMP]``.
 TANH_CLAMP = 15.0
 #: Distance of the projection boundary from the ball's edge, per dtype: ``maxnorm = (1 - eps) / sqrt(c)``.
@@ -35,8 +38,8 @@ def _dot(x: tf.Tensor, y: tf.Tensor, keepdims: bool = True) -> tf.Tensor:
 
 
 def artanh(x: tf.Tensor) -> tf.Tensor:
-    """Clamped inverse hyperbolic tangent, ``0.5 (log1p(x) - log1p(-x))`` with ``|x| <= 1 - 1e-7``."""
-    lim = tf.cast(1.0 - ATANH_EPS, x.dtype)
+    """Clamped inverse hyperbolic tangent, ``0.5 (log1p(x) - log1p(-x))`` with ``|x| <= 1 - 1e-7`` (float64: 1e-15)."""
+    lim = tf.constant(1.0 - (ATANH_EPS_F64 if x.dtype == tf.float64 else ATANH_EPS), dtype=x.dtype)
     x = tf.clip_by_value(x, -lim, lim)
     return 0.5 * (tf.math.log1p(x) - tf.math.log1p(-x))
 
