@@ -45,6 +45,19 @@ def test_predict_new_gene_extends_softmax(trained):
     ).any()  # excess-based policy: a gene the new target does not move gets 0
 
 
+def test_head_reward_does_not_depend_on_the_other_perturbations_asked_for(trained):
+    """The distance head scores each new perturbation against the trained ones plus itself (a probe found the
+    trained perturbations' and a new one's rewards shrinking as more new targets were requested)."""
+    perts = list(trained.uns["hyperperturb"]["train"]["perturbations"])
+    new = [g for g in map(str, trained.var_names) if g not in perts][:6]
+    every = hp.tl.predict(trained, [*perts, *new], kind="reward", method="head")
+    alone = hp.tl.predict(trained, perts, kind="reward", method="head")
+    np.testing.assert_allclose(every[perts].to_numpy(), alone.to_numpy(), rtol=1e-12, atol=1e-15)
+    one = hp.tl.predict(trained, [new[0]], kind="reward", method="head")
+    np.testing.assert_allclose(every[new[0]].to_numpy(), one[new[0]].to_numpy(), rtol=1e-12, atol=1e-15)
+    assert not np.allclose(every[new[0]].to_numpy(), every[new[1]].to_numpy())  # still perturbation-specific
+
+
 def test_predict_needs_training():
     a = _prepared(seed=2, n_genes=20, n_perturbations=3)
     with pytest.raises(KeyError, match="hp.tl.train"):

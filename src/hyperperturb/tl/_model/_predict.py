@@ -49,7 +49,8 @@ def predict(
         How the excess is predicted.
         ``"head"``: the policy and value heads,
         :math:`\hat E(g, p) = u\, v_g\, n_p\, \pi_g(p)` (the value head's mean excess in units ``u`` times the
-        distance-head softmax over the ``n_p`` perturbations).
+        distance-head softmax over the ``n_p`` trained perturbations; a new perturbation is scored against the
+        trained ones plus itself, ``n_p + 1``, so its reward does not depend on which other ones are asked for).
         ``"kernel"``: the residual transfer readout chosen by leave-one-out at the end of training,
         :math:`\hat E_p = m + \sum_q w_{pq}(E_q - m) / (\sum_q w_{pq} + \kappa)` over the *training*
         perturbations' observed excess profiles :math:`E_q`, with :math:`m` their per-gene mean or median and
@@ -181,12 +182,23 @@ def predict(
         logits = net.score(
             z, tf.convert_to_tensor(emb), tf.constant(bias, tf.float32), None if factor is None else tf.constant(factor)
         )
-        policy = tf.nn.softmax(logits, axis=-1).numpy().astype(np.float64)[:n_genes]
+        policy = _per_perturbation_softmax(logits.numpy().astype(np.float64)[:n_genes], len(trained))
     else:
         policy = out["policy"].numpy().astype(np.float64)[:n_genes]
     B = entry.reward_baseline
     if reward is None:  # heads predict the excess over the noise floor B
-        reward = head_reward(policy, value, B, entry.value_unit)
+        if new and head == "distance":  # each new perturbation is scored against the trained ones plus itself
+            n_t = len(trained)
+            excess = head_reward(policy[:, n_t:], value, np.zeros_like(B), entry.value_unit)  # n_p = len(new)
+            reward = np.concatenate(
+                [
+                    head_reward(policy[:, :n_t], value, B, entry.value_unit),
+                    B[:, None] + excess * ((n_t + 1) / len(new)),
+                ],
+                axis=1,
+            )
+        else:
+            reward = head_reward(policy, value, B, entry.value_unit)
     if kind == "policy":  # the policy ranks the excess over each gene's noise floor B (the reward minus B)
         mat = reward_policy(reward - B[:, None])
     else:
@@ -208,6 +220,23 @@ def _warn_prior_only(entry: TrainEntry, trained: list[str], wanted: list[str], s
             "target neither measured nor in the network); they are predicted as the prior profile only.",
             UserWarning,
         )
+
+
+def _per_perturbation_softmax(logits: np.ndarray, n_trained: int) -> np.ndarray:
+    """The distance head's softmax with every new perturbation scored on its own (genes × columns).
+
+    The trained columns are normalised over the trained perturbations; each new column ``k`` over the trained ones
+    plus ``k`` alone, so a perturbation's predicted reward does not depend on which other new perturbations are
+    asked for (a softmax over all of them made it shrink as more were requested).
+    """
+    L = np.asarray(logits, dtype=np.float64)
+    tr = L[:, :n_trained]
+    m = tr.max(axis=1, keepdims=True) if n_trained else np.zeros((L.shape[0], 1))
+    lse = m + np.log(np.exp(tr - m).sum(axis=1, keepdims=True)) if n_trained else np.full((L.shape[0], 1), -np.inf)
+    out = np.empty_like(L)
+    out[:, :n_trained] = np.exp(tr - lse)
+    out[:, n_trained:] = np.exp(L[:, n_trained:] - np.logaddexp(lse, L[:, n_trained:]))
+    return out
 
 
 def _positions(names: list[str], wanted: list[str]) -> list[int]:
