@@ -9,8 +9,6 @@ import numpy as np
 import pandas as pd
 
 from hyperperturb._utils import _entries, as_rng, check_ledger_key, logger, record, resolve
-from hyperperturb._utils._ball import Geometry
-from hyperperturb._utils._ball import geometry as ball_geometry
 from hyperperturb._utils._schema import DesignEntry
 from hyperperturb._utils._warn import warn
 from hyperperturb.tl._evaluation._baselines import fit_linear, predict_linear
@@ -190,15 +188,9 @@ def _rank(
     n: int,
     kappa: float,
     rng: np.random.Generator,
-    metric: Geometry | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Order of the candidates, their scores and their uncertainty (distance to the nearest screened target).
-
-    Distances are geodesic in ``metric`` (the trained map's geometry: the Poincaré ball of its curvature, or flat);
-    Euclidean when ``None`` (the linear predictor's gene loadings).
-    """
+    """Order of the candidates, their scores and their uncertainty (distance to the nearest screened target)."""
     m = effect.size
-    metric = metric if metric is not None else ball_geometry("euclidean")
 
     def _nearest(cc: np.ndarray, ref: np.ndarray) -> np.ndarray:
         if ref.size == 0:
@@ -206,7 +198,8 @@ def _rank(
         step = max(1, _DIST_BLOCK // max(ref.shape[0] * max(ref.shape[1], 1), 1))  # rows of candidates per block
         out = np.empty(cc.shape[0])
         for lo in range(0, cc.shape[0], step):
-            out[lo : lo + step] = metric.pairwise_distance(cc[lo : lo + step], ref).min(axis=1)
+            d = np.sqrt(((cc[lo : lo + step, None, :] - ref[None, :, :]) ** 2).sum(-1))
+            out[lo : lo + step] = d.min(axis=1)
         return out
 
     unc = _nearest(coord_c, coord_s)
@@ -244,7 +237,7 @@ def _rank(
         uncs.append(float(u[j]))
         avail[j] = False
         if np.isfinite(coord_c[j]).all():
-            d = metric.pairwise_distance(coord_c, coord_c[j : j + 1])[:, 0]
+            d = np.sqrt(((coord_c - coord_c[j]) ** 2).sum(-1))
             u = np.minimum(u, np.where(np.isfinite(d), d, u))
     return np.asarray(chosen, dtype=np.int64), np.asarray(scores), np.asarray(uncs)
 
@@ -298,10 +291,7 @@ def _propose(
         coord_s = np.zeros((0, 1))
     else:
         effect, coord_c, coord_s = _predict(adata, screen, train_cols, cand_idx, cand_names, predictor)
-    # the map's own geometry for the model's coordinates; the linear predictor's loadings are flat
-    uses_map = predictor in ("model", "network") and "X_poincare" in adata.varm
-    metric = ball_geometry(_entries.geometry(adata), _entries.curvature(adata)) if uses_map else None
-    order, score, unc = _rank(strategy, effect, coord_c, coord_s, degree, n=n, kappa=kappa, rng=rng, metric=metric)
+    order, score, unc = _rank(strategy, effect, coord_c, coord_s, degree, n=n, kappa=kappa, rng=rng)
     out = pd.DataFrame(
         {
             "rank": np.arange(1, order.size + 1, dtype=np.int64),
@@ -366,9 +356,9 @@ def design(
     ``"greedy"``
         highest expected effect first (ties broken by network degree, with a warning when they reach the cut-off);
     ``"ucb"``
-        expected effect plus ``kappa`` times the uncertainty (geodesic distance in the map — the Poincaré ball of
-        its curvature, or flat for ``geometry="euclidean"`` — to the nearest screened target; Euclidean between the
-        linear predictor's gene loadings; both scaled to [0, 1]; without a trained map every candidate is equally uncertain and ucb orders
+        expected effect plus ``kappa`` times the uncertainty (straight-line distance between map coordinates to
+        the nearest screened target — not the geodesic distance, under which every gene near the rim of the
+        Poincaré ball looks unexplored; see ``docs/evaluation.md`` — both scaled to [0, 1]; without a trained map every candidate is equally uncertain and ucb orders
         as greedy); picks are sequential and a picked gene counts as screened for the next picks, so a batch
         spreads over unexplored parts of the graph;
     ``"random"``
