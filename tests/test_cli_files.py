@@ -50,6 +50,15 @@ def test_existing_out_needs_force(tmp_path, capsys):
     assert out.read_bytes() == b"keep me"
 
 
+def test_h5mu_out_for_anndata_input_is_refused(tmp_path, capsys):
+    """An AnnData written under an .h5mu name was an h5ad file that mudata could not read back (exit code 0)."""
+    inp = _input(tmp_path)
+    out = tmp_path / "out.h5mu"
+    assert _train(inp, out) == 1
+    assert "input is an AnnData" in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.mark.skipif(os.name == "nt" or os.geteuid() == 0, reason="permissions are not enforced for root")
 def test_unwritable_out_folder_fails_before_work(tmp_path, capsys):
     inp = _input(tmp_path)

@@ -62,6 +62,20 @@ def test_rewards_raw_counts_points_at_the_call():
     _assert_here(rec, "raw counts")
 
 
+def test_verbosity_zero_shows_no_warning():
+    """Verbosity 0 ("errors only": ``sc.settings.verbosity = 0``, the command line's ``--quiet``) shows no warning."""
+    from hyperperturb._utils._log import override_verbosity
+
+    a = _designed()
+    a.layers["counts"] = sparse.csr_matrix(np.random.default_rng(0).poisson(30, size=a.shape).astype(np.float32))
+    with override_verbosity(0), warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        hp.tl.rewards(a, layer="counts", verbose=False)
+    assert not [w for w in rec if "raw counts" in str(w.message)]
+    with override_verbosity(1), pytest.warns(UserWarning, match="raw counts"):
+        hp.tl.rewards(a, layer="counts", verbose=False)
+
+
 def test_rewards_several_protein_modalities_point_at_the_call():
     import mudata as md
 

@@ -43,6 +43,12 @@ def test_returns_axes_figure_none(trained, tmp_path):
     assert hp.pl.poincare(trained, show=True) is None
 
 
+def test_save_keyword_is_refused_clearly(trained, tmp_path):
+    """scanpy users pass save=; it reached matplotlib's scatter as an unknown property (AttributeError)."""
+    with pytest.raises(TypeError, match=r"no `save=`.*return_fig=True"):
+        hp.pl.poincare(trained, save=str(tmp_path / "p.png"))
+
+
 def test_accepts_ax_and_draws_into_it(trained):
     fig, ax = plt.subplots()
     out = hp.pl.poincare(trained, "hp_value", ax=ax)

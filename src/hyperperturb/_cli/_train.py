@@ -67,6 +67,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".h5ad", ".h5mu"):
         msg = f"--out {str(out)!r} must end in .h5ad (or .h5mu for MuData input)."
         raise CLIError(msg)
+    if out.suffix.lower() == ".h5mu" and Path(args.input).suffix.lower() != ".h5mu":
+        # an AnnData written under an .h5mu name is an h5ad file that mudata cannot read back
+        msg = f"--out {str(out)!r} ends in .h5mu but the input is an AnnData (.h5ad): pass --out with .h5ad."
+        raise CLIError(msg)
     if not out.parent.exists():
         msg = f"the folder of --out ({str(out.parent)!r}) does not exist; create it first."
         raise CLIError(msg)

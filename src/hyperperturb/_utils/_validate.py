@@ -82,9 +82,8 @@ def check_finite_matrix(X: Any, *, what: str = "adata.X", chunk_size: int = 10_0
     """
     check_numeric_matrix(X, what=what)
     if hasattr(X, "dask") or type(X).__module__.startswith("dask"):
-        import dask.array as da
-
-        ok = bool(da.isfinite(X).all().compute()) if not sparse.issparse(X) else True
+        # per block, so that blocks of scipy sparse matrices (anndata's lazy sparse X) are checked too
+        ok = bool(X.map_blocks(lambda b: np.array([[_block_is_finite(b)]]), dtype=bool, chunks=(1, 1)).all().compute())
     elif sparse.issparse(X) and hasattr(X, "data"):
         ok = bool(np.isfinite(X.data).all())
     elif isinstance(X, np.ndarray):

@@ -64,7 +64,14 @@ def _stacklevel(frame: FrameType, package_dir: str = _PACKAGE_DIR) -> int:
 
 
 def warn(message: str, category: type[Warning] = UserWarning) -> None:
-    """``warnings.warn(message, category)`` shown at the line that called into hyperperturb (see :func:`_stacklevel`)."""
+    """``warnings.warn(message, category)`` shown at the line that called into hyperperturb (see :func:`_stacklevel`).
+
+    Nothing is shown at verbosity 0 (``sc.settings.verbosity = 0``, the command line's ``--quiet``): "errors only".
+    """
+    from hyperperturb._utils._log import verbosity
+
+    if verbosity() <= 0:
+        return
     frame = sys._getframe(1)  # the package function that warns
     # warnings.warn counts this function as level 1 and its caller (``frame``) as level 2
     warnings.warn(message, category, stacklevel=_stacklevel(frame) + 1)

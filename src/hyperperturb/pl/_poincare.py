@@ -321,6 +321,11 @@ def poincare(
     """
     _check_options(perturbations=perturbations, grid=grid, return_fig=return_fig, source=source, radius=radius,
                    n_labels=n_labels)  # fmt: skip
+    if "save" in kwargs:  # scanpy's habit; here it would reach matplotlib's scatter as an unknown property
+        msg = (
+            "hp.pl.poincare() has no `save=`: use `fig = hp.pl.poincare(..., return_fig=True)` and `fig.savefig(path)`."
+        )
+        raise TypeError(msg)
     t = resolve(data, mod=mod)
     adata = t.adata
     noun = "protein" if t.mod is not None and str(t.mod).lower() in PROTEIN_MODALITIES else "gene"

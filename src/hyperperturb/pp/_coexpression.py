@@ -37,6 +37,8 @@ def _coexpression(
     for lo in range(0, n_rows, chunk):
         hi = min(lo + chunk, n_rows)
         block = X[lo:hi] if rows is None else X[rows[lo:hi]]
+        if hasattr(block, "dask"):  # a Dask array (dense or scipy-sparse chunks): this block into memory
+            block = block.compute()
         if sparse.issparse(block):
             block = block.astype(np.float64)
             S += (block.T @ block).toarray()
