@@ -79,6 +79,17 @@ def test_demo_existing_folder_needs_force(tmp_path, capsys):
     assert (tmp_path / "summary.txt").read_text() == "old"
 
 
+def test_demo_force_leaves_no_file_of_an_earlier_run_behind(tmp_path, capsys):
+    """A failed stage after --force used to leave the old demo.h5mu and plots beside a summary contradicting them."""
+    for name in ("demo.h5mu", "poincare.png", "summary.txt"):
+        (tmp_path / name).write_text("old")
+    (tmp_path / "mine.txt").write_text("not the demo's")
+    main(["demo", "--out", str(tmp_path), "--cells", "0", "--force", "--quiet"])  # generate fails: no cells
+    assert not (tmp_path / "demo.h5mu").exists() and not (tmp_path / "poincare.png").exists()
+    assert (tmp_path / "summary.txt").read_text() != "old"
+    assert (tmp_path / "mine.txt").read_text() == "not the demo's"
+
+
 def test_demo_out_is_a_file(tmp_path, capsys):
     f = tmp_path / "x"
     f.write_text("x")

@@ -42,6 +42,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         check_writable_dir(out, what="--out folder")
     except OSError as e:
         raise CLIError(str(e)) from e
+    for name in existing:  # --force: the demo's own files of an earlier run go, so none outlives a failed stage
+        (out / name).unlink()
     verbose = _bars(args)
     say = lambda *p: _say(args, *p)
     say(f"hyperperturb {_version()} demo -> {out}")
