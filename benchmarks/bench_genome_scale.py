@@ -135,7 +135,7 @@ def child(n_genes: int, n_perts: int, epochs: int, batch: str) -> dict:
         "epochs": epochs,
         "build_s": build_s,
         "train_s": total,
-        "epoch_s": float(np.median(np.diff(stamps))) if len(stamps) > 2 else float("nan"),
+        "epoch_s": float(np.median(np.diff(stamps))) if len(stamps) >= 2 else float("nan"),
         "first_epoch_s": stamps[0] - t0 if stamps else float("nan"),
         "rss_before_train_mb": rss_before,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -243,7 +243,7 @@ def memory_child(n_genes: int, n_perts: int, epochs: int, map_epochs: int = 0) -
         "epochs": epochs,
         "build_s": build_s,
         "train_s": train_s,
-        "epoch_s": float(np.median(np.diff(stamps))) if len(stamps) > 2 else float("nan"),
+        "epoch_s": float(np.median(np.diff(stamps))) if len(stamps) >= 2 else float("nan"),
         # CPU seconds of the whole process per epoch (all threads): less sensitive to other jobs than wall time
         "epoch_cpu_s": float(np.median(np.diff(cpu))) if len(cpu) > 2 else float("nan"),
         "stage_peak_mb": {k: round(v) for k, v in peak.items()},

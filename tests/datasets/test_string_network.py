@@ -21,3 +21,9 @@ def test_bad_min_score(tmp_path):
         hp.datasets.string_network(tmp_path, min_score=1001)
     with pytest.raises(FileNotFoundError, match="string_v12"):
         hp.datasets.string_network(tmp_path)
+
+
+def test_min_score_given_as_a_weight_is_refused(tmp_path):
+    """min_score=0.7 (gene_network's min_weight) silently kept every edge; it names the score to pass."""
+    with pytest.raises(ValueError, match=r"scores run from 0 to 1000.*min_score=700"):
+        hp.datasets.string_network(tmp_path, min_score=0.7)

@@ -37,6 +37,12 @@ def string_network(path: str | os.PathLike[str] | None = None, *, min_score: int
     if isinstance(min_score, bool) or not isinstance(min_score, numbers.Real) or not 0 <= min_score <= 1000:
         msg = f"`min_score` must be a STRING score between 0 and 1000, got {min_score!r}."
         raise ValueError(msg)
+    if 0 < min_score < 1:  # a weight in [0, 1] (gene_network's min_weight=0.7) given as a STRING score
+        msg = (
+            f"`min_score={min_score!r}` keeps every edge: STRING scores run from 0 to 1000. For "
+            f"`hp.pp.gene_network(min_weight={min_score!r})`'s threshold pass min_score={round(min_score * 1000)}."
+        )
+        raise ValueError(msg)
     p = find_file(path, FILENAME, loader="hp.datasets.string_network")
     df = pd.read_csv(p, usecols=["gene_a", "gene_b", "combined_score"])
     df = df[df["combined_score"] >= min_score]
