@@ -278,13 +278,8 @@ def _propose(
     var_index = {g: i for i, g in enumerate(map(str, adata.var_names))}
     cand_idx = np.asarray([var_index.get(str(c), -1) for c in cand_names], dtype=np.int64)
     deg_all = _degrees(adata, screen.extra_nodes)
-    extra_pos = {g: adata.n_vars + i for i, g in enumerate(screen.extra_nodes)}
-    degree = np.asarray(
-        [
-            deg_all[i] if i >= 0 else deg_all[extra_pos[str(c)]] if str(c) in extra_pos else 0.0
-            for i, c in zip(cand_idx, cand_names, strict=True)
-        ]
-    )
+    nodes = _network_nodes(adata, screen, cand_idx, cand_names)
+    degree = np.where(nodes >= 0, deg_all[np.maximum(nodes, 0)], 0.0)
     if strategy in ("random", "degree"):
         effect = np.zeros(cand_names.size)
         coord_c = np.full((cand_names.size, 1), np.nan)
