@@ -99,3 +99,35 @@ def test_fresh_process_at_verbosity_0_prints_nothing():
     assert r.returncode == 0, r.stderr
     assert r.stdout == ""
     assert r.stderr == ""
+
+
+def test_preprocess_in_a_fresh_process_prints_nothing():
+    """hp.pp.preprocess builds scanpy's neighbour graph, whose umap-learn import loads TensorFlow when installed:
+    that first import is quiet too (empty stderr at verbosity 0), and with TF_CPP_MIN_LOG_LEVEL=0 nothing is hidden."""
+    code = textwrap.dedent(
+        """
+        import sys
+        import scanpy as sc
+        sc.settings.verbosity = 0
+        import hyperperturb as hp
+        adata = hp.datasets.synthetic(n_cells=300, n_genes=40, n_perturbations=4, seed=0, verbose=False)
+        hp.pp.preprocess(adata, perturbation_key="perturbation", n_top_genes=30, n_pcs=10)
+        assert "connectivities" in adata.obsp
+        print("tensorflow" in sys.modules, end="")
+        """
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=_env())
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    if r.stdout == "True":  # umap-learn loaded TensorFlow: the user who asks for its logs gets them
+        r = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=_env(TF_CPP_MIN_LOG_LEVEL="0"),
+        )
+        assert r.returncode == 0, r.stderr
+        assert r.stderr != ""
+    else:
+        assert r.stdout == "False"

@@ -1,6 +1,8 @@
 """Preprocessing: perturbation design, fold changes, gene networks (``hp.pp``).
 
-Nothing here imports TensorFlow.
+Nothing here imports TensorFlow itself. ``hp.pp.preprocess`` (with ``neighbors=True``, the default) builds scanpy's
+neighbour graph, and umap-learn, which scanpy uses for it, loads TensorFlow when it is installed; that first import
+is made quietly (no TensorFlow start-up lines on stderr). ``neighbors=False`` skips it.
 """
 
 from ._gene_network import gene_network

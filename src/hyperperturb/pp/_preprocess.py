@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import warnings
 from typing import Any
 
@@ -20,6 +22,7 @@ from hyperperturb._utils import (
     resolve,
 )
 from hyperperturb._utils._data import update_mudata
+from hyperperturb._utils._quiet import quiet_tensorflow_start
 from hyperperturb._utils._schema import PreprocessEntry
 from hyperperturb._utils._warn import warn
 
@@ -63,8 +66,18 @@ def _count_check(X: Any) -> None:
 
 
 def _neighbors(adata: AnnData, *, n_neighbors: int, n_pcs: int, seed: int) -> None:
-    """``sc.pp.neighbors``; if its approximate-kNN path fails on ``csr_array`` (newer SciPy), exact kNN instead."""
+    """``sc.pp.neighbors``; if its approximate-kNN path fails on ``csr_array`` (newer SciPy), exact kNN instead.
+
+    scanpy computes the connectivities with umap-learn, whose package import loads TensorFlow when it is installed
+    (for ``umap.ParametricUMAP``). That first import happens here, inside :func:`quiet_tensorflow_start`, so
+    TensorFlow's C++ start-up lines do not land on the user's stderr (nothing is hidden when TensorFlow or umap is
+    already loaded, or when the user set ``TF_CPP_MIN_LOG_LEVEL`` to 0 or 1).
+    """
     import scanpy as sc
+
+    if "umap" not in sys.modules:
+        with quiet_tensorflow_start(), contextlib.suppress(ImportError):
+            import umap  # noqa: F401  (umap-learn; its import may load TensorFlow)
 
     try:
         sc.pp.neighbors(adata, n_neighbors=n_neighbors, n_pcs=n_pcs, random_state=seed)
