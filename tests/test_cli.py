@@ -298,3 +298,55 @@ def test_info_headline_of_an_evaluation(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "evaluation: split random, 5 splits" in out
     assert "held-out spearman_excess: hyperperturb 0.330, mean 0.310" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["demo", "--epochs", "0"], "--epochs: must be an integer >= 1"),
+        (["demo", "--cells", "-3"], "--cells: must be an integer >= 1"),
+        (["demo", "--seed", "-1"], "--seed: must be an integer >= 0"),
+        (["demo", "--genes", "6"], "`--perturbations 12` is impossible"),  # a screen needs a gene per knock-out
+        (["demo", "--cells", "5"], "Increase --cells"),
+        (
+            ["train", "x.h5ad", "--perturbation-key", "p", "--control", "c", "--out", "o.h5ad", "--epochs", "-3"],
+            "--epochs",
+        ),
+        (["train", "x.h5ad", "--perturbation-key", "p", "--control", "c", "--out", "o.h5ad", "--dim", "1"], ">= 2"),
+        (
+            ["train", "x.h5ad", "--perturbation-key", "p", "--control", "c", "--out", "o.h5ad", "--min-weight", "5"],
+            "[0, 1]",
+        ),
+        (
+            ["train", "x.h5ad", "--perturbation-key", "p", "--control", "c", "--out", "o.h5ad", "--min-weight", "nan"],
+            "[0, 1]",
+        ),
+    ],
+)
+def test_impossible_numbers_are_usage_errors_before_any_work(tmp_path, capsys, argv, says):
+    """Wrong numbers on the command line: exit 2 with the flag named, before any file is read or written."""
+    out = tmp_path / "d"
+    argv = [a if a != "o.h5ad" else str(tmp_path / "o.h5ad") for a in argv]
+    if argv[0] == "demo":
+        argv += ["--out", str(out)]
+    assert main(argv) == 2
+    assert says in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "o.h5ad").exists()
+
+
+def test_demo_with_fewer_genes_than_its_proteins(tmp_path):
+    """--genes below the demo's 8 proteins: the demo reads out one protein per gene instead of failing."""
+    out = tmp_path / "d"
+    argv = ["demo", "--out", str(out), "--genes", "6", "--perturbations", "3", "--cells", "200", "--epochs", "2"]
+    assert main([*argv, "--quiet", "--strict"]) == 0
+    mdata = _read(str(next(out.glob("demo.h5*"))))
+    assert mdata["prot"].n_vars == 6
+
+
+def test_info_ranks_the_modality_it_was_asked_for(demo_dir, capsys):
+    f = next(demo_dir.glob("demo.h5*"))
+    assert main(["info", str(f), "--mod", "prot"]) == 0
+    out = capsys.readouterr().out
+    ranked = [ln.split()[0] for ln in out.splitlines() if "hp_value=" in ln]
+    prot_names = set(_read(str(f))["prot"].var_names)
+    assert ranked and set(ranked) <= prot_names

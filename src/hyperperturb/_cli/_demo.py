@@ -22,6 +22,36 @@ from ._common import (
 )
 from ._plots import _save_plots, _summary_lines
 
+#: Proteins the demo's screen reads out (fewer when it has fewer genes: each protein reads out one gene).
+DEMO_PROTEINS = 8
+
+
+def demo_args_problem(args: argparse.Namespace) -> str | None:
+    """Why ``--cells/--genes/--perturbations`` cannot make a screen (a usage error before any work), or ``None``."""
+    import inspect
+
+    from hyperperturb.datasets import synthetic
+    from hyperperturb.datasets._synthetic import _checked_settings
+
+    wanted = inspect.signature(_checked_settings).parameters
+    settings = {k: v.default for k, v in inspect.signature(synthetic).parameters.items() if k in wanted}
+    settings.update(
+        n_cells=args.cells,
+        n_genes=args.genes,
+        n_perturbations=args.perturbations,
+        protein=True,
+        n_proteins=min(DEMO_PROTEINS, args.genes),
+    )
+    try:
+        _checked_settings(**settings)
+    except (TypeError, ValueError) as e:
+        flags = {"n_cells": "--cells", "n_genes": "--genes", "n_perturbations": "--perturbations"}
+        text = str(e)
+        for name, flag in flags.items():
+            text = text.replace(f"{name}=", f"{flag} ").replace(name, flag)
+        return text
+    return None
+
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the whole pipeline on the built-in synthetic screen."""
@@ -51,7 +81,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     def generate() -> None:
         state["data"] = hp.datasets.synthetic(
-            n_cells=args.cells, n_genes=args.genes, n_perturbations=args.perturbations, protein=True, seed=args.seed
+            n_cells=args.cells,
+            n_genes=args.genes,
+            n_perturbations=args.perturbations,
+            protein=True,
+            n_proteins=min(DEMO_PROTEINS, args.genes),
+            seed=args.seed,
         )
 
     def preprocess() -> None:

@@ -107,7 +107,7 @@ def _typed(adata: Any, cls: Any, lines: list[str]) -> Any:
         return None
 
 
-def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
+def _summary_info(data: Any, adata: Any, led: dict[str, Any], mod: str = "rna") -> list[str]:
     """The headline numbers of each step (a screen's worth; ``--full`` prints everything)."""
     from hyperperturb._utils import stale_reason
     from hyperperturb._utils._ledger import written_by
@@ -174,7 +174,7 @@ def _summary_info(data: Any, adata: Any, led: dict[str, Any]) -> list[str]:
     for step, reason in stale.items():
         lines.append(f"STALE {step}: {reason}.")
     try:
-        top = _summary_lines(data, n_genes=5, n=3)
+        top = _summary_lines(data, n_genes=5, n=3, mod=mod)
     except Exception:  # noqa: BLE001 - the ranking is a bonus; never fail info on it
         top = []
     if len(top) > 2:
@@ -205,7 +205,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         arrays = _arrays(adata)
         lines += ["arrays:"] + [f"  {a}" for a in arrays] if arrays else ["no hp_* arrays"]
     else:
-        lines = _summary_info(data, adata, led)
+        lines = _summary_info(data, adata, led, args.mod)
     for line in lines:
         print(line)
     return 0

@@ -6,12 +6,43 @@ import argparse
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ._common import PROG, _one_line, _version
-from ._demo import cmd_demo
+from ._demo import cmd_demo, demo_args_problem
 from ._info import cmd_info
 from ._train import cmd_train
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``low`` (a wrong value is a usage error, exit 2, before any work)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            msg = f"must be an integer >= {low}, got {text!r}"
+            raise argparse.ArgumentTypeError(msg) from None
+        if value < low:
+            msg = f"must be an integer >= {low}, got {value}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def _unit_float(text: str) -> float:
+    """An argparse ``type``: a number in [0, 1] (STRING-style edge weights)."""
+    try:
+        value = float(text)
+    except ValueError:
+        msg = f"must be a number in [0, 1], got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        msg = f"must be a number in [0, 1] (edge weights are scaled to [0, 1]), got {text}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,11 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate a screen (RNA + protein), preprocess, build the network, compute rewards, train and plot.",
     )
     p.add_argument("--out", default="hyperperturb_demo", help="output folder (default: ./hyperperturb_demo)")
-    p.add_argument("--epochs", type=int, default=40, help="training epochs (default: 40)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    p.add_argument("--cells", type=int, default=1500, help="simulated cells (default: 1500)")
-    p.add_argument("--genes", type=int, default=120, help="simulated genes (default: 120)")
-    p.add_argument("--perturbations", type=int, default=12, help="simulated knockouts (default: 12)")
+    p.add_argument("--epochs", type=_int_at_least(1), default=40, help="training epochs (default: 40)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: 0)")
+    p.add_argument("--cells", type=_int_at_least(1), default=1500, help="simulated cells (default: 1500)")
+    p.add_argument("--genes", type=_int_at_least(2), default=120, help="simulated genes (default: 120)")
+    p.add_argument("--perturbations", type=_int_at_least(1), default=12, help="simulated knockouts (default: 12)")
     p.add_argument("--strict", action="store_true", help="exit 1 if an available stage fails")
     p.add_argument("--force", action="store_true", help="overwrite the demo's files in an existing --out folder")
     p.add_argument(
@@ -63,11 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--control", required=True, action="append", help="control label (repeat for several)")
     p.add_argument("--ignore", action="append", default=[], help="label to drop, e.g. 'multiple' (repeatable)")
     p.add_argument("--network", default="coexpression", help="network file (STRING links, edge list) or 'coexpression'")
-    p.add_argument("--min-weight", type=float, default=None, help="drop network edges below this weight")
+    p.add_argument("--min-weight", type=_unit_float, default=None, help="drop network edges below this weight")
     p.add_argument("--hops", type=int, choices=(1, 2), default=1, help="network neighbourhood (default: 1)")
-    p.add_argument("--epochs", type=int, default=200, help="training epochs (default: 200)")
-    p.add_argument("--dim", type=int, default=2, help="embedding dimension (default: 2)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--epochs", type=_int_at_least(1), default=200, help="training epochs (default: 200)")
+    p.add_argument("--dim", type=_int_at_least(2), default=2, help="embedding dimension (default: 2)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="random seed (default: 0)")
     p.add_argument("--mod", default="rna", help="RNA modality of a .h5mu (default: rna)")
     p.add_argument("--out", required=True, help="output .h5ad (.h5mu for MuData input); never the input file")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out (and --plots files)")
@@ -98,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(e.code or 0) if not isinstance(e.code, str) else 2
     if getattr(args, "func", None) is None:
         parser.print_help()
+        return 2
+    if args.command == "demo" and (problem := demo_args_problem(args)) is not None:
+        print(f"{PROG} demo: error: {problem}", file=sys.stderr)
         return 2
     warnings.filterwarnings("ignore", category=FutureWarning, module="mudata")
     from hyperperturb._utils._log import override_verbosity

@@ -51,11 +51,11 @@ def _save_plots(data: Any, out: Path, *, say: Callable[..., None]) -> list[Path]
     return written
 
 
-def _summary_lines(data: Any, *, n_genes: int = 10, n: int = 5) -> list[str]:
-    """Top perturbations for the genes with the highest predicted (else measured) sensitivity."""
+def _summary_lines(data: Any, *, n_genes: int = 10, n: int = 5, mod: str = "rna") -> list[str]:
+    """Top perturbations for the genes (of modality ``mod``) with the highest predicted (else measured) sensitivity."""
     import hyperperturb as hp
 
-    adata = _rna(data)
+    adata = _rna(data, mod)
     if "hp_policy" in adata.varm and "hp_value" in adata.var:
         source: Literal["predicted", "observed"] = "predicted"
         vkey = "hp_value"
@@ -66,7 +66,7 @@ def _summary_lines(data: Any, *, n_genes: int = 10, n: int = 5) -> list[str]:
     value = adata.var[vkey].astype(float)
     value = value[np.isfinite(value.to_numpy())].sort_values(ascending=False)
     genes = list(value.index[:n_genes])
-    df = hp.get.rank_perturbations(data, genes, n, source=source)
+    df = hp.get.rank_perturbations(data, genes, n, source=source, mod=mod)
     lines = [f"Top {n} perturbations ({source}) for the {len(genes)} genes with the highest {vkey}:", ""]
     for g in genes:
         sub = df[df["gene"] == g]
