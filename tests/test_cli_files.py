@@ -79,12 +79,21 @@ def test_demo_existing_folder_needs_force(tmp_path, capsys):
     assert (tmp_path / "summary.txt").read_text() == "old"
 
 
-def test_demo_force_leaves_no_file_of_an_earlier_run_behind(tmp_path, capsys):
+def test_demo_force_leaves_no_file_of_an_earlier_run_behind(tmp_path, capsys, monkeypatch):
     """A failed stage after --force used to leave the old demo.h5mu and plots beside a summary contradicting them."""
+    import hyperperturb as hp
+    import hyperperturb._cli._main as cli_main
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulation failed")
+
+    # the generate stage fails (impossible sizes are usage errors now, caught before any file is touched)
+    monkeypatch.setattr(cli_main, "demo_args_problem", lambda args: None)
+    monkeypatch.setattr(hp.datasets, "synthetic", broken)
     for name in ("demo.h5mu", "poincare.png", "summary.txt"):
         (tmp_path / name).write_text("old")
     (tmp_path / "mine.txt").write_text("not the demo's")
-    main(["demo", "--out", str(tmp_path), "--cells", "0", "--force", "--quiet"])  # generate fails: no cells
+    main(["demo", "--out", str(tmp_path), "--force", "--quiet"])
     assert not (tmp_path / "demo.h5mu").exists() and not (tmp_path / "poincare.png").exists()
     assert (tmp_path / "summary.txt").read_text() != "old"
     assert (tmp_path / "mine.txt").read_text() == "not the demo's"

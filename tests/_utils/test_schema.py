@@ -7,7 +7,9 @@ from pathlib import Path
 
 import anndata as ad
 import numpy as np
+import pandas as pd
 import pytest
+import scanpy as sc
 
 import hyperperturb as hp
 from hyperperturb._utils import record, require_step
@@ -24,6 +26,7 @@ from hyperperturb._utils._schema import (
     keys_of,
     read,
 )
+from hyperperturb._utils._validate import str_array
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tl" / "_model"))
 from test_train import _prepared
@@ -37,8 +40,8 @@ def _same(a, b) -> None:
             _same(a[k], b[k])
         return
     x, y = np.asarray(a), np.asarray(b)
-    if x.dtype.kind in "OUS" or y.dtype.kind in "OUS":
-        np.testing.assert_array_equal(x.astype(str), y.astype(str))
+    if x.dtype.kind in "OUST" or y.dtype.kind in "OUST":  # T: StringDType (zarr)
+        np.testing.assert_array_equal(str_array(x), str_array(y))
     else:
         np.testing.assert_allclose(x.astype(np.float64), y.astype(np.float64), equal_nan=True)
 
@@ -90,14 +93,23 @@ _HOW = {
 }
 
 
+def _round_trip(adata: ad.AnnData, path: Path) -> ad.AnnData:
+    """``adata`` written to ``path`` and read back (h5ad or zarr, by the suffix)."""
+    if path.suffix == ".zarr":
+        adata.write_zarr(path)
+        return ad.read_zarr(path)
+    adata.write_h5ad(path)
+    return ad.read_h5ad(path)
+
+
+@pytest.mark.parametrize("suffix", [".h5ad", ".zarr"])
 @pytest.mark.parametrize(("cls", "holder"), [(ENTRIES[s], s) for s in STEPS], indirect=["holder"])
-def test_typed_entries_round_trip_through_h5ad(holder, cls, tmp_path):
+def test_typed_entries_round_trip_through_h5ad_and_zarr(holder, cls, suffix, tmp_path):
     before = read(holder, cls, needed_by="test")
     # the reader inverts the writer: decoding to_uns() gives the same entry again
     _same(cls.from_uns({**before.to_uns(), "schema": cls.schema_version()}).to_uns(), before.to_uns())
-    path = tmp_path / "l.h5ad"
-    holder.write_h5ad(path)
-    back = ad.read_h5ad(path)
+    # zarr (anndata >= 0.12, NumPy 2) gives the names back as StringDType arrays, which `.astype(str)` refuses
+    back = _round_trip(holder, tmp_path / f"l{suffix}")
     after = read(back, cls, needed_by="test")
     _same(before.to_uns(), after.to_uns())
     # the writer is the inverse of the reader: recording to_uns() stores the same entry again
@@ -195,3 +207,36 @@ def test_predict_refuses_an_outdated_train_entry(trained):
     b.uns["hyperperturb"]["train"] = {k: v for k, v in b.uns["hyperperturb"]["train"].items() if k != "schema"}
     with pytest.raises(ValueError, match=r"no schema version.*Re-run `hp.tl.train"):
         hp.tl.predict(b)
+
+
+@pytest.fixture(scope="module")
+def tiny_trained():
+    """The tiny pipeline of the README: perturbations, truth network, rewards and two epochs of training."""
+    a = hp.datasets.synthetic(n_cells=300, n_genes=40, n_perturbations=4, seed=0, verbose=False)
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    hp.pp.gene_network(a, hp.datasets.truth_network(a))
+    hp.tl.rewards(a)
+    hp.tl.train(a, epochs=2, seed=0, verbose=False)
+    return a
+
+
+def test_the_get_functions_read_the_same_after_a_zarr_round_trip(tiny_trained, tmp_path):
+    back = _round_trip(tiny_trained, tmp_path / "a.zarr")
+    pd.testing.assert_frame_equal(
+        hp.get.rank_perturbations(back, "G001"), hp.get.rank_perturbations(tiny_trained, "G001")
+    )
+    pd.testing.assert_frame_equal(hp.get.embedding(back), hp.get.embedding(tiny_trained))
+    pd.testing.assert_series_equal(hp.get.readout(back), hp.get.readout(tiny_trained))
+    pd.testing.assert_frame_equal(hp.tl.predict(back), hp.tl.predict(tiny_trained))
+
+
+def test_rewards_and_train_run_again_after_a_zarr_round_trip(tiny_trained, tmp_path):
+    back = _round_trip(tiny_trained, tmp_path / "a.zarr")
+    again = tiny_trained.copy()
+    for x in (back, again):
+        hp.tl.rewards(x)
+        hp.tl.train(x, epochs=2, seed=0, verbose=False)
+    np.testing.assert_allclose(back.varm["hp_reward"], again.varm["hp_reward"])
+    np.testing.assert_allclose(back.varm["hp_policy"], again.varm["hp_policy"], rtol=1e-5, atol=1e-6)

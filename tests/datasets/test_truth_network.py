@@ -64,3 +64,10 @@ def test_bad_input(screen):
         hp.datasets.truth_network(screen, noise_edges=-0.1)
     with pytest.raises(ValueError, match="noise_edges"):
         hp.datasets.truth_network(screen, noise_edges=1000.0)
+
+
+def test_truth_network_after_a_zarr_round_trip(screen, tmp_path):
+    """zarr (anndata >= 0.12, NumPy 2) gives the stored truth's gene names back as StringDType arrays."""
+    screen.write_zarr(tmp_path / "s.zarr")
+    back = ad.read_zarr(tmp_path / "s.zarr")
+    assert hp.datasets.truth_network(back).equals(hp.datasets.truth_network(screen))

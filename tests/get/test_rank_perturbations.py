@@ -48,6 +48,14 @@ def test_nan_rows(trained):
         hp.get.rank_perturbations(trained, "JAK2")
 
 
+@pytest.mark.parametrize("gene", [1, np.int64(3), 2.0, ["G01", 1], b"G01"])
+def test_a_gene_that_is_not_a_name_is_refused_clearly(trained, gene):
+    with pytest.raises(TypeError, match=r"must be a gene name \(a str from adata\.var_names\).*looked up by name"):
+        hp.get.rank_perturbations(trained, gene)
+    # the names of a numpy or pandas array are read as names
+    assert len(hp.get.rank_perturbations(trained, trained.var_names[:2], n=1)) == 2
+
+
 def test_errors(trained):
     with pytest.raises(KeyError, match="STAT1"):
         hp.get.rank_perturbations(trained, "STAT2")

@@ -420,3 +420,26 @@ def test_observed_colour_is_the_excess_over_the_noise_floor(trained):
 def test_unknown_gene_suggests_the_case_insensitive_match(trained):
     with pytest.raises(KeyError, match="Did you mean 'STAT1'"):
         hp.pl.poincare(trained, "stat1", show=False)
+
+
+def test_suggestion_names_each_match_once(trained):
+    """STAT1 is both a perturbation and a gene: the hint said "Did you mean 'STAT1' or 'STAT1'?"."""
+    with pytest.raises(KeyError, match=r"Did you mean 'STAT1'\?") as err:
+        hp.pl.poincare(trained, "stat1", show=False)
+    assert "or 'STAT1'" not in str(err.value)
+
+
+@pytest.mark.parametrize("ncols", [0, -1, 1.5, True])
+def test_ncols_below_one_is_refused(trained, ncols):
+    with pytest.raises(ValueError, match="`ncols` must be an integer >= 1"):
+        hp.pl.poincare(trained, ["hp_value", "module"], ncols=ncols, show=False)
+    assert plt.get_fignums() == []
+
+
+def test_vmin_above_vmax_is_refused(trained):
+    with pytest.raises(ValueError, match=r"`vmin` \(1\) is larger than `vmax` \(0\).*Swap them"):
+        hp.pl.poincare(trained, vmin=1, vmax=0, show=False)
+    with pytest.raises(ValueError, match="`vmax` must be a finite number"):
+        hp.pl.poincare(trained, vmax=np.nan, show=False)
+    ax = hp.pl.poincare(trained, vmin=0.0, vmax=1.0, show=False)
+    assert next(c for c in ax.collections if c.get_array() is not None).norm.vmax == 1.0

@@ -133,3 +133,22 @@ def test_protein_modality_says_protein():
     assert any("proteins" in a.get_title() for a in ax.figure.axes)  # "the 5 proteins with the largest reward"
     ax = hp.pl.rewards(m, show=False)
     assert any(a.get_ylabel() == "gene" for a in ax.figure.axes)
+
+
+@pytest.mark.parametrize("kind", ["reward", "policy"])
+@pytest.mark.parametrize("empty", ["genes", "perturbations"])
+def test_empty_selection_is_a_clear_error(trained, kind, empty):
+    """An empty list of genes or perturbations gave raw numpy errors (IndexError from np.ix_, or a zero-size
+    reduction); it is refused with a message naming the argument, like hp.pl.poincare(color=[])."""
+    with pytest.raises(ValueError, match=rf"`{empty}` is an empty list.*None"):
+        hp.pl.rewards(trained, kind=kind, show=False, **{empty: []})
+    assert plt.get_fignums() == []  # refused before a figure is made
+
+
+def test_colour_limits_and_show_are_checked(trained):
+    with pytest.raises(ValueError, match=r"`vmin` \(1\) is larger than `vmax` \(0\)"):
+        hp.pl.rewards(trained, vmin=1, vmax=0, show=False)
+    with pytest.raises(TypeError, match="`show` must be True, False or None"):
+        hp.pl.rewards(trained, show="no")
+    ax = hp.pl.rewards(trained, vmin=0.0, vmax=1.0, excess=False, show=False)  # vmin below vmax is fine
+    assert _image(ax).get_clim() == (0.0, 1.0)

@@ -174,3 +174,43 @@ def test_fast_on_200k_cells():
     a = AnnData(sparse.csr_matrix((n, 5), dtype=np.float32), obs=obs)
     hp.pp.perturbations(a, ignore="multiple")
     assert a.obsm["perturbation_target"].shape == (n, 500)
+
+
+def _relabelled(first: str):
+    a = hp.datasets.synthetic(n_cells=300, n_genes=40, n_perturbations=4, seed=0, verbose=False)
+    labels = a.obs["perturbation"].astype(str).to_numpy().copy()
+    perturbed = np.flatnonzero(labels != "non-targeting")[:20]
+    labels[perturbed] = first
+    a.obs["perturbation"] = labels
+    return a, int((labels == "non-targeting").sum())
+
+
+def test_label_of_control_parts_only_marks_controls():
+    """'non-targeting+non-targeting' (a double control guide) is a control cell, not a perturbation without target."""
+    a, n_single = _relabelled("non-targeting+non-targeting")
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting", sep="+")
+    e = get_ledger(a)["perturbations"]
+    assert "non-targeting+non-targeting" not in list(e["names"])
+    assert int(e["n_control"]) == n_single + 20 == int(a.obs["hp_control"].sum())
+    assert "non-targeting+non-targeting" in list(e["control"])
+    assert all(len(x) > 0 for x in np.split(e["target_genes"], e["target_offsets"][1:-1]))
+
+
+def test_label_with_no_target_left_is_refused():
+    a, _ = _relabelled("+")
+    before = snapshot(a)
+    with pytest.raises(ValueError, match=r"name no target gene.*ignore=\['\+'\]"):
+        hp.pp.perturbations(a, key="perturbation", control="non-targeting", sep="+")
+    assert_unchanged(a, before)
+
+
+def test_targets_with_a_slash_in_the_label_survive_an_h5ad_round_trip(tmp_path):
+    import anndata as ad
+
+    a, _ = _relabelled("G007/sg1")
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting", targets={"G007/sg1": "G007"})
+    a.write_h5ad(tmp_path / "s.h5ad")
+    b = ad.read_h5ad(tmp_path / "s.h5ad")
+    stored = get_ledger(b)["perturbations"]["params"]["targets"]
+    assert list(stored["labels"]) == ["G007/sg1"] and list(stored["genes"]) == ["G007"]
+    assert "G007/sg1" in list(get_ledger(b)["perturbations"]["names"])

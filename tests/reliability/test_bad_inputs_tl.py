@@ -182,9 +182,12 @@ def test_subset_after_perturbations_still_works():
     a = screen()
     hp.pp.perturbations(a)
     b = a[a.obs["perturbation"] != "G2"].copy()
-    with pytest.warns(UserWarning, match="no cells"):
+    # a perturbation left without cells has no data, not zero effect: refused (it was stored as reward 0 and fitted)
+    with pytest.raises(ValueError, match=r"no cells in this object \(\['G2'\]\)"):
         hp.tl.rewards(b, verbose=False)
-    assert (b.varm["hp_reward"][:, 2] == 0).all()
+    hp.pp.perturbations(b)  # the fix the message names
+    hp.tl.rewards(b, verbose=False)
+    assert "G2" not in list(b.uns["hyperperturb"]["rewards"]["perturbations"])
 
 
 @pytest.mark.parametrize("bad", [0, -5, 2.5, True])

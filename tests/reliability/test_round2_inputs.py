@@ -212,8 +212,8 @@ def test_repeated_new_name_in_policy_is_one_column(trained):
     new = [g for g in trained.var_names if g not in set(hp.get.rewards(trained).columns)][0]
     once = hp.tl.predict(trained, [new], kind="policy")
     twice = hp.tl.predict(trained, [new, new], kind="policy")
+    assert list(twice.columns) == [new]
     np.testing.assert_allclose(twice.iloc[:, 0].to_numpy(), once.iloc[:, 0].to_numpy())
-    np.testing.assert_allclose(twice.iloc[:, 1].to_numpy(), once.iloc[:, 0].to_numpy())
 
 
 # ----------------------------------------------------------------------------------------- combinations (MED)

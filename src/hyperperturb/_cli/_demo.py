@@ -26,24 +26,28 @@ from ._plots import _save_plots, _summary_lines
 DEMO_PROTEINS = 8
 
 
-def demo_args_problem(args: argparse.Namespace) -> str | None:
-    """Why ``--cells/--genes/--perturbations`` cannot make a screen (a usage error before any work), or ``None``."""
-    import inspect
-
-    from hyperperturb.datasets import synthetic
-    from hyperperturb.datasets._synthetic import _checked_settings
-
-    wanted = inspect.signature(_checked_settings).parameters
-    settings = {k: v.default for k, v in inspect.signature(synthetic).parameters.items() if k in wanted}
-    settings.update(
+def _simulate(synthetic: Callable[..., Any], args: argparse.Namespace) -> Any:
+    """The demo's screen (RNA + protein) at the command line's sizes."""
+    return synthetic(
         n_cells=args.cells,
         n_genes=args.genes,
         n_perturbations=args.perturbations,
         protein=True,
         n_proteins=min(DEMO_PROTEINS, args.genes),
+        seed=args.seed,
     )
+
+
+def demo_args_problem(args: argparse.Namespace) -> str | None:
+    """Why ``--cells/--genes/--perturbations`` cannot make a screen (a usage error before any file is written).
+
+    Simulates the screen (the demo's first stage, a second at the default size) and keeps it in ``args`` for
+    :func:`cmd_demo`: :func:`hyperperturb.datasets.synthetic` names every impossible setting.
+    """
+    from hyperperturb.datasets import synthetic
+
     try:
-        _checked_settings(**settings)
+        args.screen = _simulate(synthetic, args)
     except (TypeError, ValueError) as e:
         flags = {"n_cells": "--cells", "n_genes": "--genes", "n_perturbations": "--perturbations"}
         text = str(e)
@@ -80,14 +84,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     state: dict[str, Any] = {"data": None}
 
     def generate() -> None:
-        state["data"] = hp.datasets.synthetic(
-            n_cells=args.cells,
-            n_genes=args.genes,
-            n_perturbations=args.perturbations,
-            protein=True,
-            n_proteins=min(DEMO_PROTEINS, args.genes),
-            seed=args.seed,
-        )
+        screen = getattr(args, "screen", None)  # simulated when the command line was checked (demo_args_problem)
+        state["data"] = screen if screen is not None else _simulate(hp.datasets.synthetic, args)
 
     def preprocess() -> None:
         data = state["data"]

@@ -13,6 +13,7 @@ import pandas as pd
 from anndata import AnnData
 
 from ._entries import preprocess_layer
+from ._validate import str_array
 from ._warn import warn
 
 
@@ -231,7 +232,24 @@ def resolve_protein(target: Target, prot_mod: str | None = "prot") -> tuple[list
     prot = adata.obsm["protein"]
     if isinstance(prot, pd.DataFrame):
         return list(map(str, prot.columns)), prot.to_numpy(), None
+    return _uns_protein_names(adata, prot.shape[1]), prot, None
+
+
+def _uns_protein_names(adata: AnnData, n_columns: int) -> list[str]:
+    """The names of the ``n_columns`` columns of an ndarray ``.obsm['protein']``: ``.uns['protein_names']``.
+
+    Without ``.uns['protein_names']`` the columns are named ``protein_0``, ``protein_1``, ... A list of another
+    length than the columns is refused (it would pair names with the wrong columns).
+    """
     names = adata.uns.get("protein_names")
     if names is None:
-        names = [f"protein_{i}" for i in range(prot.shape[1])]
-    return list(map(str, np.asarray(names))), prot, None
+        return [f"protein_{i}" for i in range(n_columns)]
+    names = str_array(names).ravel().tolist()
+    if len(names) != n_columns:
+        msg = (
+            f"adata.uns['protein_names'] has {len(names)} name(s) but adata.obsm['protein'] has {n_columns} "
+            "column(s): there must be one name per column. Set adata.uns['protein_names'] to the names of all "
+            f"{n_columns} columns, in their order (or delete it to name them protein_0, protein_1, ...)."
+        )
+        raise ValueError(msg)
+    return names

@@ -140,7 +140,34 @@ def network_extra_edges(adata: AnnData) -> dict[str, np.ndarray]:
     i = np.asarray(ee.get("i", []), dtype=np.int64).ravel()
     j = np.asarray(ee.get("j", []), dtype=np.int64).ravel()
     w = np.asarray(ee.get("weight", np.ones(len(i))), dtype=np.float64).ravel()
+    if "i_name" in ee and "j_name" in ee:
+        i, j, w = edges_by_name(
+            names(ee["i_name"]), names(ee["j_name"]), w, adata.var_names, network_extra_nodes(adata)
+        )
     return {"i": i, "j": j, "weight": w}
+
+
+def edges_by_name(
+    i_name: Any, j_name: Any, weight: np.ndarray, var_names: Any, extra_nodes: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edge positions in ``[*var_names, *extra_nodes]`` from their endpoints' names (an endpoint gone: edge dropped).
+
+    ``hp.pp.gene_network`` stores the edges to nodes outside ``var_names`` with the names of their endpoints, so that
+    a gene subset or reorder of the object after it keeps every remaining edge on the right genes (as the
+    ``.varp`` network itself is subset and reordered with the genes), instead of pointing at other genes.
+    """
+    nodes = [*map(str, var_names), *map(str, extra_nodes)]
+    pos: dict[str, int] = {}
+    for k, g in enumerate(nodes):
+        pos.setdefault(g, k)
+    i = np.asarray([pos.get(str(g), -1) for g in i_name], dtype=np.int64)
+    j = np.asarray([pos.get(str(g), -1) for g in j_name], dtype=np.int64)
+    w = np.asarray(weight, dtype=np.float64).ravel()
+    if not (i.size == j.size == w.size):
+        msg = "The stored network edges to extra nodes have endpoint names and weights of different lengths. Re-run `hp.pp.gene_network`."
+        raise ValueError(msg)
+    ok = (i >= 0) & (j >= 0)
+    return i[ok], j[ok], w[ok]
 
 
 # -- train -----------------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import pandas as pd
 from anndata import AnnData
 
 from ._stored import validate_step
-from ._validate import sanitize_for_h5ad
+from ._validate import sanitize_for_h5ad, str_array
 from ._warn import warn
 
 #: Key of the ledger in ``adata.uns``.
@@ -197,7 +197,7 @@ _K1, _K2, _K3 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np
 
 
 def _name_hashes(names: Any) -> np.ndarray:
-    return pd.util.hash_pandas_object(pd.Series(np.asarray(names).astype(str)), index=False).to_numpy(np.uint64)
+    return pd.util.hash_pandas_object(pd.Series(str_array(names)), index=False).to_numpy(np.uint64)
 
 
 def gene_digest(names: Any, M: Any) -> str:
@@ -316,8 +316,8 @@ def _network_targets_reason(led: dict[str, Any], entry: dict[str, Any]) -> str |
     pert = led.get("perturbations")
     if not isinstance(pert, dict) or UNMEASURED_TARGETS not in pert or PERTURBATIONS_DECLARED not in entry:
         return None
-    before = set(np.asarray(entry.get(PERTURBATION_TARGETS, [])).astype(str).ravel().tolist())
-    now = np.asarray(pert[UNMEASURED_TARGETS]).astype(str).ravel().tolist()
+    before = set(str_array(entry.get(PERTURBATION_TARGETS, [])).ravel().tolist())
+    now = str_array(pert[UNMEASURED_TARGETS]).ravel().tolist()
     new = [g for g in dict.fromkeys(now) if g not in before]
     if not new:
         return None
@@ -509,10 +509,10 @@ def target_sets(perturbations_entry: dict[str, Any]) -> list[list[str]]:
     Combinations (``hp.pp.perturbations(sep="+")``) list every gene; entries written before combinations were
     recorded give ``[targets[k]]``.
     """
-    names = np.asarray(perturbations_entry.get("names", [])).astype(str).ravel()
-    single = np.asarray(perturbations_entry.get("targets", names)).astype(str).ravel()
+    names = str_array(perturbations_entry.get("names", [])).ravel()
+    single = str_array(perturbations_entry.get("targets", names)).ravel()
     if "target_genes" in perturbations_entry and "target_offsets" in perturbations_entry:
-        flat = np.asarray(perturbations_entry["target_genes"]).astype(str).ravel()
+        flat = str_array(perturbations_entry["target_genes"]).ravel()
         off = np.asarray(perturbations_entry["target_offsets"], dtype=np.int64).ravel()
         if len(off) == len(names) + 1 and off[0] == 0 and off[-1] == len(flat) and np.all(np.diff(off) >= 0):
             return [flat[off[k] : off[k + 1]].tolist() for k in range(len(names))]

@@ -25,7 +25,7 @@ from anndata import AnnData
 
 from . import _ball
 from ._ledger import _PRODUCERS, LEDGER_KEY, SCHEMA_VERSIONS, _kind, check_schema, get_ledger, require_step
-from ._validate import decode
+from ._validate import decode, str_array
 
 E = TypeVar("E", bound="Entry")
 
@@ -48,7 +48,7 @@ def _missing(step: str, key: str, needed_by: str, *, where: str | None = None) -
 
 def names(x: Any) -> tuple[str, ...]:
     """A stored name array (any shape, any dtype; a scalar is one name) as a tuple of ``str``."""
-    return tuple(str(v) for v in np.asarray(x).ravel())
+    return tuple(str_array(x).ravel().tolist())
 
 
 def _scalar(x: Any) -> Any:
@@ -177,7 +177,7 @@ class PerturbationsEntry(Entry):
             control=names(r("control")),
             names=names(r("names")),
             targets=names(r("targets")),
-            target_genes=np.asarray(r("target_genes")).astype(str).ravel(),
+            target_genes=str_array(r("target_genes")).ravel(),
             target_offsets=np.asarray(r("target_offsets"), dtype=np.int64).ravel(),
             combination=np.asarray(r("combination"), dtype=bool).ravel(),
             n_cells=np.asarray(r("n_cells"), dtype=np.int64).ravel(),
@@ -594,7 +594,7 @@ class PreprocessEntry(Entry):
             n_genes=int(_scalar(r("n_genes"))),
             min_genes_used=int(_scalar(r("min_genes_used"))),
             min_cells_used=int(_scalar(r("min_cells_used"))),
-            protected_genes=np.asarray(r("protected_genes")).astype(str).ravel(),
+            protected_genes=str_array(r("protected_genes")).ravel(),
             params=_params(r("params")),
         )
 

@@ -13,7 +13,7 @@ import numpy as np
 from anndata import AnnData
 from scipy import sparse
 
-from ._validate import decode
+from ._validate import decode, str_array
 
 _PRODUCER = {
     "perturbations": "hp.pp.perturbations(adata, key=..., control=...)",
@@ -357,7 +357,7 @@ def _check_train_inputs(adata: AnnData, entry: dict[str, Any], needed_by: str) -
         return  # older ledgers
     graph = entry.get("graph")
     if isinstance(graph, dict) and "nodes" in graph:
-        trained = np.asarray(graph["nodes"]).astype(str).ravel()[: int(_number(graph.get("n_genes")) or 0)]
+        trained = str_array(graph["nodes"]).ravel()[: int(_number(graph.get("n_genes")) or 0)]
         if len(trained) != adata.n_vars or set(trained) != set(map(str, adata.var_names)):
             return  # other genes: refused by name, with its own message, when the model is read
     changed = None

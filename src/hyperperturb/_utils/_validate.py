@@ -106,6 +106,32 @@ def check_finite_matrix(X: Any, *, what: str = "adata.X", chunk_size: int = 10_0
         raise ValueError(msg)
 
 
+def str_array(x: Any) -> np.ndarray:
+    """Stored names as a NumPy ``str`` array of the same shape, whatever their stored dtype.
+
+    Name arrays in ``.uns`` come back from disk in several dtypes: ``str`` (h5ad), NumPy's variable-width
+    ``StringDType`` (zarr with anndata >= 0.12 and NumPy 2, which ``.astype(str)`` refuses to cast), ``object``
+    (of ``str`` or ``bytes``) and ``bytes``. Read every stored name through this helper.
+
+    Parameters
+    ----------
+    x
+        A name array of any shape and dtype, a list of names or a single name.
+
+    Returns
+    -------
+    numpy.ndarray
+        The names as ``str`` (``bytes`` decoded as UTF-8), with the shape of ``np.asarray(x)``.
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind == "U":
+        return arr
+    if arr.dtype.kind == "S":
+        return np.char.decode(arr, "utf-8")
+    flat = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in arr.ravel().tolist()]
+    return np.asarray(flat, dtype=str).reshape(arr.shape)
+
+
 #: How :func:`sanitize_for_h5ad` stores ``None`` (h5ad has no null); :func:`decode` reads it back.
 NONE = "None"
 
@@ -131,7 +157,7 @@ def sanitize_for_h5ad(obj: Any) -> Any:
         return sanitize_for_h5ad(obj.to_numpy())
     if isinstance(obj, np.ndarray):
         if obj.dtype == object:
-            return obj.astype(str)
+            return str_array(obj)
         return obj
     if isinstance(obj, np.generic):
         return obj.item()

@@ -10,6 +10,7 @@ import pandas as pd
 from anndata import AnnData
 
 from hyperperturb._utils import as_rng, is_mudata
+from hyperperturb._utils._validate import str_array
 
 from ._synthetic import TRUTH_KEY
 
@@ -83,10 +84,10 @@ def truth_network(
     truth = _find_truth(data)
     noise_edges = _fraction("noise_edges", noise_edges, None)
     drop_edges = _fraction("drop_edges", drop_edges, 1.0)
-    genes = np.asarray(truth["genes"]).astype(str)
+    genes = str_array(truth["genes"])
     edges = truth["edges"]
-    src = np.asarray(edges["source"]).astype(str)
-    tgt = np.asarray(edges["target"]).astype(str)
+    src = str_array(edges["source"])
+    tgt = str_array(edges["target"])
     rng = as_rng(seed)
     n_true = src.size
     n_drop = round(drop_edges * n_true)

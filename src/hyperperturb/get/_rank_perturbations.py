@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -78,10 +78,7 @@ def rank_perturbations(
         idx = np.arange(adata.n_vars)
         by_name = False
     else:
-        genes = [gene] if isinstance(gene, str) else list(gene)
-        if not genes:
-            msg = "`gene` is an empty list; pass gene names or None for all genes."
-            raise ValueError(msg)
+        genes = _gene_names(gene)
         pos = var_names.get_indexer(genes)
         for g, p in zip(genes, pos, strict=True):
             if p < 0:
@@ -114,3 +111,30 @@ def rank_perturbations(
         }
     )
     return df
+
+
+def _gene_names(gene: Any) -> list[str]:
+    """``gene`` (a name or a list of names) as a non-empty list of names; anything but ``str`` names is refused.
+
+    Genes are looked up by name: an ``int`` is not a position in ``var_names`` (nor the gene named ``"1"``).
+    """
+    if isinstance(gene, str):
+        return [gene]
+    if not isinstance(gene, Iterable) or isinstance(gene, bytes):
+        raise TypeError(_not_a_name(gene, "`gene`"))
+    genes = list(gene)
+    if not genes:
+        msg = "`gene` is an empty list; pass gene names or None for all genes."
+        raise ValueError(msg)
+    for g in genes:
+        if not isinstance(g, str):
+            raise TypeError(_not_a_name(g, "every entry of `gene`"))
+    return genes
+
+
+def _not_a_name(value: Any, what: str) -> str:
+    return (
+        f"{what} must be a gene name (a str from adata.var_names), got {value!r} of type {type(value).__name__}. "
+        f"Genes are looked up by name, not by position: pass {str(value)!r} for the gene named {str(value)!r}, or "
+        "`adata.var_names[i]` for the gene at position i."
+    )

@@ -152,7 +152,8 @@ def _resolve_colour(adata: Any, key: str | None, x: np.ndarray, *, source: str, 
     avail = list(adata.var.columns)
     if pkey is not None:
         avail += perturbation_columns(adata, pkey)
-    close = close_matches(key, avail + list(map(str, adata.var_names)))
+    # a perturbation named after its target gene is both a column and a gene: suggest each name once
+    close = close_matches(key, list(dict.fromkeys([*map(str, avail), *map(str, adata.var_names)])))
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     msg = (
         f"color={key!r} is neither a .var column, a perturbation nor a gene name.{hint} Available .var columns and "

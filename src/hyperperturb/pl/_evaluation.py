@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from hyperperturb._utils import resolve
 from hyperperturb._utils._schema import EvaluationEntry, read
 
-from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, doc_params, finish, new_axes
+from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, check_show, doc_params, finish, new_axes
 
 _LABELS = {
     "spearman_excess": "Spearman (excess over noise floor)",
@@ -77,6 +77,7 @@ def evaluation(
     """
     check_bool("strip", strip)
     check_bool("return_fig", return_fig)
+    check_show(show)
     t = resolve(data, mod=mod)
     res = read(t.adata, EvaluationEntry, needed_by="hp.pl.evaluation").results
     known = list(dict.fromkeys(res["metric"].astype(str)))

@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D
 from hyperperturb._utils import resolve
 from hyperperturb._utils._entries import train_history
 
-from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, doc_params, finish
+from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, check_ncols, check_show, doc_params, finish
 
 #: Panels drawn by default, in this order (those present in the history).
 DEFAULT_KEYS = ("loss", "policy_loss", "value_loss", "graph_loss", "learning_rate", "complexity")
@@ -80,7 +80,7 @@ def history(
     log_loss
         Log scale for the loss axes.
     ncols
-        Panels per row (default: up to 3).
+        Panels per row, an integer >= 1 (default: up to 3).
     {mod}
     ax
         One axes (for a single key) or one axes per key; a new figure is made when ``None``.
@@ -104,6 +104,10 @@ def history(
     >>> import hyperperturb as hp
     >>> hp.pl.history(adata)  # doctest: +SKIP
     """
+    check_bool("log_loss", log_loss)
+    check_bool("return_fig", return_fig)
+    check_show(show)
+    check_ncols(ncols, allow_none=True)
     t = resolve(data, mod=mod)
     hist = train_history(t.adata, needed_by="hp.pl.history")
     if not hist:
@@ -128,7 +132,7 @@ def history(
             raise ValueError(msg)
         fig = cast(Figure, axes[0].figure)
     else:
-        nc = (n if n <= 3 else 3) if ncols is None else max(1, int(ncols))
+        nc = (n if n <= 3 else 3) if ncols is None else int(ncols)
         nr = int(np.ceil(n / nc))
         fig, axs = plt.subplots(nr, nc, figsize=(2.9 * nc, 2.5 * nr), layout="constrained", squeeze=False)
         flat = list(axs.ravel())

@@ -32,7 +32,18 @@ from ._disk import (
     to_distance_display,
 )
 from ._labels import place_labels
-from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, doc_params, finish, new_axes
+from ._utils import (
+    DOC_MOD,
+    DOC_RETURNS,
+    DOC_SHOW_AX,
+    check_bool,
+    check_limits,
+    check_ncols,
+    check_show,
+    doc_params,
+    finish,
+    new_axes,
+)
 
 __all__ = ["GRID_RADII", "geodesic_segments", "place_labels", "poincare"]
 
@@ -283,7 +294,7 @@ def poincare(
         Colormap of numeric colours. Default: ``"viridis"``; ``"RdBu_r"`` centred at 0 when the values have both
         signs (e.g. an observed excess below the noise floor), with ticks on both halves of the colour bar.
     vmin, vmax
-        Limits of the colour scale of numeric colours. Default: the 2nd and 98th percentiles of the drawn values
+        Limits of the colour scale of numeric colours (``vmin`` at most ``vmax``). Default: the 2nd and 98th percentiles of the drawn values
         (robust limits: a few extreme genes do not flatten the others into one colour); values beyond them get
         the end colours and the colour bar an arrow.
     size
@@ -292,7 +303,7 @@ def poincare(
         Panel title(s); default says what is shown (e.g. "genes moved by perturbation STAT1 (predicted excess)");
         the colour bar names the colour scale and its units. A protein modality (``mod="prot"``) says "protein".
     ncols
-        Panels per row when ``color`` is a list.
+        Panels per row when ``color`` is a list (an integer >= 1).
     {mod}
     {show_ax}
     **kwargs
@@ -307,6 +318,10 @@ def poincare(
     KeyError
         If training results are absent (run :func:`hyperperturb.tl.train` first) or ``color`` is unknown (the
         message lists what is available).
+    ValueError
+        If ``color`` is an empty list, ``ncols`` is below 1 or ``vmin`` is larger than ``vmax``.
+    TypeError
+        If a flag (``show``, ``legend``, ``grid``, ...) is not a bool.
 
     Notes
     -----
@@ -320,7 +335,7 @@ def poincare(
     >>> hp.pl.poincare(adata, color="STAT1", perturbations=True)  # doctest: +SKIP
     """
     _check_options(perturbations=perturbations, grid=grid, return_fig=return_fig, source=source, radius=radius,
-                   n_labels=n_labels)  # fmt: skip
+                   n_labels=n_labels, legend=legend, show=show, ncols=ncols, vmin=vmin, vmax=vmax)  # fmt: skip
     if "save" in kwargs:  # scanpy's habit; here it would reach matplotlib's scatter as an unknown property
         msg = (
             "hp.pl.poincare() has no `save=`: use `fig = hp.pl.poincare(..., return_fig=True)` and `fig.savefig(path)`."
@@ -388,10 +403,16 @@ def poincare(
 # -- the steps of poincare -------------------------------------------------------------------------------------------
 
 
-def _check_options(*, perturbations: Any, grid: Any, return_fig: Any, source: Any, radius: Any, n_labels: Any) -> None:
+def _check_options(
+    *, perturbations: Any, grid: Any, return_fig: Any, source: Any, radius: Any, n_labels: Any, legend: Any, show: Any,
+    ncols: Any, vmin: Any, vmax: Any,
+) -> None:  # fmt: skip
     """Refuse option values that are not among the documented ones."""
-    for name, val in (("perturbations", perturbations), ("grid", grid), ("return_fig", return_fig)):
+    for name, val in (("perturbations", perturbations), ("grid", grid), ("return_fig", return_fig), ("legend", legend)):
         check_bool(name, val)
+    check_show(show)
+    check_ncols(ncols)
+    check_limits(vmin, vmax)
     if source not in ("predicted", "observed"):
         msg = f"`source` must be 'predicted' or 'observed', got {source!r}."
         raise ValueError(msg)
@@ -529,7 +550,7 @@ class _Scene:
 def _panels(n: int, ncols: int, ax: Axes | None, legend: bool) -> tuple[Any, list[Axes]]:
     """The figure and one axes per colour (a grid of ``ncols`` columns for several colours)."""
     if n > 1:
-        nc = max(1, min(int(ncols), n))
+        nc = min(int(ncols), n)
         nr = int(np.ceil(n / nc))
         fig, axs = plt.subplots(nr, nc, figsize=(4.8 * nc, 5.0 * nr), layout="constrained", squeeze=False)
         axes = list(axs.ravel())

@@ -13,7 +13,17 @@ from hyperperturb._utils import resolve
 from hyperperturb._utils._data import is_mudata
 from hyperperturb.get._rank_perturbations import rank_perturbations as _get_rank
 
-from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, doc_params, feature_noun, finish, new_axes
+from ._utils import (
+    DOC_MOD,
+    DOC_RETURNS,
+    DOC_SHOW_AX,
+    check_bool,
+    check_show,
+    doc_params,
+    feature_noun,
+    finish,
+    new_axes,
+)
 
 _XLABELS = {"predicted": "predicted policy (probability)", "observed": "observed reward (mean |log fold change|)"}
 
@@ -83,6 +93,8 @@ def rank_perturbations(
     if not isinstance(gene, str):
         msg = f"`gene` must be one gene name (a string), got {type(gene).__name__}; use hp.get.rank_perturbations for many."
         raise TypeError(msg)
+    check_show(show)
+    check_bool("return_fig", return_fig)
     df = _get_rank(data, gene, n, source=source, mod=mod)
     ref, ref_label = _reference(data, gene, source=source, mod=mod)
     k = len(df)

@@ -14,7 +14,18 @@ from hyperperturb._utils import require_step, resolve
 from hyperperturb._utils._entries import perturbation_columns
 from hyperperturb._utils._validate import unknown_gene_message
 
-from ._utils import DOC_MOD, DOC_RETURNS, DOC_SHOW_AX, check_bool, doc_params, feature_noun, finish, new_axes
+from ._utils import (
+    DOC_MOD,
+    DOC_RETURNS,
+    DOC_SHOW_AX,
+    check_bool,
+    check_limits,
+    check_show,
+    doc_params,
+    feature_noun,
+    finish,
+    new_axes,
+)
 
 _KINDS = {
     "reward": ("hp_reward", "rewards", "reward (mean |log fold change|)"),
@@ -45,6 +56,17 @@ def _draw_dendrogram(a: Axes, z: np.ndarray, *, side: str) -> Axes:
     dax.set_axis_off()
     dax.set_gid(f"hp_dendrogram_{'rows' if side == 'left' else 'columns'}")
     return dax
+
+
+def _selection(names: Any, what: str, fix: str) -> list[str] | None:
+    """``names`` as a list (one name for a string); ``None`` stays ``None``; an empty selection is refused."""
+    if names is None:
+        return None
+    out = [names] if isinstance(names, str) else list(names)
+    if not out:
+        msg = f"`{what}` is an empty list: there is nothing to draw. Pass {fix}."
+        raise ValueError(msg)
+    return out
 
 
 @doc_params(show_ax=DOC_SHOW_AX, returns=DOC_RETURNS, mod=DOC_MOD)
@@ -95,7 +117,7 @@ def rewards(
     cmap
         Colormap; default ``"RdBu_r"`` for the excess, ``"magma_r"`` otherwise.
     vmin, vmax
-        Colour limits.
+        Colour limits (``vmin`` at most ``vmax``).
     title
         Axes title; default describes ``kind``.
     {mod}
@@ -109,6 +131,8 @@ def rewards(
     ------
     KeyError
         If the results for ``kind`` are absent (the message says which function to run) or a name is unknown.
+    ValueError
+        If ``genes`` or ``perturbations`` is an empty list, or ``vmin`` is larger than ``vmax``.
 
     Examples
     --------
@@ -118,6 +142,10 @@ def rewards(
     """
     check_bool("cluster", cluster)
     check_bool("return_fig", return_fig)
+    check_show(show)
+    check_limits(vmin, vmax)
+    genes = _selection(genes, "genes", "gene names from `adata.var_names`, or None for the top `n_genes`")
+    perturbations = _selection(perturbations, "perturbations", "perturbation names, or None for all of them")
     if kind not in _KINDS:
         msg = f"`kind` must be one of {list(_KINDS)}, got {kind!r}."
         raise ValueError(msg)
@@ -158,7 +186,6 @@ def rewards(
             msg = f".varm[{key!r}] has no finite rows; re-run the step that writes it."
             raise ValueError(msg)
     else:
-        genes = [genes] if isinstance(genes, str) else list(genes)
         rows = adata.var_names.get_indexer(genes)
         for g, r in zip(genes, rows, strict=True):
             if r < 0:
@@ -170,7 +197,6 @@ def rewards(
     if perturbations is None:
         pcols = np.arange(len(cols))
     else:
-        perturbations = [perturbations] if isinstance(perturbations, str) else list(perturbations)
         missing = [p for p in perturbations if p not in cols]
         if missing:
             msg = f"Perturbations {missing[:5]} are not columns of .varm[{key!r}]; available: {cols[:30]}."

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
@@ -81,6 +82,41 @@ def check_bool(name: str, value: Any) -> None:
     if not isinstance(value, bool):
         msg = f"`{name}` must be True or False, got {value!r}."
         raise TypeError(msg)
+
+
+def check_show(show: Any) -> None:
+    """Raise a :class:`TypeError` unless ``show`` is ``True``, ``False`` or ``None`` (the default: show unless ``ax``)."""
+    if show is not None and not isinstance(show, bool):
+        msg = (
+            f"`show` must be True, False or None (show unless `ax` is given or `return_fig` is set), got {show!r}. "
+            "Pass show=False to get the axes back without showing the figure."
+        )
+        raise TypeError(msg)
+
+
+def check_ncols(ncols: Any, *, allow_none: bool = False) -> None:
+    """Raise a :class:`ValueError` unless ``ncols`` is an integer >= 1 (or ``None`` where ``allow_none``)."""
+    if ncols is None and allow_none:
+        return
+    if isinstance(ncols, bool) or not isinstance(ncols, int | np.integer) or ncols < 1:
+        msg = f"`ncols` must be an integer >= 1 (panels per row), got {ncols!r}."
+        raise ValueError(msg)
+
+
+def check_limits(vmin: Any, vmax: Any) -> None:
+    """Refuse colour limits that are not finite numbers (or ``None``), and ``vmin > vmax``."""
+    for name, val in (("vmin", vmin), ("vmax", vmax)):
+        if val is None:
+            continue
+        if isinstance(val, bool) or not isinstance(val, int | float | np.integer | np.floating) or not np.isfinite(val):
+            msg = f"`{name}` must be a finite number or None (automatic limit), got {val!r}."
+            raise ValueError(msg)
+    if vmin is not None and vmax is not None and vmin > vmax:
+        msg = (
+            f"`vmin` ({vmin!r}) is larger than `vmax` ({vmax!r}): the colour scale would run backwards. Swap them, "
+            "or use a reversed colormap (e.g. cmap='viridis_r') to reverse the colours."
+        )
+        raise ValueError(msg)
 
 
 def feature_noun(mod: str | None) -> str:

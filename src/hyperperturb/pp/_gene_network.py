@@ -127,7 +127,8 @@ def gene_network(
     edges to unmeasured perturbation targets), ``n_connected_direct`` (with an edge to another measured gene in the
     network itself), ``n_isolated`` ("genes without edges", ``n_vars - n_connected``: after training exactly the
     genes with ``.var["hp_in_network"] == False``), ``coverage`` (``n_matched / n_vars``), ``weight_scale``, ``extra_nodes`` and ``extra_edges`` (``i``, ``j``, ``weight``;
-    indices into ``[*var_names, *extra_nodes]``, each pair once), ``target_nodes`` (``targets``, ``nodes``: the
+    indices into ``[*var_names, *extra_nodes]``, each pair once; ``i_name``, ``j_name``: the endpoints by name,
+    which readers use, so a later gene subset or reorder of the object keeps these edges on their genes), ``target_nodes`` (``targets``, ``nodes``: the
     perturbation targets that ``mapping=`` placed at a node of another name, and that node; empty without a
     mapping) and ``params``.
     Signed networks add ``.varp[f"{key_added}_sign"]`` (the sign of each undirected edge). Edge lists (files,
@@ -259,6 +260,9 @@ def gene_network(
             "i": np.asarray(extra[0], dtype=np.int64),
             "j": np.asarray(extra[1], dtype=np.int64),
             "weight": np.asarray(extra[2], dtype=np.float32),
+            # the endpoints by name: readers match them to the genes by name, so the edges survive a gene subset
+            # or reorder of the object (the positions alone would then point at other genes)
+            **_endpoint_names(adata.var_names, extra_nodes, extra[0], extra[1]),
         },
         # targets found under another id through `mapping=` -> their node (a var_name or an extra node); hp.tl.train
         # places each perturbation at the node of its target through this table
@@ -396,3 +400,13 @@ def _both_ways(D: sparse.csr_matrix) -> sparse.csr_matrix:
     out = sparse.csr_matrix((v[first], (r[first], c[first])), shape=D.shape, dtype=D.dtype)
     out.eliminate_zeros()
     return out
+
+
+def _endpoint_names(var_names: Any, extra_nodes: Any, i: Any, j: Any) -> dict[str, np.ndarray]:
+    """``i_name``/``j_name``: the node names of edge endpoints given as positions in ``[*var_names, *extra_nodes]``."""
+    nodes = np.asarray([*map(str, var_names), *map(str, extra_nodes)], dtype=str)
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    return {
+        "i_name": nodes[i] if i.size else np.zeros(0, dtype=str),
+        "j_name": nodes[j] if j.size else np.zeros(0, dtype=str),
+    }

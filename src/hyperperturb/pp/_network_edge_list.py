@@ -243,7 +243,7 @@ def _read_network(
         return edges_from_networkx(network, weight), f"networkx.{type(network).__name__}", False
     if isinstance(network, str | PathLike):
         path = Path(network)
-        table = read_table(path, what="network")
+        table = read_table(path, what="network", text=[c for c in (source, target) if c is not None])
         cols = [str(c) for c in table.columns]
         is_string = all(c in cols for c in ("protein1", "protein2", "combined_score"))
         if is_string:

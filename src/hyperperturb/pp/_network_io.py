@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Collection
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,15 @@ def _sep_for(line: str) -> str:
     return r"\s+"
 
 
-def read_table(path: str | PathLike, *, what: str = "network") -> pd.DataFrame:
-    """Read a csv/tsv/whitespace-separated text file (optionally gzipped) with a header line."""
+def read_table(path: str | PathLike, *, what: str = "network", text: Collection[str] | bool = ()) -> pd.DataFrame:
+    """Read a csv/tsv/whitespace-separated text file (optionally gzipped) with a header line.
+
+    Every field is read as text first, so that identifiers keep their form: Entrez ids stay ids and zero-padded
+    ids (``"00001"``) keep their zeros. A column whose every value is a number (or ``True``/``False``) is then
+    turned into numbers (booleans), except the identifier columns: those named in ``text`` (``True``: every
+    column), the gene columns of the known formats (``source``, ``target``, ``protein1``, ``gene_a``, ...) and
+    columns of zero-padded numbers.
+    """
     path = Path(path)
     if not path.exists():
         msg = f"The {what} file {str(path)!r} does not exist. Check the path (relative paths are resolved from {Path.cwd().name!r})."
@@ -43,8 +51,8 @@ def read_table(path: str | PathLike, *, what: str = "network") -> pd.DataFrame:
     sep = _sep_for(line)
     header = _has_header(line, sep)
     try:
-        df = pd.read_csv(path, sep=sep, engine="c", low_memory=False, header=0 if header else None)
-        return df if header else _name_headerless(df)
+        df = pd.read_csv(path, sep=sep, engine="c", low_memory=False, header=0 if header else None, dtype=str)
+        df = df if header else _name_headerless(df)
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as e:
         if _interrupted(e):  # Ctrl-C inside the C parser can surface wrapped in a parser error
             raise KeyboardInterrupt from e
@@ -53,6 +61,39 @@ def read_table(path: str | PathLike, *, what: str = "network") -> pd.DataFrame:
             f"-separated table: {e}. Pass a csv/tsv edge list with a header, or load it yourself and pass a DataFrame."
         )
         raise ValueError(msg) from e
+    if isinstance(text, bool):
+        return df if text else _values_back(df, set())
+    return _values_back(df, {str(c) for c in text})
+
+
+def _values_back(df: pd.DataFrame, text: set[str]) -> pd.DataFrame:
+    """Columns read as text turned back into numbers or booleans, except the identifier columns (see read_table)."""
+    for c in df.columns:
+        if str(c) in text or str(c).lower().lstrip("#") in _ID_COLUMNS:
+            continue
+        values = _as_numbers(df[c])
+        values = _as_booleans(df[c]) if values is None else values
+        if values is not None:
+            df[c] = values
+    return df
+
+
+def _as_numbers(col: pd.Series) -> pd.Series | None:
+    """A text column as numbers when every value is one and none is zero-padded (an identifier), else ``None``."""
+    try:
+        num = pd.to_numeric(col)  # stops at the first value that is not a number
+    except (ValueError, TypeError):
+        return None
+    head = col.dropna().head(1000).str.strip()
+    return None if head.str.fullmatch(r"0\d+").any() else num
+
+
+def _as_booleans(col: pd.Series) -> pd.Series | None:
+    """A text column of ``True``/``False`` (any case; missing values kept) as booleans, else ``None``."""
+    low = col.dropna().str.strip().str.lower()
+    if low.empty or low.iloc[0] not in ("true", "false") or not low.isin(("true", "false")).all():
+        return None
+    return col.str.strip().str.lower().map({"true": True, "false": False})
 
 
 def _interrupted(e: BaseException) -> bool:
@@ -104,6 +145,8 @@ _GENE_PAIRS = (
     ("symbol_a", "symbol_b"),
     ("from", "to"),
 )
+#: Column names (lower case) that hold gene identifiers: read from a file as text even when they look like numbers.
+_ID_COLUMNS = frozenset(name for pair in _GENE_PAIRS for name in pair)
 # Unsigned strength columns (STRING scores, generic weights) and signed effect columns.
 _STRENGTH_NAMES = ("combined_score", "score", "weight", "likelihood", "confidence_score")
 _SIGNED_NAMES = ("mor", "sign", "effect")
@@ -295,7 +338,7 @@ def load_mapping(mapping: str | PathLike | pd.DataFrame | dict) -> pd.DataFrame:
     elif isinstance(mapping, pd.DataFrame):
         df = mapping
     elif isinstance(mapping, str | PathLike):
-        df = read_table(mapping, what="mapping")
+        df = read_table(mapping, what="mapping", text=True)  # every column an identifier (Entrez ids too)
     else:
         msg = f"`mapping` must be a DataFrame, a dict or a path to a table, got {type(mapping).__name__}."
         raise TypeError(msg)

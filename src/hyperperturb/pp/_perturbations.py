@@ -137,6 +137,12 @@ def _target_sets(
     return np.asarray(single, dtype=object), sets, np.asarray(combo, dtype=bool)
 
 
+def _only_controls(label: str, sep: str, controls: list[str]) -> bool:
+    """Whether a combined label is made of control labels only (at least one; empty parts aside)."""
+    parts = [x.strip() for x in label.split(sep) if x.strip()] if sep in label else []
+    return bool(parts) and all(x in controls for x in parts)
+
+
 def _as_list(x: str | int | Sequence[Any] | None) -> list[str]:
     if x is None:
         return []
@@ -161,6 +167,9 @@ def _design(
     cat = pd.Categorical(labels[~missing])
     counts = pd.Series(np.bincount(cat.codes, minlength=len(cat.categories)), index=cat.categories.astype(str))
     seen = counts.index.tolist()
+    if sep:  # "non-targeting+non-targeting" (a double control guide) is a control cell, not a perturbation
+        doubled = [c for c in seen if c not in controls and _only_controls(c, sep, controls)]
+        controls = [*controls, *doubled]
     absent = [c for c in controls if c not in counts.index]
     if len(absent) == len(controls):
         shown = sorted(seen)[:30]
@@ -214,6 +223,13 @@ def _design(
         )
     tmap = {str(k): str(v) for k, v in targets.items()}
     target_genes, sets, combo = _target_sets(names, tmap, sep=sep, controls=controls)
+    empty = [str(n) for n, genes in zip(names, sets, strict=True) if not genes]
+    if empty:
+        msg = (
+            f"{len(empty)} perturbation label(s) in obs[{key!r}] name no target gene once split at sep={sep!r}: "
+            f"{empty[:10]}. Exclude them with `ignore={empty[:5]}`, or map them to a gene with `targets=`."
+        )
+        raise ValueError(msg)
     offsets = np.concatenate([[0], np.cumsum([len(x) for x in sets])]).astype(np.int64)
     flat = np.asarray([g for x in sets for g in x], dtype=object)
     return {
@@ -276,7 +292,9 @@ def perturbations(
         Separator of combinatorial labels (default ``None``: off; ``"+"`` for Norman 2019-style ``"CEBPA+KLF1"``).
         A combination stays its own perturbation (its own design column and rewards), and all its target genes
         are recorded (``target_genes``/``target_offsets`` in the ledger). Parts equal to a control label are
-        dropped (``"KLF1+ctrl"`` targets ``KLF1``); ``targets=`` maps parts too.
+        dropped (``"KLF1+ctrl"`` targets ``KLF1``); a label made of control parts only (``"ctrl+ctrl"``, a
+        double control guide) marks control cells and is recorded among the control labels; a label with no part
+        left (``"+"``) is refused. ``targets=`` maps parts too.
     mod
         RNA modality of a MuData.
     copy
@@ -373,7 +391,11 @@ def perturbations(
             "control": controls,
             "ignore": ignored,
             "min_cells": int(min_cells),
-            "targets": {str(k): str(v) for k, v in (targets or {}).items()},
+            # two arrays, not a dict: a label is no safe .h5ad key ('/' in "G007/sg1" would nest groups)
+            "targets": {
+                "labels": np.asarray([str(k) for k in (targets or {})], dtype=str),
+                "genes": np.asarray([str(v) for v in (targets or {}).values()], dtype=str),
+            },
             "sep": sep,
             "mod": mod,
         },

@@ -217,3 +217,62 @@ def test_unplaced_screened_target_does_not_blank_the_uncertainty():
     got = d.set_index("gene").loc[genes, "uncertainty"].to_numpy()
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
     assert np.unique(np.round(got, 9)).size > 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        # a bool passed the number checks: budget=True was budget 1.0, kappa=True kappa 1.0
+        ({"budget": True}, ValueError, "`budget` must be a fraction"),
+        ({"kappa": True}, ValueError, "`kappa` must be a non-negative number"),
+        ({"n": True}, ValueError, "`n` must be a positive integer"),
+        # seed=None raised a raw "int() argument must be ... not 'NoneType'"
+        ({"seed": None}, TypeError, r"`seed` must be a non-negative integer, got None.*seed=0"),
+        ({"seed": -1}, ValueError, r"`seed` must be a non-negative integer, got -1.*seed=0"),
+    ],
+)
+def test_bools_and_seed_none_are_refused(screen, kwargs, exc, match):
+    a = screen.copy()
+    before = set(a.uns["hyperperturb"])
+    with pytest.raises(exc, match=match):
+        hp.tl.design(a, predictor="linear", **kwargs)
+    assert set(a.uns["hyperperturb"]) == before
+
+
+def _tiny(protein: bool = False):
+    d = hp.datasets.synthetic(n_cells=300, n_genes=40, n_perturbations=6, seed=0, protein=protein, as_mudata=protein)
+    rna = d.mod["rna"] if protein else d
+    sc.pp.normalize_total(rna)
+    sc.pp.log1p(rna)
+    hp.pp.perturbations(d, key="perturbation", control="non-targeting")
+    hp.pp.gene_network(d, hp.datasets.truth_network(d))
+    hp.tl.rewards(d, verbose=False)
+    return d
+
+
+def test_stale_model_error_names_design():
+    """The refusal of a model older than the rewards said "hp.tl.predict: ...", a function the user did not call."""
+    a = _tiny()
+    hp.tl.train(a, epochs=2, seed=0, verbose=False)
+    hp.tl.rewards(a, statistic="mean_abs_lfc", verbose=False)
+    before = set(a.uns["hyperperturb"])
+    with pytest.raises(ValueError, match=r"^hp\.tl\.design: the 'train' results .* stale") as err:
+        hp.tl.design(a, n=3)
+    assert "hp.tl.predict" not in str(err.value)
+    assert set(a.uns["hyperperturb"]) == before
+    # the private predict entry point names its caller too
+    from hyperperturb.tl._model._predict import predict_for
+
+    with pytest.raises(ValueError, match=r"^hp\.tl\.design: the 'train' results"):
+        predict_for(a, ["G001"], kind="reward", needed_by="hp.tl.design")
+
+
+def test_protein_modality_is_refused():
+    """On mod="prot" design proposed protein features (ADT_G007, ...) as knock-outs, screened genes among them."""
+    m = _tiny(protein=True)
+    before = set(m.mod["prot"].uns["hyperperturb"])
+    with pytest.raises(ValueError, match=r"none of the screened targets .* modality 'prot'.*pass mod='rna'"):
+        hp.tl.design(m, n=3, mod="prot")
+    assert set(m.mod["prot"].uns["hyperperturb"]) == before
+    hp.tl.design(m, n=3, mod="rna", predictor="linear")  # the RNA modality works
+    assert len(hp.get.design(m)) == 3

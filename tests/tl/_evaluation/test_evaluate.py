@@ -237,6 +237,11 @@ def test_mean_wins_when_every_perturbation_has_the_same_profile():
         ({"effect_level": 2.0}, ValueError, "effect_level"),
         ({"models": (), "baselines": ()}, ValueError, "Nothing to evaluate"),
         ({"train_kwargs": {"holdout": ["x"]}}, ValueError, "must not set"),
+        # seed=None raised a raw "int() argument must be ... not 'NoneType'"
+        ({"seed": None}, TypeError, r"`seed` must be a non-negative integer, got None.*seed=0"),
+        ({"seed": -1}, ValueError, r"`seed` must be a non-negative integer, got -1.*seed=0"),
+        # a misspelt key reached hp.tl.train raw ("unexpected keyword argument")
+        ({"train_kwargs": {"epochz": 2}}, TypeError, r"key 'epochz' that `hp.tl.train` does not take.*'epochs'\?"),
         ({"holdout_frac": 0.95}, ValueError, "fewer than 2"),
         ({"split": "kfold"}, ValueError, "split"),
         ({"k": 1}, ValueError, "`k`"),
@@ -253,6 +258,24 @@ def test_bad_inputs_leave_object_unchanged(screen, kwargs, exc, match):
     base = {"models": (), "baselines": ("mean",), "verbose": False}
     with pytest.raises(exc, match=match):
         hp.tl.evaluate(a, **{**base, **kwargs})
+    _same(a, snap)
+
+
+def test_unknown_train_kwargs_are_refused_before_any_training(screen, monkeypatch):
+    """The keys are checked against hp.tl.train's signature up front, naming each unknown key and a close match."""
+
+    def boom(*args, **kwargs):
+        raise AssertionError("no work before the arguments are checked")
+
+    monkeypatch.setattr(ev_mod, "read_screen", boom)
+    a = screen.copy()
+    snap = _snapshot(a)
+    with pytest.raises(TypeError, match=r"keys 'epochz', 'lerning_rate'.*'epochs' for 'epochz', 'learning_rate'") as e:
+        hp.tl.evaluate(
+            a, models=("hyperperturb",), baselines=("mean",), train_kwargs={"epochz": 2, "lerning_rate": 0.1},
+            verbose=False,
+        )  # fmt: skip
+    assert "'holdout'" not in str(e.value)  # evaluate sets holdout itself: not offered
     _same(a, snap)
 
 

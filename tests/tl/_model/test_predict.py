@@ -225,3 +225,21 @@ def test_in_log_propagation_reads_the_control_means_and_older_in_models_still_pr
     with pytest.raises((ValueError, KeyError), match="hp_control_mean"):
         hp.tl.predict(c, held, kind="reward", method="kernel")
     assert sorted(c.var.columns) == before
+
+
+def test_repeated_names_are_one_column(trained):
+    """A repeated trained name gave two columns named alike, while a repeated new name gave one."""
+    perts = list(trained.uns["hyperperturb"]["train"]["perturbations"])
+    new = next(g for g in map(str, trained.var_names) if g not in perts)
+    df = hp.tl.predict(trained, [perts[1], perts[0], perts[1], new, new, perts[0]], kind="reward")
+    assert list(df.columns) == [perts[1], perts[0], new]
+    np.testing.assert_array_equal(df.to_numpy(), hp.tl.predict(trained, [perts[1], perts[0], new], kind="reward"))
+
+
+def test_protein_modality_says_where_the_model_is():
+    """predict(mdata, mod="prot") said train had not been run, although it had (on the RNA modality)."""
+    m = _prepared(seed=3, n_genes=30, n_perturbations=4, protein=True)
+    hp.tl.train(m, epochs=2, verbose=False)
+    with pytest.raises(ValueError, match=r"stored in modality 'rna', not in 'prot'.*mod='rna'"):
+        hp.tl.predict(m, mod="prot")
+    assert hp.tl.predict(m, mod="rna").shape[0] == m.mod["rna"].n_vars

@@ -302,6 +302,20 @@ def test_protein_in_obsm(as_frame):
     assert np.argmax(prot["reward"][2]) == 2  # C moves PDL1
 
 
+@pytest.mark.parametrize("names", [["CD86", "PDL1"], ["CD4", "CD8", "PDL1", "CD86", "CD3"]])
+def test_protein_names_of_another_length_than_the_columns_are_refused(names):
+    a = make_screen()
+    a.obsm["protein"] = _protein(a)  # 4 columns
+    a.uns["protein_names"] = names
+    before = snapshot(a)
+    with pytest.raises(
+        ValueError, match=rf"'protein_names'\] has {len(names)} name.*has 4 column.*one name per column"
+    ):
+        hp.tl.rewards(a, verbose=False)
+    assert snapshot(a)["varm"] == before["varm"] and snapshot(a)["uns"] == before["uns"]
+    assert "rewards" not in a.uns["hyperperturb"] and a.uns["protein_names"] == names
+
+
 def test_protein_mudata_aligned_by_obs_names():
     md = pytest.importorskip("mudata")
     a = make_screen()
@@ -350,6 +364,32 @@ def test_nonfinite_raises_before_writing(bad, where, fmt, tmp_path):
         after = snapshot(b)
         assert after["varm"] == before["varm"] and after["var"] == before["var"] and after["uns"] == before["uns"]
     assert "rewards" not in b.uns["hyperperturb"]
+
+
+@pytest.mark.parametrize("kind", ["str", "category"])
+def test_a_non_boolean_hp_control_is_refused_by_its_dtype(kind):
+    a = make_screen()
+    ctrl = a.obs["hp_control"]
+    a.obs["hp_control"] = {
+        "str": ctrl.astype(str),
+        "category": ctrl.astype(str).astype("category"),
+    }[kind]
+    before = snapshot(a)
+    with pytest.raises(TypeError, match=r"obs\['hp_control'\] must be boolean.*dtype.*Re-run `hp\.pp\.perturbations"):
+        hp.tl.rewards(a, verbose=False)
+    assert snapshot(a)["varm"] == before["varm"] and snapshot(a)["uns"] == before["uns"]
+    hp.pp.perturbations(a, key="perturbation", control=CONTROL, ignore="multiple")  # the fix the message names
+    hp.tl.rewards(a, verbose=False)
+    assert "hp_reward" in a.varm
+
+
+def test_hp_control_as_0_1_integers_reads_as_booleans():
+    a = make_screen()
+    hp.tl.rewards(a, verbose=False)
+    b = make_screen()
+    b.obs["hp_control"] = b.obs["hp_control"].astype(int)
+    hp.tl.rewards(b, verbose=False)
+    np.testing.assert_array_equal(np.asarray(a.varm["hp_reward"]), np.asarray(b.varm["hp_reward"]))
 
 
 def test_design_shape_mismatch_and_control_clash():
@@ -477,3 +517,37 @@ def test_mean_shift_matches_dense_numpy_in_every_format(fmt, tmp_path):
     np.testing.assert_allclose(b.varm["hp_reward"], np.abs(Rs), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(b.var["hp_reward_baseline"], floor, rtol=1e-7, atol=1e-12)
     assert b.uns["hyperperturb"]["rewards"]["params"]["statistic"] == "mean_shift"
+
+
+def test_perturbation_left_without_cells_is_refused_not_zeroed():
+    """Cells of a perturbation removed after hp.pp.perturbations: no data is not 'no effect' (a 0 reward was fitted)."""
+    import scanpy as sc
+
+    a = hp.datasets.synthetic(n_cells=300, n_genes=40, n_perturbations=4, seed=0, verbose=False)
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    gone = str(a.uns["hyperperturb"]["perturbations"]["names"][0])
+    b = a[a.obs["perturbation"] != gone].copy()
+    with pytest.raises(
+        ValueError, match=rf"have no cells in this object \(\['{gone}'\]\).*Re-run `hp.pp.perturbations`"
+    ):
+        hp.tl.rewards(b)
+    assert "hp_reward" not in b.varm and "rewards" not in b.uns["hyperperturb"]
+    hp.pp.perturbations(b, key="perturbation", control="non-targeting")
+    hp.tl.rewards(b)  # the fix the message names works
+    assert gone not in list(b.uns["hyperperturb"]["rewards"]["perturbations"])
+
+
+def test_group_names_with_a_slash_are_refused_before_any_work():
+    """Group rewards are stored under the group's name in .uns: '/' would nest groups in an .h5ad file."""
+    import scanpy as sc
+
+    a = hp.datasets.synthetic(n_cells=300, n_genes=40, n_perturbations=4, seed=0, verbose=False)
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    a.obs["donor"] = np.where(np.arange(a.n_obs) % 2, "donor 1/2", "donor3")
+    with pytest.raises(ValueError, match=r"group names with '/' \(\['donor 1/2'\]\).*str.replace"):
+        hp.tl.rewards(a, groupby="donor")
+    assert "rewards" not in a.uns["hyperperturb"] and "hp_reward" not in a.varm

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from hyperperturb._utils import _entries, as_rng, check_ledger_key, logger, record, resolve
-from hyperperturb._utils._schema import DesignEntry
+from hyperperturb._utils._schema import DesignEntry, TrainEntry, read
+from hyperperturb._utils._validate import check_fixed_seed
 from hyperperturb._utils._warn import warn
 from hyperperturb.tl._evaluation._baselines import fit_linear, predict_linear
 from hyperperturb.tl._evaluation._splits import make_splits
@@ -102,12 +103,13 @@ def _model_effect(
     Without network edges (``down`` all zero) the readout's whole predicted profile is summed instead (its excess
     over the noise floor). Profiles are predicted :data:`CANDIDATE_BLOCK` candidates at a time.
     """
-    from hyperperturb.tl._model._predict import predict
+    from hyperperturb.tl._model._predict import predict_for
 
     effects, on_target = [], []
     for b in _blocks(cand_names.size):
         names = [str(c) for c in cand_names[b]]
-        P = predict(adata, perturbations=names, kind="reward").reindex(columns=names).to_numpy(dtype=np.float64)
+        P = predict_for(adata, perturbations=names, kind="reward", needed_by="hp.tl.design")
+        P = P.reindex(columns=names).to_numpy(dtype=np.float64)
         effects.append(_effect(P, screen))
         rows = cand_idx[b]
         has = np.flatnonzero(rows >= 0)
@@ -261,6 +263,26 @@ def _resolve_predictor(adata: Any, predictor: str) -> str:
     return predictor
 
 
+def _check_gene_modality(t: Any, screen: Screen) -> None:
+    """Refuse a MuData modality whose features are not the genes that perturbations target (e.g. ``mod="prot"``).
+
+    Candidates are the modality's var_names: protein features (``ADT_STAT1``) never match a screened target, so
+    design would propose already screened genes under another name.
+    """
+    if t.mod is None or screen.eligible.any():
+        return
+    shown = [str(x) for x in dict.fromkeys(screen.targets.tolist())][:5]
+    feats = [str(x) for x in t.adata.var_names[:3]]
+    rna = [str(k) for k in t.data.mod if str(k) != str(t.mod) and str(k).lower() in ("rna", "gex")]
+    fix = f"mod={rna[0]!r}" if rna else "mod= naming the RNA modality"
+    msg = (
+        f"hp.tl.design proposes genes to perturb, so it needs the modality whose var_names are the genes that "
+        f"perturbations target, but none of the screened targets (e.g. {shown}) is a feature of modality "
+        f"{t.mod!r} (features e.g. {feats}) or a node of its network. Use the RNA modality: pass {fix}."
+    )
+    raise ValueError(msg)
+
+
 def _propose(
     adata: Any,
     screen: Screen,
@@ -367,7 +389,7 @@ def design(
         AnnData or MuData after :func:`hyperperturb.tl.rewards` (and :func:`hyperperturb.tl.train` for the model
         predictor).
     n
-        Number of proposals.
+        Number of proposals (a positive integer).
     budget
         Optional stop for ``greedy``/``ucb``: propose until the proposals' cumulative expected effect reaches this
         fraction (in (0, 1]) of the total expected effect of all candidates (at most ``n``).
@@ -381,11 +403,12 @@ def design(
     candidates
         Restrict the candidates to these gene names (they must be graph nodes and not yet screened).
     seed
-        Seed of the ``"random"`` strategy.
+        Seed of the ``"random"`` strategy, a non-negative integer (recorded with the proposals).
     key_added
         Ledger key for the proposals (``.uns["hyperperturb"][key_added]``).
     mod
-        Modality of a MuData holding RNA.
+        Modality of a MuData holding RNA: its var_names must be the genes that perturbations target (a protein
+        modality is refused).
     copy
         Return a copy of ``data`` holding the result instead of writing into ``data``.
 
@@ -394,6 +417,16 @@ def design(
     ``None`` (in place), or the copy of ``data`` when ``copy=True``. The proposals (``rank``, ``gene``, ``score``,
     ``predicted_effect``, ``uncertainty``, ``degree``, ``measured``) are stored with the parameters in
     ``.uns["hyperperturb"][key_added]`` and read with :func:`hyperperturb.get.design`.
+
+    Raises
+    ------
+    ValueError
+        For an invalid argument (``n``, ``budget`` and ``kappa`` must be numbers, not bools; ``seed`` a
+        non-negative integer, which raises :class:`TypeError` for ``None``), a trained model older than the rewards
+        or the network it was trained on (re-run :func:`hyperperturb.tl.train`), or a MuData modality whose
+        features are not the screened genes (``mod="prot"``: use the RNA modality).
+    KeyError
+        If a step the predictor needs has not been run.
 
     Examples
     --------
@@ -407,15 +440,21 @@ def design(
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         msg = f"`n` must be a positive integer (number of proposals), got {n!r}."
         raise ValueError(msg)
-    if budget is not None and (not isinstance(budget, float | int) or not 0.0 < float(budget) <= 1.0):
-        msg = f"`budget` must be a fraction in (0, 1] of the total expected effect, or None; got {budget!r}."
+    if budget is not None and (
+        isinstance(budget, bool) or not isinstance(budget, float | int | np.number) or not 0.0 < float(budget) <= 1.0
+    ):
+        msg = f"`budget` must be a fraction in (0, 1] of the total expected effect (e.g. 0.5), or None; got {budget!r}."
         raise ValueError(msg)
-    if not isinstance(kappa, float | int) or not np.isfinite(kappa) or kappa < 0:
-        msg = f"`kappa` must be a non-negative number, got {kappa!r}."
+    if isinstance(kappa, bool) or not isinstance(kappa, float | int | np.number) or not np.isfinite(kappa) or kappa < 0:
+        msg = f"`kappa` must be a non-negative number (weight of the uncertainty, e.g. 1.0), got {kappa!r}."
         raise ValueError(msg)
+    check_fixed_seed(seed)  # recorded with the proposals: None (a fresh random seed) cannot be reproduced
     check_ledger_key(t.adata, key_added, kind="design")
     screen = read_screen(t.adata, needed_by="hp.tl.design")
+    _check_gene_modality(t, screen)
     pred_kind = _resolve_predictor(t.adata, predictor) if strategy in ("greedy", "ucb") else "none"
+    if pred_kind == "model":  # a model older than the rewards or network is refused here, naming hp.tl.design
+        read(t.adata, TrainEntry, needed_by="hp.tl.design")
     screened = set(screen.targets.tolist())
     pool = [*map(str, t.adata.var_names), *screen.extra_nodes.tolist()]
     if candidates is not None:

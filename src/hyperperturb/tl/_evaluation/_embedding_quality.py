@@ -10,6 +10,7 @@ from scipy import sparse, stats
 from scipy.sparse import csgraph
 
 from hyperperturb._utils import _ball, _entries, as_rng, check_current, resolve
+from hyperperturb._utils._validate import str_array
 from hyperperturb.tl._map._precision import ap_row, mean_average_precision
 
 _MAX_EXACT = 3000  # nodes up to which all pairs are scored
@@ -34,7 +35,7 @@ def _truth_depth(adata: Any, truth: Any) -> np.ndarray | None:
             return adata.var["depth"].to_numpy(dtype=np.float64)
         tr = adata.uns.get("hyperperturb_truth")
         if isinstance(tr, dict) and "depth" in tr and "genes" in tr:
-            s = pd.Series(np.asarray(tr["depth"], dtype=np.float64), index=np.asarray(tr["genes"]).astype(str))
+            s = pd.Series(np.asarray(tr["depth"], dtype=np.float64), index=str_array(tr["genes"]))
             return s.reindex(adata.var_names.astype(str)).to_numpy()
         return None
     if isinstance(truth, str):

@@ -13,6 +13,7 @@ import pandas as pd
 from hyperperturb._utils import _entries, as_rng, check_current, logger, progress, record, resolve
 from hyperperturb._utils._headline import headline, headline_text
 from hyperperturb._utils._schema import EvaluationEntry
+from hyperperturb._utils._validate import check_fixed_seed
 from hyperperturb.tl._screen._halves import detectable_effects, split_half_rewards
 from hyperperturb.tl._screen._read import Screen, read_screen
 
@@ -105,7 +106,8 @@ def evaluate(
         training).
     seed
         Seed of the splits, the control resampling, the split halves, the network rewiring, the embedding
-        permutation and the model training.
+        permutation and the model training: a non-negative integer (recorded with the results, so ``None`` is
+        refused).
     models
         Graph models: ``"hyperperturb"`` (Poincaré ball) and ``"hyperperturb-euclidean"`` (the same model with
         ``geometry="euclidean"``), both read out with ``hp.tl.predict(method="auto")`` (the embedding-kernel
@@ -130,7 +132,9 @@ def evaluate(
         ``spearman_value``, ``policy_auroc`` (per split); ``None`` for all. See the evaluation page of the
         documentation for the equations.
     train_kwargs
-        Extra keyword arguments for :func:`hyperperturb.tl.train` (e.g. ``{"epochs": 100, "dim": 2}``).
+        Extra keyword arguments for :func:`hyperperturb.tl.train` (e.g. ``{"epochs": 100, "dim": 2}``). Keys are
+        checked against its signature before any work; ``holdout``, ``copy``, ``geometry`` and ``model`` are set
+        by evaluate and refused.
     effect_level
         Level of the control-resampling test that labels a perturbation ``detectable``.
     n_null
@@ -182,6 +186,7 @@ def evaluate(
     >>> hp.get.evaluation(adata, table="summary")  # doctest: +SKIP
     """
     t0 = time.perf_counter()
+    check_fixed_seed(seed)  # recorded with the results: None (a fresh random seed) cannot be reproduced
     t = resolve(data, mod=mod)
     _validate(split, n_splits, holdout_frac, effect_level, n_null, k, policy_threshold, train_kwargs, max_heldout)
     models_t, baselines_t, metrics_t = _requested(t.adata, models, baselines, metrics)

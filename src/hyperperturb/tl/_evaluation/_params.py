@@ -7,10 +7,14 @@ from typing import Any
 
 import numpy as np
 
+from hyperperturb._utils._validate import close_matches
+
 #: Split schemes of ``hp.tl.evaluate(split=...)``.
 SPLITS = ("random", "loo")
 #: Default of ``max_heldout``: held-out perturbations scored per split (random splits) / splits (leave-one-out).
 MAX_HELDOUT = 200
+#: Arguments of ``hp.tl.train`` that evaluate sets itself for each model and split (refused in ``train_kwargs``).
+_RESERVED_TRAIN_KWARGS = ("holdout", "copy", "geometry", "model")
 
 
 def _as_names(x: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
@@ -87,10 +91,42 @@ def _validate(
             f"when a split holds out more) or None to score all of them, got {max_heldout!r}."
         )
         raise ValueError(msg)
-    reserved = {"holdout", "copy", "geometry", "model"} & set(train_kwargs or {})
+    reserved = set(_RESERVED_TRAIN_KWARGS) & set(train_kwargs or {})
     if reserved:
         msg = f"`train_kwargs` must not set {sorted(reserved)}: evaluate sets them for each model and split."
         raise ValueError(msg)
+    check_train_kwargs(train_kwargs)
+
+
+def check_train_kwargs(train_kwargs: Mapping[str, Any] | None) -> None:
+    """Refuse keys of ``train_kwargs`` that are not keyword arguments of :func:`hyperperturb.tl.train`.
+
+    Checked before any work, so that a misspelt key (``"epochz"``) does not fail inside the first training run.
+    """
+    import inspect
+
+    from hyperperturb.tl._model._train import train  # no TensorFlow at import: train imports it when called
+
+    params = inspect.signature(train).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return  # a train that takes any keyword (a stand-in in tests) accepts every key
+    allowed = [n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    unknown = [k for k in (train_kwargs or {}) if k not in allowed]
+    if not unknown:
+        return
+    bad_type = [k for k in unknown if not isinstance(k, str)]
+    if bad_type:
+        msg = f"`train_kwargs` keys must be argument names of `hp.tl.train` (strings), got {bad_type[0]!r}."
+        raise TypeError(msg)
+    settable = [n for n in allowed if n not in _RESERVED_TRAIN_KWARGS]
+    close = {k: close_matches(k, settable, n=1) for k in unknown}
+    hints = [f"{c[0]!r}" + (f" for {k!r}" if len(unknown) > 1 else "") for k, c in close.items() if c]
+    hint = f" Did you mean {', '.join(hints)}?" if hints else ""
+    msg = (
+        f"`train_kwargs` has {'keys' if len(unknown) > 1 else 'key'} {', '.join(map(repr, unknown))} that "
+        f"`hp.tl.train` does not take.{hint} Pass keyword arguments of `hp.tl.train`: {settable}."
+    )
+    raise TypeError(msg)
 
 
 def check_k(k: int, n_genes: int) -> None:

@@ -258,10 +258,18 @@ class _GeneStats:
     baseline: np.ndarray | None
 
 
-def _extra_nodes(net: NetworkEntry | None, n_genes: int) -> tuple[list[str], tuple[np.ndarray, ...]]:
-    """Unmeasured network nodes and their edges (indices into ``[*genes, *extra]``; out-of-range edges dropped)."""
+def _extra_nodes(adata, net: NetworkEntry | None, n_genes: int) -> tuple[list[str], tuple[np.ndarray, ...]]:
+    """Unmeasured network nodes and their edges (indices into ``[*genes, *extra]``; out-of-range edges dropped).
+
+    The edges are matched to the genes by their endpoints' names where the entry stores them (a gene subset or
+    reorder after ``hp.pp.gene_network`` keeps them on the right genes), by the stored positions otherwise.
+    """
     extra = list(net.extra_nodes) if net is not None else []
-    ei, ej, ew = (net.extra_edges.i, net.extra_edges.j, net.extra_edges.weight) if net is not None else _NO_EDGES
+    if net is None:
+        ei, ej, ew = _NO_EDGES
+    else:
+        ex = _entries.network_extra_edges(adata)
+        ei, ej, ew = ex["i"], ex["j"], ex["weight"]
     n = n_genes + len(extra)
     ok = (ei >= 0) & (ej >= 0) & (ei < n) & (ej < n)
     return extra, (ei[ok], ej[ok], ew[ok])
@@ -446,7 +454,7 @@ def build_graph_inputs(t: Target, *, prot_mod: str = "prot", seed: int = 0, use_
 
     # nodes: measured genes, unmeasured network nodes, proteins
     genes = list(map(str, adata.var_names))
-    extra, extra_edges = _extra_nodes(net, len(genes))
+    extra, extra_edges = _extra_nodes(adata, net, len(genes))
     prot = _protein_modality(t, prot_mod, use_protein)
     n_genes, n_extra, n_prot = len(genes), len(extra), len(prot.names)
     nodes = genes + extra + [f"{p}{PROTEIN_SUFFIX}" for p in prot.names]

@@ -53,7 +53,9 @@ def predict(
         trained ones plus itself, ``n_p + 1``, so its reward does not depend on which other ones are asked for).
         ``"kernel"``: the residual transfer readout chosen by leave-one-out at the end of training,
         :math:`\hat E_p = m + \sum_q w_{pq}(E_q - m) / (\sum_q w_{pq} + \kappa)` over the *training*
-        perturbations' observed excess profiles :math:`E_q`, with :math:`m` their per-gene mean or median and
+        perturbations' observed excess profiles :math:`E_q`, with :math:`m` their per-gene prior profile
+        (``kernel["prior"]``: the ``"mean"``, the ``"median"``, or the ``"midpoint"`` halfway between the two,
+        :math:`(\mathrm{mean} + \mathrm{median}) / 2` per gene) and
         :math:`w_{pq} = \rho_q^\gamma \exp(-d(p, q)/\tau)`: :math:`d` the hop distance between the targets in the
         training graph or the geodesic distance between their embeddings, :math:`\rho_q` the split-half
         reliability of source :math:`q`; plus an on-target term when leave-one-out kept it (see
@@ -63,23 +65,43 @@ def predict(
         trained perturbation never uses its own profile; held-out ones are never among the sources.
         ``"auto"``: ``"kernel"`` when at least 3 training perturbations are scorable, else ``"head"``.
     mod
-        RNA modality of a MuData.
+        RNA modality of a MuData: the one :func:`hyperperturb.tl.train` was run on, which stores the model. A
+        protein modality holds only the per-protein outputs of training and is refused.
 
     Returns
     -------
-    :class:`~pandas.DataFrame`, genes (``var_names``) × perturbations.
+    :class:`~pandas.DataFrame`, genes (``var_names``) × perturbations: one column per distinct name, in the order
+    first given (a repeated name, trained or new, is one column).
 
     Raises
     ------
     KeyError
         If :func:`hyperperturb.tl.train` has not been run.
     ValueError
-        For names that are neither trained perturbations nor graph nodes, new names with the ``"dense"`` head, or
-        ``method="kernel"`` when the stored model has no kernel readout.
+        For names that are neither trained perturbations nor graph nodes, new names with the ``"dense"`` head,
+        ``method="kernel"`` when the stored model has no kernel readout, or a MuData modality other than the one
+        the model was trained on (e.g. ``mod="prot"``).
 
     Examples
     --------
     >>> hp.tl.predict(adata, ["STAT1", "IRF1"], kind="reward")  # doctest: +SKIP
+    """
+    return predict_for(data, perturbations, kind=kind, method=method, mod=mod, needed_by="hp.tl.predict")
+
+
+def predict_for(
+    data: Any,
+    perturbations: Sequence[str] | str | None = None,
+    *,
+    kind: Literal["policy", "reward"] = "policy",
+    method: Literal["auto", "head", "kernel"] = "auto",
+    mod: str = "rna",
+    needed_by: str,
+) -> pd.DataFrame:
+    """:func:`predict` for another function: its errors and warnings name ``needed_by`` (e.g. ``"hp.tl.design"``).
+
+    The user of ``hp.tl.design`` is told that ``hp.tl.design`` needs a current model, not ``hp.tl.predict``, which
+    they did not call.
     """
     from ._tensorflow import import_tensorflow
 
@@ -95,22 +117,24 @@ def predict(
         raise ValueError(msg)
     t = resolve(data, mod=mod)
     adata = t.adata
-    entry = read(adata, TrainEntry, needed_by="hp.tl.predict")
-    order = trained_gene_order(adata, entry, needed_by="hp.tl.predict")
+    _check_trained_modality(t, needed_by)
+    entry = read(adata, TrainEntry, needed_by=needed_by)
+    order = trained_gene_order(adata, entry, needed_by=needed_by)
     if order is not None:  # genes reordered since training: predict in the trained order, return in var_names order
-        df = predict(adata[:, order], perturbations, kind=kind, method=method)
+        df = predict_for(adata[:, order], perturbations, kind=kind, method=method, needed_by=needed_by)
         return df.loc[list(map(str, adata.var_names))]
     trained = list(entry.perturbations)
     if perturbations is None:
         wanted = list(trained)
     else:
         wanted = [perturbations] if isinstance(perturbations, str) else [str(x) for x in perturbations]
+        wanted = list(dict.fromkeys(wanted))  # a repeated name is one column, trained or new (first order kept)
     genes = list(map(str, adata.var_names))
     model = model_kind(entry.model)
     head = entry.head
     n_genes = len(genes)
     node_index = {n: i for i, n in enumerate(entry.graph.nodes[: entry.graph.n_graph])} if model.on_graph else {}
-    new = list(dict.fromkeys(w for w in wanted if w not in trained))  # a repeated name is one column
+    new = [w for w in wanted if w not in trained]
     if new:
         if not model.can_score_new(head):
             msg = (
@@ -136,7 +160,7 @@ def predict(
         raise ValueError(msg)
     use_kernel = method == "kernel" or (method == "auto" and has_kernel)
     if use_kernel and kern is not None:
-        _warn_prior_only(entry, trained, wanted, list(kern.perturbations))
+        _warn_prior_only(entry, trained, wanted, list(kern.perturbations), needed_by)
     net, feats, adj = rebuild(adata, entry)
     if not model.on_graph:  # the simple model scores its trained perturbations directly
         pred = net(tf.eye(len(trained)), training=False).numpy().T.astype(np.float64)
@@ -204,19 +228,48 @@ def predict(
     else:
         mat = reward
     if not np.isfinite(mat).all():
-        msg = "hp.tl.predict produced non-finite values; the training entry is corrupted. Re-run hp.tl.train."
+        msg = f"{needed_by}: the prediction has non-finite values; the training entry is corrupted. Re-run hp.tl.train."
         raise FloatingPointError(msg)
     return pd.DataFrame(mat[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
 
 
-def _warn_prior_only(entry: TrainEntry, trained: list[str], wanted: list[str], sources: list[str]) -> None:
+def _check_trained_modality(t: Any, needed_by: str) -> None:
+    """Refuse a MuData modality without the model when another modality holds it (e.g. ``mod="prot"``).
+
+    ``hp.tl.train`` stores the model in the ledger of the modality it was run on (the RNA one) and writes only its
+    per-feature outputs (embedding, policy, value) into the protein modality; a "train has not been run" error
+    would be untrue there.
+    """
+    if t.mod is None or _entries.has_step(t.adata, "train"):
+        return
+    holders = [str(k) for k, m in t.data.mod.items() if str(k) != str(t.mod) and _entries.has_step(m, "train")]
+    if not holders:
+        return  # not trained anywhere: the usual "run hp.tl.train first" error
+    outputs = [f".varm[{k!r}]" for k in ("X_poincare", "hp_policy") if k in t.adata.varm]
+    outputs += [".var['hp_value']"] if "hp_value" in t.adata.var else []
+    held = (
+        f" Modality {t.mod!r} holds only the per-feature outputs training wrote there ({', '.join(outputs)})."
+        if outputs
+        else ""
+    )
+    msg = (
+        f"{needed_by} works on the modality that `hp.tl.train` was run on, whose var_names are the genes that "
+        f"perturbations target: the trained model is stored in modality {holders[0]!r}, not in {t.mod!r}.{held} "
+        f"Pass mod={holders[0]!r} (the RNA modality)."
+    )
+    raise ValueError(msg)
+
+
+def _warn_prior_only(
+    entry: TrainEntry, trained: list[str], wanted: list[str], sources: list[str], needed_by: str = "hp.tl.predict"
+) -> None:
     """Name the asked-for perturbations the readout can only give the prior: no target node and not a source."""
     scorable = dict(zip(trained, entry.scorable, strict=False))
     src = set(sources)
     bad = [w for w in dict.fromkeys(wanted) if w in scorable and not scorable[w] and w not in src]
     if bad:
         warn(
-            f"hp.tl.predict: {bad[:10]} have no target node in the training graph (a combination such as 'A+B', or a "
+            f"{needed_by}: {bad[:10]} have no target node in the training graph (a combination such as 'A+B', or a "
             "target neither measured nor in the network); they are predicted as the prior profile only.",
             UserWarning,
         )

@@ -48,14 +48,7 @@ def _design_labels(adata: AnnData, n_perts: int) -> tuple[np.ndarray, np.ndarray
     rank = np.arange(rows.size) - (np.cumsum(counts) - counts)[rows]
     labels[rows, rank] = cols
 
-    if "hp_control" not in adata.obs.columns:
-        msg = "adata.obs['hp_control'] is missing. Run `hp.pp.perturbations(adata, key=..., control=...)` first."
-        raise KeyError(msg)
-    ctrl = adata.obs["hp_control"]
-    if ctrl.isna().any():
-        msg = "adata.obs['hp_control'] has missing values. Re-run `hp.pp.perturbations` to rebuild it."
-        raise ValueError(msg)
-    control = ctrl.to_numpy().astype(bool)
+    control = _control_mask(adata)
     if not control.any():
         msg = "No control cells: adata.obs['hp_control'] is all False. Re-run `hp.pp.perturbations` with the right `control=` label."
         raise ValueError(msg)
@@ -70,6 +63,31 @@ def _design_labels(adata: AnnData, n_perts: int) -> tuple[np.ndarray, np.ndarray
     return labels, control
 
 
+def _control_mask(adata: AnnData) -> np.ndarray:
+    """``obs['hp_control']`` as a boolean mask, refused when it is absent, has missing values or is not boolean.
+
+    A CSV or R round trip can turn the column into the strings ``"True"``/``"False"`` (every one of which
+    ``astype(bool)`` reads as ``True``): such a column is refused by its dtype rather than read as all controls.
+    """
+    if "hp_control" not in adata.obs.columns:
+        msg = "adata.obs['hp_control'] is missing. Run `hp.pp.perturbations(adata, key=..., control=...)` first."
+        raise KeyError(msg)
+    ctrl = adata.obs["hp_control"]
+    if ctrl.isna().any():
+        msg = "adata.obs['hp_control'] has missing values. Re-run `hp.pp.perturbations` to rebuild it."
+        raise ValueError(msg)
+    if pd.api.types.is_integer_dtype(ctrl.dtype) and set(np.unique(ctrl.to_numpy())) <= {0, 1}:
+        return ctrl.to_numpy() != 0  # 0/1 flags (an edited or exported column) read as booleans
+    if not pd.api.types.is_bool_dtype(ctrl.dtype):
+        msg = (
+            f"adata.obs['hp_control'] must be boolean (True for control cells), but it has dtype {ctrl.dtype} "
+            f"(values such as {ctrl.astype(str).unique()[:3].tolist()}; a CSV or R round trip turns it into "
+            "strings). Re-run `hp.pp.perturbations(adata, key=..., control=...)` to rebuild it."
+        )
+        raise TypeError(msg)
+    return ctrl.to_numpy(dtype=bool)
+
+
 def _group_codes(adata: AnnData, groupby: str | None) -> tuple[np.ndarray | None, list[str]]:
     if groupby is None:
         return None, []
@@ -81,6 +99,15 @@ def _group_codes(adata: AnnData, groupby: str | None) -> tuple[np.ndarray | None
     names = [str(c) for c in cat.categories]
     if len(set(names)) != len(names):
         msg = f"obs[{groupby!r}] has categories that coincide as strings ({names}); rename them."
+        raise ValueError(msg)
+    slashed = [n for n in names if "/" in n]
+    if slashed:  # the groups are stored as keys of .uns["hyperperturb"]["rewards"]["groups"]
+        msg = (
+            f"obs[{groupby!r}] has group names with '/' ({slashed[:5]}); the rewards of each group are stored under "
+            "its name in .uns, and an .h5ad file cannot hold '/' in a key (anndata splits it into nested groups, "
+            f"and newer versions refuse to write it). Rename them first, e.g. adata.obs[{groupby!r}] = "
+            f"adata.obs[{groupby!r}].astype(str).str.replace('/', '-')."
+        )
         raise ValueError(msg)
     return np.asarray(cat.codes, dtype=np.int64), names
 

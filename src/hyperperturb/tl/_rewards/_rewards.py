@@ -267,12 +267,14 @@ def _rna_rewards(
     check_numeric_matrix(X, what=where)
     _warn_raw_counts(X, where)
     res = _modality_rewards(X, labels, control, len(names), (group_codes, group_names), what=where, how=how)
-    if res["n_empty"]:
-        warn(
-            f"{res['n_empty']} perturbation(s) have no cells in obsm['perturbation_target'] "
-            f"({names[res['n_cells'] == 0][:10].tolist()}); their rewards are set to 0.",
-            UserWarning,
+    if res["n_empty"]:  # a reward of 0 would read as a measured "no effect", and training would fit it
+        msg = (
+            f"{res['n_empty']} perturbation(s) of hp.pp.perturbations have no cells in this object "
+            f"({names[res['n_cells'] == 0][:10].tolist()}): cells were removed after hp.pp.perturbations ran "
+            "(a QC filter or a subset). They have no data, not zero effect. Re-run `hp.pp.perturbations` (same "
+            "arguments) on this object, which leaves them out, then `hp.tl.rewards`."
         )
+        raise ValueError(msg)
     if groupby is not None and res["groups_skipped"]:
         warn(
             f"Groups of obs[{groupby!r}] without control cells are skipped: {res['groups_skipped'][:20]}.",
