@@ -27,3 +27,14 @@ def test_min_score_given_as_a_weight_is_refused(tmp_path):
     """min_score=0.7 (gene_network's min_weight) silently kept every edge; it names the score to pass."""
     with pytest.raises(ValueError, match=r"scores run from 0 to 1000.*min_score=700"):
         hp.datasets.string_network(tmp_path, min_score=0.7)
+
+
+def test_another_file_is_named_not_a_decode_error(tmp_path):
+    binary = tmp_path / "screen.h5ad"
+    binary.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)))
+    with pytest.raises(ValueError, match=r"not the STRING edge list.*gene_a, gene_b, combined_score"):
+        hp.datasets.string_network(binary)
+    other = tmp_path / "edges.csv"
+    other.write_text("source,target,weight\nA,B,0.9\n")
+    with pytest.raises(ValueError, match="not the STRING edge list"):
+        hp.datasets.string_network(other)

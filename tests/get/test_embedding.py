@@ -65,3 +65,20 @@ def test_errors():
     del ad.uns["hyperperturb"]["train"]
     with pytest.raises(KeyError, match=r"hp\.tl\.train"):
         hp.get.embedding(ad)
+
+
+@pytest.mark.parametrize(("geometry", "curvature"), [("poincare", 4.0), ("poincare", 0.01), ("euclidean", 1.0)])
+def test_a_network_map_is_read_with_its_own_geometry_and_curvature(geometry, curvature):
+    """hp.tl.embed_network records its geometry and curvature; the radius used training's (c = 1, ball) before."""
+    import scanpy as sc
+
+    a = hp.datasets.synthetic(n_cells=300, n_genes=40, n_perturbations=4, seed=0, verbose=False)
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    hp.pp.gene_network(a, hp.datasets.truth_network(a))
+    hp.tl.embed_network(a, dim=2, epochs=20, seed=0, geometry=geometry, curvature=curvature)
+    E = np.asarray(a.varm["X_poincare_network"], dtype=np.float64)
+    norm = np.linalg.norm(E, axis=1)
+    want = norm if geometry == "euclidean" else 2 / np.sqrt(curvature) * np.arctanh(np.sqrt(curvature) * norm)
+    df = hp.get.embedding(a, basis="X_poincare_network")
+    np.testing.assert_allclose(df.loc[list(a.var_names), "radius"].to_numpy(), want, rtol=1e-10)

@@ -80,3 +80,15 @@ def test_errors():
     del a.varm["hp_policy_target"]
     with pytest.raises(KeyError, match="hp_policy_target"):
         hp.get.rewards(a, kind="policy_target")
+
+
+@pytest.mark.parametrize("kind", ["reward", "policy_target"])
+def test_wide_tables_are_copies(kind):
+    """Editing the wide table (normalising, masking) must not change the stored results."""
+    a = _screen()
+    key = {"reward": "hp_reward", "policy_target": "hp_policy_target"}[kind]
+    before = np.array(a.varm[key], copy=True)
+    W = hp.get.rewards(a, kind=kind, layout="wide")
+    W.iloc[0, 0] = 999.0
+    W.to_numpy()[1, 1] = -5.0
+    np.testing.assert_array_equal(np.asarray(a.varm[key]), before)

@@ -263,6 +263,48 @@ def geometry(adata: AnnData) -> str:
     return str(train_params(adata).get("geometry") or "poincare")
 
 
+def map_writer(adata: AnnData, key: str) -> str | None:
+    """The step that wrote the map ``.varm[key]``: ``"train"``, ``"embed_network"``, or ``None`` (another tool)."""
+    for step in ("train", "embed_network"):
+        if map_key(adata, step) == key:
+            return step
+    return None
+
+
+def map_geometry(adata: AnnData, key: str) -> tuple[str, float]:
+    """Geometry and curvature of the map ``.varm[key]``, as the step that wrote it recorded them.
+
+    ``hp.tl.embed_network`` records its own (a map of curvature 4 next to a trained model of curvature 1); a map no
+    step of this package wrote is read with training's (``"poincare"``, 1.0 when nothing is recorded).
+    """
+    if map_writer(adata, key) != "embed_network":
+        return geometry(adata), curvature(adata)
+    p = params(adata, "embed_network")
+    geo = str(p.get("geometry") or "poincare")
+    try:
+        c = float(np.asarray(p.get("curvature", 1.0)).ravel()[0])
+    except (TypeError, ValueError, IndexError):
+        c = float("nan")
+    if not np.isfinite(c) or c <= 0:
+        msg = f"The recorded curvature of hp.tl.embed_network ({c!r}) is not a positive number; re-run it."
+        raise ValueError(msg)
+    return geo, c
+
+
+def map_extra_nodes(adata: AnnData, key: str) -> tuple[list[str], np.ndarray]:
+    """Network nodes outside ``var_names`` placed by the step that wrote ``.varm[key]`` and their coordinates."""
+    if map_writer(adata, key) != "embed_network":
+        return train_extra_nodes(adata)
+    e = entry(adata, "embed_network")
+    extra, emb = names(e.get("extra_nodes", [])), e.get("extra_embedding")
+    if not extra or emb is None:
+        return [], np.zeros((0, 0))
+    emb = np.asarray(emb, dtype=np.float64)
+    if emb.ndim != 2 or emb.shape[0] != len(extra):
+        return [], np.zeros((0, 0))
+    return extra, emb
+
+
 # -- columns of the stored matrices ----------------------------------------------------------------------------------
 
 

@@ -101,7 +101,8 @@ def check_finite_matrix(X: Any, *, what: str = "adata.X", chunk_size: int = 10_0
     if not ok:
         msg = (
             f"{what} contains NaN or infinite values. Remove or impute them before running hyperperturb "
-            "(e.g. `adata = adata[:, np.isfinite(adata.X.toarray()).all(0)]` for a few bad genes)."
+            "(for a few bad genes, e.g. `M = adata.X` (or the layer); `M = M.toarray() if hasattr(M, 'toarray') "
+            "else M`; `adata = adata[:, np.isfinite(M).all(0)].copy()`)."
         )
         raise ValueError(msg)
 

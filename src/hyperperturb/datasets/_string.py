@@ -44,7 +44,15 @@ def string_network(path: str | os.PathLike[str] | None = None, *, min_score: int
         )
         raise ValueError(msg)
     p = find_file(path, FILENAME, loader="hp.datasets.string_network")
-    df = pd.read_csv(p, usecols=["gene_a", "gene_b", "combined_score"])
+    try:
+        df = pd.read_csv(p, usecols=["gene_a", "gene_b", "combined_score"])
+    except (UnicodeDecodeError, ValueError, pd.errors.ParserError) as e:  # another file (binary, other columns)
+        msg = (
+            f"{str(p)!r} is not the STRING edge list this reader expects (a csv, optionally gzipped, with columns "
+            f"gene_a, gene_b, combined_score, e.g. string_v12_human_ppi_symbols.csv.gz): {type(e).__name__}: {e}. "
+            "For another network file, pass it to `hp.pp.gene_network(adata, path)` directly."
+        )
+        raise ValueError(msg) from None
     df = df[df["combined_score"] >= min_score]
     return pd.DataFrame(
         {

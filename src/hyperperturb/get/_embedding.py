@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from hyperperturb._utils import _ball, logger, resolve
-from hyperperturb._utils._entries import basis_key, curvature, geometry, train_extra_nodes
+from hyperperturb._utils._entries import basis_key, map_extra_nodes, map_geometry
 
 
 def embedding(data: Any, *, basis: str = "X_poincare", extra_nodes: bool = True, mod: str = "rna") -> pd.DataFrame:
@@ -22,8 +22,9 @@ def embedding(data: Any, *, basis: str = "X_poincare", extra_nodes: bool = True,
         Key in ``.varm`` holding the embedding (``"poincare"`` is read as ``"X_poincare"``; the ``key_added`` recorded
         by training is used when the default key is absent).
     extra_nodes
-        Append the unmeasured network nodes (perturbation targets that are not in ``var_names``) recorded by
-        training, flagged with ``measured=False``.
+        Append the unmeasured network nodes (perturbation targets that are not in ``var_names``) placed by the
+        step that wrote the map (training, or :func:`hyperperturb.tl.embed_network` for its map), flagged with
+        ``measured=False``.
     mod
         Modality of a MuData holding the RNA (and the ``.uns['hyperperturb']`` ledger).
 
@@ -31,7 +32,8 @@ def embedding(data: Any, *, basis: str = "X_poincare", extra_nodes: bool = True,
     -------
     A :class:`~pandas.DataFrame` indexed by node name with columns ``x0`` … ``x{dim-1}`` (ball coordinates),
     ``radius`` (hyperbolic distance to the origin, :math:`\frac{2}{\sqrt{c}}\operatorname{artanh}(\sqrt{c}\lVert x\rVert)`;
-    the Euclidean norm when the model was trained with ``geometry="euclidean"``), ``value`` (``.var["hp_value"]``,
+    the Euclidean norm for a ``geometry="euclidean"`` map; geometry and curvature are those recorded by the step
+    that wrote the map), ``value`` (``.var["hp_value"]``,
     the predicted perturbation sensitivity; NaN for unmeasured nodes, which have no prediction) and ``measured``
     (``True`` for genes in ``var_names``). Genes without an embedding (all-NaN rows: genes the model did not see)
     are left out, with a log message saying how many.
@@ -60,7 +62,7 @@ def embedding(data: Any, *, basis: str = "X_poincare", extra_nodes: bool = True,
     value = np.asarray(adata.var["hp_value"], dtype=float) if "hp_value" in adata.var else np.full(len(names), np.nan)
     measured = np.ones(len(names), dtype=bool)
     if extra_nodes:
-        extra, extra_emb = train_extra_nodes(adata)
+        extra, extra_emb = map_extra_nodes(adata, key)
         if extra and extra_emb.shape[1] == x.shape[1]:
             names += extra
             x = np.vstack([x, extra_emb])
@@ -81,10 +83,11 @@ def embedding(data: Any, *, basis: str = "X_poincare", extra_nodes: bool = True,
         raise ValueError(msg)
     x, value, measured = x[ok], value[ok], measured[ok]
     names = [n for n, keep in zip(names, ok, strict=True) if keep]
-    if geometry(adata) == "euclidean":
+    geo, c = map_geometry(adata, key)  # of the step that wrote this map (embed_network records its own)
+    if geo == "euclidean":
         radius = np.linalg.norm(x, axis=1)
     else:
-        radius = _ball.checked_radius(x, c=curvature(adata), what=f".varm[{key!r}]")
+        radius = _ball.checked_radius(x, c=c, what=f".varm[{key!r}]")
     df = pd.DataFrame(x, index=pd.Index(names, name="gene"), columns=[f"x{i}" for i in range(x.shape[1])])
     df["radius"] = radius
     df["value"] = value

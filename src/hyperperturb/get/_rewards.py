@@ -88,7 +88,7 @@ def rewards(
             where = f".var[{key!r}]" if kind == "value_target" else f".varm[{key!r}]"
             msg = f"{where} is missing although the ledger lists rewards; re-run `hp.tl.rewards(adata)`."
             raise KeyError(msg)
-        arr = np.asarray(store[key])
+        arr = np.array(store[key], copy=True)  # a table the user may edit: never a view of the stored array
     index = pd.Index(rows, name="gene")
     if kind == "value_target":
         df = pd.DataFrame({"value_target": arr.astype(float)}, index=index)

@@ -79,3 +79,12 @@ def test_map_ignores_isolated_nodes():
     m, n = mean_average_precision(D, A)
     assert n == 2
     assert m == pytest.approx((1.0 + 0.5) / 2)  # node 1: node 2 ties with node 0 (pessimistic)
+
+
+def test_truth_must_be_numeric():
+    a = _path_adata([[0.0], [0.1], [0.2], [0.3]])
+    a.var["parent"] = ["G1", "G2", "G3", "G0"]
+    with pytest.raises(TypeError, match=r"`truth='parent'` names a .var column of dtype .*a number"):
+        hp.tl.embedding_quality(a, basis="X_e", truth="parent")
+    with pytest.raises(TypeError, match="one number"):
+        hp.tl.embedding_quality(a, basis="X_e", truth=np.array(["a", "b", "c", "d"]))

@@ -42,8 +42,20 @@ def _truth_depth(adata: Any, truth: Any) -> np.ndarray | None:
         if truth not in adata.var:
             msg = f"`truth={truth!r}` is not a column of .var; columns are {list(adata.var.columns)[:20]}."
             raise KeyError(msg)
-        return adata.var[truth].to_numpy(dtype=np.float64)
-    arr = np.asarray(truth, dtype=np.float64)
+        col = adata.var[truth]
+        if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+            msg = (
+                f"`truth={truth!r}` names a .var column of dtype {col.dtype} (values such as "
+                f"{col.astype(str).unique()[:3].tolist()}); `truth` is each gene's depth in the hierarchy, a number. "
+                "Pass a numeric column (e.g. 'depth')."
+            )
+            raise TypeError(msg)
+        return col.to_numpy(dtype=np.float64)
+    try:
+        arr = np.asarray(truth, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        msg = f"`truth` must be one number (depth) per gene, a .var column name or None; got values that are not numbers ({e})."
+        raise TypeError(msg) from None
     if arr.shape != (adata.n_vars,):
         msg = f"`truth` must have one depth per gene ({adata.n_vars}), got shape {arr.shape}."
         raise ValueError(msg)
