@@ -68,3 +68,19 @@ def test_errors(trained):
     with pytest.raises(KeyError, match=r"hp\.tl\.train"):
         hp.get.rank_perturbations(trained, "G01")
     assert len(hp.get.rank_perturbations(trained, "G01", source="observed")) == 6
+
+
+def test_a_gene_with_one_non_finite_score_is_not_called_unscored():
+    import scanpy as sc
+
+    a = hp.datasets.synthetic(n_cells=300, n_genes=40, n_perturbations=4, seed=0, verbose=False)
+    sc.pp.normalize_total(a)
+    sc.pp.log1p(a)
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    hp.tl.rewards(a)
+    R = np.array(a.varm["hp_reward"], dtype=np.float64)
+    R[1, 0] = np.nan
+    a.varm["hp_reward"] = R
+    gene = str(a.var_names[1])
+    with pytest.raises(ValueError, match=r"non-finite observed scores .* for some perturbations"):
+        hp.get.rank_perturbations(a, gene, source="observed")

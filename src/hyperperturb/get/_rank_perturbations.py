@@ -90,9 +90,16 @@ def rank_perturbations(
     if not finite.all():
         bad = [str(var_names[i]) for i in idx[~finite]]
         if by_name:
+            some = [str(var_names[i]) for i in idx[~finite & np.isfinite(scores).any(axis=1)]]
+            what = (
+                f"have non-finite {source} scores in .varm[{key!r}] for some perturbations ({some[:5]}: the array was "
+                "edited or damaged after it was written; re-run the step that wrote it)"
+                if some
+                else f"have no finite {source} scores in .varm[{key!r}] (not modelled)"
+            )
             msg = (
-                f"Gene(s) {bad[:5]} have no finite {source} scores in .varm[{key!r}] (not modelled). "
-                "Pick genes that were scored, e.g. from `hp.get.rank_perturbations(adata)`."
+                f"Gene(s) {bad[:5]} {what}. A gene's ranking needs a score for every perturbation; pick genes that "
+                "were scored, e.g. from `hp.get.rank_perturbations(adata)`."
             )
             raise ValueError(msg)
         logger.info("hp.get.rank_perturbations: %d genes without finite scores are left out", len(bad))
