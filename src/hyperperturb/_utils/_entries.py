@@ -278,9 +278,13 @@ def map_geometry(adata: AnnData, key: str) -> tuple[str, float]:
     step of this package wrote is read with training's (``"poincare"``, 1.0 when nothing is recorded).
     """
     if map_writer(adata, key) != "embed_network":
-        return geometry(adata), curvature(adata)
+        geo = geometry(adata)
+        # a Euclidean model records curvature 0: there is no ball, and readers take c = 1 for their formulas
+        return geo, (1.0 if geo == "euclidean" else curvature(adata))
     p = params(adata, "embed_network")
     geo = str(p.get("geometry") or "poincare")
+    if geo == "euclidean":
+        return geo, 1.0
     try:
         c = float(np.asarray(p.get("curvature", 1.0)).ravel()[0])
     except (TypeError, ValueError, IndexError):

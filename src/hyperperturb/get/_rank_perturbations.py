@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from hyperperturb._utils import check_current, logger, require_step, resolve
-from hyperperturb._utils._entries import perturbation_columns
+from hyperperturb._utils._entries import params, perturbation_columns
 from hyperperturb._utils._validate import unknown_gene_message
 
 _SOURCES = {"predicted": ("hp_policy", "train"), "observed": ("hp_reward", "rewards")}
@@ -36,8 +36,9 @@ def rank_perturbations(
         Number of top perturbations per gene; ``None`` keeps all.
     source
         ``"predicted"``: the model's policy ``.varm["hp_policy"]`` (a distribution over perturbations per gene, so
-        scores of one gene sum to 1). ``"observed"``: the measured rewards ``.varm["hp_reward"]`` (mean absolute
-        log fold change of the gene in cells carrying the perturbation).
+        scores of one gene sum to 1). ``"observed"``: the measured rewards ``.varm["hp_reward"]`` (by default the
+        gene's absolute mean shift in cells carrying the perturbation); signed rewards (``hp.tl.rewards(signed=True)``)
+        are ranked by magnitude and reported with their sign, so the strongest fall ranks next to the strongest rise.
     mod
         Modality of a MuData holding the RNA.
 
@@ -105,8 +106,11 @@ def rank_perturbations(
         logger.info("hp.get.rank_perturbations: %d genes without finite scores are left out", len(bad))
         idx, scores = idx[finite], scores[finite]
     k = len(cols) if n is None else min(int(n), len(cols))
-    # stable descending sort: ties keep column order
-    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    # stable descending sort: ties keep column order; signed rewards rank by magnitude (a fall moves a gene too)
+    strength = (
+        np.abs(scores) if source == "observed" and bool(params(adata, "rewards").get("signed", False)) else scores
+    )
+    order = np.argsort(-strength, axis=1, kind="stable")[:, :k]
     top = np.take_along_axis(scores, order, axis=1)
     cols_arr = np.asarray(cols, dtype=object)
     df = pd.DataFrame(

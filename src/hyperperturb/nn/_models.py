@@ -154,6 +154,7 @@ class HyperPerturbModel(_PerturbationObjective, _FullBatchTraining, keras.Model)
         self.manifold = manifold_for(geometry, curvature, learn_curvature)
         self.geometry = self.manifold.name if hasattr(self.manifold, "name") else str(geometry)
         self.learn_curvature = bool(learn_curvature)
+        self.base_curvature = float(getattr(self.manifold, "curvature", 1.0))  # the starting map's ball (set_base)
         if getattr(self.manifold, "variable", None) is not None:
             self.raw_curvature = self.manifold.variable
         self.gcn1 = HyperbolicGraphConv(
@@ -264,6 +265,10 @@ class HyperPerturbModel(_PerturbationObjective, _FullBatchTraining, keras.Model)
             # bounded residual from the starting map: d(base, z) < 2 * refine (left Möbius translation is an isometry)
             t = self.shift(z)
             base = tf.convert_to_tensor(self.base)
+            if isinstance(m, PoincareBall) and m.learnable:
+                # the map was fitted in the ball of `base_curvature`: read at the learned c it is scaled by
+                # sqrt(c0 / c), which multiplies every distance by the same factor and keeps the map's order
+                base = base * tf.sqrt(tf.cast(self.base_curvature, base.dtype) / m.c(base.dtype))
             z = m.mobius_add(base, m.expmap0(t)) if isinstance(m, PoincareBall) else base + t
         return z, h
 
@@ -276,12 +281,18 @@ class HyperPerturbModel(_PerturbationObjective, _FullBatchTraining, keras.Model)
         """The tangent shift from the starting map of every node (inference mode), for a float64 readout."""
         return self.shift(self._convolve(x, adj, training=False)[0])
 
-    def set_base(self, base: np.ndarray) -> None:
-        """Set the starting map (``n_nodes × dim`` points of the ball) that the encoder refines."""
+    def set_base(self, base: np.ndarray, curvature: float | None = None) -> None:
+        """Set the starting map (``n_nodes × dim`` points of the ball) that the encoder refines.
+
+        ``curvature`` is the curvature of the ball the map lives in (default: the model's current one). With a
+        learnable curvature the encoder reads the map rescaled to the current ball (see :meth:`encode`).
+        """
         if self.refine is None:
             msg = "This model was built without a starting map (refine=None)."
             raise ValueError(msg)
         self.base.assign(np.asarray(base, dtype=np.float32))
+        m = self.manifold
+        self.base_curvature = float(curvature if curvature is not None else getattr(m, "curvature", 1.0))
 
     def policy_scale(self) -> tf.Tensor:
         """``2 softplus(a) / distance_scale``: the inverse temperature of the distance head."""

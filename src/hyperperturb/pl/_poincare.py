@@ -450,8 +450,7 @@ def _read_embedding(adata: Any, basis: str, components: Any, noun: str) -> _Embe
         msg = f".varm[{key!r}] must be {noun}s x dim with dim >= 2 to draw a disk, got shape {x_full.shape}."
         raise ValueError(msg)
     comps = _check_components(components, x_full.shape[1])
-    geometry = _entries.geometry(adata)
-    c = _entries.curvature(adata)
+    geometry, c = _entries.map_geometry(adata, key)  # of the step that wrote this map
     r_ball = 1.0 / np.sqrt(c)
     ok = np.isfinite(x_full).all(axis=1)
     if not ok.any():

@@ -45,6 +45,8 @@ def _model_predictions(
         trained = cache[geometry]
     else:
         geo: Any = geometry  # "poincare" or "euclidean" (MODELS)
+        if geo == "euclidean":
+            kw.pop("learn_curvature", None)  # the flat ablation has no curvature to learn
         trained = train(obj, model="hyperperturb", geometry=geo, holdout=list(held), copy=True, **kw)
         if cache is not None:
             cache[geometry] = trained

@@ -99,6 +99,8 @@ def fit_model(g, params: TrainParams, *, kind, targets, trainable, batch_size, v
         if verbose:
             cbs.append(_progress(keras, epochs))
         net.fit(ds, epochs=epochs, steps_per_epoch=steps, verbose=0, callbacks=cbs, shuffle=False)
+        if nmap is not None and p.learn_curvature and net.manifold.name == "poincare":
+            _map_to_learned_curvature(net, nmap, float(p.curvature))  # the map's ball
         res = readout(
             net, g, kind=kind, trainable=trainable, history=rec.rows, targets=targets,
             base=None if nmap is None else nmap["embedding"],
@@ -109,6 +111,20 @@ def fit_model(g, params: TrainParams, *, kind, targets, trainable, batch_size, v
     finally:
         if not was_det:
             tf_config.disable_op_determinism()
+
+
+def _map_to_learned_curvature(net: Any, nmap: dict[str, Any], c0: float) -> None:
+    """Rescale the network map from the ball of ``c0`` to the ball of the learned curvature (in place).
+
+    ``x -> x sqrt(c0 / c)`` multiplies every geodesic distance by ``sqrt(c0 / c)``: the map's neighbour order (its
+    MAP) is kept, and the stored map, the written embedding and a rebuilt model all read it at the recorded ``c``.
+    """
+    c = float(net.manifold.curvature)
+    emb = np.asarray(nmap["embedding"], dtype=np.float64) * np.sqrt(c0 / c)
+    norms = np.linalg.norm(emb, axis=1) * np.sqrt(c)
+    emb[norms >= 1 - 1e-7] *= ((1 - 1e-7) / norms[norms >= 1 - 1e-7])[:, None]  # float rounding at the rim
+    nmap["embedding"] = emb
+    net.set_base(emb, curvature=c)
 
 
 def build_graph_model(g, p: TrainParams, *, targets, env, batch_size, verbose) -> tuple[Any, dict[str, Any]]:

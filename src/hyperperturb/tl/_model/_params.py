@@ -124,6 +124,13 @@ def _check(*, model, geometry, head, dim, hidden, curvature, epochs, learning_ra
     if isinstance(graph_weight, bool) or not (np.isfinite(graph_weight) and graph_weight >= 0):
         msg = f"graph_weight must be a number >= 0 (0 disables the graph-reconstruction loss), got {graph_weight!r}."
         raise ValueError(msg)
+    for name in ("learn_curvature", "curriculum", "attention"):
+        if name in _ and not isinstance(_[name], bool | np.bool_):
+            msg = f"{name} must be True or False, got {_[name]!r}."
+            raise TypeError(msg)
+    if geometry == "euclidean" and _.get("learn_curvature"):
+        msg = "learn_curvature=True needs geometry='poincare': flat space has no curvature to learn."
+        raise ValueError(msg)
     check_fixed_seed(seed)
     if map_kwargs is not None:
         from hyperperturb.tl._map._network_map import check_map_params

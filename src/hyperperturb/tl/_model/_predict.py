@@ -43,8 +43,10 @@ def predict(
         noise floor :math:`B_g` (``.var["hp_reward_baseline"]``, from control cells only) plus a predicted excess
         (see ``method``). ``"policy"``: per gene, that reward normalised over the trained perturbations plus the
         new ones (the returned columns are a subset, so rows sum to 1 only when all perturbations are returned),
-        the inverse of how ``.varm["hp_policy_target"]`` is built. For ``model="simple"`` the reward is the model
-        output itself.
+        the inverse of how ``.varm["hp_policy_target"]`` is built; with signed rewards
+        (``hp.tl.rewards(signed=True)``, :math:`B = 0`) it normalises :math:`|\hat E|`, so a perturbation that
+        lowers a gene moves it as much as one that raises it by the same amount. For ``model="simple"`` the reward
+        is the model output itself.
     method
         How the excess is predicted.
         ``"head"``: the policy and value heads,
@@ -224,13 +226,26 @@ def predict_for(
         else:
             reward = head_reward(policy, value, B, entry.value_unit)
     if kind == "policy":  # the policy ranks the excess over each gene's noise floor B (the reward minus B)
-        mat = reward_policy(reward - B[:, None])
+        excess = reward - B[:, None]
+        if _signed_rewards(adata):  # trained on |R| (B = 0): a fall moves a gene as much as a rise
+            excess = np.abs(excess)
+        mat = reward_policy(excess)
     else:
         mat = reward
     if not np.isfinite(mat).all():
         msg = f"{needed_by}: the prediction has non-finite values; the training entry is corrupted. Re-run hp.tl.train."
         raise FloatingPointError(msg)
     return pd.DataFrame(mat[:, cols], index=pd.Index(genes, name="gene"), columns=wanted)
+
+
+def _signed_rewards(adata: Any) -> bool:
+    """Whether ``hp.tl.rewards`` wrote signed rewards (the policy then ranks their magnitude)."""
+    from hyperperturb._utils._schema import RewardsEntry
+
+    try:
+        return bool(read(adata, RewardsEntry, needed_by="hp.tl.predict").signed)
+    except (KeyError, ValueError):
+        return False
 
 
 def _check_trained_modality(t: Any, needed_by: str) -> None:

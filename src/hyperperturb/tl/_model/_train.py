@@ -111,7 +111,10 @@ def train(
     curvature
         Curvature ``c`` of the ball (initial value if ``learn_curvature``).
     learn_curvature
-        Learn the curvature (kept positive through a softplus).
+        Learn the curvature (kept positive through a softplus; ``geometry="poincare"`` only). The network map is
+        fitted in the ball of the initial ``curvature`` and read rescaled to the learned one (``x sqrt(c0 / c)``,
+        which scales every distance alike), so the map keeps its reconstruction quality; the learned ``c`` is
+        recorded in ``params["curvature"]``.
     epochs
         Number of epochs (one full-graph step each).
     learning_rate
