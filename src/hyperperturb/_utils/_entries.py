@@ -147,6 +147,22 @@ def network_extra_edges(adata: AnnData) -> dict[str, np.ndarray]:
     return {"i": i, "j": j, "weight": w}
 
 
+def network_extra_directed(adata: AnnData) -> tuple[list[str], list[str], np.ndarray] | None:
+    """Direct edges touching an extra node as listed (source names, target names, weight x sign).
+
+    ``None`` for networks stored before these were recorded (their extra edges are read both ways, positive).
+    """
+    ed = entry(adata, "network").get("extra_directed")
+    if not isinstance(ed, dict) or "i_name" not in ed or "j_name" not in ed:
+        return None
+    i, j = names(ed["i_name"]), names(ed["j_name"])
+    w = np.asarray(ed.get("weight", np.ones(len(i))), dtype=np.float64).ravel()
+    if not (len(i) == len(j) == w.size):
+        msg = "The stored directed edges of extra nodes have names and weights of different lengths. Re-run `hp.pp.gene_network`."
+        raise ValueError(msg)
+    return i, j, w
+
+
 def edges_by_name(
     i_name: Any, j_name: Any, weight: np.ndarray, var_names: Any, extra_nodes: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -193,3 +193,8 @@ def unknown_gene_message(gene: str, names: Sequence[str]) -> str:
     close = close_matches(gene, list(names))
     hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     return f"Gene {gene!r} is not in var_names.{hint} Pass names from `adata.var_names`."
+
+
+#: ``DataFrame.attrs`` key marking an undirected interaction table (``hp.datasets.string_network`` sets it;
+#: ``hp.pp.gene_network(directed=None)`` then sends the table's edges both ways).
+UNDIRECTED_ATTR = "hyperperturb_undirected"

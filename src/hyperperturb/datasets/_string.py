@@ -7,6 +7,8 @@ import os
 
 import pandas as pd
 
+from hyperperturb._utils._validate import UNDIRECTED_ATTR
+
 from ._paths import find_file
 
 FILENAME = "string_v12_human_ppi_symbols.csv.gz"
@@ -27,7 +29,8 @@ def string_network(path: str | os.PathLike[str] | None = None, *, min_score: int
     Returns
     -------
     A :class:`~pandas.DataFrame` with columns ``source``, ``target`` (gene symbols; each undirected edge once) and
-    ``weight`` = ``combined_score / 1000``.
+    ``weight`` = ``combined_score / 1000``, marked as undirected in ``DataFrame.attrs``, so
+    :func:`hyperperturb.pp.gene_network` sends its edges both ways (a filtered copy keeps the mark).
 
     Examples
     --------
@@ -54,10 +57,12 @@ def string_network(path: str | os.PathLike[str] | None = None, *, min_score: int
         )
         raise ValueError(msg) from None
     df = df[df["combined_score"] >= min_score]
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "source": df["gene_a"].astype(str).to_numpy(),
             "target": df["gene_b"].astype(str).to_numpy(),
             "weight": df["combined_score"].to_numpy(dtype=float) / 1000.0,
         }
     )
+    out.attrs[UNDIRECTED_ATTR] = True  # hp.pp.gene_network sends its edges both ways (each pair is listed once)
+    return out

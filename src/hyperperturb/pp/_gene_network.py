@@ -42,7 +42,7 @@ def gene_network(
     mapping: str | PathLike | pd.DataFrame | dict | None = None,
     hops: int = 1,
     symmetric: bool = True,
-    directed: bool = True,
+    directed: bool | None = None,
     n_neighbors: int = 10,
     layer: str | None = None,
     go_table: str | PathLike | pd.DataFrame | None = None,
@@ -96,12 +96,16 @@ def gene_network(
         either way.
     directed
         Whether an edge list's ``source`` → ``target`` order is a direction (regulator → target) for the
-        propagation readout of :func:`hyperperturb.tl.train` (default, as for TF regulons such as CollecTRI).
-        ``False``: every edge counts both ways in ``.varp[f"{key_added}_directed"]`` — use it for an undirected
-        table that lists each pair once (a protein–protein interaction export), whose listed order is arbitrary
-        (on knock-out screens with a known network, sending the change along arbitrarily oriented edges scored
-        0.61 against 0.70 both ways; ``docs/benchmarks.md``). Tables listing both orders (STRING) and undirected
-        networkx graphs are stored both ways either way; matrices, co-expression and GO networks have no
+        propagation readout of :func:`hyperperturb.tl.train`. ``None`` (default): automatic — the listed order
+        is kept (TF regulons such as CollecTRI, DoRothEA, TRRUST; any ``source``/``target`` table; a networkx
+        ``DiGraph``), except for an unsigned protein–protein interaction export, which lists each pair once in an
+        arbitrary order: STRING files and tables (columns ``protein1``/``protein2``, ``gene_a``/``gene_b``,
+        ``node1``/``node2``, ``preferredName_A``/``preferredName_B``, ..., or a ``combined_score``/``score``
+        weight) and :func:`hyperperturb.datasets.string_network`'s table count both ways (logged; the ledger's
+        ``params["directed"]`` records the choice). ``True`` keeps the listed order always, ``False`` sends every
+        edge both ways in ``.varp[f"{key_added}_directed"]``. On knock-out screens with a known network, sending
+        the change along arbitrarily oriented edges scored 0.61 against 0.70 both ways (``docs/benchmarks.md``).
+        Undirected networkx graphs are stored both ways; matrices, co-expression and GO networks have no
         directions.
     n_neighbors
         Neighbours per gene for ``network="coexpression"``.
@@ -160,8 +164,8 @@ def gene_network(
     if hops not in (1, 2):
         msg = f"`hops` must be 1 or 2, got {hops!r}."
         raise ValueError(msg)
-    if not isinstance(directed, bool | np.bool_):
-        msg = f"`directed` must be True or False, got {directed!r}."
+    if directed is not None and not isinstance(directed, bool | np.bool_):
+        msg = f"`directed` must be None (automatic), True or False, got {directed!r}."
         raise ValueError(msg)
     if hops == 2 and not symmetric:
         msg = "hops=2 needs an undirected network; use symmetric=True."
@@ -224,6 +228,14 @@ def gene_network(
     sign_key = f"{key_added}_sign"
     directed_key = f"{key_added}_directed"
     Dir = None
+    if directed is None:  # an interaction export (STRING) lists each pair in an arbitrary order: no direction
+        directed = not (net.undirected_table and signs is None)
+        if not directed and net.directed is not None and len(net.directed[0]):
+            logger.info(
+                "gene_network: %s is an undirected interaction table (STRING-like); its edges count both ways for "
+                "the propagation readout (pass directed=True to keep the listed order)",
+                description,
+            )
     if net.directed is not None and len(net.directed[0]):
         di, dj, dw = net.directed
         Dir = sparse.csr_matrix((dw.astype(np.float32), (di, dj)), shape=(G, G))
@@ -264,6 +276,8 @@ def gene_network(
             # or reorder of the object (the positions alone would then point at other genes)
             **_endpoint_names(adata.var_names, extra_nodes, extra[0], extra[1]),
         },
+        # the direct ones as listed (source -> target, weight x sign), for the propagation readout
+        "extra_directed": _extra_directed_entry(net.extra_directed, both_ways=not directed),
         # targets found under another id through `mapping=` -> their node (a var_name or an extra node); hp.tl.train
         # places each perturbation at the node of its target through this table
         "target_nodes": {
@@ -385,6 +399,23 @@ def _target_genes(pert: dict[str, Any]) -> list[str]:
     """All target genes of the perturbation design (combinations contribute each of their genes)."""
     genes = [g for genes in target_sets(pert) for g in genes]
     return list(dict.fromkeys(genes))
+
+
+def _extra_directed_entry(ed: Any, *, both_ways: bool) -> dict[str, np.ndarray]:
+    """Ledger arrays ``i_name``, ``j_name``, ``weight`` (signed) of the directed edges touching extra nodes."""
+    if ed is None:
+        ed = (np.zeros(0, dtype=object), np.zeros(0, dtype=object), np.zeros(0))
+    i, j, w = (np.asarray(a) for a in ed)
+    if both_ways and i.size:  # the listed order means nothing: each edge counts both ways (larger |weight| kept)
+        i, j, w = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([w, w])
+        key = pd.DataFrame({"i": i, "j": j, "a": -np.abs(w)}).sort_values(["i", "j", "a"], kind="mergesort")
+        key = key.drop_duplicates(["i", "j"], keep="first")
+        i, j, w = i[key.index], j[key.index], w[key.index]
+    return {
+        "i_name": np.asarray(i, dtype=str),
+        "j_name": np.asarray(j, dtype=str),
+        "weight": np.asarray(w, dtype=np.float32),
+    }
 
 
 def _both_ways(D: sparse.csr_matrix) -> sparse.csr_matrix:

@@ -13,6 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hyperperturb._utils._validate import UNDIRECTED_ATTR
+from hyperperturb._utils._warn import warn
+
 from ._edges import _merge_max, _merge_signed, _scale_weights, _two_hop
 from ._network_io import best_pair, edges_from_frame, edges_from_networkx, load_mapping, read_table, translation
 from ._network_sources import Edges, NetworkEdges, examples
@@ -91,6 +94,8 @@ def from_edge_list(
     universe = var.append(others)
     ia = universe.get_indexer(src).astype(np.int64)
     ja = universe.get_indexer(dst).astype(np.int64)
+    if s_all is not None:
+        _warn_contradictions(ia, ja, s_all, universe, description)
     ui, uj, uw = _merge_max(ia, ja, w_all, symmetric=symmetric)
     n_nodes = len(universe)
     measured = np.zeros(n_nodes, dtype=bool)
@@ -126,6 +131,7 @@ def from_edge_list(
     )
     placed = set(var) | set(extra_nodes)
     target_nodes = {x: n for x, n in node_of.items() if n != x and n in placed}
+    extra_directed = _extra_directed(universe, G, extra_nodes, ia, ja, w_all, s_all)
     return NetworkEdges(
         direct=direct,
         final=final,
@@ -138,7 +144,56 @@ def from_edge_list(
         extra=extra,
         directed=directed,
         target_nodes=target_nodes,
+        undirected_table=bool(edges.attrs.get("undirected", False)),
+        extra_directed=extra_directed,
     )
+
+
+def _warn_contradictions(ia: np.ndarray, ja: np.ndarray, s: np.ndarray, universe: pd.Index, description: str) -> None:
+    """Warn when one regulator -> target edge is listed both as an activation and as a repression."""
+    known = s != 0
+    if not known.any():
+        return
+    df = pd.DataFrame({"i": ia[known], "j": ja[known], "s": np.sign(s[known])})
+    n_signs = df.groupby(["i", "j"], sort=False)["s"].nunique()
+    both = n_signs[n_signs > 1]
+    if len(both):
+        i, j = both.index[0]
+        warn(
+            f"{len(both)} edge(s) of the network ({description}) are listed both as activation and as repression "
+            f"(e.g. {universe[i]} -> {universe[j]}); each keeps the sign of its strongest listing (a tie: "
+            "activation). Resolve them in the table if that is not what you want."
+        )
+
+
+def _extra_directed(
+    universe: pd.Index,
+    G: int,
+    extra_nodes: list[str],
+    ia: np.ndarray,
+    ja: np.ndarray,
+    w: np.ndarray,
+    s: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Direct edges touching an extra node as listed (``source -> target``, by name), weight times sign.
+
+    The undirected ``extra`` edges feed the training graph; these keep what the propagation readout needs: an
+    unmeasured regulator's direction and its repressions (they were sent both ways, positive).
+    """
+    empty = (np.zeros(0, dtype=object), np.zeros(0, dtype=object), np.zeros(0, np.float64))
+    if not extra_nodes:
+        return empty
+    is_extra = np.zeros(len(universe), dtype=bool)
+    is_extra[universe.get_indexer(extra_nodes)] = True
+    kept = is_extra.copy()
+    kept[:G] = True
+    sel = kept[ia] & kept[ja] & (is_extra[ia] | is_extra[ja]) & (ia != ja)
+    if not sel.any():
+        return empty
+    sg = s[sel] if s is not None else np.ones(int(sel.sum()))
+    xi, xj, xw, xs = _merge_signed(ia[sel], ja[sel], w[sel], sg, symmetric=False)
+    names = np.asarray(universe, dtype=object)
+    return names[xi], names[xj], xw * np.where(xs == 0, 1.0, xs)
 
 
 def _target_nodes(
@@ -232,12 +287,33 @@ def _translate(
     return df["src"].to_numpy(dtype=object), df["w"].to_numpy(np.float64), df["dst"].to_numpy(dtype=object), s_out
 
 
+#: Gene-pair columns of protein-protein interaction exports (STRING files, API and web exports): no direction.
+_INTERACTION_PAIRS = frozenset(
+    {
+        ("preferredname_a", "preferredname_b"),
+        ("gene_a", "gene_b"),
+        ("gene1", "gene2"),
+        ("node1", "node2"),
+        ("protein1", "protein2"),
+        ("symbol_a", "symbol_b"),
+    }
+)
+
+
+def _interaction_table(edges: pd.DataFrame, wcol: str | None) -> bool:
+    """Whether an edge table is an undirected interaction export (STRING-like columns or scores), not a regulon."""
+    s, t = edges.attrs.get("pair", ("", ""))
+    pair = (str(s).lower().lstrip("#"), str(t).lower())
+    return pair in _INTERACTION_PAIRS or (wcol is not None and wcol.lower() in ("combined_score", "score"))
+
+
 def _read_network(
     network: Any, *, source: str | None, target: str | None, weight: str | None
 ) -> tuple[pd.DataFrame, str, bool]:
     """Edge table, a description of the source, and whether weights are STRING scores (0-1000)."""
     if isinstance(network, pd.DataFrame):
         edges, wcol = edges_from_frame(network, source=source, target=target, weight=weight, origin="network DataFrame")
+        edges.attrs["undirected"] = bool(network.attrs.get(UNDIRECTED_ATTR)) or _interaction_table(edges, wcol)
         return edges, "DataFrame", wcol is not None and wcol.lower() in ("combined_score", "score")
     if type(network).__module__.startswith("networkx"):
         return edges_from_networkx(network, weight), f"networkx.{type(network).__name__}", False
@@ -254,6 +330,7 @@ def _read_network(
             table, source=source, target=target, weight=weight, origin=f"network file {path.name!r}"
         )
         string_scale = is_string or (wcol is not None and wcol.lower() in ("combined_score", "score"))
+        edges.attrs["undirected"] = _interaction_table(edges, wcol)
         return edges, f"file {path.name}", string_scale
     msg = (
         f"Unsupported network of type {type(network).__name__}. Pass 'coexpression', a path to an edge list or STRING "

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hyperperturb._utils._warn import warn
+
 
 def _first_line(path: Path) -> str:
     opener = gzip.open if path.suffix == ".gz" else open
@@ -248,10 +250,11 @@ def edges_from_frame(
     if df.shape[1] < 2:
         msg = f"The {origin} has {df.shape[1]} column(s); an edge list needs at least two (source and target genes)."
         raise ValueError(msg)
-    df = df.copy() if any(not isinstance(c, str) for c in df.columns) else df
+    df = df.copy(deep=False)  # columns renamed or converted below never reach the caller's table
+    _numeric_text_weights(df, source, target, weight)
     s, t, w = _pick_columns(df, source, target, weight, origin)
     _refuse_go_annotations(df, (s, t), origin)
-    out = pd.DataFrame({"src": df[s].astype(str).to_numpy(), "dst": df[t].astype(str).to_numpy()})
+    out = pd.DataFrame({"src": _stripped(df[s], origin), "dst": _stripped(df[t], origin)})
     sign: np.ndarray | None = None
     if w is None:
         out["weight"] = 1.0
@@ -268,11 +271,61 @@ def edges_from_frame(
             sign = np.sign(wv)
         out["weight"] = np.abs(wv)
     mode, _ = _sign_column(df, (s, t, w))
+    if mode is None:
+        mode = _numeric_sign_column(df, (s, t, w))
     if mode is not None:
         sign = mode if sign is None else np.where(mode != 0, mode, sign)
     if sign is not None:
         out["sign"] = sign.astype(np.float64)
+    out.attrs["pair"] = (str(s), str(t))
     return out, w
+
+
+def _stripped(col: pd.Series, origin: str) -> np.ndarray:
+    """Gene ids as text without surrounding whitespace (``"STAT1 "`` would match no gene), with a warning."""
+    raw = col.astype(str)
+    clean = raw.str.strip()
+    changed = raw != clean
+    if changed.any():
+        warn(
+            f"{int(changed.sum())} gene id(s) of column {col.name!r} of the {origin} had surrounding whitespace "
+            f"(e.g. {raw[changed].iloc[0]!r}); it was removed so that they match var_names."
+        )
+    return clean.to_numpy(dtype=object)
+
+
+def _numeric_text_weights(df: pd.DataFrame, source: str | None, target: str | None, weight: str | None) -> None:
+    """Weight-like columns (``weight``, ``score``, ``mor``, ...) read as text but holding numbers become numbers.
+
+    A csv column of ``"1"``/``"-1"`` strings used to be skipped as "not numeric", so every edge silently got weight 1
+    and lost its sign. Only fully numeric text is converted (``"activation"`` stays a mode of regulation).
+    """
+    wanted = {weight.lower()} if weight is not None else {*_STRENGTH_NAMES, *_SIGNED_NAMES}
+    for c in list(df.columns):
+        name = str(c)
+        if name in (source, target) or name.lower().lstrip("#") not in wanted:
+            continue
+        col = df[c]
+        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
+            continue
+        conv = pd.to_numeric(col.astype(str).str.strip(), errors="coerce")
+        if len(conv) and conv.notna().all():
+            df[c] = conv
+
+
+def _numeric_sign_column(df: pd.DataFrame, used: tuple[str | None, ...]) -> np.ndarray | None:
+    """Signs from a numeric signed column (``mor``, ``sign``, ``effect``) next to a strength weight.
+
+    VIPER/ARACNe regulons (``tf, target, mor, likelihood``) and tables with ``weight`` plus ``sign`` keep their
+    repressions: the weight column is the strength, this one the direction of the effect.
+    """
+    lower = {str(c).lower(): str(c) for c in df.columns if str(c) not in used}
+    for name in _SIGNED_NAMES:
+        if name in lower and pd.api.types.is_numeric_dtype(df[lower[name]]):
+            v = pd.to_numeric(df[lower[name]], errors="coerce").to_numpy(dtype=np.float64)
+            if np.isfinite(v).all() and (v < 0).any():
+                return np.sign(v)
+    return None
 
 
 def _refuse_go_annotations(df: pd.DataFrame, cols: tuple[str, str], origin: str) -> None:

@@ -45,6 +45,10 @@ class NetworkEdges:
     #: perturbation target -> its node name, for targets found under another id through ``mapping=`` (a measured
     #: gene or an extra node); targets not listed are nodes under their own name (or not nodes)
     target_nodes: dict[str, str] = field(default_factory=dict)
+    #: an undirected interaction table (STRING-like): its listed order is no direction (``directed=None``)
+    undirected_table: bool = False
+    #: direct edges touching an extra node as listed: ``(source names, target names, weight x sign)``
+    extra_directed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def examples(x: Any, n: int = 5) -> list[str]:

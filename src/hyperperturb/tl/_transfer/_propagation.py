@@ -50,20 +50,33 @@ def node_operator(
     *,
     sign: sparse.spmatrix | None = None,
     extra_edges: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    extra_directed: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> sparse.csr_matrix:
     """Signed edge strengths ``M[u, v]`` (``u → v``) over the ``n_nodes`` graph nodes (genes first).
 
-    ``directed`` (genes × genes, signed) is used where given, with the edges of extra nodes (``extra_edges``:
-    ``i, j, weight`` into the node list; no direction: both ways, positive); ``adjacency`` is then not read.
-    Without ``directed``: the symmetric ``adjacency`` (nodes × nodes, extra edges included) times ``sign`` where
-    known.
+    ``directed`` (genes × genes, signed) is used where given, with the edges of extra nodes: ``extra_directed``
+    (``i → j``, weight × sign, into the node list: an unmeasured regulator's edges as listed) and the pairs of
+    ``extra_edges`` it does not cover (``i, j, weight``, no direction, e.g. two-hop links: both ways, positive);
+    ``adjacency`` is then not read. Without ``directed``: the symmetric ``adjacency`` (nodes × nodes, extra edges
+    included) times ``sign`` where known.
     """
     n_nodes = int(n_nodes)
     if directed is not None and sparse.csr_matrix(directed).nnz:
         Dc = sparse.coo_matrix(directed, dtype=np.float64)
         rows, cols, vals = [Dc.row], [Dc.col], [Dc.data]
+        covered: set[tuple[int, int]] = set()
+        if extra_directed is not None and len(extra_directed[0]):
+            di, dj, dw = (np.asarray(a) for a in extra_directed)
+            rows.append(di.astype(np.int64))
+            cols.append(dj.astype(np.int64))
+            vals.append(dw.astype(np.float64))
+            covered = {(min(a, b), max(a, b)) for a, b in zip(di.tolist(), dj.tolist(), strict=True)}
         if extra_edges is not None and len(extra_edges[0]):
             i, j, w = (np.asarray(a) for a in extra_edges)
+            free = np.array(
+                [(min(a, b), max(a, b)) not in covered for a, b in zip(i.tolist(), j.tolist(), strict=True)], dtype=bool
+            )
+            i, j, w = i[free], j[free], w[free]
             rows += [i, j]
             cols += [j, i]
             vals += [np.abs(w).astype(np.float64)] * 2
@@ -252,4 +265,23 @@ def network_operator(adata, n_nodes: int, n_genes: int, extra_edges: dict) -> sp
     directed = found["directed_key"]
     A = None if directed is not None else stored_adjacency(adata, int(n_nodes), int(n_genes), extra_edges)
     ee = (extra_edges["i"], extra_edges["j"], extra_edges["weight"])
-    return node_operator(directed, A, int(n_nodes), sign=found["sign_key"], extra_edges=ee)
+    return node_operator(
+        directed, A, int(n_nodes), sign=found["sign_key"], extra_edges=ee,
+        extra_directed=_extra_directed(adata, int(n_nodes), int(n_genes)),
+    )  # fmt: skip
+
+
+def _extra_directed(adata, n_nodes: int, n_genes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The network's directed edges of extra nodes as positions in ``[*var_names, *extra_nodes]`` (or ``None``).
+
+    Every reader (training, the stored model, design) lays its graph out as the genes followed by the network's
+    extra nodes in their stored order; another layout keeps the undirected edges.
+    """
+    from hyperperturb._utils import _entries
+
+    ed = _entries.network_extra_directed(adata)
+    extra = _entries.network_extra_nodes(adata)
+    if ed is None or n_genes != adata.n_vars or n_nodes != n_genes + len(extra):
+        return None
+    i, j, w = _entries.edges_by_name(ed[0], ed[1], ed[2], adata.var_names, extra)
+    return i, j, w
