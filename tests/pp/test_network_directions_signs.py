@@ -107,7 +107,9 @@ def test_extra_node_edges_keep_direction_and_sign():
     a = _genes("A", "B", "C", "D")
     a.obs["perturbation"] = ["R", "R", "C", "C", "non-targeting", "non-targeting"]
     hp.pp.perturbations(a, key="perturbation", control="non-targeting")
-    net = pd.DataFrame({"source": ["R", "R", "R", "A"], "target": ["A", "B", "C", "D"], "weight": [1.0, 1.0, -1.0, 1.0]})
+    net = pd.DataFrame(
+        {"source": ["R", "R", "R", "A"], "target": ["A", "B", "C", "D"], "weight": [1.0, 1.0, -1.0, 1.0]}
+    )
     hp.pp.gene_network(a, net)
     assert _entries.network_extra_nodes(a) == ["R"]
     ex = _entries.network_extra_edges(a)
