@@ -132,3 +132,13 @@ def test_extra_node_edges_both_ways_when_undirected():
         hp.pp.gene_network(a, pd.DataFrame({"source": ["R", "A"], "target": ["A", "B"]}), directed=False)
     M = network_operator(a, 3, 2, _entries.network_extra_edges(a)).toarray()
     assert M[2, 0] > 0 and M[0, 2] > 0
+
+
+def test_extra_node_edges_directed_when_no_measured_gene_pair_is_linked():
+    a = _genes("A", "B", "C")
+    a.obs["perturbation"] = ["R", "R", "A", "A", "non-targeting", "non-targeting"]
+    hp.pp.perturbations(a, key="perturbation", control="non-targeting")
+    net = pd.DataFrame({"source": ["R", "R"], "target": ["A", "B"], "weight": [1.0, -1.0]})
+    hp.pp.gene_network(a, net, allow_empty=True)  # no edge between measured genes: only R's
+    M = network_operator(a, 4, 3, _entries.network_extra_edges(a)).toarray()
+    assert M[3, 0] > 0 and M[3, 1] < 0 and M[0, 3] == 0 and M[1, 3] == 0

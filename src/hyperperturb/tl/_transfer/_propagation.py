@@ -61,11 +61,13 @@ def node_operator(
     included) times ``sign`` where known.
     """
     n_nodes = int(n_nodes)
-    if directed is not None and sparse.csr_matrix(directed).nnz:
-        Dc = sparse.coo_matrix(directed, dtype=np.float64)
+    has_directed = directed is not None and sparse.csr_matrix(directed).nnz > 0
+    has_extra_directed = extra_directed is not None and len(extra_directed[0]) > 0
+    if has_directed or has_extra_directed:  # (every regulator unmeasured: only the extra nodes' edges are directed)
+        Dc = sparse.coo_matrix(directed if has_directed else (n_nodes, n_nodes), dtype=np.float64)
         rows, cols, vals = [Dc.row], [Dc.col], [Dc.data]
         covered: set[tuple[int, int]] = set()
-        if extra_directed is not None and len(extra_directed[0]):
+        if extra_directed is not None and has_extra_directed:
             di, dj, dw = (np.asarray(a) for a in extra_directed)
             rows.append(di.astype(np.int64))
             cols.append(dj.astype(np.int64))
