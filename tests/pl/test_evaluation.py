@@ -78,3 +78,14 @@ def test_headline_table(evaluated):
     assert js["better"] == "lower" and js["best_baseline"] == js_means[["mean", "linear"]].idxmin()
     assert (h["model"] == "").all()  # no graph model was evaluated here
     assert h.set_index("metric").loc["policy_auroc", "best_baseline"] in ("mean", "linear", "majority-vote")
+
+
+@pytest.mark.parametrize("subset", ["none", "detectable", "all"])
+def test_each_subset_draws_its_own_perturbations(evaluated, subset):
+    # "none" used to fall through to every perturbation (its box was the "all" box)
+    res = hp.get.evaluation(evaluated)
+    r = res[(res["metric"] == "spearman_excess") & (res["model"] == "linear")]
+    want = r if subset == "all" else r[r["effect"] == subset]
+    ax = hp.pl.evaluation(evaluated, "spearman_excess", models=["linear"], subsets=subset, show=False)
+    drawn = sorted(float(v) for c in ax.collections for v in c.get_offsets()[:, 1])
+    assert drawn == pytest.approx(sorted(want["value"].astype(float)))

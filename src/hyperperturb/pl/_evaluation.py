@@ -111,8 +111,8 @@ def evaluation(
         rm = r[r["model"] == m]
         if per_split:
             rm = rm[rm["effect"] == s]
-        elif s == "detectable":
-            rm = rm[rm["effect"] == "detectable"]
+        elif s in ("detectable", "none"):  # "all" keeps every held-out perturbation
+            rm = rm[rm["effect"] == s]
         v = rm["value"].to_numpy(dtype=np.float64)
         return v[np.isfinite(v)]
 

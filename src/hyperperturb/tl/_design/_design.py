@@ -61,7 +61,7 @@ def _network_nodes(adata: Any, screen: Screen, cand_idx: np.ndarray, cand_names:
     )
 
 
-def _downstream(adata: Any, screen: Screen, nodes: np.ndarray) -> tuple[np.ndarray, bool]:
+def _downstream(adata: Any, screen: Screen, nodes: np.ndarray) -> tuple[np.ndarray, bool, bool]:
     """Each candidate's change of the *other* genes predicted by the network alone, summed over genes.
 
     The knock-out's loss is sent along the network's signed, directed edges (undirected ones: both ways) as the
@@ -69,20 +69,21 @@ def _downstream(adata: Any, screen: Screen, nodes: np.ndarray) -> tuple[np.ndarr
     damping (``α = 1``: a gene losing a fraction ``f`` of its expression passes ``f`` on to its share of each of its
     targets' input), and turned into the shift of log expression it makes with each gene's control mean
     (``norm="in-log"`` of the propagation readout): the expected ``Σ_g |shift of log expression|`` over the genes
-    other than the target. Returns ``(effect, in_log_units)``; without usable control means (a layer that is not
-    log1p-scaled) the sum of the input fractions lost, ``in_log_units=False``. Zeros without network edges.
+    other than the target. Returns ``(effect, in_log_units, has_edges)``; without usable control means (a layer
+    that is not log1p-scaled) the sum of the input fractions lost, ``in_log_units=False``. Zeros and
+    ``has_edges=False`` without network edges.
     """
     from hyperperturb.tl._transfer._propagation import network_operator, profile, usable_level
 
     n_genes = adata.n_vars
     out = np.zeros(nodes.size)
     if not _entries.has_network(adata):
-        return out, False
+        return out, False, False
     ex = _entries.network_extra_edges(adata)
     n_nodes = n_genes + screen.extra_nodes.size
     M = network_operator(adata, n_nodes, n_genes, ex)
     if M.nnz == 0:
-        return out, False
+        return out, False, False
     level = adata.var["hp_control_mean"].to_numpy(np.float64) if "hp_control_mean" in adata.var else None
     in_log = usable_level(level, n_genes) is not None
     norm = "in-log" if in_log else "in"
@@ -92,16 +93,23 @@ def _downstream(adata: Any, screen: Screen, nodes: np.ndarray) -> tuple[np.ndarr
         own = np.flatnonzero((src >= 0) & (src < n_genes))
         X[src[own], own] = 0.0  # the target's own change is the on-target term, not downstream
         out[b] = X.sum(axis=0)
-    return out, in_log
+    return out, in_log, True
 
 
 def _model_effect(
-    adata: Any, screen: Screen, cand_idx: np.ndarray, cand_names: np.ndarray, down: np.ndarray, in_log: bool
+    adata: Any,
+    screen: Screen,
+    cand_idx: np.ndarray,
+    cand_names: np.ndarray,
+    down: np.ndarray,
+    in_log: bool,
+    has_edges: bool,
 ) -> np.ndarray:
     """The trained model's expected effect: the network's downstream change plus the model's change of the target.
 
-    Without network edges (``down`` all zero) the readout's whole predicted profile is summed instead (its excess
-    over the noise floor). Profiles are predicted :data:`CANDIDATE_BLOCK` candidates at a time.
+    Without network edges the readout's whole predicted profile is summed instead (its excess over the noise
+    floor). With edges, a candidate without downstream genes (a leaf) is scored by its own change alone, whatever
+    the other candidates are, so scores from separate calls compare. Profiles are predicted :data:`CANDIDATE_BLOCK` candidates at a time.
     """
     from hyperperturb.tl._model._predict import predict_for
 
@@ -117,7 +125,7 @@ def _model_effect(
         pt = P[rows[has], has]
         t[has] = np.abs(pt) if screen.signed else np.clip(pt - screen.baseline[rows[has]], 0.0, None)
         on_target.append(t)
-    if not down.any():
+    if not has_edges:
         return np.concatenate(effects)
     # same units (shifts of log expression) only when the downstream change is in log units
     return down + np.concatenate(on_target) if in_log else down
@@ -152,11 +160,11 @@ def _predict(
         coord_s = np.asarray([G[i] for i in screened_idx if i >= 0])
         return effect, coord_c, coord_s
     nodes = _network_nodes(adata, screen, cand_idx, cand_names)
-    down, in_log = _downstream(adata, screen, nodes)
+    down, in_log, has_edges = _downstream(adata, screen, nodes)
     if predictor == "network":
         effect = down
     else:
-        effect = _model_effect(adata, screen, cand_idx, cand_names, down, in_log)
+        effect = _model_effect(adata, screen, cand_idx, cand_names, down, in_log, has_edges)
     if "X_poincare" not in adata.varm:  # the network predictor before training: no map, no uncertainty
         return effect, np.full((cand_idx.size, 1), np.nan), np.zeros((0, 1))
     Z = np.asarray(adata.varm["X_poincare"], dtype=np.float64)
@@ -263,6 +271,18 @@ def _resolve_predictor(adata: Any, predictor: str) -> str:
     return predictor
 
 
+def _combination_genes(adata: Any) -> set[str]:
+    """Every gene targeted within a combination perturbation (by its name and its network node)."""
+    from hyperperturb._utils._ledger import target_sets
+    from hyperperturb._utils._schema import NetworkEntry, find
+
+    sets = target_sets(_entries.entry(adata, "perturbations"))
+    genes = {g for s in sets if len(s) > 1 for g in s}
+    net = find(adata, NetworkEntry, needed_by="hp.tl.design")
+    node_of = net.target_nodes if net is not None else {}
+    return genes | {node_of.get(g, g) for g in genes}
+
+
 def _check_gene_modality(t: Any, screen: Screen) -> None:
     """Refuse a MuData modality whose features are not the genes that perturbations target (e.g. ``mod="prot"``).
 
@@ -320,6 +340,9 @@ def _propose(
             "measured": cand_idx[order] >= 0,
         }
     )
+    if strategy in ("random", "degree"):  # nothing was predicted: no effect, no uncertainty (not 0 and 1)
+        out["predicted_effect"] = np.nan
+        out["uncertainty"] = np.nan
     if budget is not None and strategy in ("greedy", "ucb") and effect.sum() > 0:
         cum = np.cumsum(out["predicted_effect"].to_numpy()) / effect.sum()
         stop = int(np.searchsorted(cum, budget, side="left")) + 1
@@ -344,7 +367,7 @@ def design(
     """Propose which perturbations to screen next.
 
     Candidates are the genes of the graph (``var_names`` and extra network nodes) that no screened perturbation
-    targets yet. Each candidate gets an *expected effect*, the total change of expression its perturbation is
+    targets yet, alone or within a combination (``hp.pp.perturbations(sep="+")``). Each candidate gets an *expected effect*, the total change of expression its perturbation is
     predicted to make, and the strategies rank by it.
 
     Expected effect, by ``predictor``:
@@ -401,7 +424,8 @@ def design(
     kappa
         Weight of the uncertainty for ``"ucb"``.
     candidates
-        Restrict the candidates to these gene names (they must be graph nodes and not yet screened).
+        Restrict the candidates to these gene names (they must be graph nodes and not yet screened alone; a gene
+        screened only within a combination may be asked for, for its single perturbation).
     seed
         Seed of the ``"random"`` strategy, a non-negative integer (recorded with the proposals).
     key_added
@@ -456,6 +480,7 @@ def design(
     if pred_kind == "model":  # a model older than the rewards or network is refused here, naming hp.tl.design
         read(t.adata, TrainEntry, needed_by="hp.tl.design")
     screened = set(screen.targets.tolist())
+    in_combination = _combination_genes(t.adata) - screened
     pool = [*map(str, t.adata.var_names), *screen.extra_nodes.tolist()]
     if candidates is not None:
         cand = [str(c) for c in ([candidates] if isinstance(candidates, str) else candidates)]
@@ -468,7 +493,7 @@ def design(
             msg = f"Candidates {again[:10]} are already screened (targets of existing perturbations); drop them."
             raise ValueError(msg)
     else:
-        cand = [g for g in pool if g not in screened]
+        cand = [g for g in pool if g not in screened and g not in in_combination]
     if not cand:
         msg = "No candidate left: every graph node is already screened. Add network nodes with `hp.pp.gene_network`."
         raise ValueError(msg)

@@ -307,13 +307,15 @@ def score_split(
     """
     b = baseline[:, None] if excess else 0.0
     ex_p, ex_o = pred - b, obs - b
+    mag_p, mag_o = (ex_p, ex_o) if excess else (np.abs(ex_p), np.abs(ex_o))
     n = obs.shape[1]
     per: dict[str, np.ndarray] = {}
     fns = {
         "spearman_excess": lambda j: spearman(ex_p[:, j], ex_o[:, j]),
         "pearson_excess": lambda j: pearson(ex_p[:, j], ex_o[:, j]),
         "spearman_raw": lambda j: spearman(pred[:, j], obs[:, j]),
-        "topk_recall": lambda j: topk_recall(ex_p[:, j], ex_o[:, j], k),
+        # signed rewards: the genes moved most either way (as the policy and policy_auroc rank them)
+        "topk_recall": lambda j: topk_recall(mag_p[:, j], mag_o[:, j], k),
     }
     for m in metrics:
         if m in fns:
@@ -348,8 +350,11 @@ def score_split(
             per["retrieval_top1"] = rr[:, 1]
     split: dict[str, float] = {}
     if "js_policy" in metrics:
-        pp = row_normalise(np.abs(pred) if pred_policy is None else pred_policy)
-        po = row_normalise(np.abs(obs))
+        # both sides as the policy is built: the excess over the noise floor (clipped at 0), or |R| when signed
+        pos_p = np.clip(ex_p, 0.0, None) if excess else np.abs(pred)
+        pos_o = np.clip(ex_o, 0.0, None) if excess else np.abs(obs)
+        pp = row_normalise(pos_p if pred_policy is None else pred_policy)
+        po = row_normalise(pos_o)
         split["js_policy"] = float(js_divergence_rows(pp, po).mean())
     if "spearman_value" in metrics:
         split["spearman_value"] = spearman(pred.mean(axis=1), obs.mean(axis=1))

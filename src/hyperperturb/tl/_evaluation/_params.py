@@ -14,7 +14,7 @@ SPLITS = ("random", "loo")
 #: Default of ``max_heldout``: held-out perturbations scored per split (random splits) / splits (leave-one-out).
 MAX_HELDOUT = 200
 #: Arguments of ``hp.tl.train`` that evaluate sets itself for each model and split (refused in ``train_kwargs``).
-_RESERVED_TRAIN_KWARGS = ("holdout", "copy", "geometry", "model")
+_RESERVED_TRAIN_KWARGS = ("holdout", "copy", "geometry", "model", "seed")
 
 
 def _as_names(x: str | Sequence[str] | None, what: str) -> tuple[str, ...]:
@@ -93,7 +93,10 @@ def _validate(
         raise ValueError(msg)
     reserved = set(_RESERVED_TRAIN_KWARGS) & set(train_kwargs or {})
     if reserved:
-        msg = f"`train_kwargs` must not set {sorted(reserved)}: evaluate sets them for each model and split."
+        msg = (
+            f"`train_kwargs` must not set {sorted(reserved)}: evaluate sets them for each model and split (each "
+            "split's training is seeded from hp.tl.evaluate's own `seed=`)."
+        )
         raise ValueError(msg)
     check_train_kwargs(train_kwargs)
 
